@@ -1,0 +1,111 @@
+# DANN toolkit - one non-recursive GNU Makefile.
+#   make            build every tool into bin/
+#   make check      install missing packages, build, run every test
+#   make experiment install missing packages, build, run the main pipeline (pipelines/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=1 ... build with AddressSanitizer + UBSan (objects in build/san)
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+SHARED  ?= $(abspath ../shared)
+export PYTHON SHARED
+
+# System libraries, all found with pkg-config (see README "Dependencies" for why each).
+PKGS := zlib libpng libjpeg libcurl libgif openblas
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT     ?= -O2 -march=native
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Wno-unused-parameter
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -MMD -MP -Ilib $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm -fopenmp
+
+ifeq ($(SANITIZE),1)
+BUILD   := build/san
+BIN     := build/san/bin
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS_ALL += -fsanitize=address,undefined
+else
+BUILD   := build/rel
+BIN     := bin
+endif
+BIN_ABS := $(abspath $(BIN))
+export BIN_ABS
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA      := $(BUILD)/libdann.a
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MAN1      := $(sort $(wildcard man/*.1))
+MAN5      := $(sort $(wildcard man/*.5))
+BATS      := $(sort $(wildcard tests/*.bats))
+
+all: $(TOOLS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+
+# --- system packages ---------------------------------------------------------------------
+# One list for build, tests and pipelines.  Installed with apt-get when missing and root;
+# otherwise the exact command is printed and make stops.
+APT_PKGS := gcc make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev \
+	libgif-dev libopenblas-dev bats python3 python3-numpy man-db groff-base ca-certificates
+deps:
+	@missing=$$(for p in $(APT_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "deps: missing packages:" $$missing >&2; \
+	if [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: run: sudo apt-get install -y $$missing" >&2; exit 1; \
+	fi
+
+# --- tests --------------------------------------------------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory test
+
+test: all $(UNITS)
+	@set -e; for t in $(UNITS); do echo "unit: $$t"; $$t; done
+	bats --print-output-on-failure $(BATS)
+
+# --- install --------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/)
+
+clean:
+	rm -rf build bin
+
+.PHONY: all deps check test install clean
+
+# Fragments: mk/*.mk (bench, fuzz, ...) and pipelines/*.mk (experiment, demo, paper).
+-include $(sort $(wildcard mk/*.mk))
+-include $(sort $(wildcard pipelines/*.mk))
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

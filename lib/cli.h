@@ -1,0 +1,67 @@
+/* cli.h - what every tool shares: messages, exit codes, number parsing, safe output, progress.
+ *
+ * Exit status: 0 success, 1 bad data or I/O failure, 2 usage error.  Messages go to stderr as
+ * one line "tool: message"; stdout carries only data.  Only tools (never lib/) call these
+ * functions that exit. */
+#ifndef DN_CLI_H
+#define DN_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_DATA 1
+#define EXIT_USAGE 2
+
+extern const char *cli_prog;  /* basename of argv[0] */
+extern int cli_verbosity;     /* 0 with -q, 1 default, 2 with -v */
+extern int cli_progress_on;   /* progress lines: stderr is a tty or --progress, and not -q */
+
+/* Set the program name; SIGPIPE gets its default action (a quiet stop when a reader goes
+ * away); SIGINT/SIGTERM/SIGHUP remove any uncommitted output file, then re-raise. */
+void cli_init(int argc, char **argv);
+/* Call after option parsing: decides cli_progress_on from isatty(2), --progress and -q. */
+void cli_set_progress(int forced_on, int quiet);
+
+void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));   /* exit 1 */
+void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)); /* exit 2 */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
+
+/* Full-string, range-checked parsing for option `opt`; a bad value is a usage error (exit 2). */
+long long cli_parse_int(const char *opt, const char *s, long long min, long long max);
+double cli_parse_double(const char *opt, const char *s, double min, double max);
+/* Parse "WxH" (e.g. "800x600") with each side in [min,max]. */
+void cli_parse_size(const char *opt, const char *s, int min, int max, int *w, int *h);
+
+/* Input: NULL or "-" is stdin.  A missing file or a directory is cli_die(). */
+FILE *cli_open_in(const char *path);
+void cli_close_in(FILE *f);
+
+/* Binary output: NULL or "-" is stdout (refused if stdout is a terminal).  A named file is
+ * written to a temporary name in the same folder and renamed over `path` only by
+ * cli_commit_out(); on any exit before that, the temporary file is removed. */
+FILE *cli_open_out(const char *path);
+/* Text output (e.g. a TSV or PNG written by a library): same, but a terminal is allowed. */
+FILE *cli_open_out_text(const char *path);
+/* Flush, check for write errors (a full disk, /dev/full, a closed stdout), close and rename.
+ * Failure is cli_die("write error: ..."); EPIPE is a quiet exit 1. */
+void cli_commit_out(FILE *f);
+/* Call on a write that returned an error: dies with the right message (quiet on EPIPE). */
+void cli_write_failed(void) __attribute__((noreturn));
+
+/* Progress line on stderr with rate and ETA, at most ~5 updates/s; no-op unless
+ * cli_progress_on. */
+typedef struct {
+	const char *label;
+	int64_t total;
+	double t0, last;
+	int shown;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, int64_t total);
+void cli_progress_update(cli_progress *p, int64_t done);
+void cli_progress_end(cli_progress *p);
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+#endif
