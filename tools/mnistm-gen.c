@@ -3,6 +3,7 @@
  * Reads a dataset stream (images (N,H,W) uint8, labels (N,) uint8) from FILE or stdin and
  * writes images (N,S,S,3) uint8 plus the same labels.  The recipes and the determinism
  * contract live in lib/mnistm.c; this file parses options, loads the photos, reports. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
 	int64_t sheet_count = 100;
 	int c;
 	cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_RECIPE:
 			if (!strcmp(optarg, "noise"))
@@ -106,7 +108,8 @@ int main(int argc, char **argv)
 		case O_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option");
+		case ':': cli_usage_error("%s: missing argument", argv[optind - 1]);
+		default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	cli_set_progress(progress, quiet);
@@ -167,12 +170,16 @@ int main(int argc, char **argv)
 		int sw, sh;
 		if (mnistm_sheet(sheet_imgs, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &pix, &sw, &sh) < 0)
 			cli_die("--sheet: %s", err_msg());
+		/* Flush the dataset before the sheet is renamed into place, so that a full disk
+		 * stops the run before either file appears. */
+		errno = 0;
+		if (fflush(o) != 0 || ferror(o))
+			cli_write_failed();
 		FILE *sf = cli_open_out_text(sheet);
 		if (png_write(sf, sw, sh, 3, pix) < 0)
 			cli_die("%s: %s", sheet, err_msg());
-		/* Commit the dataset first: a sheet never appears for a failed run. */
-		cli_commit_out(o);
 		cli_commit_out(sf);
+		cli_commit_out(o);
 		free(pix);
 	} else {
 		cli_commit_out(o);
