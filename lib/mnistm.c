@@ -150,8 +150,17 @@ int mnistm_check_images(const npy_header *hd, const char *name, int64_t *n, int 
 	return 0;
 }
 
-/* Bilinear weights in 1/256 units for one axis: out pixel o samples in[lo[o]] and
- * in[lo[o]+1] (clamped) with weight fr[o] on the second. */
+/* Bilinear resampling in fixed point, separable: a horizontal pass gives each needed input row
+ * at the output width in 1/256 units, then a vertical pass blends two such rows.  The weights
+ * (1/256 units) depend only on the sizes and are computed once per call of mnistm_generate. */
+typedef struct {
+	int ih, iw, oh, ow;
+	int xl[MNISTM_MAX_SIDE], xh[MNISTM_MAX_SIDE], xf[MNISTM_MAX_SIDE];
+	int yl[MNISTM_MAX_SIDE], yh[MNISTM_MAX_SIDE], yf[MNISTM_MAX_SIDE];
+} resize_plan;
+
+/* Out pixel o samples in[lo[o]] and in[hi[o]] with weight fr[o]/256 on the second, at input
+ * position (o + 0.5) * in / out - 0.5 clamped to [0, in - 1]. */
 static void axis_weights(int in, int out, int *lo, int *hi, int *fr)
 {
 	for (int o = 0; o < out; o++) {
@@ -172,22 +181,42 @@ static void axis_weights(int in, int out, int *lo, int *hi, int *fr)
 	}
 }
 
+static void plan_init(resize_plan *p, int ih, int iw, int oh, int ow)
+{
+	p->ih = ih;
+	p->iw = iw;
+	p->oh = oh;
+	p->ow = ow;
+	axis_weights(iw, ow, p->xl, p->xh, p->xf);
+	axis_weights(ih, oh, p->yl, p->yh, p->yf);
+}
+
+static void hpass(const resize_plan *p, const uint8_t *row, uint16_t *h)
+{
+	for (int x = 0; x < p->ow; x++)
+		h[x] = (uint16_t)(row[p->xl[x]] * (256 - p->xf[x]) + row[p->xh[x]] * p->xf[x]);
+}
+
+static void resize_apply(const resize_plan *p, const uint8_t *in, uint8_t *out)
+{
+	uint16_t h0[MNISTM_MAX_SIDE], h1[MNISTM_MAX_SIDE];
+	int ow = p->ow;
+	for (int y = 0; y < p->oh; y++) {
+		hpass(p, in + (size_t)p->yl[y] * (size_t)p->iw, h0);
+		hpass(p, in + (size_t)p->yh[y] * (size_t)p->iw, h1);
+		uint32_t fy = (uint32_t)p->yf[y], gy = 256 - fy;
+		uint8_t *o = out + (size_t)y * (size_t)ow;
+#pragma omp simd
+		for (int x = 0; x < ow; x++)
+			o[x] = (uint8_t)((h0[x] * gy + h1[x] * fy + 32768u) >> 16);
+	}
+}
+
 void mnistm_resize(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow)
 {
-	int xl[MNISTM_MAX_SIDE], xh[MNISTM_MAX_SIDE], xf[MNISTM_MAX_SIDE];
-	int yl[MNISTM_MAX_SIDE], yh[MNISTM_MAX_SIDE], yf[MNISTM_MAX_SIDE];
-	axis_weights(iw, ow, xl, xh, xf);
-	axis_weights(ih, oh, yl, yh, yf);
-	for (int y = 0; y < oh; y++) {
-		const uint8_t *r0 = in + (size_t)yl[y] * (size_t)iw, *r1 = in + (size_t)yh[y] * (size_t)iw;
-		int fy = yf[y];
-		for (int x = 0; x < ow; x++) {
-			int fx = xf[x];
-			int top = r0[xl[x]] * (256 - fx) + r0[xh[x]] * fx;
-			int bot = r1[xl[x]] * (256 - fx) + r1[xh[x]] * fx;
-			out[(size_t)y * (size_t)ow + (size_t)x] = (uint8_t)((top * (256 - fy) + bot * fy + 32768) >> 16);
-		}
-	}
+	resize_plan p; /* 24 KB */
+	plan_init(&p, ih, iw, oh, ow);
+	resize_apply(&p, in, out);
 }
 
 /* xoshiro256** step, the same as rng_next() in lib/rng.c but inlinable: the noise recipe
@@ -345,6 +374,9 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 	int resize = cfg->in_h != cfg->out_h || cfg->in_w != cfg->out_w;
 	int bsds = cfg->recipe == MNISTM_BSDS;
 	int64_t base = cfg->offset + first; /* dataset index of in[0] */
+	resize_plan plan;
+	if (resize)
+		plan_init(&plan, cfg->in_h, cfg->in_w, cfg->out_h, cfg->out_w);
 #pragma omp parallel
 	{
 		/* Each thread takes one contiguous run [lo, hi) of the chunk.  Image k's random
@@ -359,7 +391,7 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 			const uint8_t *d = in + (size_t)k * in_px;
 			if (resize) {
 				uint8_t *s = scratch + (size_t)k * out_px;
-				mnistm_resize(d, cfg->in_h, cfg->in_w, s, cfg->out_h, cfg->out_w);
+				resize_apply(&plan, d, s);
 				d = s;
 			}
 			uint8_t *o = out + (size_t)k * out_px * 3;
