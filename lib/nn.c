@@ -70,6 +70,7 @@ static void col2im_add(float *din, const float *dcols, int b0, int b1, int H, in
 				for (int ky = 0; ky < KS; ky++) {
 					float *d = din + (((int64_t)b * H + oy + ky) * W + ox) * C;
 					const float *s = row + ky * span;
+#pragma omp simd
 					for (int j = 0; j < span; j++)
 						d[j] += s[j];
 				}
@@ -186,6 +187,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in,
 			for (int c = 0; c < C; c++)
 				s1[ch][c] = s2[ch][c] = 0;
 			for (int64_t r = lo; r < hi; r++)
+#pragma omp simd
 				for (int c = 0; c < C; c++) {
 					double v = x[r * C + c];
 					s1[ch][c] += v;
@@ -213,6 +215,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in,
 		}
 #pragma omp parallel for schedule(static) if (R * C > 65536)
 		for (int64_t r = 0; r < R; r++)
+#pragma omp simd
 			for (int c = 0; c < C; c++)
 				y[r * C + c] = x[r * C + c] * sc[c] + sh[c];
 	}
@@ -235,6 +238,7 @@ void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
 			for (int c = 0; c < C; c++)
 				s1[ch][c] = s2[ch][c] = 0;
 			for (int64_t r = lo; r < hi; r++)
+#pragma omp simd
 				for (int c = 0; c < C; c++) {
 					float xh = (x[r * C + c] - m[c]) * rs[c];
 					s1[ch][c] += dy[r * C + c];
@@ -258,6 +262,7 @@ void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
 		}
 #pragma omp parallel for schedule(static) if (R * C > 65536)
 		for (int64_t r = 0; r < R; r++)
+#pragma omp simd
 			for (int c = 0; c < C; c++) {
 				float xh = (x[r * C + c] - mc[c]) * rs[c];
 				dx[r * C + c] += gr[c] * (dy[r * C + c] - k1[c] - xh * k2[c]);
@@ -295,14 +300,14 @@ void nn_maxpool2_forward(float *out, uint8_t *arg, const float *in, int B, int H
 			const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
 			float *o = out + ((b * OH + oy) * OW + ox) * C;
 			uint8_t *a = arg + ((b * OH + oy) * OW + ox) * C;
+#pragma omp simd
 			for (int c = 0; c < C; c++) {
-				float m = p00[c];
-				uint8_t k = 0;
-				if (p01[c] > m) { m = p01[c]; k = 1; }
-				if (p10[c] > m) { m = p10[c]; k = 2; }
-				if (p11[c] > m) { m = p11[c]; k = 3; }
-				o[c] = m;
-				a[c] = k;
+				/* the first of equal maxima wins, as a scan p00, p01, p10, p11 with '>' */
+				float v0 = p00[c], v1 = p01[c], v2 = p10[c], v3 = p11[c];
+				float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+				uint8_t k01 = v1 > v0 ? 1 : 0, k23 = v3 > v2 ? 3 : 2;
+				o[c] = m23 > m01 ? m23 : m01;
+				a[c] = m23 > m01 ? k23 : k01;
 			}
 		}
 	}
