@@ -654,7 +654,7 @@ int plot_key_colors(const plot_scatter_opts *o, plot_rgb *out, int max)
 
 /* ---- contact sheet ---------------------------------------------------------------------- */
 
-int plot_sheet_prepare(plot_sheet *sh, int n, int cols, int tw, int th)
+int plot_sheet_prepare(plot_sheet *sh, int n, int cols, int tw, int th, int has_title)
 {
 	memset(sh, 0, sizeof *sh);
 	if (n <= 0)
@@ -667,7 +667,7 @@ int plot_sheet_prepare(plot_sheet *sh, int n, int cols, int tw, int th)
 	sh->tw = tw;
 	sh->th = th;
 	sh->pad = PAD;
-	sh->header = PAD + font_title.h + PAD + font_body.h + PAD;
+	sh->header = PAD + (has_title ? font_title.h + PAD : 0) + font_body.h + PAD + 4;
 	int64_t w = (int64_t)PAD + (int64_t)cols * (tw + PAD);
 	int64_t h = (int64_t)sh->header + (int64_t)sh->rows * (th + PAD);
 	if (w > 32768 || h > 32768)
@@ -683,14 +683,17 @@ void plot_sheet_header(const plot_sheet *sh, plot_canvas *c, const plot_scatter_
 {
 	plot_unclip(c);
 	plot_clear(c, plot_white);
-	draw_title(c, &font_title, 1, PAD, PAD, sh->w - PAD, title);
+	int y = PAD;
+	if (title && *title) {
+		draw_title(c, &font_title, 1, y, PAD, sh->w - PAD, title);
+		y += font_title.h + PAD;
+	}
 	legend_row rows[12];
 	int nr = legend_rows(o, rows);
 	int total = 0;
 	for (int i = 0; i < nr; i++)
 		total += 18 + plot_text_width(&font_body, 1, rows[i].text) + 14;
 	int x = imax(PAD, (sh->w - total) / 2);
-	int y = PAD + font_title.h + PAD;
 	for (int i = 0; i < nr; i++) {
 		double my = y + font_body.h / 2.0;
 		if (rows[i].ring)
@@ -871,7 +874,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		const panel_def *pd = &panels[p];
 		int top = y + p * ph;
 		int hy = top + 2;                 /* panel header row */
-		int by0 = hy + bf->h + 8, by1 = top + ph - sf->h - 8;
+		int by0 = hy + bf->h + 8, by1 = top + ph - sf->h - 8 - 14; /* 14: gap to the next panel */
 		if (p == 2)
 			by1 = top + ph - 4;
 		/* Axis ranges. */

@@ -132,8 +132,8 @@ typedef struct {
 	int w, h;
 } plot_sheet;
 /* Grid of n thumbnails tw x th in `cols` columns (<= 0: about square), with a header band
- * for the title and a one-line legend. */
-int plot_sheet_prepare(plot_sheet *sh, int n, int cols, int tw, int th);
+ * for the title (if has_title) and a one-line legend. */
+int plot_sheet_prepare(plot_sheet *sh, int n, int cols, int tw, int th, int has_title);
 /* Clear the sheet canvas and draw the header. */
 void plot_sheet_header(const plot_sheet *sh, plot_canvas *c, const plot_scatter_opts *o,
                        const char *title);

@@ -37,8 +37,9 @@ static void usage(FILE *out)
 	        "      --color MODE       domain (default: source blue, target red) or class\n"
 	        "      --source-name S    legend text for domain 0 (default \"Source (MNIST)\")\n"
 	        "      --target-name S    legend text for domain 1 (default \"Target (MNIST-M)\")\n"
-	        "      --title TEXT       title of every frame (curves: of the figure)\n"
-	        "      --titles FILE      one title per frame, one per line (UTF-8)\n"
+	        "      --title TEXT       title of every frame, of the sheet, of the curves figure\n"
+	        "      --titles FILE      one title per frame, one per line (UTF-8); --title then\n"
+	        "                         titles only the contact sheet\n"
 	        "      --tween K          K interpolated frames between key frames (default 0)\n"
 	        "      --size WxH         image size (default 800x600; curves 800x900)\n"
 	        "      --radius R         marker radius in pixels (default: from the size)\n"
@@ -328,7 +329,7 @@ static void write_sheet(movie *m)
 {
 	const options *o = m->o;
 	plot_sheet sh;
-	if (plot_sheet_prepare(&sh, m->nkey, o->sheet_cols, o->tw, o->th) < 0)
+	if (plot_sheet_prepare(&sh, m->nkey, o->sheet_cols, o->tw, o->th, o->title != NULL) < 0)
 		cli_die("%s", err_msg());
 	plot_scatter_opts so = o->so;
 	so.legend = 0;
@@ -369,7 +370,7 @@ static int run_frames(const options *o, int nfiles, char **files)
 	if (n == 0)
 		cli_die("%s: the frames hold no points", files[0]);
 	/* Titles. */
-	if (o->title) {
+	if (o->title && !o->titles) {
 		for (int i = 0; i < nkey; i++) {
 			free(fr[i].title);
 			fr[i].title = strdup(o->title);
@@ -571,8 +572,6 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_set_progress(progress, quiet);
-	if (o.title && o.titles)
-		cli_usage_error("--title and --titles exclude each other");
 	if (o.key_delay < 0)
 		o.key_delay = o.tween > 0 ? (o.delay * 4 > 65535 ? 65535 : o.delay * 4) : o.delay;
 	if (o.curves)
