@@ -460,9 +460,12 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 	s->sfont = &font_small;
 	s->tscale = (w >= 1600 && h >= 1000) ? 2 : 1;
 	s->title_y = PAD;
-	int top = PAD + s->tfont->h * s->tscale + PAD;
+	if (o->bare) {
+		s->o.legend = s->o.ticks = 0;
+	}
+	int top = o->bare ? PAD : PAD + s->tfont->h * s->tscale + PAD;
 	int right = PAD;
-	if (o->legend) {
+	if (s->o.legend) {
 		legend_row rows[12];
 		int nr = legend_rows(o, rows), tw = 0;
 		for (int i = 0; i < nr; i++)
@@ -474,7 +477,7 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 		lw = imin(lw, w / 3);
 		right = PAD + lw + PAD;
 	}
-	int bottom = o->ticks ? PAD + s->sfont->h + 6 : PAD;
+	int bottom = s->o.ticks ? PAD + s->sfont->h + 6 : PAD;
 	int left = PAD;
 	double min_side = fmin(w - right - left, h - top - bottom);
 	s->radius = o->radius > 0 ? o->radius : fmax(1.2, fmin(8.0, 3.3 * min_side / 520.0));
@@ -490,7 +493,7 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 		fit_limits(s, lim);
 		plot_nice_ticks(s->xmin, s->xmax, imax(2, (s->px1 - s->px0) / 90), &s->xt);
 		plot_nice_ticks(s->ymin, s->ymax, imax(2, (s->py1 - s->py0) / 70), &s->yt);
-		if (!o->ticks)
+		if (!s->o.ticks)
 			break;
 		left = PAD + tick_label_width(&s->yt, s->sfont) + 6;
 	}
@@ -536,7 +539,7 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 	plot_unclip(c);
 	plot_clear(c, plot_white);
 	/* Grid and tick labels. */
-	for (int i = 0; i < s->xt.n; i++) {
+	for (int i = 0; i < s->xt.n && !o->bare; i++) {
 		int x = (int)floor(map_x(s, s->xt.v[i]));
 		if (x <= s->px0 || x >= s->px1 - 1)
 			continue;
@@ -547,7 +550,7 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 			plot_text(c, s->sfont, 1, x - tw / 2, s->py1 + 4, buf, plot_grey);
 		}
 	}
-	for (int i = 0; i < s->yt.n; i++) {
+	for (int i = 0; i < s->yt.n && !o->bare; i++) {
 		int y = (int)floor(map_y(s, s->yt.v[i]));
 		if (y <= s->py0 || y >= s->py1 - 1)
 			continue;
@@ -558,7 +561,8 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 			plot_text(c, s->sfont, 1, s->px0 - 6 - tw, y - s->sfont->h / 2, buf, plot_grey);
 		}
 	}
-	outline(c, s->px0, s->py0, s->px1, s->py1, plot_border);
+	if (!o->bare)
+		outline(c, s->px0, s->py0, s->px1, s->py1, plot_border);
 	/* Points. */
 	plot_clip(c, s->px0, s->py0, s->px1, s->py1);
 	double r = s->radius;
@@ -578,7 +582,8 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 		}
 	}
 	plot_unclip(c);
-	draw_title(c, s->tfont, s->tscale, s->title_y, PAD, s->w - PAD, title);
+	if (!o->bare)
+		draw_title(c, s->tfont, s->tscale, s->title_y, PAD, s->w - PAD, title);
 	/* Legend column right of the plot. */
 	if (o->legend) {
 		legend_row rows[12];

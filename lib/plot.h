@@ -87,6 +87,7 @@ typedef struct {
 	double alpha;              /* marker opacity, (0,1] */
 	int legend;                /* draw the legend column on the right */
 	int ticks;                 /* draw tick labels and the point count note */
+	int bare;                  /* only the points on white: no title, grid, frame, legend */
 } plot_scatter_opts;
 
 /* Data limits over all frames: init, add every frame, then plot_scatter_prepare adds the

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +45,7 @@ static void usage(FILE *out)
 	        "      --size WxH         image size (default 800x600; curves 800x900)\n"
 	        "      --radius R         marker radius in pixels (default: from the size)\n"
 	        "      --alpha A          marker opacity in (0,1] (default 0.6)\n"
+	        "      --bare             only the points: no title, grid, legend or tick labels\n"
 	        "      --seed S           seed of the point drawing order (default 1)\n"
 	        "      --delay CS         GIF: hundredths of a second per frame (default 10)\n"
 	        "      --key-delay CS     GIF: per key frame when tweening (default 4 x delay)\n"
@@ -62,7 +64,7 @@ static void usage(FILE *out)
 enum {
 	OPT_GIF = 256, OPT_SHEET, OPT_COLOR, OPT_SOURCE, OPT_TARGET, OPT_TITLE, OPT_TITLES, OPT_TWEEN,
 	OPT_SIZE, OPT_RADIUS, OPT_ALPHA, OPT_SEED, OPT_DELAY, OPT_KEYDELAY, OPT_LASTDELAY, OPT_LOOP,
-	OPT_THUMB, OPT_SHEETCOLS, OPT_CURVES, OPT_NAMES, OPT_PROGRESS
+	OPT_THUMB, OPT_SHEETCOLS, OPT_CURVES, OPT_NAMES, OPT_PROGRESS, OPT_BARE
 };
 
 typedef struct {
@@ -220,7 +222,7 @@ typedef struct {
 } movie;
 
 /* Points and title of output frame t (key frames and the tweens between them). */
-static const float *movie_frame(movie *m, int t, const char **title, int *is_key)
+static const float *movie_frame(const movie *m, int t, float *tw, const char **title, int *is_key)
 {
 	int K = m->o->tween;
 	int i = t / (K + 1), j = t % (K + 1);
@@ -231,8 +233,8 @@ static const float *movie_frame(movie *m, int t, const char **title, int *is_key
 	}
 	double u = (double)j / (K + 1);
 	*title = u < 0.5 ? m->fr[i].title : m->fr[i + 1].title;
-	plot_tween(m->tw, m->fr[i].pts, m->fr[i + 1].pts, m->n, u);
-	return m->tw;
+	plot_tween(tw, m->fr[i].pts, m->fr[i + 1].pts, m->n, u);
+	return tw;
 }
 
 static void ensure_dir(const char *dir)
@@ -254,26 +256,78 @@ static void write_png(const char *path, const plot_canvas *c)
 	cli_commit_out(f);
 }
 
-static void write_frames(movie *m, const plot_scatter *ps, plot_canvas *c)
+/* Frames are drawn and PNG-encoded in memory by all threads, a batch at a time, then written
+ * in order (PNG compression is most of the time per frame). */
+static void write_frames(movie *m, const plot_scatter *ps)
 {
-	ensure_dir(m->o->out);
-	size_t plen = strlen(m->o->out) + 32;
+	const options *o = m->o;
+	ensure_dir(o->out);
+	size_t plen = strlen(o->out) + 32;
 	char *path = malloc(plen);
-	if (!path)
+	int nt = omp_get_max_threads();
+	int batch = 2 * nt;
+	plot_canvas *cv = calloc((size_t)nt, sizeof *cv);
+	float **tw = calloc((size_t)nt, sizeof *tw);
+	char **buf = calloc((size_t)batch, sizeof *buf);
+	size_t *len = calloc((size_t)batch, sizeof *len);
+	int *bad = calloc((size_t)batch, sizeof *bad);
+	char (*msg)[512] = calloc((size_t)batch, sizeof *msg);
+	if (!path || !cv || !tw || !buf || !len || !bad || !msg)
 		cli_die("out of memory");
+	for (int k = 0; k < nt; k++) {
+		if (plot_canvas_init(&cv[k], ps->w, ps->h) < 0)
+			cli_die("%s", err_msg());
+		tw[k] = malloc((size_t)m->n * 2 * sizeof(float));
+		if (!tw[k])
+			cli_die("out of memory");
+	}
 	cli_progress pr;
 	cli_progress_start(&pr, "frames", m->total);
-	for (int t = 0; t < m->total; t++) {
-		const char *title;
-		int key;
-		const float *pts = movie_frame(m, t, &title, &key);
-		int i = t / (m->o->tween + 1);
-		plot_scatter_draw(ps, c, pts, m->fr[i].labels, m->fr[i].domains, m->order, m->n, title);
-		snprintf(path, plen, "%s/frame-%04d.png", m->o->out, t);
-		write_png(path, c);
-		cli_progress_update(&pr, t + 1);
+	for (int t0 = 0; t0 < m->total; t0 += batch) {
+		int t1 = t0 + batch < m->total ? t0 + batch : m->total;
+#pragma omp parallel for schedule(dynamic, 1)
+		for (int t = t0; t < t1; t++) {
+			int k = omp_get_thread_num(), b = t - t0;
+			const char *title;
+			int key;
+			const float *pts = movie_frame(m, t, tw[k], &title, &key);
+			int i = t / (o->tween + 1);
+			plot_scatter_draw(ps, &cv[k], pts, m->fr[i].labels, m->fr[i].domains, m->order, m->n,
+			                  title);
+			FILE *mf = open_memstream(&buf[b], &len[b]);
+			bad[b] = !mf || png_write(mf, cv[k].w, cv[k].h, 3, cv[k].px) < 0;
+			if (bad[b])
+				snprintf(msg[b], sizeof msg[b], "%s", mf ? err_msg() : "out of memory");
+			if (mf && fclose(mf) != 0 && !bad[b]) {
+				bad[b] = 1;
+				snprintf(msg[b], sizeof msg[b], "out of memory");
+			}
+		}
+		for (int t = t0; t < t1; t++) {
+			int b = t - t0;
+			snprintf(path, plen, "%s/frame-%04d.png", o->out, t);
+			if (bad[b])
+				cli_die("%s: %s", path, msg[b]);
+			FILE *f = cli_open_out(path);
+			if (fwrite(buf[b], 1, len[b], f) != len[b])
+				cli_write_failed();
+			cli_commit_out(f);
+			free(buf[b]);
+			buf[b] = NULL;
+			cli_progress_update(&pr, t + 1);
+		}
 	}
 	cli_progress_end(&pr);
+	for (int k = 0; k < nt; k++) {
+		plot_canvas_free(&cv[k]);
+		free(tw[k]);
+	}
+	free(cv);
+	free(tw);
+	free(buf);
+	free(len);
+	free(bad);
+	free(msg);
 	free(path);
 }
 
@@ -311,7 +365,7 @@ static void write_gif(movie *m, const plot_scatter *ps, plot_canvas *c)
 	for (int t = 0; t < m->total; t++) {
 		const char *title;
 		int key;
-		const float *pts = movie_frame(m, t, &title, &key);
+		const float *pts = movie_frame(m, t, m->tw, &title, &key);
 		int i = t / (o->tween + 1);
 		plot_scatter_draw(ps, c, pts, m->fr[i].labels, m->fr[i].domains, m->order, m->n, title);
 		int delay = t == m->total - 1 ? o->last_delay : key ? o->key_delay : o->delay;
@@ -413,7 +467,7 @@ static int run_frames(const options *o, int nfiles, char **files)
 	if (plot_canvas_init(&c, o->w, o->h) < 0)
 		cli_die("%s", err_msg());
 	if (o->out)
-		write_frames(&m, &ps, &c);
+		write_frames(&m, &ps);
 	if (o->gif)
 		write_gif(&m, &ps, &c);
 	if (o->sheet)
@@ -501,7 +555,7 @@ int main(int argc, char **argv)
 {
 	cli_init(argc, argv);
 	options o = {0};
-	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0.6, 1, 1};
+	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0.6, 1, 1, 0};
 	o.w = 800;
 	o.h = 600;
 	o.delay = 10;
@@ -524,7 +578,7 @@ int main(int argc, char **argv)
 		{"last-delay", required_argument, 0, OPT_LASTDELAY},
 		{"loop", required_argument, 0, OPT_LOOP},   {"thumb", required_argument, 0, OPT_THUMB},
 		{"sheet-cols", required_argument, 0, OPT_SHEETCOLS},
-		{"curves", no_argument, 0, OPT_CURVES},     {"names", required_argument, 0, OPT_NAMES},
+		{"curves", no_argument, 0, OPT_CURVES},     {"bare", no_argument, 0, OPT_BARE},     {"names", required_argument, 0, OPT_NAMES},
 		{"quiet", no_argument, 0, 'q'},            {"progress", no_argument, 0, OPT_PROGRESS},
 		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
 	int ch;
@@ -561,6 +615,7 @@ int main(int argc, char **argv)
 		case OPT_THUMB: cli_parse_size("--thumb", optarg, 64, 2048, &o.tw, &o.th); break;
 		case OPT_SHEETCOLS: o.sheet_cols = (int)cli_parse_int("--sheet-cols", optarg, 1, 256); break;
 		case OPT_CURVES: o.curves = 1; break;
+		case OPT_BARE: o.so.bare = 1; break;
 		case OPT_NAMES: o.names = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
