@@ -36,33 +36,30 @@ def png_read(path):
     nc = {0: 1, 2: 3, 6: 4}[ctype]
     raw = zlib.decompress(b''.join(b for t, b in ch if t == b'IDAT'))
     stride = w * nc
-    img = np.zeros((h, stride), np.int64)
-    prev = np.zeros(stride, np.int64)
-    p = 0
+    rows, prev, p = [], [0] * stride, 0
     for y in range(h):
-        f = raw[p]
-        line = np.frombuffer(raw[p + 1:p + 1 + stride], np.uint8).astype(np.int64)
+        f, line = raw[p], list(raw[p + 1:p + 1 + stride])
         p += 1 + stride
-        if f == 0:
-            out = line.copy()
-        elif f == 2:
-            out = (line + prev) & 255
-        else:
-            out = np.zeros(stride, np.int64)
+        if f == 2:
+            out = [(v + u) & 255 for v, u in zip(line, prev)]
+        elif f != 0:
+            out = line
             for x in range(stride):
                 a = out[x - nc] if x >= nc else 0
-                b = prev[x]
-                c = prev[x - nc] if x >= nc else 0
                 if f == 1:
                     v = a
                 elif f == 3:
-                    v = (a + b) // 2
+                    v = (a + prev[x]) >> 1
                 else:
+                    b, c = prev[x], (prev[x - nc] if x >= nc else 0)
                     pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
                     v = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                out[x] = (line[x] + v) & 255
-        img[y] = out
+                out[x] = (out[x] + v) & 255
+        else:
+            out = line
+        rows.append(out)
         prev = out
+    img = np.array(rows, np.int64)
     return img.reshape(h, w, nc)
 
 def gif_info(path):
@@ -274,6 +271,7 @@ assert loop == 0                          # NETSCAPE2.0, loop forever
 	run --separate-stderr plot-frames --curves -q -o "$T/c.png" "$T/m.tsv"
 	[ "$status" -eq 0 ]
 	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c.png")" = "800 900" ]
+	plot-frames --curves -q --size 400x420 -o "$T/small.png" "$T/m.tsv"
 	img '
 a = png_read(sys.argv[1])
 blue = (np.abs(a - np.array([0, 114, 178])).sum(axis=2) < 30)
@@ -282,8 +280,8 @@ h = a.shape[0]
 # each of the three panels (thirds of the height) has both of its line colours
 for p in range(3):
     s = slice(p * h // 3, (p + 1) * h // 3)
-    assert blue[s].sum() > 200 and red[s].sum() > 100, (p, blue[s].sum(), red[s].sum())
-' "$T/c.png"
+    assert blue[s].sum() > 100 and red[s].sum() > 60, (p, blue[s].sum(), red[s].sum())
+' "$T/small.png"
 	# a source-only log: domain columns and lambda all nan
 	awk -F'\t' 'BEGIN{OFS="\t"} NR>1{$4="nan";$6="nan";$7="nan"} {print}' "$T/m.tsv" >"$T/so.tsv"
 	plot-frames --curves -q --size 900x700 --names "DANN,source only" -o "$T/c2.png" "$T/m.tsv" "$T/so.tsv"
