@@ -90,8 +90,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: all $(UNITS)
-	@set -e; for t in $(UNITS); do echo "unit: $$t"; $$t; done
-	bats --print-output-on-failure $(BATS)
+	@tests/run.sh $(UNITS) -- $(BATS)
 
 # --- install --------------------------------------------------------------------------------
 install: all
