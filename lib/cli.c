@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 const char *cli_prog = "dann";
+static int saved_argc;
+static char **saved_argv;
 int cli_verbosity = 1;
 int cli_progress_on = 0;
 
@@ -41,7 +44,11 @@ static void on_fatal_signal(int sig)
 
 void cli_init(int argc, char **argv)
 {
-	(void)argc;
+	saved_argc = argc;
+	saved_argv = argv;
+	/* getopt's own message would be a second stderr line, named by the full argv[0]; the tool
+	 * reports the bad option itself through cli_usage_error("unknown option"). */
+	opterr = 0;
 	if (argv && argv[0]) {
 		const char *s = strrchr(argv[0], '/');
 		cli_prog = s ? s + 1 : argv[0];
@@ -88,6 +95,15 @@ void cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	/* After getopt_long returned '?': name the option (long form from argv, else optopt). */
+	if (!strcmp(buf, "unknown option") && saved_argv && optind > 0 && optind <= saved_argc) {
+		const char *a = saved_argv[optind - 1];
+		if (a && !strncmp(a, "--", 2) && a[2])
+			snprintf(buf, sizeof buf, "unknown option or missing value: '%.*s'",
+			         (int)strcspn(a, "="), a);
+		else if (optopt > 32 && optopt < 127)
+			snprintf(buf, sizeof buf, "unknown option or missing value: '-%c'", optopt);
+	}
 	fprintf(stderr, "%s: %s (try '%s --help')\n", cli_prog, buf, cli_prog);
 	exit(EXIT_USAGE);
 }
