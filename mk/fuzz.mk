@@ -70,3 +70,33 @@ fuzz-regress: fuzz-build
 
 .PHONY: fuzz fuzz-build fuzz-regress
 -include $(FUZZ_LIB_OBJ:.o=.d)
+
+# --- valgrind -------------------------------------------------------------------------------
+#   make valgrind   a small run of every built tool (success and a failure each) under
+#                   valgrind --leak-check=full; any error or leak fails.  Tools are rebuilt
+#                   without -march=native into build/vg (valgrind does not know AVX-512).
+VG_DIR      := build/vg
+VG_CFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Ilib \
+	$(PKG_CFLAGS) -O1 -g
+VG_LIB_OBJ  := $(LIB_SRC:%.c=$(VG_DIR)/%.o)
+VG_TOOLS    := $(TOOL_SRC:tools/%.c=$(VG_DIR)/bin/%)
+
+$(VG_DIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(VG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(VG_DIR)/libdann.a: $(VG_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(VG_DIR)/bin/%: $(VG_DIR)/tools/%.o $(VG_DIR)/libdann.a
+	@mkdir -p $(@D)
+	$(CC) $(VG_CFLAGS) -o $@ $< $(VG_DIR)/libdann.a $(LDLIBS_ALL)
+
+valgrind: $(VG_TOOLS)
+	@command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
+	tests/fuzz/valgrind-tools.sh $(abspath $(VG_DIR)/bin)
+
+.PHONY: valgrind
+-include $(VG_LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(VG_DIR)/%.d)
+.PRECIOUS: $(VG_DIR)/tools/%.o

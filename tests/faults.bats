@@ -9,18 +9,12 @@ setup_file() {
 	"$PYTHON" "$ROOT/tests/bad-input/make-inputs.py" "$IN"
 }
 
-# run_cmd TOOL OUT: a small valid run of TOOL writing its main output to OUT ("-": stdout).
-# Prints nothing (and the test skips) when the tool is not built or has no stream output.
-run_cmd() {
-	local tool=$1 out=$2
-	[ -x "$BIN_ABS/$tool" ] || return 1
-	case $tool in
-	tensor-cat) echo "tensor-cat -o '$out' '$IN/ok_big.npy' '$IN/ok_gray.npy'" ;;
-	*) return 1 ;;
-	esac
-}
+. "$ROOT/tests/bad-input/small-runs.sh"  # run_cmd TOOL OUT: a small valid run
 
-need_tool() { run_cmd "$1" x >/dev/null || skip "$1 not built"; }
+need_tool() {
+	[ -x "$BIN_ABS/$1" ] || skip "$1 not built"
+	run_cmd "$1" x >/dev/null || skip "$1: no small run in tests/bad-input/small-runs.sh yet"
+}
 
 # full_disk TOOL: -o /dev/full and > /dev/full are exit 1 with one line "tool: ...write error..."
 full_disk() {
