@@ -270,6 +270,14 @@ void cli_commit_out(FILE *f)
 			errno = e;
 			cli_die("%s: write error: %s", outs[i].final, errno ? strerror(errno) : "unknown error");
 		}
+		/* On the disk before it gets its name: a power loss after the rename must not leave a
+		 * short file under the final name, and delayed-allocation ENOSPC shows up here. */
+		if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS) {
+			int e = errno;
+			fclose(f);
+			errno = e;
+			cli_die("%s: write error: %s", outs[i].final, strerror(errno));
+		}
 		if (fclose(f) != 0)
 			cli_die("%s: write error: %s", outs[i].final, strerror(errno));
 		outs[i].f = NULL;
