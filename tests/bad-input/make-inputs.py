@@ -66,6 +66,8 @@ put("overflow_bytes.npy", raw_header("{'descr': '<f4', 'fortran_order': False, '
 put("overflow_dim.npy", raw_header("{'descr': '|u1', 'fortran_order': False, 'shape': (99999999999999999999, 28, 28), }"))
 put("rank9.npy", raw_header("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", b"\0"))
 put("header_garbage.npy", raw_header("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 'x'), }"))
+put("hlen_zero.npy", b"\x93NUMPY\x01\x00\x00\x00")
+put("no_shape.npy", raw_header("{'descr': '|u1', 'fortran_order': False, }", b"\0"))
 put("bad_dict_key.npy", raw_header("{'descr': '|u1', 'fortran_order': False, 'shape': (2,), 'extra': 1, }", b"\0\0"))
 
 # dataset streams (images then labels)
