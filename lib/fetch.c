@@ -233,10 +233,19 @@ static int try_dir(const char *dir, const char *name, const uint8_t want[SHA256_
 typedef struct {
 	uint8_t *buf;
 	size_t n, cap, max;
-	int over;
+	int over, stalled;
+	double last_t;         /* when the last byte arrived (monotonic seconds) */
+	curl_off_t last_n;
 	const fetch_opts *o;
 	const char *label;
 } download;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -266,7 +275,18 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	(void)ultotal;
 	(void)ulnow;
 	download *d = ud;
-	d->o->progress(d->o->ctx, d->label, (int64_t)dlnow, (int64_t)dltotal, 0);
+	/* A stall: no byte at all for stall_timeout_s (curl's low-speed check averages over a few
+	 * seconds, so a burst followed by silence takes longer to be seen). */
+	double t = now_s();
+	if (dlnow != d->last_n || d->last_t == 0) {
+		d->last_n = dlnow;
+		d->last_t = t;
+	} else if (t - d->last_t > (double)d->o->stall_timeout_s) {
+		d->stalled = 1;
+		return 1;  /* abort: CURLE_ABORTED_BY_CALLBACK */
+	}
+	if (d->o->progress)
+		d->o->progress(d->o->ctx, d->label, (int64_t)dlnow, (int64_t)dltotal, 0);
 	return 0;
 }
 
@@ -318,16 +338,16 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->stall_min_rate);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)IDX_MAX_BYTES);
-	if (o->progress) {
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	}
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	int cls = CLS_NET;
 	long delay = o->retry_delay_ms;
 	for (int attempt = 0;; attempt++) {
 		d.n = 0;
-		d.over = 0;
+		d.over = d.stalled = 0;
+		d.last_t = 0;
+		d.last_n = 0;
 		errbuf[0] = '\0';
 		CURLcode cc = curl_easy_perform(c);
 		if (o->progress)
@@ -347,6 +367,10 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 			transient = 0;
 			cls = CLS_FORMAT;
 			err_set(DN_EFORMAT, "%s: larger than %zu bytes", url, (size_t)IDX_MAX_BYTES);
+		} else if (d.stalled) {
+			transient = 1;
+			cls = CLS_NET;
+			err_set(DN_ENET, "%s: stalled: no data for %ld s after %zu bytes", url, o->stall_timeout_s, d.n);
 		} else {
 			/* Unresolvable hosts, bad URLs and TLS failures will not get better by waiting. */
 			transient = !(cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
