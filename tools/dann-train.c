@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	int threads = omp_get_num_procs(), quiet = 0, progress = 0, snaps = 0, c;
 	int64_t log_every = 100, eval_limit = 1000;
 	cli_init(argc, argv);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SOURCE: src_path = optarg; break;
@@ -146,7 +147,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option; see --help");
+		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
