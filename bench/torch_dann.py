@@ -113,7 +113,7 @@ def main():
     ap.add_argument("--embed", action="store_true", help="also time the no_grad feature forward")
     a = ap.parse_args()
     print(f"# torch {torch.__version__}, {a.arch} arch, {a.size}x{a.size}, batch {a.batch}+{a.batch}", file=sys.stderr)
-    for t in [int(x) for x in a.threads.split(",")]:
+    for t in [int(x) for x in a.threads.split(",")] if a.steps > 1 or not a.embed else []:
         r, c = bench(t, a.steps, a.reps, a.warmup, a.arch, a.size, a.batch)
         print(f"pytorch\t{t}\t{statistics.median(r):.0f}\t{min(r):.0f}\t{max(r):.0f}"
               f"\t{statistics.median(c):.0f}", flush=True)

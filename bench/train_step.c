@@ -148,6 +148,50 @@ WRAPV(nn_dropout2d_backward, (float *din, const float *dout, const float *mask, 
 WRAPV(nn_input_from_u8, (float *out, const uint8_t *in, int B, int H, int W, int C),
       (out, in, B, H, W, C), "input u8->float")
 
+static void prof_print(const char *what, int threads, int steps, double per)
+{
+	printf("# per-layer profile of one %s, %d threads (CPU ms of the process, mean of %d)\n",
+	       what, threads, steps);
+	double inner = 0;
+	for (int i = 0; i < nprof; i++) {
+		printf("#   %-28s %8.3f ms  %5.1f%%\n", prof[i].name, prof[i].t / steps * 1e3,
+		       100 * prof[i].t / steps / per);
+		if (prof[i].name[0] == '=')
+			inner += prof[i].t;
+	}
+	if (inner > 0)
+		printf("#   %-28s %8.3f ms  %5.1f%%\n", "rest (data, losses, SGD)",
+		       (per - inner / steps) * 1e3, 100 * (per - inner / steps) / per);
+	printf("#   %-28s %8.3f ms\n", "total", per * 1e3);
+	nprof = 0;
+}
+
+/* FLOPs (multiply and add counted as 2) per image of the convolutions and fully connected
+ * layers; BatchNorm, ReLU, pooling and the losses are O(activations) and not counted. */
+static double flops_report(const model *m, int batch, int print)
+{
+	double K1 = 25.0 * 3, K2 = 25.0 * MODEL_C1, F = m->F, Hd = MODEL_HIDDEN;
+	double c1 = 2.0 * m->c1h * m->c1w * MODEL_C1 * K1, c2 = 2.0 * m->c2h * m->c2w * MODEL_C2 * K2;
+	double l1 = 2 * F * Hd, l2 = 2 * Hd * Hd, l3 = 2 * Hd * MODEL_CLASSES, d1 = 2 * F * Hd,
+	       d2 = 2 * Hd;
+	/* backward: conv1 has dw only (no input gradient); others dw + din (2x forward) */
+	double conv = c1 * 2 + c2 * 3, label = (l1 + l2 + l3) * 3 / 2 /* source half only */,
+	       dom = (d1 + d2) * 3;
+	double total = conv + label + dom;
+	if (print) {
+		printf("# FLOPs per training image (one of the 2x%d of a DANN batch):\n", batch);
+		printf("#   conv1   fwd %.3f M  bwd %.3f M (dw)\n", c1 / 1e6, c1 / 1e6);
+		printf("#   conv2   fwd %.3f M  bwd %.3f M (dw + din)\n", c2 / 1e6, 2 * c2 / 1e6);
+		printf("#   label   fwd+bwd %.3f M (fc %d-100-100-10, source half: /2)\n", label / 1e6,
+		       (int)F);
+		printf("#   domain  fwd+bwd %.3f M (fc %d-100-1)\n", dom / 1e6, (int)F);
+		printf("#   total   %.3f MFLOP per training image; %.3f MFLOP per embedded image "
+		       "(conv1 + conv2 forward)\n",
+		       total / 1e6, (c1 + c2) / 1e6);
+	}
+	return total;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -226,6 +270,9 @@ int main(int argc, char **argv)
 		printf("ours\t%d\t%.0f\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0],
 		       rate[reps - 1], crate[reps / 2]);
 		fflush(stdout);
+		double fl = flops_report(&t.m, batch, 1);
+		printf("# ours %d threads: %.1f GFLOP/s (wall), %.1f GFLOP/s per CPU-second\n", threads,
+		       rate[reps / 2] * fl / 1e9, crate[reps / 2] * fl / 1e9);
 		if (do_prof) {
 			profiling = 1;
 			double t0 = cpu();
@@ -233,19 +280,7 @@ int main(int argc, char **argv)
 				train_step(&t);
 			double per = (cpu() - t0) / steps;
 			profiling = 0;
-			printf("# per-layer profile of one training step, %d threads (CPU ms of the process, "
-			       "mean of %d steps)\n",
-			       threads, steps);
-			double inner = 0;
-			for (int i = 0; i < nprof; i++) {
-				printf("#   %-28s %8.3f ms  %5.1f%%\n", prof[i].name, prof[i].t / steps * 1e3,
-				       100 * prof[i].t / steps / per);
-				if (prof[i].name[0] == '=')
-					inner += prof[i].t;
-			}
-			printf("#   %-28s %8.3f ms  %5.1f%%\n", "rest (data, losses, SGD)",
-			       (per - inner / steps) * 1e3, 100 * (per - inner / steps) / per);
-			printf("#   %-28s %8.3f ms\n", "step", per * 1e3);
+			prof_print("training step", threads, steps, per);
 		}
 		train_free(&t);
 	}
@@ -273,6 +308,16 @@ int main(int argc, char **argv)
 		qsort(crate, (size_t)reps, sizeof rate[0], cmp_d);
 		printf("ours-embed\t%d\t%.0f\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0],
 		       rate[reps - 1], crate[reps / 2]);
+		if (do_prof) {
+			profiling = 1;
+			double t0 = cpu();
+			for (int64_t i = 0; i + eb <= per; i += eb)
+				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3,
+				            MODEL_LAYER_FEATURES, &D);
+			double dt = (cpu() - t0) / (double)(per / eb);
+			profiling = 0;
+			prof_print("embedding batch of 256", threads, (int)(per / eb), dt);
+		}
 		model_acts_free(&a);
 		model_free(&m);
 	}
