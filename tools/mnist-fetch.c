@@ -137,7 +137,8 @@ int main(int argc, char **argv)
 	int nsources = 0;
 
 	cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	opterr = 0;  /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SPLIT: split = optarg; break;
 		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
@@ -150,7 +151,14 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option");
+		case ':':
+			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+				cli_usage_error("option -%c needs an argument", optopt);
+			cli_usage_error("option %s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				cli_usage_error("unknown option -%c", optopt);
+			cli_usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
