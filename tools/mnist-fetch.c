@@ -90,14 +90,16 @@ static void add_source(const char ***v, int *n, const char *s)
 	*v = nv;
 }
 
-/* Split a space-separated list (MNIST_MIRROR, DANN_FETCH_PUBLIC_MIRRORS) into sources. */
-static void add_list(const char ***v, int *n, const char *list)
+/* Split a space-separated list (MNIST_MIRROR, DANN_FETCH_PUBLIC_MIRRORS) into sources, which
+ * point into the returned copy (free it after use). */
+static char *add_list(const char ***v, int *n, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
 	if (!copy)
 		cli_die("out of memory");
 	for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
 		add_source(v, n, t);
+	return copy;
 }
 
 static int is_dir(const char *p)
@@ -189,14 +191,14 @@ int main(int argc, char **argv)
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
 	const char *env_mirror = !strcmp(ds->name, "mnist") ? "MNIST_MIRROR" : "FASHION_MNIST_MIRROR";
-	if (getenv(env_mirror))
-		add_list(&sources, &nsources, getenv(env_mirror));
+	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
 	for (int i = 0; ds->local_dirs[i]; i++)
 		if (is_dir(ds->local_dirs[i]))
 			add_source(&sources, &nsources, ds->local_dirs[i]);
 	const char *pub = getenv("DANN_FETCH_PUBLIC_MIRRORS");
+	char *pub_list = NULL;
 	if (pub)
-		add_list(&sources, &nsources, pub);
+		pub_list = add_list(&sources, &nsources, pub);
 	else
 		for (int i = 0; ds->public_mirrors[i]; i++)
 			add_source(&sources, &nsources, ds->public_mirrors[i]);
@@ -245,5 +247,7 @@ int main(int argc, char **argv)
 	fetch_result_free(&ri);
 	fetch_result_free(&rl);
 	free(sources);
+	free(env_list);
+	free(pub_list);
 	return 0;
 }
