@@ -297,10 +297,29 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Sources that could not be reached at all (no DNS answer, no connection) earlier in this
+ * process: not tried again for the next file, so an unreachable mirror costs one timeout, not
+ * one per file and retry.  (Process-wide state: fetch_file is not meant for threads.) */
+#define MAX_DEAD 16
+static const char *dead[MAX_DEAD];
+static int ndead;
+
+static int is_dead(const char *base)
+{
+	for (int i = 0; i < ndead; i++)
+		if (!strcmp(dead[i], base))
+			return 1;
+	return 0;
+}
+
 /* One http(s) source: BASE/NAME.gz, with retries after transient failures. */
 static int try_http(const fetch_opts *o, const char *base, const char *name, const uint8_t want[SHA256_LEN],
                     fetch_result *r)
 {
+	if (is_dead(base)) {
+		err_set(DN_ENET, "%s: skipped: could not be reached for an earlier file", base);
+		return CLS_NET;
+	}
 	static int curl_ready;
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -372,11 +391,18 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 			cls = CLS_NET;
 			err_set(DN_ENET, "%s: stalled: no data for %ld s after %zu bytes", url, o->stall_timeout_s, d.n);
 		} else {
-			/* Unresolvable hosts, bad URLs and TLS failures will not get better by waiting. */
-			transient = !(cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
-			              cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
+			/* Never connected (no DNS answer, refused, connection timeout): move on at once
+			 * and remember the source; a host that answers and then fails is retried.
+			 * Bad URLs and TLS failures will not get better by waiting either. */
+			curl_off_t connected = 0;
+			curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
+			int unreachable = cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+			                  cc == CURLE_COULDNT_CONNECT || (cc == CURLE_OPERATION_TIMEDOUT && connected == 0);
+			transient = !(unreachable || cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
 			              cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
 			              cc == CURLE_OUT_OF_MEMORY || cc == CURLE_WRITE_ERROR);
+			if (unreachable && ndead < MAX_DEAD)
+				dead[ndead++] = base;
 			cls = CLS_NET;
 			err_set(DN_ENET, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		}

@@ -153,7 +153,12 @@ no_cached_files() {  # cache root: nothing cached there (no final names, no temp
 	run --separate-stderr mnist-fetch --mirror "http://127.0.0.1:$dead/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"127.0.0.1:$dead"*"trying the next source"* ]] || { echo "$stderr"; return 1; }
+	# not tried again for the labels file: one unreachable host costs one attempt
+	[[ "$stderr" == *"http://127.0.0.1:$dead/: skipped: could not be reached for an earlier file; trying the next source"* ]]
 	check_stream "$T/out.npy" train
+	# when nothing can be reached, the message hints at a local mirror
+	run --separate-stderr mnist-fetch -q --mirror "http://127.0.0.1:$dead/" --cache "$T/c2"
+	assert_fails_cleanly 1 mnist-fetch "Couldn't connect to server \(no network\? give a local copy with --mirror DIR or MNIST_MIRROR\)"
 }
 
 @test "http: a dropped download (half the announced length) falls over; nothing partial is cached" {

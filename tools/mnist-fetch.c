@@ -108,6 +108,8 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static const char *env_mirror = "MNIST_MIRROR";  /* FASHION_MNIST_MIRROR for Fashion-MNIST */
+
 static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *name, const char *want_hex,
                          fetch_result *r)
 {
@@ -118,7 +120,10 @@ static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *nam
 	} else if (sha256_parse_hex(want_hex, want) < 0) {
 		cli_die("internal error: %s", err_msg());
 	}
-	if (fetch_file(fo, name, want, r) < 0)
+	int rc = fetch_file(fo, name, want, r);
+	if (rc == DN_ENET && !fo->offline)
+		cli_die("%s (no network? give a local copy with --mirror DIR or %s)", err_msg(), env_mirror);
+	if (rc < 0)
 		cli_die("%s", err_msg());
 }
 
@@ -190,7 +195,8 @@ int main(int argc, char **argv)
 
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
-	const char *env_mirror = !strcmp(ds->name, "mnist") ? "MNIST_MIRROR" : "FASHION_MNIST_MIRROR";
+	if (strcmp(ds->name, "mnist"))
+		env_mirror = "FASHION_MNIST_MIRROR";
 	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
 	for (int i = 0; ds->local_dirs[i]; i++)
 		if (is_dir(ds->local_dirs[i]))
