@@ -510,9 +510,9 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 				r->from_cache = 1;
 				return 0;
 			}
-			/* Our own cache is bad (disk trouble, or tampering): drop it, fetch again. */
-			notice(o, "cached copy is bad, removing it: %s", err_msg());
-			unlink(path);
+			/* Our own cache is bad (disk trouble, tampering, or other expected hashes given
+			 * with DANN_FETCH_SHA256SUMS): ignore it; a good copy fetched below replaces it. */
+			notice(o, "cached copy is bad, fetching it again: %s", err_msg());
 		}
 	}
 

@@ -206,12 +206,16 @@ no_cached_files() {  # cache root: nothing cached there (no final names, no temp
 	[[ "$(printf '%s\n' "$stderr" | tail -n 1)" == "mnist-fetch: train-images-idx3-ubyte: "*"HTTP 500" ]]
 }
 
-@test "http: a cached file that went bad is removed and fetched again" {
+@test "http: a cached file that went bad is fetched again and replaced" {
 	mnist-fetch -q --mirror "$URL/good/" --cache "$T/c" > /dev/null
 	printf 'x' >> "$T/c/mnist/train-labels-idx1-ubyte"
+	# offline with no other source: the bad copy is not used
+	run --separate-stderr mnist-fetch --offline --cache "$T/c"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cached copy is bad, fetching it again: train-labels-idx1-ubyte: SHA-256 mismatch"* ]] || { echo "$stderr"; return 1; }
 	run --separate-stderr mnist-fetch --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"cached copy is bad, removing it: train-labels-idx1-ubyte: SHA-256 mismatch"* ]] || { echo "$stderr"; return 1; }
+	[[ "$stderr" == *"cached copy is bad, fetching it again: train-labels-idx1-ubyte: SHA-256 mismatch"* ]] || { echo "$stderr"; return 1; }
 	check_stream "$T/out.npy" train
 	cmp "$T/c/mnist/train-labels-idx1-ubyte" "$FX/ref/train-labels-idx1-ubyte"
 }

@@ -81,6 +81,8 @@ print(n)' "$1" "$2" "$3" "${4:-0}" "${5:-}"
 	assert_fails_cleanly 2 mnist-fetch "option -o needs an argument"
 	run --separate-stderr mnist-fetch extra
 	assert_fails_cleanly 2 mnist-fetch "unexpected argument 'extra'"
+	run --separate-stderr mnist-fetch --mirror ""
+	assert_fails_cleanly 2 mnist-fetch "--mirror: empty"
 	run --separate-stderr mnist-fetch --cache ""
 	assert_fails_cleanly 2 mnist-fetch "--cache: empty"
 	DANN_FETCH_RETRIES=many run --separate-stderr mnist-fetch

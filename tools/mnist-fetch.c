@@ -151,7 +151,11 @@ int main(int argc, char **argv)
 		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
 		case OPT_OFFSET: offset = cli_parse_int("--offset", optarg, 0, 1LL << 40); break;
 		case OPT_DATASET: dataset_name = optarg; break;
-		case OPT_MIRROR: add_source(&sources, &nsources, optarg); break;
+		case OPT_MIRROR:
+			if (!*optarg)
+				cli_usage_error("--mirror: empty folder or URL");
+			add_source(&sources, &nsources, optarg);
+			break;
 		case OPT_CACHE: cache = optarg; break;
 		case OPT_OFFLINE: offline = 1; break;
 		case 'o': out = optarg; break;
