@@ -127,6 +127,8 @@ int fetch_is_http(const char *src)
 
 /* How bad a failure is, to keep the most telling one for the final message. */
 enum { CLS_NOTFOUND, CLS_NET, CLS_FORMAT, CLS_HASH };
+/* Returned by try_http for a host that could not be reached: ranks as CLS_NET. */
+#define CLS_UNREACHABLE 10
 
 static void notice(const fetch_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notice(const fetch_opts *o, const char *fmt, ...)
@@ -318,7 +320,7 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 {
 	if (is_dead(base)) {
 		err_set(DN_ENET, "%s: skipped: could not be reached for an earlier file", base);
-		return CLS_NET;
+		return CLS_UNREACHABLE;
 	}
 	static int curl_ready;
 	if (!curl_ready) {
@@ -403,7 +405,7 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 			              cc == CURLE_OUT_OF_MEMORY || cc == CURLE_WRITE_ERROR);
 			if (unreachable && ndead < MAX_DEAD)
 				dead[ndead++] = base;
-			cls = CLS_NET;
+			cls = unreachable ? CLS_UNREACHABLE : CLS_NET;
 			err_set(DN_ENET, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		}
 		if (!transient || attempt >= o->retries)
@@ -415,6 +417,7 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 	}
 	curl_easy_cleanup(c);
 	if (cls >= 0) {
+		/* cls is one of the failure classes (CLS_UNREACHABLE included) */
 		free(d.buf);
 		return cls;
 	}
@@ -517,7 +520,7 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 	}
 
 	char best[512] = "";
-	int best_cls = -1, best_code = DN_ENET, skipped = 0;
+	int best_cls = -1, best_code = DN_ENET, skipped = 0, nunreachable = 0, nfailed = 0;
 	char tried[512] = "";
 	size_t tn = 0;
 	for (int i = 0; i < o->nsources; i++) {
@@ -549,6 +552,11 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 			}
 			return 0;
 		}
+		nfailed++;
+		if (cls == CLS_UNREACHABLE) {
+			nunreachable++;
+			cls = CLS_NET;
+		}
 		int k = snprintf(tried + tn, sizeof tried - tn, "%s%s", tn ? ", " : "", src);
 		if (k > 0)
 			tn = tn + (size_t)k < sizeof tried ? tn + (size_t)k : sizeof tried - 1;
@@ -565,6 +573,7 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 		if (more)
 			notice(o, "%s; trying the next source", err_msg());
 	}
+	r->unreachable = nfailed > 0 && nunreachable == nfailed;
 	char off[96] = "";
 	if (skipped)
 		snprintf(off, sizeof off, " (--offline: %d http(s) source%s not tried)", skipped, skipped > 1 ? "s" : "");

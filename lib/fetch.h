@@ -71,6 +71,7 @@ typedef struct {
 	char source[4200];   /* where it came from: a path or URL, or "cache PATH" */
 	int from_cache;
 	int cached;          /* 1 if it was written to the cache on this call */
+	int unreachable;     /* on failure: every source tried was a host that could not be reached */
 } fetch_result;
 
 /* Get file `name` with decompressed SHA-256 `want`.  0 on success; otherwise DN_EHASH,

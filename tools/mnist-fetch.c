@@ -121,7 +121,7 @@ static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *nam
 		cli_die("internal error: %s", err_msg());
 	}
 	int rc = fetch_file(fo, name, want, r);
-	if (rc == DN_ENET && !fo->offline)
+	if (rc < 0 && r->unreachable)
 		cli_die("%s (no network? give a local copy with --mirror DIR or %s)", err_msg(), env_mirror);
 	if (rc < 0)
 		cli_die("%s", err_msg());
