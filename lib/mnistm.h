@@ -3,7 +3,7 @@
  * Recipes (see man/mnistm-gen.1):
  *   MNISTM_NOISE  a digit pixel v > threshold becomes 255 - v on all three channels; every
  *                 other pixel a uniform random RGB colour (each channel uniform in 0..255).
- *   MNISTM_BSDS   Ganin et al. 2016, sec. 5.1.2: a patch of the output size, cut at a uniform
+ *   MNISTM_BSDS   Ganin et al. 2016 (MNIST-M): a patch of the output size, cut at a uniform
  *                 top-left corner from a uniformly chosen photo, blended with the digit by
  *                 difference, out = |patch - d| per channel, where d is the digit value
  *                 (MNISTM_MASK_GRAY) or 255 if v > threshold else 0 (MNISTM_MASK_BINARY, the
