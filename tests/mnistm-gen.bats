@@ -66,6 +66,20 @@ fx() { "$PYTHON" "$BATS_FILE_TMPDIR/fx.py" "$@"; }
 	assert_fails_cleanly 2 mnistm-gen "--seed: missing argument"
 }
 
+@test "messages: -q says nothing, -v reports on stderr, --progress goes to stderr only" {
+	fx digits "$T/d.npy" 50 6 6
+	fx png "$T/bg/a.png" 10 10 1
+	run --separate-stderr mnistm-gen -q --progress --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+	run --separate-stderr mnistm-gen -v --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[[ "$stderr" == *"mnistm-gen: 1 photos from $T/bg decoded"* ]]
+	[[ "$stderr" == *"mnistm-gen: 50 images of 6x6x3 in"* ]]
+	run --separate-stderr mnistm-gen --progress "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[[ "$stderr" == *"images: 50/50 (100%)"* ]]
+}
+
 @test "usage errors: bad numbers, bad recipe, bsds without backgrounds, two operands" {
 	fx digits "$T/d.npy" 4 6 6
 	run --separate-stderr mnistm-gen --threshold 256 "$T/d.npy"
