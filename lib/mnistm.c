@@ -636,25 +636,41 @@ done:
 #define SHEET_GUTTER 2
 #define SHEET_GREY 96
 
-int mnistm_sheet(const uint8_t *images, int64_t count, int h, int w, int cols, int scale,
-                 uint8_t **sheet, int *sw, int *sh)
+/* cols <= 0 picks the smallest square grid that holds `count`. */
+static int sheet_cols(int64_t count, int cols)
 {
-	if (count < 1 || h < 1 || w < 1 || scale < 1)
-		return err_set(DN_EARG, "contact sheet: no images");
 	if (cols <= 0) {
 		cols = 1;
 		while ((int64_t)cols * cols < count)
 			cols++;
 	}
-	if (cols > count)
-		cols = (int)count;
+	return cols > count ? (int)count : cols;
+}
+
+int mnistm_sheet_dims(int64_t count, int h, int w, int cols, int scale, int *sw, int *sh)
+{
+	if (count < 1 || h < 1 || w < 1 || scale < 1)
+		return err_set(DN_EARG, "contact sheet: no images");
+	cols = sheet_cols(count, cols);
 	int64_t rows = (count + cols - 1) / cols;
-	int64_t tw = (int64_t)w * scale, th = (int64_t)h * scale;
-	int64_t W = cols * (tw + SHEET_GUTTER) + SHEET_GUTTER;
-	int64_t H = rows * (th + SHEET_GUTTER) + SHEET_GUTTER;
+	int64_t W = cols * ((int64_t)w * scale + SHEET_GUTTER) + SHEET_GUTTER;
+	int64_t H = rows * ((int64_t)h * scale + SHEET_GUTTER) + SHEET_GUTTER;
 	if (W > 65535 || H > 65535)
 		return err_set(DN_EARG, "contact sheet of %lldx%lld pixels is too large", (long long)W,
 		               (long long)H);
+	*sw = (int)W;
+	*sh = (int)H;
+	return 0;
+}
+
+int mnistm_sheet(const uint8_t *images, int64_t count, int h, int w, int cols, int scale,
+                 uint8_t **sheet, int *sw, int *sh)
+{
+	int W, H, rc = mnistm_sheet_dims(count, h, w, cols, scale, &W, &H);
+	if (rc < 0)
+		return rc;
+	cols = sheet_cols(count, cols);
+	int64_t tw = (int64_t)w * scale, th = (int64_t)h * scale;
 	uint8_t *s = malloc((size_t)W * (size_t)H * 3);
 	if (!s)
 		return err_set(DN_ENOMEM, "contact sheet: out of memory");
@@ -669,7 +685,7 @@ int mnistm_sheet(const uint8_t *images, int64_t count, int h, int w, int cols, i
 				       img + ((size_t)(y / scale) * (size_t)w + (size_t)(x / scale)) * 3, 3);
 	}
 	*sheet = s;
-	*sw = (int)W;
-	*sh = (int)H;
+	*sw = W;
+	*sh = H;
 	return 0;
 }

@@ -81,7 +81,7 @@ fx() { "$PYTHON" "$BATS_FILE_TMPDIR/fx.py" "$@"; }
 }
 
 @test "usage errors: bad numbers, bad recipe, bsds without backgrounds, two operands" {
-	fx digits "$T/d.npy" 4 6 6
+	fx digits "$T/d.npy" 16 6 6
 	run --separate-stderr mnistm-gen --threshold 256 "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "threshold.*out of range"
 	run --separate-stderr mnistm-gen --size 0 "$T/d.npy"
@@ -98,6 +98,13 @@ fx() { "$PYTHON" "$BATS_FILE_TMPDIR/fx.py" "$@"; }
 	assert_fails_cleanly 2 mnistm-gen "bsds only"
 	run --separate-stderr mnistm-gen "$T/d.npy" "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "at most one"
+	run --separate-stderr mnistm-gen --sheet - "$T/d.npy"
+	assert_fails_cleanly 2 mnistm-gen "sheet needs a file name"
+	# a sheet too large to write is refused before any work, and leaves no files
+	run --separate-stderr mnistm-gen --size 1024 --sheet-scale 16 --sheet "$T/s.png" "$T/d.npy" -o "$T/o.npy"
+	assert_fails_cleanly 1 mnistm-gen "too large"
+	[ ! -e "$T/s.png" ] && [ ! -e "$T/o.npy" ] || { ls -la "$T"; false; }
+	[ -z "$(ls "$T" | grep tmp)" ] || { ls -la "$T"; false; }
 }
 
 @test "noise: digit pixels are 255-v on every channel, the rest about uniform over 0..255" {

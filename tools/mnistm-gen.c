@@ -122,6 +122,8 @@ int main(int argc, char **argv)
 		cli_usage_error("at most one input FILE");
 	if (cfg.recipe == MNISTM_BSDS && !bgdir)
 		cli_usage_error("--recipe bsds needs --backgrounds DIR");
+	if (sheet && !strcmp(sheet, "-"))
+		cli_usage_error("--sheet needs a file name (standard output carries the data)");
 	if (cfg.recipe == MNISTM_NOISE && (bgdir || mask_set))
 		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
 
@@ -157,6 +159,9 @@ int main(int argc, char **argv)
 	int64_t nsheet = sheet ? (sheet_count < n ? sheet_count : n) : 0;
 	if (sheet && nsheet == 0)
 		cli_die("--sheet: %s has no images to show", name);
+	int sw, sh;
+	if (sheet && mnistm_sheet_dims(nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &sw, &sh) < 0)
+		cli_die("--sheet: %s", err_msg());
 	size_t img_bytes = (size_t)cfg.out_h * (size_t)cfg.out_w * 3;
 	uint8_t *sheet_imgs = nsheet ? malloc((size_t)nsheet * img_bytes) : NULL;
 	if (nsheet && !sheet_imgs)
@@ -179,7 +184,6 @@ int main(int argc, char **argv)
 
 	if (sheet) {
 		uint8_t *pix;
-		int sw, sh;
 		if (mnistm_sheet(sheet_imgs, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &pix, &sw, &sh) < 0)
 			cli_die("--sheet: %s", err_msg());
 		/* Flush the dataset before the sheet is renamed into place, so that a full disk
