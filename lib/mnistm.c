@@ -200,11 +200,30 @@ static void hpass(const resize_plan *p, const uint8_t *row, uint16_t *h)
 
 static void resize_apply(const resize_plan *p, const uint8_t *in, uint8_t *out)
 {
-	uint16_t h0[MNISTM_MAX_SIDE], h1[MNISTM_MAX_SIDE];
-	int ow = p->ow;
+	/* yl[] and yh[] never decrease, so the two most recent horizontal rows are kept and each
+	 * input row is resampled about once. */
+	uint16_t bufa[MNISTM_MAX_SIDE], bufb[MNISTM_MAX_SIDE];
+	uint16_t *ra = bufa, *rb = bufb; /* horizontal rows of input rows ca, cb */
+	int ca = -1, cb = -1, ow = p->ow;
 	for (int y = 0; y < p->oh; y++) {
-		hpass(p, in + (size_t)p->yl[y] * (size_t)p->iw, h0);
-		hpass(p, in + (size_t)p->yh[y] * (size_t)p->iw, h1);
+		int l = p->yl[y], h = p->yh[y];
+		if (l != ca) {
+			if (l == cb) { /* the lower row is the old upper one */
+				uint16_t *t = ra;
+				ra = rb;
+				rb = t;
+				ca = cb;
+				cb = -1;
+			} else {
+				hpass(p, in + (size_t)l * (size_t)p->iw, ra);
+				ca = l;
+			}
+		}
+		if (h != l && h != cb) {
+			hpass(p, in + (size_t)h * (size_t)p->iw, rb);
+			cb = h;
+		}
+		const uint16_t *h0 = ra, *h1 = h == l ? ra : rb;
 		uint32_t fy = (uint32_t)p->yf[y], gy = 256 - fy;
 		uint8_t *o = out + (size_t)y * (size_t)ow;
 #pragma omp simd
