@@ -6,6 +6,12 @@
 
 #include "err.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHANI_CODE 1
+#endif
+
 /* 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -50,6 +56,82 @@ static void compress(uint32_t h[8], const uint8_t *p, size_t nblocks)
 	}
 }
 
+#ifdef HAVE_SHANI_CODE
+/* The same compression with the x86 SHA extensions (SHA-NI): SHA256RNDS2 does two rounds on
+ * the state held as ABEF and CDGH; SHA256MSG1/MSG2 compute the message schedule four words at a
+ * time (W[t] = sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16], FIPS 180-4 6.2.2 step 1).
+ * About 5x faster than the portable code, which matters for the 47 MB training images. */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void compress_shani(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	/* Per 32-bit word byte reversal: the message words are big-endian. */
+	const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+	/* h[] is A..H; the instructions want (low to high dword) F,E,B,A and H,G,D,C. */
+	__m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);  /* B A D C */
+	__m128i u = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* H G F E */
+	__m128i abef = _mm_alignr_epi8(t, u, 8);                                      /* F E B A */
+	__m128i cdgh = _mm_blend_epi16(u, t, 0xF0);                                   /* H G D C */
+	while (nblocks--) {
+		__m128i abef0 = abef, cdgh0 = cdgh, m[4];
+		for (int i = 0; i < 16; i++) {  /* rounds 4i .. 4i+3 */
+			__m128i w;
+			if (i < 4) {
+				w = m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+			} else {
+				/* m[i&3] = W[t-16..], m[i+1] = W[t-12..], m[i+2] = W[t-8..], m[i+3] = W[t-4..t-1] */
+				__m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(m[i & 3], m[(i + 1) & 3]),
+				                          _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+				w = m[i & 3] = _mm_sha256msg2_epu32(x, m[(i + 3) & 3]);
+			}
+			__m128i wk = _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&K[4 * i]));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);      /* now the new ABEF */
+			wk = _mm_shuffle_epi32(wk, 0x0E);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, wk);      /* old ABEF is the new CDGH */
+		}
+		abef = _mm_add_epi32(abef, abef0);
+		cdgh = _mm_add_epi32(cdgh, cdgh0);
+		p += 64;
+	}
+	t = _mm_shuffle_epi32(abef, 0x1B);                   /* A B E F */
+	u = _mm_shuffle_epi32(cdgh, 0xB1);                   /* G H C D */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, u, 0xF0));  /* A B C D */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(u, t, 8));     /* E F G H */
+}
+
+static int cpu_has_shani(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b >> 29) & 1;  /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
+}
+#endif
+
+/* The compression function in use: SHA-NI when the CPU has it, else the portable one. */
+static void (*compress_fn)(uint32_t h[8], const uint8_t *p, size_t nblocks);
+
+int sha256_accel(int want)
+{
+	compress_fn = compress;
+#ifdef HAVE_SHANI_CODE
+	if (want && cpu_has_shani())
+		compress_fn = compress_shani;
+	return compress_fn == compress_shani;
+#else
+	(void)want;
+	return 0;
+#endif
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	if (!compress_fn)
+		sha256_accel(1);
+	compress_fn(h, p, nblocks);
+}
+
 void sha256_init(sha256_ctx *c)
 {
 	/* 5.3.3: the first 32 bits of the fractional parts of the square roots of the first 8 primes. */
@@ -73,11 +155,11 @@ void sha256_update(sha256_ctx *c, const void *data, size_t len)
 		len -= take;
 		if (c->nbuf < 64)
 			return;
-		compress(c->h, c->buf, 1);
+		blocks(c->h, c->buf, 1);
 		c->nbuf = 0;
 	}
 	if (len >= 64) {
-		compress(c->h, p, len / 64);
+		blocks(c->h, p, len / 64);
 		p += len / 64 * 64;
 		len %= 64;
 	}

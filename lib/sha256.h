@@ -24,6 +24,11 @@ void sha256_final(sha256_ctx *c, uint8_t digest[SHA256_LEN]);
 /* One call: digest of `len` bytes at `data`. */
 void sha256(const void *data, size_t len, uint8_t digest[SHA256_LEN]);
 
+/* Use the CPU's SHA instructions (x86 SHA-NI) when `want` and the CPU has them, else the
+ * portable code; returns 1 if the accelerated code is now in use.  The default (without a call)
+ * is sha256_accel(1).  Tests call it with 0 and 1 to check both.  Not thread-safe. */
+int sha256_accel(int want);
+
 /* 64 lowercase hex digits and a NUL into `hex` (65 bytes). Returns hex. */
 char *sha256_hex(const uint8_t digest[SHA256_LEN], char hex[SHA256_HEX_LEN + 1]);
 /* Parse exactly 64 hex digits (either case); 0 on success, DN_EFORMAT if not. */
