@@ -34,8 +34,9 @@ static void write_png(const char *name, int w, int h, int ch, const uint8_t *px)
 		fclose(f);
 }
 
-/* A JPEG written with libjpeg itself, so the decoder is tested without shipped files. */
-static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
+/* A JPEG written with libjpeg itself, so the decoder is tested without shipped files.
+ * `comps` 3 (RGB), 1 (gray) or 4 (CMYK). */
+static void write_jpeg_cs(const char *name, int w, int h, const uint8_t *px, int comps)
 {
 	char p[512];
 	path_in(p, sizeof p, name);
@@ -47,18 +48,23 @@ static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
 	jpeg_stdio_dest(&c, f);
 	c.image_width = (JDIMENSION)w;
 	c.image_height = (JDIMENSION)h;
-	c.input_components = 3;
-	c.in_color_space = JCS_RGB;
+	c.input_components = comps;
+	c.in_color_space = comps == 3 ? JCS_RGB : comps == 1 ? JCS_GRAYSCALE : JCS_CMYK;
 	jpeg_set_defaults(&c);
 	jpeg_set_quality(&c, 100, TRUE);
 	jpeg_start_compress(&c, TRUE);
 	while (c.next_scanline < c.image_height) {
-		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * (size_t)w * 3);
+		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)w * (size_t)comps);
 		jpeg_write_scanlines(&c, &row, 1);
 	}
 	jpeg_finish_compress(&c);
 	jpeg_destroy_compress(&c);
 	fclose(f);
+}
+
+static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
+{
+	write_jpeg_cs(name, w, h, rgb, 3);
 }
 
 static void truncate_copy(const char *from, const char *to, long keep)
@@ -376,6 +382,22 @@ static void test_imgload(void)
 		close &= abs(im.rgb[i] - flat[i]) <= 3;
 	CHECK(close);
 	img_free(&im);
+
+	/* grayscale JPEG -> gray replicated on R, G, B; CMYK is refused with a clear message */
+	static uint8_t g8[16 * 24], cmyk[16 * 24 * 4];
+	memset(g8, 123, sizeof g8);
+	memset(cmyk, 50, sizeof cmyk);
+	write_jpeg_cs("gray.jpg", 24, 16, g8, 1);
+	path_in(p, sizeof p, "gray.jpg");
+	CHECK(img_load(p, &im) == 0 && im.w == 24 && im.h == 16);
+	int gok = im.rgb != NULL;
+	for (int i = 0; gok && i < 16 * 24 * 3; i++)
+		gok &= abs(im.rgb[i] - 123) <= 1;
+	CHECK(gok);
+	img_free(&im);
+	write_jpeg_cs("cmyk.jpg", 24, 16, cmyk, 4);
+	path_in(p, sizeof p, "cmyk.jpg");
+	CHECK_ERR(img_load(p, &im), "CMYK JPEG is not supported");
 
 	truncate_copy("flat.jpg", "cut.jpg", 200);
 	path_in(p, sizeof p, "cut.jpg");
