@@ -480,7 +480,12 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 	int bottom = s->o.ticks ? PAD + s->sfont->h + 6 : PAD;
 	int left = PAD;
 	double min_side = fmin(w - right - left, h - top - bottom);
-	s->radius = o->radius > 0 ? o->radius : fmax(1.2, fmin(8.0, 3.3 * min_side / 520.0));
+	/* Automatic markers: 3.3 px radius and 60% opacity for up to 2,000 points in a 520 px
+	 * plot, smaller and lighter for more points, so big clouds still show their density. */
+	double crowd = o->npoints > 2000 ? sqrt(2000.0 / (double)o->npoints) : 1.0;
+	s->radius = o->radius > 0 ? o->radius
+	                          : fmax(1.2, fmin(8.0, 3.3 * min_side / 520.0 * fmax(0.6, crowd)));
+	s->alpha = o->alpha > 0 ? fmin(1.0, o->alpha) : fmax(0.2, 0.6 * crowd);
 	/* Two passes: the width of the y tick labels depends on the limits, which depend on
 	 * the plot area, which depends on that width. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -491,11 +496,22 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 		if (s->px1 - s->px0 < 16 || s->py1 - s->py0 < 16)
 			return err_set(DN_EARG, "frame size %dx%d leaves no room for the plot", w, h);
 		fit_limits(s, lim);
-		plot_nice_ticks(s->xmin, s->xmax, imax(2, (s->px1 - s->px0) / 90), &s->xt);
-		plot_nice_ticks(s->ymin, s->ymax, imax(2, (s->py1 - s->py0) / 70), &s->yt);
+		plot_nice_ticks(s->xmin, s->xmax, imax(3, (s->px1 - s->px0) / 80), &s->xt);
+		plot_nice_ticks(s->ymin, s->ymax, imax(3, (s->py1 - s->py0) / 60), &s->yt);
 		if (!s->o.ticks)
 			break;
 		left = PAD + tick_label_width(&s->yt, s->sfont) + 6;
+	}
+	/* Legend rows: one column; two columns of classes if that is too tall; then tighter. */
+	s->legend_cols = 1;
+	s->legend_rowh = s->lfont->h + 5;
+	if (s->o.legend && o->color == PLOT_COLOR_CLASS) {
+		int avail = s->py1 - s->py0 - 4;
+		int note = s->o.ticks ? s->sfont->h + 4 : 0;
+		if (12.5 * s->legend_rowh + note > avail)
+			s->legend_cols = 2;
+		if (7.5 * s->legend_rowh + note > avail)
+			s->legend_rowh = s->lfont->h + 1;
 	}
 	return 0;
 }
@@ -572,13 +588,13 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 		double x = map_x(s, pts[2 * i]), y = map_y(s, pts[2 * i + 1]);
 		int tgt = domains[i] != 0;
 		if (o->color == PLOT_COLOR_DOMAIN) {
-			plot_disc(c, x, y, r, tgt ? plot_target_rgb : plot_source_rgb, o->alpha);
+			plot_disc(c, x, y, r, tgt ? plot_target_rgb : plot_source_rgb, s->alpha);
 		} else {
 			plot_rgb col = plot_class_rgb[labels[i] % 10];
 			if (tgt)
-				plot_ring(c, x, y, r + 0.3, ring_w, col, fmin(1.0, o->alpha * 1.25));
+				plot_ring(c, x, y, r + 0.3, ring_w, col, fmin(1.0, s->alpha * 1.25));
 			else
-				plot_disc(c, x, y, r, col, o->alpha);
+				plot_disc(c, x, y, r, col, s->alpha);
 		}
 	}
 	plot_unclip(c);
@@ -589,22 +605,31 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 		legend_row rows[12];
 		int nr = legend_rows(o, rows);
 		int lx = s->px1 + PAD, ly = s->py0 + 2;
-		int rowh = s->lfont->h + 5;
+		int rowh = s->legend_rowh;
 		int maxw = s->w - PAD - (lx + 22);
 		double mr = fmin(5.5, fmax(3.5, r * 1.3));
+		if (rowh < s->lfont->h + 3)
+			mr = fmin(mr, 4.0);
+		int ndig = o->color == PLOT_COLOR_CLASS ? 10 : 0;
+		int per_col = (ndig + s->legend_cols - 1) / s->legend_cols;
 		for (int i = 0; i < nr; i++) {
-			if (o->color == PLOT_COLOR_CLASS && i == 10)
-				ly += rowh / 2; /* a gap between the classes and the domain shapes */
-			double mx = lx + 8, my = ly + s->lfont->h / 2.0;
+			int x = lx, y;
+			if (i < ndig) { /* the classes, in legend_cols columns */
+				x += (i / per_col) * (s->lfont->w + 22 + 12);
+				y = ly + (i % per_col) * rowh;
+			} else {
+				y = ly + (ndig ? per_col * rowh + rowh / 2 : 0) + (i - ndig) * rowh;
+			}
+			double mx = x + 8, my = y + s->lfont->h / 2.0;
 			if (rows[i].ring)
 				plot_ring(c, mx, my, mr, fmax(1.2, mr * 0.45), rows[i].col, 1.0);
 			else
 				plot_disc(c, mx, my, mr, rows[i].col, 1.0);
 			char tb[256];
 			const char *t = fit_text(s->lfont, 1, rows[i].text, maxw, tb, sizeof tb);
-			plot_text(c, s->lfont, 1, lx + 22, ly, t, plot_ink);
-			ly += rowh;
+			plot_text(c, s->lfont, 1, x + 22, y, t, plot_ink);
 		}
+		ly += (ndig ? per_col * rowh + rowh / 2 : 0) + (nr - ndig) * rowh;
 		if (o->ticks) {
 			snprintf(buf, sizeof buf, "%lld points", (long long)n);
 			plot_text(c, s->sfont, 1, lx + 22, ly + 4, buf, plot_grey);

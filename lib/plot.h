@@ -83,8 +83,9 @@ typedef struct {
 	int color;                 /* PLOT_COLOR_DOMAIN or PLOT_COLOR_CLASS */
 	const char *source_name;   /* legend text, e.g. "Source (MNIST)" */
 	const char *target_name;   /* e.g. "Target (MNIST-M)" */
-	double radius;             /* marker radius in pixels; <= 0 picks one from the size */
-	double alpha;              /* marker opacity, (0,1] */
+	double radius;             /* marker radius in pixels; <= 0 picks one from size and count */
+	double alpha;              /* marker opacity, (0,1]; <= 0 picks one from the point count */
+	int64_t npoints;           /* points per frame, for the automatic radius and opacity */
 	int legend;                /* draw the legend column on the right */
 	int ticks;                 /* draw tick labels and the point count note */
 	int bare;                  /* only the points on white: no title, grid, frame, legend */
@@ -101,10 +102,11 @@ typedef struct {
 	int w, h;
 	int px0, py0, px1, py1;             /* plot area [px0,px1) x [py0,py1) */
 	double xmin, xmax, ymin, ymax;      /* data limits shown (equal aspect, with margin) */
-	double radius;
+	double radius, alpha;               /* marker radius and opacity in use */
 	const font_t *tfont, *lfont, *sfont; /* title, legend, small */
 	int tscale;
 	int title_y;
+	int legend_cols, legend_rowh;       /* class legend: 1 or 2 columns; row pitch */
 	plot_ticks xt, yt;
 } plot_scatter;
 

@@ -44,7 +44,7 @@ static void usage(FILE *out)
 	        "      --tween K          K interpolated frames between key frames (default 0)\n"
 	        "      --size WxH         image size (default 800x600; curves 800x900)\n"
 	        "      --radius R         marker radius in pixels (default: from the size)\n"
-	        "      --alpha A          marker opacity in (0,1] (default 0.6)\n"
+	        "      --alpha A          marker opacity in (0,1] (default 0.6, less above 2000 points)\n"
 	        "      --bare             only the points: no title, grid, legend or tick labels\n"
 	        "      --seed S           seed of the point drawing order (default 1)\n"
 	        "      --delay CS         GIF: hundredths of a second per frame (default 10)\n"
@@ -391,6 +391,7 @@ static void write_sheet(movie *m)
 	if (plot_sheet_prepare(&sh, m->nkey, o->sheet_cols, o->tw, o->th, o->title != NULL) < 0)
 		cli_die("%s", err_msg());
 	plot_scatter_opts so = o->so;
+	so.npoints = m->n;
 	so.legend = 0;
 	so.ticks = 0;
 	so.radius = o->so.radius > 0 ? o->so.radius * o->th / o->h : 0;
@@ -465,8 +466,10 @@ static int run_frames(const options *o, int nfiles, char **files)
 	m.tw = malloc((size_t)n * 2 * sizeof(float));
 	if (!m.tw)
 		cli_die("out of memory");
+	plot_scatter_opts so = o->so;
+	so.npoints = n;
 	plot_scatter ps;
-	if (plot_scatter_prepare(&ps, &o->so, o->w, o->h, lim) < 0)
+	if (plot_scatter_prepare(&ps, &so, o->w, o->h, lim) < 0)
 		cli_die("%s", err_msg());
 	plot_canvas c;
 	if (plot_canvas_init(&c, o->w, o->h) < 0)
@@ -560,7 +563,7 @@ int main(int argc, char **argv)
 {
 	cli_init(argc, argv);
 	options o = {0};
-	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0.6, 1, 1, 0};
+	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0, 0, 1, 1, 0};
 	o.w = 800;
 	o.h = 600;
 	o.delay = 10;
