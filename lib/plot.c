@@ -786,6 +786,7 @@ static void axis_range(double lo, double hi, int zero_floor, int cap_one, int ma
 {
 	if (zero_floor && lo > 0)
 		lo = 0;
+	int at_most_one = hi <= 1;
 	if (!(hi > lo)) {
 		double d = fabs(lo) > 0 ? fabs(lo) * 0.1 : 0.5;
 		lo -= d;
@@ -796,7 +797,7 @@ static void axis_range(double lo, double hi, int zero_floor, int cap_one, int ma
 	plot_nice_ticks(lo, hi, maxn, t);
 	double s = t->step;
 	double nlo = floor(lo / s + 1e-9) * s, nhi = ceil(hi / s - 1e-9) * s;
-	if (cap_one && hi <= 1 && nhi > 1)
+	if (cap_one && at_most_one && nhi > 1)
 		nhi = 1;
 	plot_nice_ticks(nlo, nhi, maxn, t);
 	*alo = nlo;
@@ -907,6 +908,8 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		int by0 = hy + bf->h + 8, by1 = top + ph - sf->h - 8 - 14; /* 14: gap to the next panel */
 		if (p == 2)
 			by1 = top + ph - 4;
+		/* Data map into a box inset from the frame, so lines at the limits stay whole. */
+		int ix0 = bx0 + 4, ix1 = bx1 - 4, iy0 = by0 + 5, iy1 = by1 - 5;
 		/* Axis ranges. */
 		double lo[2] = {0, 0}, hi[2] = {0, 0};
 		int have[2];
@@ -941,7 +944,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		}
 		/* Grid, frame, tick labels. */
 		for (int i = 0; i < xt.n; i++) {
-			int x = bx0 + (int)floor((xt.v[i] - sx0) / (sx1 - sx0) * (bx1 - bx0 - 1));
+			int x = ix0 + (int)floor((xt.v[i] - sx0) / (sx1 - sx0) * (ix1 - ix0 - 1));
 			if (x > bx0 && x < bx1 - 1)
 				plot_fill_rect(c, x, by0, x + 1, by1, plot_grid, 1.0);
 			if (x < bx0 || x > bx1 - 1)
@@ -953,7 +956,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		for (int k = 0; k < nax; k++) {
 			for (int i = 0; i < yt[k].n; i++) {
 				double fy = (yt[k].v[i] - alo[k]) / (ahi[k] - alo[k]);
-				int yy = by1 - 1 - (int)floor(fy * (by1 - by0 - 1) + 0.5);
+				int yy = iy1 - 1 - (int)floor(fy * (iy1 - iy0 - 1) + 0.5);
 				if (k == 0 && yy > by0 && yy < by1 - 1)
 					plot_fill_rect(c, bx0, yy, bx1, yy + 1, plot_grid, 1.0);
 				plot_tick_label(&yt[k], yt[k].v[i], buf, sizeof buf);
@@ -972,8 +975,8 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 					continue;
 				plot_rgb rgb = nlogs > 1 ? log_rgb[l % 6] : log_rgb[k];
 				int ax = pd->right_axis ? k : 0;
-				int rc = draw_series(c, &logs[l], pd->col[k], sx0, sx1, alo[ax], ahi[ax], bx0, by0,
-				                     bx1, by1, rgb, dashes[k]);
+				int rc = draw_series(c, &logs[l], pd->col[k], sx0, sx1, alo[ax], ahi[ax], ix0, iy0,
+				                     ix1, iy1, rgb, dashes[k]);
 				if (rc < 0)
 					return rc;
 			}

@@ -289,6 +289,11 @@ for p in range(3):
 	! cmp -s "$T/c.png" "$T/c2.png"
 	plot-frames --curves -q -o "$T/c3.png" "$T/m.tsv"
 	cmp "$T/c.png" "$T/c3.png"
+	# a diverged loss (inf) is skipped like nan; CRLF line ends are fine
+	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$5="inf"} {printf "%s\r\n", $0}' "$T/m.tsv" >"$T/inf.tsv"
+	run --separate-stderr plot-frames --curves -q -o "$T/c4.png" "$T/inf.tsv"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c4.png")" = "800 900" ]
 }
 
 @test "bad input: frames with different N" {
@@ -349,6 +354,9 @@ for p in range(3):
 	sed '4s/\t0.76//' "$T/m.tsv" >"$T/short.tsv"
 	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/short.tsv"
 	assert_fails_cleanly 1 plot-frames "line 4: 8 fields, the header has 9"
+	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$1="nan"} {print}' "$T/m.tsv" >"$T/step.tsv"
+	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/step.tsv"
+	assert_fails_cleanly 1 plot-frames "line 3: step is nan"
 	head -1 "$T/m.tsv" >"$T/empty.tsv"
 	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/empty.tsv"
 	assert_fails_cleanly 1 plot-frames "no data rows"
