@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "npy.h"
 #include "rng.h"
 
 /* House colours.  Markers: the Okabe & Ito (2008) colour-blind-safe set, which separates
@@ -361,6 +362,83 @@ void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len)
 }
 
 /* ---- frames ----------------------------------------------------------------------------- */
+
+int plot_frame_read(FILE *f, const char *name, plot_frame *fr)
+{
+	npy_array p = {0}, l = {0}, d = {0};
+	char hb[128];
+	int rc = npy_read_array(f, name, &p);
+	if (rc < 0)
+		return rc;
+	if ((rc = npy_expect(&p.h, name, "points", NPY_F32, 2)) < 0)
+		goto fail;
+	if (p.h.shape[1] != 2) {
+		rc = err_set(DN_EFORMAT, "%s: points: expected shape (N,2), got %s", name,
+		             npy_header_str(&p.h, hb, sizeof hb));
+		goto fail;
+	}
+	int64_t N = p.h.shape[0];
+	if ((rc = npy_read_array(f, name, &l)) < 0) {
+		if (rc == DN_EEOF)
+			rc = err_set(DN_EFORMAT, "%s: stream ends after the points; expected labels (N,) uint8",
+			             name);
+		goto fail;
+	}
+	if ((rc = npy_expect(&l.h, name, "labels", NPY_U8, 1)) < 0)
+		goto fail;
+	if ((rc = npy_read_array(f, name, &d)) < 0) {
+		if (rc == DN_EEOF)
+			rc = err_set(DN_EFORMAT, "%s: stream ends after the labels; expected domains (N,) uint8",
+			             name);
+		goto fail;
+	}
+	if ((rc = npy_expect(&d.h, name, "domains", NPY_U8, 1)) < 0)
+		goto fail;
+	if (l.h.shape[0] != N || d.h.shape[0] != N) {
+		rc = err_set(DN_EFORMAT, "%s: %lld points but %lld labels and %lld domains", name,
+		             (long long)N, (long long)l.h.shape[0], (long long)d.h.shape[0]);
+		goto fail;
+	}
+	const float *pt = p.data;
+	for (int64_t i = 0; i < N; i++) {
+		if (!isfinite(pt[2 * i]) || !isfinite(pt[2 * i + 1])) {
+			rc = err_set(DN_ERANGE, "%s: point %lld is not finite (%g, %g)", name, (long long)i,
+			             pt[2 * i], pt[2 * i + 1]);
+			goto fail;
+		}
+	}
+	const uint8_t *lab = l.data, *dom = d.data;
+	for (int64_t i = 0; i < N; i++) {
+		if (lab[i] > 9) {
+			rc = err_set(DN_ERANGE, "%s: label %d of point %lld is not a digit 0-9", name, lab[i],
+			             (long long)i);
+			goto fail;
+		}
+		if (dom[i] > 1) {
+			rc = err_set(DN_ERANGE, "%s: domain %d of point %lld is not 0 (source) or 1 (target)",
+			             name, dom[i], (long long)i);
+			goto fail;
+		}
+	}
+	fr->pts = p.data;
+	fr->labels = l.data;
+	fr->domains = d.data;
+	fr->n = N;
+	return 0;
+fail:
+	npy_free(&p);
+	npy_free(&l);
+	npy_free(&d);
+	return rc;
+}
+
+void plot_frame_free(plot_frame *fr)
+{
+	free(fr->pts);
+	free(fr->labels);
+	free(fr->domains);
+	memset(fr, 0, sizeof *fr);
+}
 
 void plot_limits_init(double lim[4])
 {
