@@ -8,7 +8,6 @@
  * writes them; a file may hold several such triples back to back (one frame each). */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
