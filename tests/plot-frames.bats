@@ -307,7 +307,11 @@ for i in (0, 1, 5, 8):
 	for r in 1 2; do
 		plot-frames -q --tween 1 -o "$T/o$r" --gif "$T/a$r.gif" --sheet "$T/s$r.png" "$T/a.npy" "$T/b.npy"
 	done
-	for f in frame-0000.png frame-0001.png frame-0002.png; do cmp "$T/o1/$f" "$T/o2/$f"; done
+	OMP_NUM_THREADS=1 plot-frames -q --tween 1 -o "$T/o1t" "$T/a.npy" "$T/b.npy"
+	for f in frame-0000.png frame-0001.png frame-0002.png; do
+		cmp "$T/o1/$f" "$T/o2/$f"
+		cmp "$T/o1/$f" "$T/o1t/$f"   # the thread count does not matter
+	done
 	cmp "$T/a1.gif" "$T/a2.gif"
 	cmp "$T/s1.png" "$T/s2.png"
 	plot-frames -q --seed 99 -o "$T/o3" "$T/a.npy"
