@@ -533,7 +533,7 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 	s->w = w;
 	s->h = h;
 	int big = h >= 360 && w >= 480;
-	s->tfont = big ? &font_title : &font_body;
+	s->tfont = big ? &font_title : &font_small; /* small frames: room for long titles */
 	s->lfont = big ? &font_body : &font_small;
 	s->sfont = &font_small;
 	s->tscale = (w >= 1600 && h >= 1000) ? 2 : 1;
