@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Helpers for bench/tsne-bench.sh (benchmark only; the toolkit itself needs no Python).
+
+  tsne_sklearn.py mnist N OUT.npy        MNIST pixels -> embedding stream: points (N,784) float32
+                                         in [0,1], labels (N,) uint8.  N <= 10000 uses the test
+                                         set; larger N appends the training set (70000 = all).
+  tsne_sklearn.py sklearn IN.npy OUT.npy run scikit-learn TSNE (perplexity 30, PCA init, auto lr,
+                                         n_jobs=2), write the (N,2) float32 layout + labels;
+                                         prints the wall time in seconds on stdout.
+  tsne_sklearn.py knnpres IN.npy LAYOUT.npy [K]
+                                         fraction of each point's K (10) nearest input neighbours
+                                         that are among its K nearest in the 2-D layout (exact,
+                                         Euclidean), averaged over points; also 10-NN label
+                                         agreement in 2-D.
+"""
+import gzip, sys, time
+import numpy as np
+
+
+def read_stream(path):
+    out = []
+    with open(path, "rb") as f:
+        while True:
+            head = f.peek(1)[:1] if hasattr(f, "peek") else f.read(0)
+            if not head:
+                break
+            out.append(np.lib.format.read_array(f))
+    return out
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    nd = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(shape)
+
+
+def mnist(n, out, root="/work/shared/data/mnist"):
+    xs = [idx(f"{root}/t10k-images-idx3-ubyte.gz")]
+    ys = [idx(f"{root}/t10k-labels-idx1-ubyte.gz")]
+    if n > 10000:
+        xs.append(idx(f"{root}/train-images-idx3-ubyte.gz"))
+        ys.append(idx(f"{root}/train-labels-idx1-ubyte.gz"))
+    x = np.concatenate(xs)[:n].reshape(n, -1).astype(np.float32) / 255.0
+    y = np.concatenate(ys)[:n].astype(np.uint8)
+    with open(out, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(x))
+        np.lib.format.write_array(f, y)
+
+
+def knn(x, k, block=2048):
+    """Exact k nearest neighbours (excluding self) by blocked squared distances."""
+    x = x.astype(np.float64)
+    sq = (x * x).sum(1)
+    n = len(x)
+    nb = np.empty((n, k), np.int64)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        d = sq[s:e, None] + sq[None, :] - 2.0 * x[s:e] @ x.T
+        d[np.arange(e - s), np.arange(s, e)] = np.inf
+        part = np.argpartition(d, k, axis=1)[:, :k]
+        nb[s:e] = part
+    return nb
+
+
+def knnpres(inp, lay, k=10):
+    arrs = read_stream(inp)
+    x = arrs[0].reshape(len(arrs[0]), -1)
+    y2 = read_stream(lay)[0]
+    a = knn(x, k)
+    b = knn(y2, k)
+    pres = np.mean([len(set(a[i]) & set(b[i])) / k for i in range(len(x))])
+    line = f"knn{k}_preservation {pres:.4f}"
+    if len(arrs) > 1:
+        lab = arrs[1]
+        agree = np.mean(lab[b] == lab[:, None])
+        line += f" knn{k}_label_agreement_2d {agree:.4f}"
+    print(line)
+
+
+def run_sklearn(inp, out):
+    from sklearn.manifold import TSNE
+    arrs = read_stream(inp)
+    x = arrs[0]
+    t0 = time.time()
+    ts = TSNE(n_components=2, perplexity=30.0, init="pca", learning_rate="auto",
+              n_jobs=2, random_state=0)
+    y = ts.fit_transform(x).astype(np.float32)
+    dt = time.time() - t0
+    with open(out, "wb") as f:
+        np.lib.format.write_array(f, y)
+        for a in arrs[1:]:
+            np.lib.format.write_array(f, a)
+    print(f"{dt:.2f}")
+    print(f"sklearn KL {ts.kl_divergence_:.4f} iterations {ts.n_iter_}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "mnist":
+        mnist(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "sklearn":
+        run_sklearn(sys.argv[2], sys.argv[3])
+    elif cmd == "knnpres":
+        knnpres(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 10)
+    else:
+        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres ...")

@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# Faults (issue 9): a full disk, a reader that goes away, SIGKILL in the middle of writing.
+# Every tool gets a small valid run (run_cmd below); a tool not built yet is skipped.
+bats_require_minimum_version 1.5.0
+load helper
+
+setup_file() {
+	export IN="$BATS_FILE_TMPDIR/in"
+	"$PYTHON" "$ROOT/tests/bad-input/make-inputs.py" "$IN"
+}
+
+. "$ROOT/tests/bad-input/small-runs.sh"  # run_cmd TOOL OUT: a small valid run
+
+need_tool() {
+	[ -x "$BIN_ABS/$1" ] || skip "$1 not built"
+	run_cmd "$1" x >/dev/null || skip "$1: no small run in tests/bad-input/small-runs.sh yet"
+}
+
+# full_disk TOOL: -o /dev/full and > /dev/full are exit 1 with one line "tool: ...write error..."
+full_disk() {
+	local tool=$1
+	need_tool "$tool"
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" /dev/full)"
+	assert_fails_cleanly 1 "$tool" "[Ww]rite error|No space left"
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" -) > /dev/full"
+	assert_fails_cleanly 1 "$tool" "[Ww]rite error|No space left"
+}
+
+# closed_pipe TOOL: `tool | head -c 100` ends quietly (no stderr text, no hang).
+closed_pipe() {
+	local tool=$1
+	need_tool "$tool"
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" -) | head -c 100 | wc -c"
+	[ "$status" -eq 0 ] || { echo "status $status"; false; }
+	[ "$output" -eq 100 ]
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; false; }
+}
+
+# killed TOOL: SIGKILL at random moments of a run writing -o FILE: FILE is then either absent or
+# byte-identical to an uninterrupted run's output, never a partial file under the final name.
+killed() {
+	local tool=$1 i t dur
+	need_tool "$tool"
+	local t0=$(date +%s%N)
+	bash -c "$(run_cmd "$tool" "$T/ref")"
+	dur=$(( ($(date +%s%N) - t0) / 1000000 ))  # ms
+	[ -s "$T/ref" ]
+	for i in $(seq 1 8); do
+		rm -f "$T/out"
+		bash -c "exec $(run_cmd "$tool" "$T/out")" 2>/dev/null 3>&- &
+		local pid=$!
+		t=$(( (RANDOM % (dur + 20)) ))
+		sleep "$(awk -v t="$t" 'BEGIN { printf "%.3f", t / 1000 }')"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		if [ -e "$T/out" ]; then cmp "$T/out" "$T/ref" || { echo "partial output after kill at ${t}ms"; return 1; }; fi
+	done
+}
+
+@test "tensor-cat: a full disk is exit 1 with a message" { full_disk tensor-cat; }
+@test "tensor-cat: a closed pipe is quiet" { closed_pipe tensor-cat; }
+@test "tensor-cat: SIGKILL never leaves a partial file under the final name" { killed tensor-cat; }
+
+@test "tensor-cat: SIGKILL while blocked mid-stream: partial data only under the temporary name" {
+	# the first array is written out, then the second operand (a FIFO) stalls after its header
+	mkfifo "$T/fifo"
+	tensor-cat -o "$T/out.npy" "$IN/ok_big.npy" "$T/fifo" 2>/dev/null 3>&- &
+	local pid=$!
+	exec {w}>"$T/fifo"
+	head -c 200 "$IN/ok_gray.npy" >&$w
+	local i
+	for i in $(seq 1 100); do  # until the temporary file holds the first array
+		[ "$(cat "$T"/out.npy.tmp.* 2>/dev/null | wc -c)" -ge 1000000 ] && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	exec {w}>&-
+	[ ! -e "$T/out.npy" ]
+	[ "$(cat "$T"/out.npy.tmp.* | wc -c)" -ge 1000000 ]
+}
+
+@test "tensor-cat: SIGTERM and SIGINT remove the temporary file" {
+	mkfifo "$T/fifo"
+	local sig pid w
+	for sig in TERM INT; do
+		tensor-cat -o "$T/out.npy" "$IN/ok_big.npy" "$T/fifo" 2>/dev/null 3>&- &
+		pid=$!
+		exec {w}>"$T/fifo"
+		head -c 200 "$IN/ok_gray.npy" >&$w
+		sleep 0.3
+		kill -"$sig" "$pid"
+		run wait "$pid"
+		[ "$status" -ne 0 ]
+		exec {w}>&-
+		[ ! -e "$T/out.npy" ]
+		[ -z "$(ls "$T" | grep tmp)" ] || { ls "$T"; false; }
+	done
+}
