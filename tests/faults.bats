@@ -7,6 +7,8 @@ load helper
 setup_file() {
 	export IN="$BATS_FILE_TMPDIR/in"
 	"$PYTHON" "$ROOT/tests/bad-input/make-inputs.py" "$IN"
+	. "$ROOT/tests/bad-input/small-runs.sh"
+	make_models
 }
 
 . "$ROOT/tests/bad-input/small-runs.sh"  # run_cmd TOOL OUT: a small valid run

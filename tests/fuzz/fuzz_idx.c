@@ -13,7 +13,7 @@ static int load(const uint8_t *data, size_t size, uint8_t **buf, idx_array *a)
 	const uint8_t *raw = data;
 	size_t len = size;
 	if (idx_is_gzip(data, size)) {
-		int rc = idx_gunzip(data, size, "fuzz.gz", (size_t)1 << 22, buf, &len);
+		int rc = idx_gunzip(data, size, "fuzz.gz", (size_t)1 << 18, buf, &len);
 		fuzz_check_rc(rc);
 		if (rc < 0) {
 			if (*buf)
@@ -25,10 +25,16 @@ static int load(const uint8_t *data, size_t size, uint8_t **buf, idx_array *a)
 	int rc = idx_parse(raw, len, "fuzz", a);
 	fuzz_check_rc(rc);
 	if (rc == 0) {
+		/* count is the product of dims (a zero dim may follow dims whose product overflows) */
 		int64_t c = 1;
-		for (int i = 0; i < a->ndim; i++)
-			c *= a->dims[i];
-		if (c != a->count || (a->count && (a->data < raw || a->data + a->count > raw + len)))
+		int zero = 0, ovf = 0;
+		for (int i = 0; i < a->ndim; i++) {
+			zero |= a->dims[i] == 0;
+			ovf |= __builtin_mul_overflow(c, a->dims[i], &c);
+		}
+		if (zero ? a->count != 0 : (ovf || c != a->count))
+			__builtin_trap();
+		if (a->count && (a->data < raw || a->data + a->count > raw + len))
 			__builtin_trap();
 		volatile uint8_t s = 0;
 		for (int64_t i = 0; i < a->count; i++)  /* every byte it claims is readable */
