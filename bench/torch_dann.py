@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""PyTorch reference for the DANN training step (issue 10's side-by-side benchmark).
+
+The same network as dann-train --arch seed (or --arch paper), batch 64 source + 64 target,
+SGD with momentum 0.9, label cross-entropy + domain binary cross-entropy through a gradient
+reversal layer.  Prints one TSV line per thread setting:
+    impl  threads  images_per_s  (median over reps)  min  max
+An "image" is one of the 128 in a batch, as in dann-train's images/s.
+"""
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GradReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -ctx.lam * g, None
+
+
+class DANN(nn.Module):
+    def __init__(self, arch="seed", size=28):
+        super().__init__()
+        bn = arch == "seed"
+        flat = 48 * ((((size - 4) // 2) - 4) // 2) ** 2
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, 5), nn.BatchNorm2d(32) if bn else nn.Identity(), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 48, 5), nn.BatchNorm2d(48) if bn else nn.Identity(), nn.ReLU(),
+            nn.Dropout2d(0.5) if bn else nn.Identity(), nn.MaxPool2d(2), nn.Flatten())
+        self.label = nn.Sequential(
+            nn.Linear(flat, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
+            nn.Linear(100, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
+            nn.Linear(100, 10))
+        self.domain = nn.Sequential(
+            nn.Linear(flat, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
+            nn.Linear(100, 1))
+
+    def forward(self, x, lam, nsrc):
+        f = self.features(x)
+        return self.label(f[:nsrc]), self.domain(GradReverse.apply(f, lam)).squeeze(1)
+
+
+def bench(threads, steps, reps, warmup, arch, size, batch):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = DANN(arch, size)
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    xs = torch.rand(batch, 3, size, size) * 2 - 1
+    xt = torch.rand(batch, 3, size, size) * 2 - 1
+    ys = torch.randint(0, 10, (batch,))
+    d = torch.cat([torch.zeros(batch), torch.ones(batch)])
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        logits, dom = net(torch.cat([xs, xt]), 0.5, batch)
+        loss = F.cross_entropy(logits, ys) + F.binary_cross_entropy_with_logits(dom, d)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    rates = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(steps * 2 * batch / (time.perf_counter() - t0))
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--arch", default="seed", choices=["seed", "paper"])
+    ap.add_argument("--size", type=int, default=28)
+    ap.add_argument("--batch", type=int, default=64)
+    a = ap.parse_args()
+    print(f"# torch {torch.__version__}, {a.arch} arch, {a.size}x{a.size}, batch {a.batch}+{a.batch}", file=sys.stderr)
+    for t in [int(x) for x in a.threads.split(",")]:
+        r = bench(t, a.steps, a.reps, a.warmup, a.arch, a.size, a.batch)
+        print(f"pytorch\t{t}\t{statistics.median(r):.0f}\t{min(r):.0f}\t{max(r):.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

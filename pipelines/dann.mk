@@ -1,0 +1,133 @@
+# pipelines/dann.mk - the experiment chain, as file targets (included by the top-level Makefile).
+#
+#   make experiment   noise MNIST-M, full MNIST, source-only vs DANN, alignment animation
+#   make demo         the same chain on a small subset with few steps (<= 90 s; CI's end-to-end)
+#
+# Every stage is a file under runs/<name>/, so `make` reruns only what changed and any stage can
+# be made alone, e.g. `make runs/experiment/dann.model`.  Stages write under a temporary name and
+# rename (the tools do this for -o), and .DELETE_ON_ERROR removes a target whose recipe failed.
+#
+# Variables (override on the command line, per pipeline with the prefix, e.g. EXPERIMENT_EPOCHS):
+#   MNIST_MIRROR   where mnist-fetch looks first (a folder, file:// or http(s):// URL)
+#   THREADS        threads for training, embedding and t-SNE
+#   SEED           the seed of every random choice in the pipeline
+
+THREADS ?= 2
+SEED    ?= 1
+MNIST_MIRROR ?= $(if $(wildcard $(SHARED)/data/mnist/SHA256SUMS),$(SHARED)/data/mnist)
+export MNIST_MIRROR
+
+# $(call dann_pipeline,NAME,PREFIX) defines runs/NAME/... from the variables PREFIX_*:
+#   _TRAIN_N _TEST_N   images taken from MNIST train / test (0 = all)
+#   _EPOCHS _SNAPSHOTS _PER_DOMAIN _RECIPE _TSNE_ITER _TWEEN
+define dann_pipeline
+$(1)_R := runs/$(1)
+$(1)_LIMIT_TRAIN := $$(if $$(filter-out 0,$$($(2)_TRAIN_N)),--limit $$($(2)_TRAIN_N))
+$(1)_LIMIT_TEST := $$(if $$(filter-out 0,$$($(2)_TEST_N)),--limit $$($(2)_TEST_N))
+
+$(1): deps
+	@$$(MAKE) --no-print-directory $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png
+	@cat $$($(1)_R)/results.md
+
+$$($(1)_R)/mnist-train.npy: | $(BIN)/mnist-fetch
+	@mkdir -p $$(@D)
+	$(BIN)/mnist-fetch --split train $$($(1)_LIMIT_TRAIN) -q -o $$@
+$$($(1)_R)/mnist-test.npy: | $(BIN)/mnist-fetch
+	@mkdir -p $$(@D)
+	$(BIN)/mnist-fetch --split test $$($(1)_LIMIT_TEST) -q -o $$@
+
+# MNIST-M: the test split uses image indices after the train split's, so no pixel noise repeats.
+$$($(1)_R)/mnistm-train.npy: $$($(1)_R)/mnist-train.npy | $(BIN)/mnistm-gen
+	$(BIN)/mnistm-gen --recipe $$($(2)_RECIPE) $$($(2)_RECIPE_OPTS) --seed $(SEED) -q -o $$@ $$<
+$$($(1)_R)/mnistm-test.npy: $$($(1)_R)/mnist-test.npy | $(BIN)/mnistm-gen
+	$(BIN)/mnistm-gen --recipe $$($(2)_RECIPE) $$($(2)_RECIPE_OPTS) --seed $(SEED) --offset 1000000 -q -o $$@ $$<
+
+$$($(1)_R)/source-only.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
+	$(BIN)/dann-train --mode source-only --source $$(word 1,$$^) --target $$(word 2,$$^) \
+		--target-test $$(word 3,$$^) --epochs $$($(2)_EPOCHS) --seed $(SEED) --threads $(THREADS) \
+		$$($(2)_TRAIN_OPTS) --log $$($(1)_R)/source-only.tsv -o $$@
+
+# DANN; its snapshots (step 0 included) feed the animation.
+$$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
+	rm -rf $$($(1)_R)/snapshots
+	$(BIN)/dann-train --mode dann --source $$(word 1,$$^) --target $$(word 2,$$^) \
+		--target-test $$(word 3,$$^) --epochs $$($(2)_EPOCHS) --seed $(SEED) --threads $(THREADS) \
+		$$($(2)_TRAIN_OPTS) --snapshots $$($(2)_SNAPSHOTS) --snapshot-dir $$($(1)_R)/snapshots \
+		--log $$($(1)_R)/dann.tsv -o $$@
+
+# Embed every snapshot over the same source and target test images.
+$$($(1)_R)/embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	rm -rf $$(@D) && mkdir -p $$(@D)
+	for m in $$($(1)_R)/snapshots/snap-*.model; do \
+		$(BIN)/dann-embed --model $$$$m --source $$(word 2,$$^) --target $$(word 3,$$^) \
+			--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) --threads $(THREADS) -q \
+			-o $$(@D)/$$$$(basename $$$$m .model).npy || exit 1; \
+	done
+	touch $$@
+
+# t-SNE frame after frame, each frame starting from the previous one.
+$$($(1)_R)/tsne/done: $$($(1)_R)/embed/done | $(BIN)/tsne
+	rm -rf $$(@D) && mkdir -p $$(@D)
+	$(BIN)/tsne --sequence -O $$(@D) --seed $(SEED) --threads $(THREADS) $$($(2)_TSNE_OPTS) -q \
+		$$(sort $$(wildcard $$($(1)_R)/embed/snap-*.npy))
+	touch $$@
+
+# Frame titles: step, lambda and target accuracy of each snapshot.
+$$($(1)_R)/titles.txt: $$($(1)_R)/dann.model
+	awk -F'\t' 'NR > 1 { t = ($$$$5 == "nan") ? "" : sprintf(" · target accuracy %.1f%%", 100 * $$$$5); \
+		printf "DANN step %d · λ %.2f%s\n", $$$$2, $$$$4, t }' $$($(1)_R)/snapshots/snapshots.tsv > $$@.tmp
+	mv $$@.tmp $$@
+
+$$($(1)_R)/alignment.gif: $$($(1)_R)/tsne/done $$($(1)_R)/titles.txt | $(BIN)/plot-frames
+	rm -rf $$($(1)_R)/frames
+	$(BIN)/plot-frames --titles $$($(1)_R)/titles.txt --tween $$($(2)_TWEEN) -q \
+		--gif $$@ --sheet $$($(1)_R)/sheet.png -o $$($(1)_R)/frames \
+		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
+
+$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model | $(BIN)/plot-frames
+	$(BIN)/plot-frames --curves --names source-only,DANN $$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
+
+# Accuracy of each model on the source (MNIST) and target (MNIST-M) test splits.
+$$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	printf 'model\tsource_accuracy\ttarget_accuracy\n' > $$@.tmp
+	for m in source-only dann; do \
+		s=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --threads $(THREADS) $$($(1)_R)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
+		t=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --threads $(THREADS) $$($(1)_R)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
+		[ -n "$$$$s" ] && [ -n "$$$$t" ] && printf '%s\t%s\t%s\n' $$$$m $$$$s $$$$t >> $$@.tmp || exit 1; \
+	done
+	mv $$@.tmp $$@
+
+$$($(1)_R)/results.md: $$($(1)_R)/results.tsv
+	{ echo "# $(1): MNIST -> MNIST-M ($$($(2)_RECIPE) recipe), $$($(2)_EPOCHS) epochs, seed $(SEED)"; echo; \
+	  echo "| model | source accuracy (MNIST test) | target accuracy (MNIST-M test) |"; \
+	  echo "|---|---|---|"; \
+	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; } > $$@.tmp
+	mv $$@.tmp $$@
+
+.PHONY: $(1)
+endef
+
+# make experiment: the demo this toolkit grew from, end to end (<= 10 minutes on 2 cores).
+EXPERIMENT_TRAIN_N    ?= 0
+EXPERIMENT_TEST_N     ?= 0
+EXPERIMENT_EPOCHS     ?= 5
+EXPERIMENT_SNAPSHOTS  ?= 10
+EXPERIMENT_PER_DOMAIN ?= 1000
+EXPERIMENT_RECIPE     ?= noise
+EXPERIMENT_TWEEN      ?= 4
+EXPERIMENT_TSNE_OPTS  ?=
+EXPERIMENT_TRAIN_OPTS ?=
+
+# make demo: the same chain on a small subset with few steps (<= 90 s).
+DEMO_TRAIN_N    ?= 6000
+DEMO_TEST_N     ?= 1000
+DEMO_EPOCHS     ?= 2
+DEMO_SNAPSHOTS  ?= 4
+DEMO_PER_DOMAIN ?= 300
+DEMO_RECIPE     ?= noise
+DEMO_TWEEN      ?= 2
+DEMO_TSNE_OPTS  ?=
+DEMO_TRAIN_OPTS ?= --log-every 10
+
+$(eval $(call dann_pipeline,experiment,EXPERIMENT))
+$(eval $(call dann_pipeline,demo,DEMO))

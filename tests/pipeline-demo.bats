@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# End to end: `make demo` in a temporary copy of the project, from the local MNIST mirror.
+bats_require_minimum_version 1.5.0
+load helper
+
+PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames"
+have_tools() { for t in $PIPE_TOOLS; do [ -f "$ROOT/tools/$t.c" ] || return 1; done; }
+
+setup_file() {
+	load helper
+	have_tools || return 0
+	[ -f "$SHARED/data/mnist/t10k-images-idx3-ubyte.gz" ] || return 0
+	export DEMO_COPY="$BATS_FILE_TMPDIR/proj"
+	mkdir -p "$DEMO_COPY"
+	# the sources, plus the already-built tools (cp -a keeps their times, so nothing rebuilds)
+	(cd "$ROOT" && tar -cf - --exclude=./runs --exclude=./.git --exclude='./build/san' .) | (cd "$DEMO_COPY" && tar -xf -)
+	cd "$DEMO_COPY"
+	local t0=$SECONDS
+	make --no-print-directory demo SHARED="$SHARED" > "$BATS_FILE_TMPDIR/demo.log" 2>&1 \
+		|| echo failed > "$BATS_FILE_TMPDIR/demo.failed"
+	echo $((SECONDS - t0)) > "$BATS_FILE_TMPDIR/demo.time"
+}
+
+@test "make demo succeeds and writes every stage's file" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	[ ! -e "$BATS_FILE_TMPDIR/demo.failed" ] || { tail -n 30 "$BATS_FILE_TMPDIR/demo.log"; false; }
+	echo "make demo took $(cat "$BATS_FILE_TMPDIR/demo.time") s" >&3
+	R="$DEMO_COPY/runs/demo"
+	for f in mnist-train.npy mnist-test.npy mnistm-train.npy mnistm-test.npy source-only.model dann.model \
+		dann.tsv source-only.tsv alignment.gif curves.png sheet.png results.tsv results.md titles.txt; do
+		[ -s "$R/$f" ] || { echo "missing $f"; false; }
+	done
+	ls "$R"/frames/frame-0000.png "$R"/snapshots/snap-0000.model "$R"/tsne/frame-0000.npy >/dev/null
+}
+
+@test "the demo's PNG and GIF files are valid" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	R="$DEMO_COPY/runs/demo"
+	for f in "$R"/curves.png "$R"/sheet.png "$R"/frames/frame-0000.png; do
+		[ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "$f is not a PNG"; false; }
+	done
+	head -c 6 "$R/alignment.gif" | grep -q '^GIF89a'
+	[ "$(tail -c 1 "$R/alignment.gif" | od -An -tx1 | tr -d ' ')" = "3b" ]   # GIF trailer
+}
+
+@test "results.tsv parses and DANN beats source-only on the target" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	R="$DEMO_COPY/runs/demo"
+	py '
+import csv
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+assert [r["model"] for r in rows] == ["source-only", "dann"], rows
+acc = {r["model"]: (float(r["source_accuracy"]), float(r["target_accuracy"])) for r in rows}
+for m, (s, t) in acc.items():
+    assert 0 <= s <= 1 and 0 <= t <= 1, acc
+print(acc, file=sys.stderr)
+assert acc["dann"][1] > acc["source-only"][1], acc
+' "$R/results.tsv"
+}
+
+@test "a second make demo does no work" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	cd "$DEMO_COPY"
+	before=$(find runs/demo -type f -newer runs/demo/results.md | wc -l)
+	run make --no-print-directory demo SHARED="$SHARED"
+	[ "$status" -eq 0 ]
+	# no stage ran: make prints no tool command, and no file changed
+	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames) ' <<<"$output"
+	[ "$(find runs/demo -type f -newer runs/demo/results.md | wc -l)" -eq "$before" ]
+}
