@@ -9,6 +9,7 @@
  * j = kx*C + c indexes it. */
 #include "kern.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -86,6 +87,48 @@ static float bpart[NN_CHUNKS][64] __attribute__((aligned(64)));
 	}
 DEF_FWD(2, 12)
 DEF_FWD(3, 8)
+
+/* --- forward tile with 2x2 max-pool and ReLU: two output rows of PX pixels (PX even), then
+ * the PX/2 pooled pixels max(0, max of each 2x2 window) are stored to out (pooled row). */
+#define DEF_FWDP(NV, PX)                                                                       \
+	static void fwdp_##NV##_##PX(float *out, const float *in, const float *wp, const float *bias,\
+	                             int rs, int C, int KS)                                        \
+	{                                                                                          \
+		vf acc[2][PX][NV];                                                                     \
+		_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                   \
+		{                                                                                      \
+			vf bv = _mm512_loadu_ps(bias + 16 * v);                                            \
+			_Pragma("GCC unroll 16") for (int p = 0; p < PX; p++) acc[0][p][v] = acc[1][p][v] = bv; \
+		}                                                                                      \
+		const int L = KS * C;                                                                  \
+		for (int ky = 0; ky < KS; ky++) {                                                      \
+			const float *wr = wp + (int64_t)ky * L * (16 * NV);                                \
+			const float *i0 = in + (int64_t)ky * rs, *i1 = i0 + rs;                            \
+			for (int j = 0; j < L; j++) {                                                      \
+				vf w[NV];                                                                      \
+				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) w[v] =                    \
+				    _mm512_loadu_ps(wr + j * (16 * NV) + 16 * v);                              \
+				_Pragma("GCC unroll 16") for (int p = 0; p < PX; p++)                          \
+				{                                                                              \
+					vf a0 = _mm512_set1_ps(i0[p * C + j]), a1 = _mm512_set1_ps(i1[p * C + j]);   \
+					_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                       \
+					{                                                                          \
+						acc[0][p][v] = _mm512_fmadd_ps(a0, w[v], acc[0][p][v]);                \
+						acc[1][p][v] = _mm512_fmadd_ps(a1, w[v], acc[1][p][v]);                \
+					}                                                                          \
+				}                                                                              \
+			}                                                                                  \
+		}                                                                                      \
+		_Pragma("GCC unroll 16") for (int q = 0; q < PX / 2; q++)                              \
+		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                               \
+		{                                                                                      \
+			vf m = _mm512_max_ps(_mm512_max_ps(acc[0][2 * q][v], acc[0][2 * q + 1][v]),        \
+			                     _mm512_max_ps(acc[1][2 * q][v], acc[1][2 * q + 1][v]));       \
+			_mm512_storeu_ps(out + q * (16 * NV) + 16 * v, _mm512_max_ps(m, _mm512_setzero_ps())); \
+		}                                                                                      \
+	}
+DEF_FWDP(2, 6)
+DEF_FWDP(3, 4)
 
 /* --- din tile: din[y][x+kx][0:C] += sum_oc dout[oy][x][oc] w[oc][ky][kx][0:C], x < PX = OW ----
  * drow: din at (oy+ky, kx); orow: dout at (oy, 0); wk: (OC,C) slice for (ky,kx). */
@@ -282,5 +325,44 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
 			s += bpart[ch][o];
 		db[o] += s;
 	}
+#endif
+}
+
+int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, const float *b,
+                                  const float *gamma, const float *beta, const float *rmean,
+                                  const float *rvar, int B, int H, int W, int C, int OC, int KS)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
+	if (!kern_conv2d_supported(H, W, C, OC, KS, 0) || OH % 2 || OW % 2)
+		return -1;
+#if KERN_DIRECT
+	static float fb[64] __attribute__((aligned(64)));
+	/* BatchNorm in evaluation is y = x sc + sh per channel: folded into the weights */
+	for (int o = 0; o < OC; o++) {
+		float sc = 1, sh = 0;
+		if (gamma) {
+			sc = gamma[o] / sqrtf(rvar[o] + NN_BN_EPS);
+			sh = beta[o] - rmean[o] * sc;
+		}
+		fb[o] = b[o] * sc + sh;
+		for (int k = 0; k < K; k++)
+			wpack[k * OC + o] = w[o * K + k] * sc;
+	}
+	int PX = OC == 32 ? 6 : 4, PH = OH / 2, PW = OW / 2;
+#pragma omp parallel for schedule(static)
+	for (int bi = 0; bi < B; bi++)
+		for (int oy = 0; oy < OH; oy += 2)
+			for (int x0 = 0; x0 < OW; x0 += PX) {
+				int ox = x0 + PX <= OW ? x0 : OW - PX;  /* even: OW and PX are */
+				float *o = out + (((int64_t)bi * PH + oy / 2) * PW + ox / 2) * OC;
+				const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
+				if (OC == 32)
+					fwdp_2_6(o, i, wpack, fb, W * C, C, KS);
+				else
+					fwdp_3_4(o, i, wpack, fb, W * C, C, KS);
+			}
+	return 0;
+#else
+	return -1;
 #endif
 }

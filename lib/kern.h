@@ -25,4 +25,12 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
                           const float *cols, const float *in, const float *w, int B, int H,
                           int W, int C, int OC, int KS);
 
+/* Evaluation-mode conv -> BatchNorm (running statistics; gamma NULL: none) -> 2x2 max-pool ->
+ * ReLU in one pass: BN folded into the weights, the pool and ReLU applied to the register tile,
+ * so only the pooled map (B,OH/2,OW/2,OC) is written.  Returns 0, or -1 when the shapes are
+ * not handled (then nothing is written and the caller takes the layer-by-layer path). */
+int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, const float *b,
+                                  const float *gamma, const float *beta, const float *rmean,
+                                  const float *rvar, int B, int H, int W, int C, int OC, int KS);
+
 #endif

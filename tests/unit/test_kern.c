@@ -99,6 +99,35 @@ static void one(int B, int H, int C, int OC, int with_din)
 		free(bufs[i]);
 }
 
+/* evaluation-mode fused conv -> BN -> pool -> ReLU against the layer-by-layer nn.c path */
+static void eval_fused(int B, int H, int C, int OC, int bn)
+{
+	int KS = 5, W = H, OH = H - KS + 1, OW = W - KS + 1, PH = OH / 2, PW = OW / 2;
+	size_t nin = (size_t)B * H * W * C, nout = (size_t)B * OH * OW * OC, np = (size_t)B * PH * PW * OC;
+	float *in = vec(nin, 1), *w = vec((size_t)OC * KS * KS * C, 0.2f), *b = vec(OC, 0.5f);
+	float *g = vec(OC, 1), *be = vec(OC, 0.5f), *rm = vec(OC, 0.5f), *rv = vec(OC, 1);
+	for (int o = 0; o < OC; o++)
+		rv[o] = 0.1f + rv[o] * rv[o];
+	float *cols = vec((size_t)B * OH * OW * KS * KS * C, 0), *c = vec(nout, 0), *n = vec(nout, 0);
+	float *pl = vec(np, 0), *want = vec(np, 0), *got = vec(np, 0), *mean = vec(OC, 0), *rs = vec(OC, 0);
+	uint8_t *arg = malloc(np);
+	nn_conv2d_forward(c, cols, in, w, b, B, H, W, C, OC, KS);
+	if (bn)
+		nn_batchnorm_forward(n, mean, rs, c, g, be, rm, rv, B * OH * OW, OC, 1, 0, 0.1f);
+	nn_maxpool2_forward(pl, arg, bn ? n : c, B, OH, OW, OC);
+	nn_relu_forward(want, pl, np);
+	int rc = kern_conv2d_bn_pool_relu_eval(got, in, w, b, bn ? g : NULL, be, rm, rv, B, H, W, C,
+	                                       OC, KS);
+	char m[96];
+	snprintf(m, sizeof m, "eval fused B%d %dx%dx%d -> OC%d bn %d", B, H, W, C, OC, bn);
+	CHECK_MSG(rc == 0, "%s: not handled", m);
+	compare(m, got, want, np);
+	float *bufs[] = {in, w, b, g, be, rm, rv, cols, c, n, pl, want, got, mean, rs};
+	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+		free(bufs[i]);
+	free(arg);
+}
+
 int main(void)
 {
 	rng_seed(&R, 42, 0);
@@ -118,5 +147,11 @@ int main(void)
 		one(Bs[i], 14, 32, 48, 1);  /* conv2 after 32x32 */
 	}
 	CHECK(!kern_conv2d_supported(12, 12, 32, 40, 5, 0));
+	for (int bn = 0; bn < 2; bn++) {
+		eval_fused(5, 28, 3, 32, bn);
+		eval_fused(5, 32, 3, 32, bn);
+		eval_fused(5, 12, 32, 48, bn);
+		eval_fused(5, 14, 32, 48, bn);
+	}
 	return check_summary("test_kern");
 }
