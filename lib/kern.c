@@ -328,6 +328,45 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
 #endif
 }
 
+#if KERN_DIRECT
+/* BatchNorm in evaluation is y = x sc + sh per channel: folded into packed weights (K,OC)
+ * and a bias */
+static void fold_pack(float *wp, float *fb, const float *w, const float *b, const float *gamma,
+                      const float *beta, const float *rmean, const float *rvar, int OC, int K)
+{
+	for (int o = 0; o < OC; o++) {
+		float sc = 1, sh = 0;
+		if (gamma) {
+			sc = gamma[o] / sqrtf(rvar[o] + NN_BN_EPS);
+			sh = beta[o] - rmean[o] * sc;
+		}
+		fb[o] = b[o] * sc + sh;
+		for (int k = 0; k < K; k++)
+			wp[k * OC + o] = w[o * K + k] * sc;
+	}
+}
+
+/* one image: conv (packed wp, bias fb) -> pool -> ReLU, out (OH/2,OW/2,OC) */
+static void conv_pool_img(float *out, const float *in, const float *wp, const float *fb, int H,
+                          int W, int C, int OC, int KS)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, PW = OW / 2;
+	int PX = OC == 32 ? 6 : 4;
+	for (int oy = 0; oy < OH; oy += 2)
+		for (int x0 = 0; x0 < OW; x0 += PX) {
+			int ox = x0 + PX <= OW ? x0 : OW - PX;  /* even: OW and PX are */
+			float *o = out + ((int64_t)(oy / 2) * PW + ox / 2) * OC;
+			const float *i = in + ((int64_t)oy * W + ox) * C;
+			if (OC == 32)
+				fwdp_2_6(o, i, wp, fb, W * C, C, KS);
+			else
+				fwdp_3_4(o, i, wp, fb, W * C, C, KS);
+		}
+}
+
+static float wpack2[KERN_MAXW] __attribute__((aligned(64)));
+#endif
+
 int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, const float *b,
                                   const float *gamma, const float *beta, const float *rmean,
                                   const float *rvar, int B, int H, int W, int C, int OC, int KS)
@@ -337,32 +376,42 @@ int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, c
 		return -1;
 #if KERN_DIRECT
 	static float fb[64] __attribute__((aligned(64)));
-	/* BatchNorm in evaluation is y = x sc + sh per channel: folded into the weights */
-	for (int o = 0; o < OC; o++) {
-		float sc = 1, sh = 0;
-		if (gamma) {
-			sc = gamma[o] / sqrtf(rvar[o] + NN_BN_EPS);
-			sh = beta[o] - rmean[o] * sc;
-		}
-		fb[o] = b[o] * sc + sh;
-		for (int k = 0; k < K; k++)
-			wpack[k * OC + o] = w[o * K + k] * sc;
-	}
-	int PX = OC == 32 ? 6 : 4, PH = OH / 2, PW = OW / 2;
+	fold_pack(wpack, fb, w, b, gamma, beta, rmean, rvar, OC, K);
+	int PH = OH / 2, PW = OW / 2;
 #pragma omp parallel for schedule(static)
 	for (int bi = 0; bi < B; bi++)
-		for (int oy = 0; oy < OH; oy += 2)
-			for (int x0 = 0; x0 < OW; x0 += PX) {
-				int ox = x0 + PX <= OW ? x0 : OW - PX;  /* even: OW and PX are */
-				float *o = out + (((int64_t)bi * PH + oy / 2) * PW + ox / 2) * OC;
-				const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
-				if (OC == 32)
-					fwdp_2_6(o, i, wpack, fb, W * C, C, KS);
-				else
-					fwdp_3_4(o, i, wpack, fb, W * C, C, KS);
-			}
+		conv_pool_img(out + (int64_t)bi * PH * PW * OC, in + (int64_t)bi * H * W * C, wpack, fb,
+		              H, W, C, OC, KS);
 	return 0;
 #else
+	(void)K;
+	return -1;
+#endif
+}
+
+int kern_features_eval(float *feat, float *p1, const float *x, const float *const l1[6],
+                       const float *const l2[6], int B, int H, int W)
+{
+	int KS = 5, C1 = 32, C2 = 48;
+	int H1 = (H - KS + 1) / 2, W1 = (W - KS + 1) / 2, H2 = (H1 - KS + 1) / 2, W2 = (W1 - KS + 1) / 2;
+	if (!kern_conv2d_supported(H, W, 3, C1, KS, 0) || (H - KS + 1) % 2 || (W - KS + 1) % 2 ||
+	    !kern_conv2d_supported(H1, W1, C1, C2, KS, 0) || (H1 - KS + 1) % 2 || (W1 - KS + 1) % 2)
+		return -1;
+#if KERN_DIRECT
+	static float fb1[64] __attribute__((aligned(64))), fb2[64] __attribute__((aligned(64)));
+	fold_pack(wpack, fb1, l1[0], l1[1], l1[2], l1[3], l1[4], l1[5], C1, KS * KS * 3);
+	fold_pack(wpack2, fb2, l2[0], l2[1], l2[2], l2[3], l2[4], l2[5], C2, KS * KS * C1);
+	/* one parallel region, one image at a time through both layers (cache-resident) */
+#pragma omp parallel for schedule(static)
+	for (int bi = 0; bi < B; bi++) {
+		float *q = p1 + (int64_t)bi * H1 * W1 * C1;
+		conv_pool_img(q, x + (int64_t)bi * H * W * 3, wpack, fb1, H, W, 3, C1, KS);
+		conv_pool_img(feat + (int64_t)bi * H2 * W2 * C2, q, wpack2, fb2, H1, W1, C1, C2, KS);
+	}
+	return 0;
+#else
+	(void)H2;
+	(void)W2;
 	return -1;
 #endif
 }

@@ -33,4 +33,12 @@ int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, c
                                   const float *gamma, const float *beta, const float *rmean,
                                   const float *rvar, int B, int H, int W, int C, int OC, int KS);
 
+/* The whole feature extractor in evaluation mode (dann-embed, accuracy): conv1 -> BN -> pool ->
+ * ReLU -> conv2 -> BN -> pool -> ReLU, fused as above, one image at a time through both layers
+ * in one parallel region.  l1 and l2 are {weight, bias, gamma, beta, running mean, running var}
+ * of each layer (gamma NULL: no BatchNorm).  x (B,H,W,3); p1 (B,H1,W1,32) receives the first
+ * pooled map; feat (B,H2,W2,48).  Returns 0, or -1 when not handled (nothing written). */
+int kern_features_eval(float *feat, float *p1, const float *x, const float *const l1[6],
+                       const float *const l2[6], int B, int H, int W);
+
 #endif

@@ -234,13 +234,12 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	const float mom = 0.1f;
 	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
 	/* evaluation: fused conv -> BN -> pool -> ReLU passes (kern.h), when the shapes allow */
-	if (!train &&
-	    kern_conv2d_bn_pool_relu_eval(a->r1, a->x, p->c1w, p->c1b, p->bn1g, p->bn1b, s->bn1m,
-	                                  s->bn1v, B, m->H, m->W, 3, MODEL_C1, MODEL_KS) == 0 &&
-	    kern_conv2d_bn_pool_relu_eval(a->feat, a->r1, p->c2w, p->c2b, p->bn2g, p->bn2b, s->bn2m,
-	                                  s->bn2v, B, m->p1h, m->p1w, MODEL_C1, MODEL_C2,
-	                                  MODEL_KS) == 0)
-		return;
+	if (!train) {
+		const float *l1[6] = {p->c1w, p->c1b, p->bn1g, p->bn1b, s->bn1m, s->bn1v};
+		const float *l2[6] = {p->c2w, p->c2b, p->bn2g, p->bn2b, s->bn2m, s->bn2v};
+		if (kern_features_eval(a->feat, a->r1, a->x, l1, l2, B, m->H, m->W) == 0)
+			return;
+	}
 	/* conv1 -> BN -> pool -> ReLU */
 	kern_conv2d_forward(a->c1, a->cols1, a->x, p->c1w, p->c1b, B, m->H, m->W, 3, MODEL_C1, MODEL_KS);
 	const float *pre1 = a->c1;
