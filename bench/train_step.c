@@ -192,6 +192,22 @@ static double flops_report(const model *m, int batch, int print)
 	return total;
 }
 
+WRAP(int, kern_bn_pool_relu_forward, (float *r, uint8_t *arg, float *mean, float *rstd,
+                                      const float *x, const float *gamma, const float *beta,
+                                      float *rm, float *rv, int B, int H, int W, int C,
+                                      int groups, float mom),
+     (r, arg, mean, rstd, x, gamma, beta, rm, rv, B, H, W, C, groups, mom),
+     L("bn+pool+relu fwd C", C))
+WRAP(int, kern_relu_pool_bn_backward, (float *dx, float *dgamma, float *dbeta, const float *dr,
+                                       const float *r, const uint8_t *arg, const float *x,
+                                       const float *mean, const float *rstd, const float *gamma,
+                                       int B, int H, int W, int C, int groups),
+     (dx, dgamma, dbeta, dr, r, arg, x, mean, rstd, gamma, B, H, W, C, groups),
+     L("relu+pool+bn bwd C", C))
+WRAP(int, kern_features_eval, (float *feat, float *p1, const float *x, const float *const l1[6],
+                               const float *const l2[6], int B, int H, int W),
+     (feat, p1, x, l1, l2, B, H, W), "features eval (fused)")
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -415,3 +415,298 @@ int kern_features_eval(float *feat, float *p1, const float *x, const float *cons
 	return -1;
 #endif
 }
+
+/* --- training: BatchNorm + max-pool + ReLU fused (portable C, vectorised over channels) ------- */
+
+/* statistics of the R rows of x (R,C), in NN_CHUNKS fixed chunks with double partials (as nn.c),
+ * into mean/rstd, and the running statistics updated with the unbiased variance */
+static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C, float *rm,
+                     float *rv, float mom)
+{
+	double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
+#pragma omp parallel for schedule(static)
+	for (int ch = 0; ch < NN_CHUNKS; ch++) {
+		int64_t lo = R * ch / NN_CHUNKS, hi = R * (ch + 1) / NN_CHUNKS;
+		double a[C], q[C];
+		for (int c = 0; c < C; c++)
+			a[c] = q[c] = 0;
+#if KERN_DIRECT
+		if (C % 16 == 0 && C <= 64) {
+			/* per row block of up to 64 rows: float partials, then into double */
+			__m512d A[8], Q[8];
+			for (int v = 0; v < C / 8; v++)
+				A[v] = Q[v] = _mm512_setzero_pd();
+			for (int64_t r0 = lo; r0 < hi; r0 += 64) {
+				int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
+				__m512 fa[4], fq[4];
+				for (int v = 0; v < C / 16; v++)
+					fa[v] = fq[v] = _mm512_setzero_ps();
+				for (int64_t r = r0; r < r1; r++)
+					for (int v = 0; v < C / 16; v++) {
+						__m512 xv = _mm512_loadu_ps(x + r * C + 16 * v);
+						fa[v] = _mm512_add_ps(fa[v], xv);
+						fq[v] = _mm512_fmadd_ps(xv, xv, fq[v]);
+					}
+				for (int v = 0; v < C / 16; v++) {
+					A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
+					A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
+					Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
+					Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+				}
+			}
+			for (int v = 0; v < C / 8; v++) {
+				_mm512_storeu_pd(a + 8 * v, A[v]);
+				_mm512_storeu_pd(q + 8 * v, Q[v]);
+			}
+		} else
+#endif
+		for (int64_t r = lo; r < hi; r++) {
+			const float *row = x + r * C;
+#pragma omp simd
+			for (int c = 0; c < C; c++) {
+				double v = row[c];
+				a[c] += v;
+				q[c] += v * v;
+			}
+		}
+		for (int c = 0; c < C; c++) {
+			s1[ch][c] = a[c];
+			s2[ch][c] = q[c];
+		}
+	}
+	for (int c = 0; c < C; c++) {
+		double a = 0, q = 0;
+		for (int ch = 0; ch < NN_CHUNKS; ch++) {
+			a += s1[ch][c];
+			q += s2[ch][c];
+		}
+		double mu = a / R, var = q / R - mu * mu;
+		if (var < 0)
+			var = 0;
+		mean[c] = (float)mu;
+		rstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
+		double unbiased = R > 1 ? var * R / (R - 1) : var;
+		rm[c] = (1 - mom) * rm[c] + mom * (float)mu;
+		rv[c] = (1 - mom) * rv[c] + mom * (float)unbiased;
+	}
+}
+
+int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
+                              const float *gamma, const float *beta, float *rm, float *rv, int B,
+                              int H, int W, int C, int groups, float mom)
+{
+	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+		return -1;
+	int Bg = B / groups, PH = H / 2, PW = W / 2;
+	for (int g = 0; g < groups; g++)
+		bn_stats(mean + g * C, rstd + g * C, x + (int64_t)g * Bg * H * W * C,
+		         (int64_t)Bg * H * W, C, rm, rv, mom);
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++) {
+		int g = b / Bg;
+		float sc[C], sh[C];
+		for (int c = 0; c < C; c++) {
+			sc[c] = gamma[c] * rstd[g * C + c];
+			sh[c] = beta[c] - mean[g * C + c] * sc[c];
+		}
+#if KERN_DIRECT
+		if (C % 16 == 0) {
+			for (int py = 0; py < PH; py++)
+				for (int px = 0; px < PW; px++) {
+					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
+					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
+					float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
+					uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+					for (int c = 0; c < C; c += 16) {
+						__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
+						__m512 v0 = _mm512_fmadd_ps(_mm512_loadu_ps(p00 + c), S, T);
+						__m512 v1 = _mm512_fmadd_ps(_mm512_loadu_ps(p01 + c), S, T);
+						__m512 v2 = _mm512_fmadd_ps(_mm512_loadu_ps(p10 + c), S, T);
+						__m512 v3 = _mm512_fmadd_ps(_mm512_loadu_ps(p11 + c), S, T);
+						__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
+						__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
+						__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
+						__m512 m23 = _mm512_mask_blend_ps(g3, v2, v3);
+						__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
+						__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
+						__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
+						__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
+						_mm_storeu_si128((__m128i *)(a + c), k);
+						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
+					}
+				}
+			continue;
+		}
+#endif
+		for (int py = 0; py < PH; py++)
+			for (int px = 0; px < PW; px++) {
+				const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
+				const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
+				float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
+				uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+#pragma omp simd
+				for (int c = 0; c < C; c++) {
+					/* the first of equal maxima wins, as nn_maxpool2_forward */
+					float v0 = p00[c] * sc[c] + sh[c], v1 = p01[c] * sc[c] + sh[c];
+					float v2 = p10[c] * sc[c] + sh[c], v3 = p11[c] * sc[c] + sh[c];
+					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+					uint8_t k01 = v1 > v0 ? 1 : 0, k23 = v3 > v2 ? 3 : 2;
+					float m = m23 > m01 ? m23 : m01;
+					a[c] = m23 > m01 ? k23 : k01;
+					o[c] = m > 0 ? m : 0;
+				}
+			}
+	}
+	return 0;
+}
+
+int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dr,
+                               const float *r, const uint8_t *arg, const float *x,
+                               const float *mean, const float *rstd, const float *gamma, int B,
+                               int H, int W, int C, int groups)
+{
+	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+		return -1;
+	int Bg = B / groups, PH = H / 2, PW = W / 2;
+	int64_t P = (int64_t)PH * PW;  /* pooled cells per image */
+	float k1[groups][C], k2[groups][C];
+	for (int g = 0; g < groups; g++) {
+		/* sums of dy and dy * xhat: dy is non-zero only at each window's argmax */
+		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
+		const float *m = mean + g * C, *rs = rstd + g * C;
+#pragma omp parallel for schedule(static)
+		for (int ch = 0; ch < NN_CHUNKS; ch++) {
+			int64_t lo = (int64_t)Bg * P * ch / NN_CHUNKS, hi = (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
+			double a[C], q[C];
+			for (int c = 0; c < C; c++)
+				a[c] = q[c] = 0;
+#if KERN_DIRECT
+			if (C % 16 == 0 && C <= 64) {
+				__m512d A[8], Q[8];
+				for (int v = 0; v < C / 8; v++)
+					A[v] = Q[v] = _mm512_setzero_pd();
+				int64_t e = (int64_t)g * Bg * P + hi;
+				for (int64_t c0 = (int64_t)g * Bg * P + lo; c0 < e; c0 += 64) {
+					int64_t c1 = c0 + 64 < e ? c0 + 64 : e;
+					__m512 fa[4], fq[4];
+					for (int v = 0; v < C / 16; v++)
+						fa[v] = fq[v] = _mm512_setzero_ps();
+					for (int64_t cell = c0; cell < c1; cell++) {
+						int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
+						const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
+						const float *p10 = p00 + (int64_t)W * C;
+						for (int v = 0; v < C / 16; v++) {
+							int c = 16 * v;
+							__m128i k = _mm_loadu_si128((const __m128i *)(arg + cell * C + c));
+							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + cell * C + c),
+							                                   _mm512_setzero_ps(), _CMP_GT_OQ);
+							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + cell * C + c);
+							__m512 xv = _mm512_loadu_ps(p00 + c);
+							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(1)), p00 + C + c);
+							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(2)), p10 + c);
+							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(3)), p10 + C + c);
+							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_loadu_ps(m + c)),
+							                          _mm512_loadu_ps(rs + c));
+							fa[v] = _mm512_add_ps(fa[v], dy);
+							fq[v] = _mm512_fmadd_ps(dy, xh, fq[v]);
+						}
+					}
+					for (int v = 0; v < C / 16; v++) {
+						A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
+						A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
+						Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
+						Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+					}
+				}
+				for (int v = 0; v < C / 8; v++) {
+					_mm512_storeu_pd(a + 8 * v, A[v]);
+					_mm512_storeu_pd(q + 8 * v, Q[v]);
+				}
+				for (int c = 0; c < C; c++) {
+					s1[ch][c] = a[c];
+					s2[ch][c] = q[c];
+				}
+				continue;
+			}
+#endif
+			for (int64_t cell = (int64_t)g * Bg * P + lo; cell < (int64_t)g * Bg * P + hi; cell++) {
+				int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
+				const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
+				const float *d = dr + cell * C, *o = r + cell * C;
+				const uint8_t *k = arg + cell * C;
+#pragma omp simd
+				for (int c = 0; c < C; c++) {
+					float dy = o[c] > 0 ? d[c] : 0;
+					float v = p00[((k[c] >> 1) * (int64_t)W + (k[c] & 1)) * C + c];
+					float xh = (v - m[c]) * rs[c];
+					a[c] += dy;
+					q[c] += dy * xh;
+				}
+			}
+			for (int c = 0; c < C; c++) {
+				s1[ch][c] = a[c];
+				s2[ch][c] = q[c];
+			}
+		}
+		double R = (double)Bg * H * W;
+		for (int c = 0; c < C; c++) {
+			double a = 0, q = 0;
+			for (int ch = 0; ch < NN_CHUNKS; ch++) {
+				a += s1[ch][c];
+				q += s2[ch][c];
+			}
+			dbeta[c] += (float)a;
+			dgamma[c] += (float)q;
+			k1[g][c] = (float)(a / R);
+			k2[g][c] = (float)(q / R);
+		}
+	}
+	/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position */
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++) {
+		int g = b / Bg;
+		const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1[g], *K2 = k2[g];
+		float gr[C];
+		for (int c = 0; c < C; c++)
+			gr[c] = gamma[c] * rs[c];
+		for (int py = 0; py < PH; py++)
+			for (int px = 0; px < PW; px++) {
+				int64_t cell = ((int64_t)b * PH + py) * PW + px;
+				const float *d = dr + cell * C, *o = r + cell * C;
+				const uint8_t *k = arg + cell * C;
+#if KERN_DIRECT
+				if (C % 16 == 0) {
+					for (int c = 0; c < C; c += 16) {
+						__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
+						__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
+						                                   _CMP_GT_OQ);
+						__m512 dv = _mm512_maskz_loadu_ps(pos, d + c);
+						__m512 M = _mm512_loadu_ps(m + c), RS = _mm512_loadu_ps(rs + c);
+						__m512 G = _mm512_loadu_ps(gr + c), A1 = _mm512_loadu_ps(K1 + c);
+						__m512 A2 = _mm512_loadu_ps(K2 + c);
+						for (int q = 0; q < 4; q++) {
+							int64_t off = (((int64_t)b * H + 2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C + c;
+							__m512 dy = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q)), dv);
+							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + off), M), RS);
+							__m512 t = _mm512_sub_ps(_mm512_sub_ps(dy, A1), _mm512_mul_ps(xh, A2));
+							_mm512_storeu_ps(dx + off, _mm512_fmadd_ps(G, t, _mm512_loadu_ps(dx + off)));
+						}
+					}
+					continue;
+				}
+#endif
+				for (int q = 0; q < 4; q++) {
+					int64_t off = (((int64_t)b * H + 2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
+					const float *xv = x + off;
+					float *dv = dx + off;
+#pragma omp simd
+					for (int c = 0; c < C; c++) {
+						float dy = (k[c] == q && o[c] > 0) ? d[c] : 0;
+						float xh = (xv[c] - m[c]) * rs[c];
+						dv[c] += gr[c] * (dy - K1[c] - xh * K2[c]);
+					}
+				}
+			}
+	}
+	return 0;
+}
