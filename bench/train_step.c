@@ -204,6 +204,14 @@ WRAP(int, kern_relu_pool_bn_backward, (float *dx, float *dgamma, float *dbeta, c
                                        int B, int H, int W, int C, int groups),
      (dx, dgamma, dbeta, dr, r, arg, x, mean, rstd, gamma, B, H, W, C, groups),
      L("relu+pool+bn bwd C", C))
+WRAP(int, kern_conv2d_bn_backward, (float *din, float *dw, float *db, float *dgamma, float *dbeta,
+                                    const float *dr, const float *r, const uint8_t *arg,
+                                    const float *cx, const float *mean, const float *rstd,
+                                    const float *gamma, const float *in, const float *w, int B,
+                                    int H, int W, int C, int OC, int KS, int groups),
+     (din, dw, db, dgamma, dbeta, dr, r, arg, cx, mean, rstd, gamma, in, w, B, H, W, C, OC, KS,
+      groups),
+     L("relu+pool+bn+conv bwd OC", OC))
 WRAP(int, kern_features_eval, (float *feat, float *p1, const float *x, const float *const l1[6],
                                const float *const l2[6], int B, int H, int W),
      (feat, p1, x, l1, l2, B, H, W), "features eval (fused)")

@@ -560,16 +560,15 @@ int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, 
 	return 0;
 }
 
-int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dr,
-                               const float *r, const uint8_t *arg, const float *x,
-                               const float *mean, const float *rstd, const float *gamma, int B,
-                               int H, int W, int C, int groups)
+/* BN backward sums per group (over the pooled cells: dy is non-zero only at each window's
+ * argmax): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
+static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, const float *dr,
+                        const float *r, const uint8_t *arg, const float *x, const float *mean,
+                        const float *rstd, int B, int H, int W, int C, int groups)
 {
-	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
-		return -1;
-	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	int64_t P = (int64_t)PH * PW;  /* pooled cells per image */
-	float k1[groups][C], k2[groups][C];
+	int Bg = B / groups, PW = W / 2;
+	int64_t P = (int64_t)(H / 2) * PW;  /* pooled cells per image */
+	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
 	for (int g = 0; g < groups; g++) {
 		/* sums of dy and dy * xhat: dy is non-zero only at each window's argmax */
 		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
@@ -661,11 +660,19 @@ int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const flo
 			k2[g][c] = (float)(q / R);
 		}
 	}
-	/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position */
-#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++) {
+}
+
+/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, into
+ * dx (that image's (H,W,C) block): added (add = 1) or stored */
+static void bn_bwd_dx_img(float *dx, int add, int b, const float *k1_, const float *k2_,
+                          const float *dr, const float *r, const uint8_t *arg, const float *x,
+                          const float *mean, const float *rstd, const float *gamma, int B, int H,
+                          int W, int C, int groups)
+{
+	int Bg = B / groups, PH = H / 2, PW = W / 2;
+	{
 		int g = b / Bg;
-		const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1[g], *K2 = k2[g];
+		const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
 		float gr[C];
 		for (int c = 0; c < C; c++)
 			gr[c] = gamma[c] * rs[c];
@@ -685,28 +692,135 @@ int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const flo
 						__m512 G = _mm512_loadu_ps(gr + c), A1 = _mm512_loadu_ps(K1 + c);
 						__m512 A2 = _mm512_loadu_ps(K2 + c);
 						for (int q = 0; q < 4; q++) {
-							int64_t off = (((int64_t)b * H + 2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C + c;
+							int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C + c;
+							int64_t off = (int64_t)b * H * W * C + loc;
 							__m512 dy = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q)), dv);
 							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + off), M), RS);
 							__m512 t = _mm512_sub_ps(_mm512_sub_ps(dy, A1), _mm512_mul_ps(xh, A2));
-							_mm512_storeu_ps(dx + off, _mm512_fmadd_ps(G, t, _mm512_loadu_ps(dx + off)));
+							__m512 res = _mm512_mul_ps(G, t);
+							if (add)
+								res = _mm512_add_ps(res, _mm512_loadu_ps(dx + loc));
+							_mm512_storeu_ps(dx + loc, res);
 						}
 					}
 					continue;
 				}
 #endif
 				for (int q = 0; q < 4; q++) {
-					int64_t off = (((int64_t)b * H + 2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
-					const float *xv = x + off;
-					float *dv = dx + off;
+					int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
+					const float *xv = x + (int64_t)b * H * W * C + loc;
+					float *dv = dx + loc;
 #pragma omp simd
 					for (int c = 0; c < C; c++) {
 						float dy = (k[c] == q && o[c] > 0) ? d[c] : 0;
 						float xh = (xv[c] - m[c]) * rs[c];
-						dv[c] += gr[c] * (dy - K1[c] - xh * K2[c]);
+						dv[c] = (add ? dv[c] : 0) + gr[c] * (dy - K1[c] - xh * K2[c]);
 					}
 				}
 			}
 	}
+}
+
+int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dr,
+                               const float *r, const uint8_t *arg, const float *x,
+                               const float *mean, const float *rstd, const float *gamma, int B,
+                               int H, int W, int C, int groups)
+{
+	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+		return -1;
+	float k1[groups * C], k2[groups * C];
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, x, mean, rstd, B, H, W, C, groups);
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++)
+		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, 1, b, k1, k2, dr, r, arg, x, mean, rstd, gamma,
+		              B, H, W, C, groups);
 	return 0;
+}
+
+int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, float *dbeta,
+                            const float *dr, const float *r, const uint8_t *arg, const float *cx,
+                            const float *mean, const float *rstd, const float *gamma,
+                            const float *in, const float *w, int B, int H, int W, int C, int OC,
+                            int KS, int groups)
+{
+	int OH = H - KS + 1, OW = W - KS + 1;
+	if (!kern_conv2d_supported(H, W, C, OC, KS, 1) || OH % 2 || OW % 2 || groups < 1 ||
+	    B % groups || (din && C != 32))
+		return -1;
+#if KERN_DIRECT
+	int K = KS * KS * C, L = KS * C, NV = OC / 16;
+	float k1[groups * OC], k2[groups * OC];
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, cx, mean, rstd, B, OH, OW, OC, groups);
+	if (din)
+		for (int o = 0; o < OC; o++)
+			for (int kk = 0; kk < KS * KS; kk++)
+				memcpy(wpack + ((int64_t)kk * OC + o) * C, w + ((int64_t)o * KS * KS + kk) * C,
+				       sizeof(float) * C);
+	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
+#pragma omp parallel
+	{
+		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
+		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
+#pragma omp for schedule(static)
+		for (int ch = 0; ch < nch; ch++) {
+			int64_t b0, b1;
+			kpart(B, nch, ch, &b0, &b1);
+			float *part = wpart[ch];
+			vf bs[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+			for (int64_t bi = b0; bi < b1; bi++) {
+				bn_bwd_dx_img(dimg, 0, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH,
+				              OW, OC, groups);
+				const float *img = in + (int64_t)bi * H * W * C;
+				int init = bi == b0;
+				for (int ky = 0; ky < KS; ky++)
+					for (int j = 0; j < L; j += 8) {
+						float *pt = part + ((int64_t)ky * L + j) * OC;
+						const float *ip = img + (int64_t)ky * W * C + j;
+						if (NV == 3)
+							dw_8_3(pt, ip, dimg, W * C, C, OH, OW, init);
+						else if (j + 8 <= L)
+							dw_8_2(pt, ip, dimg, W * C, C, OH, OW, init);
+						else
+							dw_7_2(pt, ip, dimg, W * C, C, OH, OW, init);
+					}
+				for (int64_t q = 0; q < (int64_t)OH * OW; q++)
+					for (int v = 0; v < NV; v++)
+						bs[v] = _mm512_add_ps(bs[v], _mm512_loadu_ps(dimg + q * OC + 16 * v));
+				if (din) {
+					float *dim = din + (int64_t)bi * H * W * C;
+					for (int oy = 0; oy < OH; oy++)
+						for (int ky = 0; ky < KS; ky++)
+							for (int kx = 0; kx < KS; kx++) {
+								float *drw = dim + ((int64_t)(oy + ky) * W + kx) * C;
+								const float *orow = dimg + (int64_t)oy * OW * OC;
+								const float *wk = wpack + (int64_t)(ky * KS + kx) * OC * C;
+								if (OW == 8)
+									dx_2_8(drw, orow, wk, OC);
+								else
+									dx_2_10(drw, orow, wk, OC);
+							}
+				}
+			}
+			for (int v = 0; v < NV; v++)
+				_mm512_storeu_ps(bpart[ch] + 16 * v, bs[v]);
+		}
+#pragma omp for schedule(static)
+		for (int k = 0; k < K; k++)
+			for (int o = 0; o < OC; o++) {
+				float s = 0;
+				for (int ch = 0; ch < nch; ch++)
+					s += wpart[ch][(int64_t)k * OC + o];
+				dw[(int64_t)o * K + k] += s;
+			}
+	}
+	for (int o = 0; o < OC; o++) {
+		float s = 0;
+		for (int ch = 0; ch < nch; ch++)
+			s += bpart[ch][o];
+		db[o] += s;
+	}
+	return 0;
+#else
+	return -1;
+#endif
 }

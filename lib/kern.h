@@ -59,4 +59,16 @@ int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const flo
                                const float *mean, const float *rstd, const float *gamma, int B,
                                int H, int W, int C, int groups);
 
+/* ReLU + pool + BN backward (as kern_relu_pool_bn_backward) and then the convolution's
+ * backward (as kern_conv2d_backward) in one: the gradient at the conv output is computed one
+ * image at a time into a per-thread buffer and consumed at once by the dw / db / din tiles, so
+ * it is never stored.  cx is the conv output (the BN input); in, w the conv's input and
+ * weights.  Adds into din (may be NULL), dw, db, dgamma, dbeta.  Returns 0, or -1 when not
+ * handled (nothing written). */
+int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, float *dbeta,
+                            const float *dr, const float *r, const uint8_t *arg, const float *cx,
+                            const float *mean, const float *rstd, const float *gamma,
+                            const float *in, const float *w, int B, int H, int W, int C, int OC,
+                            int KS, int groups);
+
 #endif

@@ -372,10 +372,15 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
 	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
 	size_t q1 = (size_t)B * m->p1h * m->p1w * MODEL_C1, q2 = (size_t)B * m->p2h * m->p2w * MODEL_C2;
 	/* Dropout2d -> ReLU -> pool -> BN -> conv2 */
+	int fused = 0;
 	if (m->bn) {
 		nn_dropout2d_backward(ga->r2, ga->feat, a->mask, B, m->p2h * m->p2w, MODEL_C2);
-		/* ReLU + pool + BN backward fused (kern.h), else layer by layer */
-		if (kern_relu_pool_bn_backward(ga->c2, g->bn2g, g->bn2b, ga->r2, a->r2, a->arg2, a->c2,
+		/* ReLU + pool + BN + conv2 backward fused (kern.h), else in steps */
+		fused = kern_conv2d_bn_backward(ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, ga->r2, a->r2,
+		                                a->arg2, a->c2, a->bnm2, a->bnr2, p->bn2g, a->r1, p->c2w,
+		                                B, m->p1h, m->p1w, MODEL_C1, MODEL_C2, MODEL_KS,
+		                                groups) == 0;
+		if (!fused && kern_relu_pool_bn_backward(ga->c2, g->bn2g, g->bn2b, ga->r2, a->r2, a->arg2, a->c2,
 		                               a->bnm2, a->bnr2, p->bn2g, B, m->c2h, m->c2w, MODEL_C2,
 		                               groups) < 0) {
 			nn_relu_backward(ga->p2, ga->r2, a->r2, q2);
@@ -387,9 +392,16 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
 		nn_relu_backward(ga->p2, ga->feat, a->feat, q2);
 		nn_maxpool2_backward(ga->c2, ga->p2, a->arg2, B, m->c2h, m->c2w, MODEL_C2);
 	}
-	kern_conv2d_backward(ga->r1, g->c2w, g->c2b, ga->cols2, ga->c2, a->cols2, a->r1, p->c2w, B, m->p1h,
-	                   m->p1w, MODEL_C1, MODEL_C2, MODEL_KS);
+	if (!fused)
+		kern_conv2d_backward(ga->r1, g->c2w, g->c2b, ga->cols2, ga->c2, a->cols2, a->r1, p->c2w,
+		                     B, m->p1h, m->p1w, MODEL_C1, MODEL_C2, MODEL_KS);
 	/* ReLU -> pool -> BN -> conv1 */
+	fused = m->bn && kern_conv2d_bn_backward(NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, ga->r1, a->r1,
+	                                         a->arg1, a->c1, a->bnm1, a->bnr1, p->bn1g, a->x,
+	                                         p->c1w, B, m->H, m->W, 3, MODEL_C1, MODEL_KS,
+	                                         groups) == 0;
+	if (fused)
+		return;
 	if (!(m->bn && kern_relu_pool_bn_backward(ga->c1, g->bn1g, g->bn1b, ga->r1, a->r1, a->arg1,
 	                                          a->c1, a->bnm1, a->bnr1, p->bn1g, B, m->c1h,
 	                                          m->c1w, MODEL_C1, groups) == 0)) {
