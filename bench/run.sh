@@ -20,7 +20,7 @@ have_torch=0
 "$PY" -c 'import torch' 2>/dev/null && have_torch=1
 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# OpenBLAS core: $(OPENBLAS_VERBOSE=2 "$D/peak" 2>&1 >/dev/null | grep -m1 -i core || echo '?')  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "# OpenBLAS core: $(OPENBLAS_VERBOSE=2 "$D/peak" 2>&1 >/dev/null | grep -m1 -i core || echo '?')  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
 echo "## 1. peak (GFLOP/s: wall, per CPU-second x threads)"
 "$D/peak" | tee "$TMP/peak"
 fma1=$(awk '$1=="fma" && $2==1 {print $4}' "$TMP/peak")
