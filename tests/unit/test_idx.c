@@ -195,6 +195,18 @@ static void test_files(void)
 	CHECK(idx_slurp(plain, n, &b, &bn) == 0 && bn == n);
 	free(b);
 	CHECK_ERR(idx_slurp(plain, n - 1, &b, &bn), "file larger than");
+	/* idx_map: the same bytes, mapped; an empty file falls back to a (malloc'd) read. */
+	int mapped;
+	CHECK(idx_map(plain, IDX_MAX_BYTES, &b, &bn, &mapped) == 0 && mapped == 1 && bn == n && memcmp(b, raw, n) == 0);
+	idx_unmap(b, bn, mapped);
+	CHECK_ERR(idx_map(plain, n - 1, &b, &bn, &mapped), "file larger than");
+	CHECK_ERR(idx_map(missing, IDX_MAX_BYTES, &b, &bn, &mapped), "No such file");
+	char empty[64];
+	snprintf(empty, sizeof empty, "%s/empty", dir);
+	fclose(fopen(empty, "wb"));
+	CHECK(idx_map(empty, IDX_MAX_BYTES, &b, &bn, &mapped) == 0 && mapped == 0 && bn == 0);
+	idx_unmap(b, bn, mapped);
+	unlink(empty);
 	/* A truncated .gz file on disk. */
 	f = fopen(gzp, "wb");
 	fwrite(z, 1, zn - 3, f);
