@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Helpers for bench/tsne-bench.sh (benchmark only; the toolkit itself needs no Python).
+
+  tsne_sklearn.py mnist N OUT.npy [DIR]  MNIST pixels (IDX .gz files in DIR) -> embedding stream: points (N,784) float32
+                                         in [0,1], labels (N,) uint8.  N <= 10000 uses the test
+                                         set; larger N appends the training set (70000 = all).
+  tsne_sklearn.py sklearn IN.npy OUT.npy run scikit-learn TSNE (perplexity 30, PCA init, auto lr,
+                                         n_jobs=2), write the (N,2) float32 layout + labels;
+                                         prints the wall time in seconds on stdout.
+  tsne_sklearn.py knnpres IN.npy LAYOUT.npy [K]
+                                         fraction of each point's K (10) nearest input neighbours
+                                         that are among its K nearest in the 2-D layout (exact,
+                                         Euclidean), averaged over points; also 10-NN label
+                                         agreement in 2-D.
+  tsne_sklearn.py synthseq DIR [FRAMES N D]
+                                         a synthetic training run: DIR/emb-0000.npy ... (points
+                                         (N,D) float32, labels, domains), 6 Gaussian clusters
+                                         drifting, two of them merging, over FRAMES (10) frames.
+  tsne_sklearn.py smooth DIR             mean displacement of points between consecutive
+                                         frames DIR/frame-*.npy, relative to the spread (RMS
+                                         distance to the centroid) of the earlier frame.
+"""
+import gzip, sys, time
+import numpy as np
+
+
+def read_stream(path):
+    out = []
+    with open(path, "rb") as f:
+        while True:
+            head = f.peek(1)[:1] if hasattr(f, "peek") else f.read(0)
+            if not head:
+                break
+            out.append(np.lib.format.read_array(f))
+    return out
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    nd = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(shape)
+
+
+def mnist(n, out, root="/work/shared/data/mnist"):
+    xs = [idx(f"{root}/t10k-images-idx3-ubyte.gz")]
+    ys = [idx(f"{root}/t10k-labels-idx1-ubyte.gz")]
+    if n > 10000:
+        xs.append(idx(f"{root}/train-images-idx3-ubyte.gz"))
+        ys.append(idx(f"{root}/train-labels-idx1-ubyte.gz"))
+    x = np.concatenate(xs)[:n].reshape(n, -1).astype(np.float32) / 255.0
+    y = np.concatenate(ys)[:n].astype(np.uint8)
+    with open(out, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(x))
+        np.lib.format.write_array(f, y)
+
+
+def knn(x, k, block=2048):
+    """Exact k nearest neighbours (excluding self) by blocked squared distances."""
+    x = x.astype(np.float64)
+    sq = (x * x).sum(1)
+    n = len(x)
+    nb = np.empty((n, k), np.int64)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        d = sq[s:e, None] + sq[None, :] - 2.0 * x[s:e] @ x.T
+        d[np.arange(e - s), np.arange(s, e)] = np.inf
+        part = np.argpartition(d, k, axis=1)[:, :k]
+        nb[s:e] = part
+    return nb
+
+
+def knnpres(inp, lay, k=10):
+    arrs = read_stream(inp)
+    x = arrs[0].reshape(len(arrs[0]), -1)
+    y2 = read_stream(lay)[0]
+    a = knn(x, k)
+    b = knn(y2, k)
+    pres = np.mean([len(set(a[i]) & set(b[i])) / k for i in range(len(x))])
+    line = f"knn{k}_preservation {pres:.4f}"
+    if len(arrs) > 1:
+        lab = arrs[1]
+        agree = np.mean(lab[b] == lab[:, None])
+        line += f" knn{k}_label_agreement_2d {agree:.4f}"
+    print(line)
+
+
+def run_sklearn(inp, out):
+    from sklearn.manifold import TSNE
+    arrs = read_stream(inp)
+    x = arrs[0]
+    t0 = time.time()
+    ts = TSNE(n_components=2, perplexity=30.0, init="pca", learning_rate="auto",
+              n_jobs=2, random_state=0)
+    y = ts.fit_transform(x).astype(np.float32)
+    dt = time.time() - t0
+    with open(out, "wb") as f:
+        np.lib.format.write_array(f, y)
+        for a in arrs[1:]:
+            np.lib.format.write_array(f, a)
+    print(f"{dt:.2f}")
+    print(f"sklearn KL {ts.kl_divergence_:.4f} iterations {ts.n_iter_}", file=sys.stderr)
+
+
+def synthseq(d, frames=10, n=3000, dim=30):
+    import os
+    os.makedirs(d, exist_ok=True)
+    r = np.random.default_rng(1)
+    k = 6
+    lab = (np.arange(n) % k).astype(np.uint8)
+    dom = (np.arange(n) % 2).astype(np.uint8)
+    c0 = r.normal(0, 6, (k, dim))
+    vel = r.normal(0, 2, (k, dim))
+    offs = r.normal(0, 1, (n, dim))
+    for f in range(frames):
+        t = f / max(frames - 1, 1)
+        cen = c0 + t * vel
+        # clusters 0 and 1 merge: both move towards their midpoint
+        mid = (c0[0] + c0[1]) / 2
+        cen[0] = c0[0] + t * (mid - c0[0])
+        cen[1] = c0[1] + t * (mid - c0[1])
+        x = cen[lab] + offs + 0.1 * r.normal(0, 1, (n, dim))
+        with open(os.path.join(d, "emb-%04d.npy" % f), "wb") as fh:
+            np.lib.format.write_array(fh, x.astype(np.float32))
+            np.lib.format.write_array(fh, lab)
+            np.lib.format.write_array(fh, dom)
+
+
+def smooth(d):
+    import glob
+    files = sorted(glob.glob(d + "/frame-*.npy"))
+    ys = [read_stream(p)[0].astype(np.float64) for p in files]
+    m = []
+    for a, b in zip(ys, ys[1:]):
+        spread = np.sqrt(((a - a.mean(0)) ** 2).sum(1).mean())
+        m.append(np.sqrt(((b - a) ** 2).sum(1)).mean() / spread)
+    print("frames %d mean_displacement_over_spread %.4f max %.4f" % (len(ys), np.mean(m), np.max(m)))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "mnist":
+        if len(sys.argv) > 4:
+            mnist(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        else:
+            mnist(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "synthseq":
+        a = [int(v) for v in sys.argv[3:6]]
+        synthseq(sys.argv[2], *a)
+    elif cmd == "smooth":
+        smooth(sys.argv[2])
+    elif cmd == "sklearn":
+        run_sklearn(sys.argv[2], sys.argv[3])
+    elif cmd == "knnpres":
+        knnpres(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 10)
+    else:
+        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres|synthseq|smooth ...")

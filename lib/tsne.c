@@ -1,0 +1,1232 @@
+/* tsne.c - t-SNE with exact and Barnes-Hut repulsion; see tsne.h. */
+#include "tsne.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "rng.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* LAPACK from OpenBLAS (Fortran calling convention, hidden string lengths last). */
+extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a,
+                    const int *lda, const double *vl, const double *vu, const int *il,
+                    const int *iu, const double *abstol, int *m, double *w, double *z,
+                    const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
+                    const int *liwork, int *info, size_t, size_t, size_t);
+
+void tsne_params_default(tsne_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->perplexity = 30.0;
+	p->max_iter = 1000;
+	p->exag_iter = 250;
+	p->exaggeration = 12.0;
+	p->mom_switch_iter = 250;
+	p->momentum = 0.5;
+	p->final_momentum = 0.8;
+	p->learning_rate = 0.0;
+	p->method = TSNE_AUTO;
+	p->theta = 0.5;
+	p->init = TSNE_INIT_PCA;
+	p->seed = 0;
+}
+
+double tsne_learning_rate(const tsne_params *p, int64_t n)
+{
+	if (p->learning_rate > 0)
+		return p->learning_rate;
+	double lr = (double)n / 12.0;
+	return lr < 200.0 ? 200.0 : lr;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * k nearest neighbours: blocks of the squared distance matrix |x_i|^2 + |x_j|^2 - 2 x_i.x_j,
+ * the cross term by sgemm, each row keeping a max-heap of its k best (distance, index). */
+
+typedef struct {
+	float d;
+	int32_t j;
+} knn_ent;
+
+static inline int knn_worse(knn_ent a, knn_ent b) /* a ranks after b */
+{
+	return a.d > b.d || (a.d == b.d && a.j > b.j);
+}
+
+static void heap_replace_top(knn_ent *h, int k, knn_ent e)
+{
+	int i = 0;
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = i;
+		knn_ent big = e;
+		if (l < k && knn_worse(h[l], big)) {
+			m = l;
+			big = h[l];
+		}
+		if (r < k && knn_worse(h[r], big))
+			m = r;
+		if (m == i)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = e;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const knn_ent *x = a, *y = b;
+	return knn_worse(*x, *y) ? 1 : knn_worse(*y, *x) ? -1 : 0;
+}
+
+typedef struct {
+	double d;
+	int32_t j;
+} knn_entd;
+
+static int cmp_entd(const void *a, const void *b)
+{
+	const knn_entd *x = a, *y = b;
+	if (x->d != y->d)
+		return x->d < y->d ? -1 : 1;
+	return (x->j > y->j) - (x->j < y->j);
+}
+
+/* Offer candidate (d, j) to heap h of size k (max at h[0]). */
+static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
+{
+	knn_ent e = {d, j};
+	if (knn_worse(h[0], e))
+		heap_replace_top(h, k, e);
+}
+
+int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
+{
+	if (k < 1 || k > n - 1)
+		return err_set(DN_EARG, "knn: k=%d out of range for n=%lld", k, (long long)n);
+	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
+	 * and of its columns.  The final k best under the total order (distance, index) do not
+	 * depend on the order of the offers, so threads cannot change the result. */
+	const int64_t B = 2048, G = 16;
+	float *sq = malloc((size_t)n * sizeof *sq);
+	float *blk = malloc((size_t)B * B * sizeof *blk);
+	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	if (!sq || !blk || !heap) {
+		free(sq), free(blk), free(heap);
+		return err_set(DN_ENOMEM, "knn: out of memory");
+	}
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		float s = 0;
+		const float *xi = x + i * d;
+#pragma omp simd reduction(+ : s)
+		for (int t = 0; t < d; t++)
+			s += xi[t] * xi[t];
+		sq[i] = s;
+	}
+	for (int64_t t = 0; t < n * k; t++)
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	for (int64_t r0 = 0; r0 < n; r0 += B) {
+		int64_t rn = n - r0 < B ? n - r0 : B;
+		for (int64_t c0 = r0; c0 < n; c0 += B) {
+			int64_t cn = n - c0 < B ? n - c0 : B;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rn, (int)cn, d, -2.0f,
+			            x + r0 * d, d, x + c0 * d, d, 0.0f, blk, (int)cn);
+			/* rows: blk becomes the squared distances */
+#pragma omp parallel for schedule(static)
+			for (int64_t i = 0; i < rn; i++) {
+				knn_ent *h = heap + (r0 + i) * k;
+				float *b = blk + i * cn;
+				const float *sqc = sq + c0;
+				float si = sq[r0 + i];
+#pragma omp simd
+				for (int64_t j = 0; j < cn; j++)
+					b[j] += si + sqc[j];
+				float thr = h[0].d;
+				for (int64_t j = 0; j < cn; j++) {
+					if (b[j] <= thr && c0 + j != r0 + i) {
+						heap_offer(h, k, b[j], (int32_t)(c0 + j));
+						thr = h[0].d;
+					}
+				}
+			}
+			if (c0 == r0)
+				continue;
+			/* columns, in groups of G so each row segment is one cache line */
+			int64_t ng = (cn + G - 1) / G;
+#pragma omp parallel for schedule(static)
+			for (int64_t g = 0; g < ng; g++) {
+				int64_t j0 = g * G, j1 = j0 + G < cn ? j0 + G : cn;
+				float thr[G];
+				for (int64_t j = j0; j < j1; j++)
+					thr[j - j0] = heap[(c0 + j) * k].d;
+				for (int64_t i = 0; i < rn; i++) {
+					const float *b = blk + i * cn;
+					for (int64_t j = j0; j < j1; j++) {
+						if (b[j] <= thr[j - j0]) {
+							knn_ent *h = heap + (c0 + j) * k;
+							heap_offer(h, k, b[j], (int32_t)(r0 + i));
+							thr[j - j0] = h[0].d;
+						}
+					}
+				}
+			}
+		}
+	}
+	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
+	int rc = 0;
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		knn_entd tmp[k];
+		const float *xi = x + i * d;
+		for (int t = 0; t < k; t++) {
+			int32_t j = heap[i * k + t].j;
+			const float *xj = x + (int64_t)j * d;
+			float s = 0;
+#pragma omp simd reduction(+ : s)
+			for (int u = 0; u < d; u++) {
+				float df = xi[u] - xj[u];
+				s += df * df;
+			}
+			tmp[t] = (knn_entd){s, j};
+		}
+		qsort(tmp, k, sizeof *tmp, cmp_entd);
+		for (int t = 0; t < k; t++) {
+			nbr[i * k + t] = tmp[t].j;
+			dist2[i * k + t] = tmp[t].d;
+		}
+	}
+	(void)cmp_ent;
+	free(sq), free(blk), free(heap);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Perplexity calibration (van der Maaten & Hinton 2008, Sec. 2): bisection on beta_i. */
+
+static int calibrate_row(double *p, double *beta_out, const double *d, int k, double target)
+{
+	double beta = 1.0, lo = 0.0, hi = INFINITY;
+	double d0 = d[0];
+	/* A first guess on the data's scale keeps the search short. */
+	double mean = 0;
+	for (int j = 0; j < k; j++)
+		mean += d[j] - d0;
+	mean /= k;
+	if (mean > 0)
+		beta = 1.0 / mean;
+	int ok = 0;
+	for (int it = 0; it < 200; it++) {
+		double s = 0, sd = 0;
+		for (int j = 0; j < k; j++) {
+			double e = exp(-beta * (d[j] - d0)); /* shift by d0: same P, no underflow */
+			p[j] = e;
+			s += e;
+			sd += (d[j] - d0) * e;
+		}
+		double h = log(s) + beta * sd / s;
+		for (int j = 0; j < k; j++)
+			p[j] /= s;
+		double diff = h - target;
+		if (fabs(diff) < 1e-5) {
+			ok = 1;
+			break;
+		}
+		if (diff > 0) { /* entropy too high: sharpen */
+			lo = beta;
+			beta = isinf(hi) ? beta * 2 : (beta + hi) / 2;
+		} else {
+			hi = beta;
+			beta = (beta + lo) / 2;
+		}
+	}
+	if (beta_out)
+		*beta_out = beta;
+	return ok;
+}
+
+int64_t tsne_calibrate(double *p, double *beta, const double *dist2, int64_t n, int k,
+                       double perplexity)
+{
+	if (!(perplexity > 1.0) || k < 1)
+		return err_set(DN_EARG, "perplexity must be > 1");
+	double target = log(perplexity);
+	int64_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad)
+	for (int64_t i = 0; i < n; i++)
+		bad += !calibrate_row(p + i * k, beta ? beta + i : NULL, dist2 + i * k, k, target);
+	return bad;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Symmetrisation: both (i,j,p_{j|i}) and (j,i,p_{j|i}) go into row lists, each row is
+ * sorted by column and duplicates summed.  Serial fill, so the order is fixed. */
+
+typedef struct {
+	int32_t c;
+	double v;
+} coo_ent;
+
+static int cmp_coo(const void *a, const void *b)
+{
+	const coo_ent *x = a, *y = b;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+void tsne_sparse_free(tsne_sparse *P)
+{
+	free(P->row);
+	free(P->col);
+	free(P->val);
+	memset(P, 0, sizeof *P);
+}
+
+int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t n, int k)
+{
+	memset(P, 0, sizeof *P);
+	int64_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
+	int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
+	coo_ent *ent = malloc((size_t)n * k * 2 * sizeof *ent);
+	if (!cnt || !pos || !ent) {
+		free(cnt), free(pos), free(ent);
+		return err_set(DN_ENOMEM, "out of memory for affinities");
+	}
+	for (int64_t i = 0; i < n; i++) {
+		cnt[i + 1] += k;
+		for (int t = 0; t < k; t++)
+			cnt[nbr[i * k + t] + 1]++;
+	}
+	for (int64_t i = 0; i < n; i++)
+		cnt[i + 1] += cnt[i];
+	memcpy(pos, cnt, ((size_t)n + 1) * sizeof *pos);
+	for (int64_t i = 0; i < n; i++)
+		for (int t = 0; t < k; t++) {
+			int32_t j = nbr[i * k + t];
+			double v = p[i * k + t];
+			ent[pos[i]++] = (coo_ent){j, v};
+			ent[pos[j]++] = (coo_ent){(int32_t)i, v};
+		}
+	/* Sort and merge each row in place; pos[i] becomes the merged length. */
+#pragma omp parallel for schedule(dynamic, 256)
+	for (int64_t i = 0; i < n; i++) {
+		coo_ent *r = ent + cnt[i];
+		int64_t m = cnt[i + 1] - cnt[i], o = 0;
+		qsort(r, m, sizeof *r, cmp_coo);
+		for (int64_t t = 0; t < m; t++) {
+			if (o > 0 && r[o - 1].c == r[t].c)
+				r[o - 1].v += r[t].v;
+			else
+				r[o++] = r[t];
+		}
+		pos[i] = o;
+	}
+	int64_t nnz = 0;
+	for (int64_t i = 0; i < n; i++)
+		nnz += pos[i];
+	P->n = n;
+	P->row = malloc(((size_t)n + 1) * sizeof *P->row);
+	P->col = malloc((size_t)nnz * sizeof *P->col);
+	P->val = malloc((size_t)nnz * sizeof *P->val);
+	if (!P->row || !P->col || !P->val) {
+		free(cnt), free(pos), free(ent);
+		tsne_sparse_free(P);
+		return err_set(DN_ENOMEM, "out of memory for affinities");
+	}
+	double total = 0;
+	int64_t o = 0;
+	for (int64_t i = 0; i < n; i++) {
+		P->row[i] = o;
+		for (int64_t t = 0; t < pos[i]; t++) {
+			P->col[o] = ent[cnt[i] + t].c;
+			P->val[o] = ent[cnt[i] + t].v;
+			total += P->val[o];
+			o++;
+		}
+	}
+	P->row[n] = o;
+	for (int64_t t = 0; t < nnz; t++)
+		P->val[t] /= total;
+	free(cnt), free(pos), free(ent);
+	return 0;
+}
+
+int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity)
+{
+	memset(P, 0, sizeof *P);
+	if (d < 1)
+		return err_set(DN_EFORMAT, "points have D=0 dimensions");
+	if (!(perplexity > 1.0))
+		return err_set(DN_EARG, "perplexity must be > 1");
+	if ((double)(n - 1) < 3.0 * perplexity)
+		return err_set(DN_ERANGE,
+		               "N=%lld points too few for perplexity %g (need N-1 >= 3*perplexity)",
+		               (long long)n, perplexity);
+	int k = (int)(3.0 * perplexity);
+	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
+	double *dist2 = malloc((size_t)n * k * sizeof *dist2);
+	double *p = malloc((size_t)n * k * sizeof *p);
+	int rc = DN_ENOMEM;
+	if (!nbr || !dist2 || !p) {
+		err_set(DN_ENOMEM, "out of memory for %lld neighbours", (long long)n * k);
+		goto out;
+	}
+	if ((rc = tsne_knn(nbr, dist2, x, n, d, k)) < 0)
+		goto out;
+	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
+	if (bad < 0) {
+		rc = (int)bad;
+		goto out;
+	}
+	rc = tsne_symmetrize(P, nbr, p, n, k);
+out:
+	free(nbr), free(dist2), free(p);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Barnes-Hut (van der Maaten 2014, Sec. 4.2) on a quadtree, with Barnes' (1990) grouping:
+ * the points of a small subtree (a "group", at most QT_GROUP points) share one tree walk.
+ * A cell is accepted as a single body for the whole group when its width is less than theta
+ * times its distance to the group's bounding box, which bounds the distance to every point
+ * of the group, so each point gets at least the accuracy of the per-point criterion.  The
+ * group's own points interact exactly.  The walk yields a flat list of bodies, which the
+ * points of the group then sum over in a vector loop. */
+
+typedef struct {
+	double cx, cy, hw;  /* cell centre and half width */
+	double mx, my;      /* sum of positions; centre of mass after the build */
+	int32_t count;      /* points below */
+	int32_t child;      /* first of 4 consecutive children, -1 for a leaf */
+	int32_t point;      /* a leaf's first point (others chained by next[]), -1 if none */
+	int32_t start;      /* offset of the subtree's points in order[] */
+} qnode;
+
+/* What the walk reads, 32 bytes a cell so that two share a cache line. */
+typedef struct {
+	double mx, my;  /* centre of mass */
+	float width;    /* full width */
+	int32_t count, child, start;
+} qwalk;
+
+#define QT_MAXDEPTH 50
+#define QT_GROUP 64
+
+struct tsne_work {
+	int64_t n;
+	qnode *node;
+	int64_t nnode, cap;
+	qwalk *walk;         /* (cap) compact copy of node[] for the walks */
+	int64_t walk_cap;
+	int32_t *next;       /* (n) chain of coincident points in a leaf */
+	int32_t *order;      /* (n) points in depth-first tree order */
+	int have_order;      /* order[] holds the last tree's order */
+	int32_t *group;      /* group cells */
+	int64_t ngroup;
+	double *rep;         /* (n,2) repulsive sums */
+	double *zi;          /* (n) per-point sum of w */
+};
+
+tsne_work *tsne_work_new(int64_t n)
+{
+	tsne_work *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->n = n;
+	w->rep = malloc((size_t)n * 2 * sizeof *w->rep);
+	w->zi = malloc((size_t)n * sizeof *w->zi);
+	w->order = malloc((size_t)n * sizeof *w->order);
+	w->next = malloc((size_t)n * sizeof *w->next);
+	w->group = malloc((size_t)n * sizeof *w->group);
+	if (!w->rep || !w->zi || !w->order || !w->next || !w->group) {
+		tsne_work_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void tsne_work_free(tsne_work *w)
+{
+	if (!w)
+		return;
+	free(w->node);
+	free(w->walk);
+	free(w->rep);
+	free(w->zi);
+	free(w->order);
+	free(w->next);
+	free(w->group);
+	free(w);
+}
+
+static int32_t qt_alloc4(tsne_work *w, double cx, double cy, double hw)
+{
+	if (w->nnode + 4 > w->cap) {
+		int64_t cap = w->cap ? w->cap * 2 : 1024;
+		qnode *nn = realloc(w->node, (size_t)cap * sizeof *nn);
+		if (!nn)
+			return -1;
+		w->node = nn;
+		w->cap = cap;
+	}
+	int32_t first = (int32_t)w->nnode;
+	double h = hw / 2;
+	for (int q = 0; q < 4; q++) {
+		qnode *c = &w->node[first + q];
+		c->cx = cx + ((q & 1) ? h : -h);
+		c->cy = cy + ((q & 2) ? h : -h);
+		c->hw = h;
+		c->mx = c->my = 0;
+		c->count = 0;
+		c->child = -1;
+		c->point = -1;
+	}
+	w->nnode += 4;
+	return first;
+}
+
+static inline int qt_quad(const qnode *nd, double x, double y)
+{
+	return (x > nd->cx) | ((y > nd->cy) << 1);
+}
+
+/* Build the quadtree by inserting points in index order (fixed order: deterministic), then
+ * number the points depth-first and cut the tree into groups. */
+static int qt_build(tsne_work *w, const double *y, int64_t n)
+{
+	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+	for (int64_t i = 0; i < n; i++) {
+		x0 = fmin(x0, y[2 * i]);
+		x1 = fmax(x1, y[2 * i]);
+		y0 = fmin(y0, y[2 * i + 1]);
+		y1 = fmax(y1, y[2 * i + 1]);
+	}
+	double hw = fmax(x1 - x0, y1 - y0) / 2 * (1 + 1e-6) + 1e-12;
+	if (!w->cap) {
+		w->cap = 2 * n + 64;
+		w->node = malloc((size_t)w->cap * sizeof *w->node);
+		if (!w->node) {
+			w->cap = 0;
+			return err_set(DN_ENOMEM, "out of memory for the quadtree");
+		}
+	}
+	w->nnode = 1;
+	qnode *r = &w->node[0];
+	r->cx = (x0 + x1) / 2;
+	r->cy = (y0 + y1) / 2;
+	r->hw = hw;
+	r->mx = r->my = 0;
+	r->count = 0;
+	r->child = -1;
+	r->point = -1;
+	/* Insert in the previous tree's order (index order the first time): neighbours follow one
+	 * another, so the walks down the tree hit the cache.  The cells do not depend on the
+	 * order; the rounding of the centre-of-mass sums does, but that order is itself a
+	 * deterministic function of the run. */
+	if (!w->have_order)
+		for (int64_t i = 0; i < n; i++)
+			w->order[i] = (int32_t)i;
+	for (int64_t t = 0; t < n; t++) {
+		int32_t i = w->order[t];
+		double px = y[2 * i], py = y[2 * i + 1];
+		int32_t cur = 0;
+		w->next[i] = -1;
+		for (int depth = 0;; depth++) {
+			qnode *nd = &w->node[cur];
+			if (nd->child < 0) {
+				if (nd->count == 0) {
+					nd->mx = px, nd->my = py, nd->count = 1, nd->point = i;
+					break;
+				}
+				double ox = nd->mx / nd->count, oy = nd->my / nd->count;
+				if ((ox == px && oy == py) || depth >= QT_MAXDEPTH) {
+					/* coincident (or too deep): chain into this leaf */
+					nd->mx += px, nd->my += py, nd->count++;
+					w->next[i] = w->next[nd->point];
+					w->next[nd->point] = i;
+					break;
+				}
+				int32_t first = qt_alloc4(w, nd->cx, nd->cy, nd->hw);
+				if (first < 0)
+					return err_set(DN_ENOMEM, "out of memory for the quadtree");
+				nd = &w->node[cur]; /* realloc may have moved it */
+				qnode *c = &w->node[first + qt_quad(nd, ox, oy)];
+				c->mx = nd->mx, c->my = nd->my, c->count = nd->count, c->point = nd->point;
+				nd->child = first;
+				nd->point = -1;
+			}
+			nd->mx += px, nd->my += py, nd->count++;
+			cur = nd->child + qt_quad(nd, px, py);
+		}
+	}
+	for (int64_t t = 0; t < w->nnode; t++) {
+		qnode *nd = &w->node[t];
+		if (nd->count > 0)
+			nd->mx /= nd->count, nd->my /= nd->count;
+	}
+	/* Depth-first numbering: every subtree's points are order[start .. start+count). */
+	int64_t no = 0;
+	w->ngroup = 0;
+	int32_t stack[4 * QT_MAXDEPTH + 8];
+	char in_group[4 * QT_MAXDEPTH + 8];
+	int sp = 0;
+	stack[sp] = 0, in_group[sp++] = 0;
+	while (sp) {
+		sp--;
+		int32_t id = stack[sp];
+		int ing = in_group[sp];
+		qnode *nd = &w->node[id];
+		if (nd->count == 0)
+			continue;
+		nd->start = (int32_t)no;
+		if (!ing && nd->count <= QT_GROUP) {
+			w->group[w->ngroup++] = id;
+			ing = 1;
+		}
+		if (nd->child < 0) {
+			for (int32_t p = nd->point; p >= 0; p = w->next[p])
+				w->order[no++] = p;
+		} else {
+			for (int q = 3; q >= 0; q--)
+				stack[sp] = nd->child + q, in_group[sp++] = (char)ing;
+		}
+	}
+	w->have_order = 1;
+	if (w->walk_cap < w->nnode) {
+		free(w->walk);
+		w->walk_cap = w->cap;
+		w->walk = malloc((size_t)w->walk_cap * sizeof *w->walk);
+		if (!w->walk) {
+			w->walk_cap = 0;
+			return err_set(DN_ENOMEM, "out of memory for the quadtree");
+		}
+	}
+	for (int64_t t = 0; t < w->nnode; t++) {
+		const qnode *nd = &w->node[t];
+		w->walk[t] = (qwalk){nd->mx, nd->my, (float)(2 * nd->hw), nd->count, nd->child,
+		                     nd->start};
+	}
+	return 0;
+}
+
+/* Bodies of one group's interaction list, as arrays for the vector loop. */
+typedef struct {
+	double *x, *y, *c;
+	int64_t n, cap;
+} qt_list;
+
+static int qt_list_push(qt_list *l, double x, double y, double c)
+{
+	if (l->n == l->cap) {
+		int64_t cap = l->cap ? 2 * l->cap : 1024;
+		double *nx = realloc(l->x, (size_t)cap * sizeof *nx);
+		if (nx)
+			l->x = nx;
+		double *ny = realloc(l->y, (size_t)cap * sizeof *ny);
+		if (ny)
+			l->y = ny;
+		double *nc = realloc(l->c, (size_t)cap * sizeof *nc);
+		if (nc)
+			l->c = nc;
+		if (!nx || !ny || !nc)
+			return -1;
+		l->cap = cap;
+	}
+	l->x[l->n] = x, l->y[l->n] = y, l->c[l->n] = c;
+	l->n++;
+	return 0;
+}
+
+/* Repulsion for the points of group cell g: w->zi[i] = sum_j w_ij and
+ * w->rep[i] = sum_j w_ij^2 (y_i - y_j), j over all other points (approximated by cells). */
+static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double theta2, qt_list *l)
+{
+	const qwalk *node = w->walk, *gn = &node[g];
+	const int32_t *pts = w->order + gn->start;
+	int32_t gc = gn->count, gs = gn->start;
+	double bx0 = INFINITY, bx1 = -INFINITY, by0 = INFINITY, by1 = -INFINITY;
+	for (int32_t a = 0; a < gc; a++) {
+		double px = y[2 * pts[a]], py = y[2 * pts[a] + 1];
+		bx0 = px < bx0 ? px : bx0, bx1 = px > bx1 ? px : bx1;
+		by0 = py < by0 ? py : by0, by1 = py > by1 ? py : by1;
+	}
+	l->n = 0;
+	int32_t stack[4 * QT_MAXDEPTH + 8];
+	int sp = 0;
+	stack[sp++] = 0;
+	while (sp) {
+		int32_t id = stack[--sp];
+		const qwalk *nd = &node[id];
+		if (id == g)
+			continue;
+		if (nd->start <= gs && gs < nd->start + nd->count) {
+			/* an ancestor of the group: always opened */
+			for (int q = 0; q < 4; q++)
+				if (node[nd->child + q].count)
+					stack[sp++] = nd->child + q;
+			continue;
+		}
+		/* distance from the body to the group's box (0 inside) */
+		double dx = nd->mx < bx0 ? bx0 - nd->mx : nd->mx > bx1 ? nd->mx - bx1 : 0.0;
+		double dy = nd->my < by0 ? by0 - nd->my : nd->my > by1 ? nd->my - by1 : 0.0;
+		double width = nd->width;
+		if (nd->child < 0 || width * width < theta2 * (dx * dx + dy * dy)) {
+			if (qt_list_push(l, nd->mx, nd->my, nd->count) < 0)
+				return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
+		} else {
+			for (int q = 0; q < 4; q++)
+				if (node[nd->child + q].count)
+					stack[sp++] = nd->child + q;
+		}
+	}
+	const double *lx = l->x, *ly = l->y, *lc = l->c;
+	int64_t ln = l->n;
+	for (int32_t a = 0; a < gc; a++) {
+		int32_t i = pts[a];
+		double px = y[2 * i], py = y[2 * i + 1];
+		double z = 0, fx = 0, fy = 0;
+#pragma omp simd reduction(+ : z, fx, fy)
+		for (int64_t t = 0; t < ln; t++) {
+			double ddx = px - lx[t], ddy = py - ly[t];
+			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
+			double cq = lc[t] * q;
+			z += cq;
+			fx += cq * q * ddx;
+			fy += cq * q * ddy;
+		}
+		for (int32_t b = 0; b < gc; b++) {
+			if (b == a)
+				continue;
+			int32_t j = pts[b];
+			double ddx = px - y[2 * j], ddy = py - y[2 * j + 1];
+			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
+			z += q;
+			fx += q * q * ddx;
+			fy += q * q * ddy;
+		}
+		w->zi[i] = z;
+		w->rep[2 * i] = fx;
+		w->rep[2 * i + 1] = fy;
+	}
+	return 0;
+}
+
+static int bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta)
+{
+	int rc = qt_build(w, y, n);
+	if (rc < 0)
+		return rc;
+	double theta2 = theta * theta;
+	int fail = 0;
+#pragma omp parallel if (n > 1000)
+	{
+		qt_list l = {0};
+#pragma omp for schedule(dynamic, 16)
+		for (int64_t t = 0; t < w->ngroup; t++)
+			if (qt_group_repulse(w, y, w->group[t], theta2, &l) < 0) {
+#pragma omp atomic write
+				fail = 1;
+			}
+		free(l.x), free(l.y), free(l.c);
+	}
+	return fail ? err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists") : 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Gradient */
+
+static void exact_repulsion(tsne_work *w, const double *y, int64_t n)
+{
+#pragma omp parallel for schedule(dynamic, 64) if (n > 200)
+	for (int64_t i = 0; i < n; i++) {
+		double z = 0, fx = 0, fy = 0, px = y[2 * i], py = y[2 * i + 1];
+		for (int64_t j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			double dx = px - y[2 * j], dy = py - y[2 * j + 1];
+			double q = 1.0 / (1.0 + dx * dx + dy * dy);
+			z += q;
+			fx += q * q * dx;
+			fy += q * q * dy;
+		}
+		w->zi[i] = z;
+		w->rep[2 * i] = fx;
+		w->rep[2 * i + 1] = fy;
+	}
+}
+
+double tsne_exact_z(const double *y, int64_t n)
+{
+	double *zi = malloc((size_t)n * sizeof *zi);
+	if (!zi)
+		return NAN;
+#pragma omp parallel for schedule(dynamic, 64)
+	for (int64_t i = 0; i < n; i++) {
+		double z = 0;
+		for (int64_t j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+			z += 1.0 / (1.0 + dx * dx + dy * dy);
+		}
+		zi[i] = z;
+	}
+	double z = 0;
+	for (int64_t i = 0; i < n; i++)
+		z += zi[i];
+	free(zi);
+	return z;
+}
+
+/* Repulsive sums into w->rep / w->zi; returns Z (summed serially in index order, so the
+ * same for any thread count) or a negative error. */
+static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta,
+                     double *z_out)
+{
+	if (method == TSNE_EXACT) {
+		exact_repulsion(w, y, n);
+	} else {
+		int rc = bh_repulsion(w, y, n, theta);
+		if (rc < 0)
+			return rc;
+	}
+	double z = 0;
+	for (int64_t i = 0; i < n; i++)
+		z += w->zi[i];
+	*z_out = z;
+	return 0;
+}
+
+/* Attractive force on point i from the sparse P: sum_j P_ij w_ij (y_i - y_j). */
+static inline void attraction(double *a, const double *y, const tsne_sparse *P, int64_t i)
+{
+	/* four independent sums (fixed order: deterministic) so the additions overlap */
+	double ax[4] = {0}, ay[4] = {0}, px = y[2 * i], py = y[2 * i + 1];
+	int64_t t = P->row[i], e = P->row[i + 1];
+	for (; t + 4 <= e; t += 4) {
+		for (int u = 0; u < 4; u++) {
+			int32_t j = P->col[t + u];
+			double dx = px - y[2 * j], dy = py - y[2 * j + 1];
+			double m = P->val[t + u] / (1.0 + dx * dx + dy * dy);
+			ax[u] += m * dx;
+			ay[u] += m * dy;
+		}
+	}
+	for (; t < e; t++) {
+		int32_t j = P->col[t];
+		double dx = px - y[2 * j], dy = py - y[2 * j + 1];
+		double m = P->val[t] / (1.0 + dx * dx + dy * dy);
+		ax[0] += m * dx;
+		ay[0] += m * dy;
+	}
+	a[0] = (ax[0] + ax[1]) + (ax[2] + ax[3]);
+	a[1] = (ay[0] + ay[1]) + (ay[2] + ay[3]);
+}
+
+int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
+                  tsne_method method, double theta, tsne_work *w, double *z_out)
+{
+	int64_t n = P->n;
+	if (method == TSNE_AUTO)
+		method = theta > 0 ? TSNE_BH : TSNE_EXACT;
+	double z;
+	int rc = repulsion(w, y, n, method, theta, &z);
+	if (rc < 0)
+		return rc;
+	double rz = 1.0 / z;
+	/* Eq. 5 of van der Maaten 2014, split into attraction (sparse P) and repulsion / Z. */
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t i = 0; i < n; i++) {
+		double a[2];
+		attraction(a, y, P, i);
+		grad[2 * i] = 4.0 * (exag * a[0] - w->rep[2 * i] * rz);
+		grad[2 * i + 1] = 4.0 * (exag * a[1] - w->rep[2 * i + 1] * rz);
+	}
+	if (z_out)
+		*z_out = z;
+	return 0;
+}
+
+double tsne_kl(const double *y, const tsne_sparse *P, double z)
+{
+	int64_t n = P->n;
+	double *ri = malloc((size_t)n * sizeof *ri);
+	if (!ri)
+		return NAN;
+	double lz = log(z);
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t i = 0; i < n; i++) {
+		double s = 0;
+		for (int64_t t = P->row[i]; t < P->row[i + 1]; t++) {
+			int32_t j = P->col[t];
+			double p = P->val[t];
+			if (p <= 0)
+				continue;
+			double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+			/* p log(p / q), q = w/Z = 1/((1+d2) Z) */
+			s += p * (log(p) + log1p(dx * dx + dy * dy) + lz);
+		}
+		ri[i] = s;
+	}
+	double kl = 0;
+	for (int64_t i = 0; i < n; i++)
+		kl += ri[i];
+	free(ri);
+	return kl;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Optimisation (van der Maaten 2014, Sec. 5: momentum, gains of Jacobs 1988, exaggeration). */
+
+int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double *kl_out)
+{
+	int64_t n = P->n;
+	double eta = tsne_learning_rate(p, n);
+	tsne_method method = p->method;
+	if (method == TSNE_AUTO)
+		method = p->theta <= 0 ? TSNE_EXACT : TSNE_BH;
+	tsne_work *w = tsne_work_new(n);
+	double *ynew = malloc((size_t)n * 2 * sizeof *ynew);
+	double *upd = calloc((size_t)n * 2, sizeof *upd);
+	double *gain = malloc((size_t)n * 2 * sizeof *gain);
+	int rc = 0;
+	if (!w || !ynew || !upd || !gain) {
+		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
+		goto out;
+	}
+	for (int64_t t = 0; t < 2 * n; t++)
+		gain[t] = 1.0;
+	double z = 0;
+	int last = p->max_iter;
+	for (int it = 0; it < p->max_iter; it++) {
+		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
+		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
+		if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
+			goto out;
+		/* KL of the layout the gradient is taken at (before this step). */
+		if (p->report && p->report_every > 0 && it > 0 && it % p->report_every == 0) {
+			/* exact Z where affordable, so reports and the final figure agree */
+			double zr = n <= 2000 && method != TSNE_EXACT ? tsne_exact_z(y, n) : z;
+			if (p->report(p->ctx, it, p->max_iter, tsne_kl(y, P, zr))) {
+				last = it;
+				break;
+			}
+		}
+		double rz = 1.0 / z;
+		/* One pass per point: gradient (Eq. 5 of vdM 2014), gains (Jacobs 1988: grow where
+		 * the gradient pushes against the current motion), momentum step.  New positions go
+		 * to ynew since other points still read y. */
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+		for (int64_t i = 0; i < n; i++) {
+			double a[2];
+			attraction(a, y, P, i);
+			for (int c = 0; c < 2; c++) {
+				int64_t t = 2 * i + c;
+				double g = 4.0 * (exag * a[c] - w->rep[t] * rz);
+				gain[t] = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
+				if (gain[t] < 0.01)
+					gain[t] = 0.01;
+				upd[t] = mom * upd[t] - eta * gain[t] * g;
+				ynew[t] = y[t] + upd[t];
+			}
+		}
+		double mx = 0, my = 0;
+		for (int64_t i = 0; i < n; i++)
+			mx += ynew[2 * i], my += ynew[2 * i + 1];
+		mx /= n, my /= n;
+		for (int64_t i = 0; i < n; i++)
+			y[2 * i] = ynew[2 * i] - mx, y[2 * i + 1] = ynew[2 * i + 1] - my;
+		if (p->progress)
+			p->progress(p->ctx, it + 1, p->max_iter);
+	}
+	/* Final KL at the final layout (exact Z when affordable). */
+	{
+		double kl;
+		if (method == TSNE_EXACT || n <= 2000) {
+			kl = tsne_kl(y, P, tsne_exact_z(y, n));
+		} else {
+			if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
+				goto out;
+			kl = tsne_kl(y, P, z);
+		}
+		if (p->report)
+			p->report(p->ctx, last, p->max_iter, kl);
+		if (kl_out)
+			*kl_out = kl;
+	}
+out:
+	tsne_work_free(w);
+	free(ynew), free(upd), free(gain);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * PCA by the eigen-decomposition of the covariance (accumulated in double, block by block). */
+
+int tsne_pca(float *out, const float *x, int64_t n, int d, int m)
+{
+	if (m < 1 || m > d || n < 2)
+		return err_set(DN_EARG, "pca: cannot take %d components of (%lld,%d)", m,
+		               (long long)n, d);
+	const int64_t RB = 2048;
+	double *mean = calloc((size_t)d, sizeof *mean);
+	double *cov = calloc((size_t)d * d, sizeof *cov);
+	double *blk = malloc((size_t)RB * d * sizeof *blk);
+	double *ev = malloc((size_t)d * sizeof *ev);
+	double *vec = malloc((size_t)d * m * sizeof *vec);
+	double *proj = malloc((size_t)RB * m * sizeof *proj);
+	int *isuppz = malloc((size_t)2 * m * sizeof *isuppz);
+	double *work = NULL;
+	int *iwork = NULL;
+	int rc = 0;
+	if (!mean || !cov || !blk || !ev || !vec || !proj || !isuppz) {
+		rc = err_set(DN_ENOMEM, "pca: out of memory");
+		goto out;
+	}
+	for (int64_t i = 0; i < n; i++)
+		for (int t = 0; t < d; t++)
+			mean[t] += x[i * d + t];
+	for (int t = 0; t < d; t++)
+		mean[t] /= n;
+	for (int64_t r0 = 0; r0 < n; r0 += RB) {
+		int64_t rn = n - r0 < RB ? n - r0 : RB;
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < rn; i++)
+			for (int t = 0; t < d; t++)
+				blk[i * d + t] = x[(r0 + i) * d + t] - mean[t];
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)rn, 1.0, blk, d, 1.0, cov, d);
+	}
+	/* Row-major upper == column-major lower. */
+	{
+		int N = d, il = d - m + 1, iu = d, mfound = 0, info = 0, lwork = -1, liwork = -1, iw;
+		double vl = 0, vu = 0, abstol = 0, wq;
+		dsyevr_("V", "I", "L", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &mfound, ev, vec, &N,
+		        isuppz, &wq, &lwork, &iw, &liwork, &info, 1, 1, 1);
+		if (info != 0) {
+			rc = err_set(DN_EARG, "pca: dsyevr workspace query failed (info %d)", info);
+			goto out;
+		}
+		lwork = (int)wq;
+		liwork = iw;
+		work = malloc((size_t)lwork * sizeof *work);
+		iwork = malloc((size_t)liwork * sizeof *iwork);
+		if (!work || !iwork) {
+			rc = err_set(DN_ENOMEM, "pca: out of memory");
+			goto out;
+		}
+		dsyevr_("V", "I", "L", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &mfound, ev, vec, &N,
+		        isuppz, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+		if (info != 0 || mfound != m) {
+			rc = err_set(DN_EARG, "pca: eigen-decomposition failed (info %d)", info);
+			goto out;
+		}
+	}
+	/* vec is column-major (d, m), ascending eigenvalues: reverse to descending, fix signs,
+	 * store as row-major V (d, m) in cov's space. */
+	double *V = cov;
+	for (int c = 0; c < m; c++) {
+		const double *v = vec + (size_t)(m - 1 - c) * d;
+		int am = 0;
+		for (int t = 1; t < d; t++)
+			if (fabs(v[t]) > fabs(v[am]))
+				am = t;
+		double s = v[am] < 0 ? -1.0 : 1.0;
+		for (int t = 0; t < d; t++)
+			V[t * m + c] = s * v[t];
+	}
+	for (int64_t r0 = 0; r0 < n; r0 += RB) {
+		int64_t rn = n - r0 < RB ? n - r0 : RB;
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < rn; i++)
+			for (int t = 0; t < d; t++)
+				blk[i * d + t] = x[(r0 + i) * d + t] - mean[t];
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rn, m, d, 1.0, blk, d, V, m,
+		            0.0, proj, m);
+		for (int64_t t = 0; t < rn * m; t++)
+			out[r0 * m + t] = (float)proj[t];
+	}
+out:
+	free(mean), free(cov), free(blk), free(ev), free(vec), free(proj), free(isuppz);
+	free(work), free(iwork);
+	return rc;
+}
+
+int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out)
+{
+	tsne_sparse P;
+	int rc;
+	double *y = malloc((size_t)n * 2 * sizeof *y);
+	if (!y)
+		return err_set(DN_ENOMEM, "out of memory");
+	if ((rc = tsne_affinities(&P, x, n, d, p->perplexity)) < 0) {
+		free(y);
+		return rc;
+	}
+	if (p->init == TSNE_INIT_GIVEN) {
+		for (int64_t t = 0; t < 2 * n; t++)
+			y[t] = yout[t];
+	} else if (p->init == TSNE_INIT_RANDOM) {
+		for (int64_t i = 0; i < n; i++) {
+			rng_t r;
+			rng_seed(&r, p->seed, (uint64_t)i);
+			y[2 * i] = 1e-4 * rng_normal(&r);
+			y[2 * i + 1] = 1e-4 * rng_normal(&r);
+		}
+	} else {
+		if (d < 2) {
+			for (int64_t i = 0; i < n; i++) {
+				y[2 * i] = x[i];
+				y[2 * i + 1] = 0;
+			}
+		} else {
+			float *pc = malloc((size_t)n * 2 * sizeof *pc);
+			if (!pc) {
+				rc = err_set(DN_ENOMEM, "out of memory");
+				goto out;
+			}
+			if ((rc = tsne_pca(pc, x, n, d, 2)) < 0) {
+				free(pc);
+				goto out;
+			}
+			for (int64_t t = 0; t < 2 * n; t++)
+				y[t] = pc[t];
+			free(pc);
+		}
+		/* Scale so the first coordinate has standard deviation 1e-4 (as scikit-learn). */
+		double m0 = 0, s0 = 0;
+		for (int64_t i = 0; i < n; i++)
+			m0 += y[2 * i];
+		m0 /= n;
+		for (int64_t i = 0; i < n; i++)
+			s0 += (y[2 * i] - m0) * (y[2 * i] - m0);
+		s0 = sqrt(s0 / n);
+		double sc = s0 > 0 ? 1e-4 / s0 : 1.0;
+		for (int64_t t = 0; t < 2 * n; t++)
+			y[t] *= sc;
+	}
+	rc = tsne_optimize(y, &P, p, kl_out);
+	if (rc >= 0)
+		for (int64_t t = 0; t < 2 * n; t++)
+			yout[t] = (float)y[t];
+out:
+	tsne_sparse_free(&P);
+	free(y);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Streams */
+
+void tsne_input_free(tsne_input *in)
+{
+	free(in->x);
+	for (int i = 0; i < in->nextra; i++)
+		npy_free(&in->extra[i]);
+	free(in->extra);
+	memset(in, 0, sizeof *in);
+}
+
+int tsne_input_read(tsne_input *in, FILE *f, const char *name)
+{
+	memset(in, 0, sizeof *in);
+	npy_header h;
+	int rc = npy_read_header(f, name, &h);
+	if (rc < 0)
+		return rc;
+	if ((rc = npy_expect(&h, name, "points", NPY_F32, 2)) < 0)
+		return rc;
+	if (h.shape[1] == 0)
+		return err_set(DN_EFORMAT, "%s: points have D=0 dimensions", name);
+	if (h.shape[0] == 0)
+		return err_set(DN_EFORMAT, "%s: no points (N=0)", name);
+	if (h.shape[0] > INT32_MAX || h.shape[1] > INT32_MAX)
+		return err_set(DN_EFORMAT, "%s: points too large", name);
+	in->n = h.shape[0];
+	in->d = (int)h.shape[1];
+	in->x = malloc(h.nbytes);
+	if (!in->x)
+		return err_set(DN_ENOMEM, "%s: out of memory for (%lld,%d) points", name,
+		               (long long)in->n, in->d);
+	if ((rc = npy_read_data(f, name, &h, in->x, (size_t)h.count)) < 0)
+		goto fail;
+	for (int64_t t = 0; t < h.count; t++)
+		if (!isfinite(in->x[t])) {
+			rc = err_set(DN_ERANGE, "%s: points: NaN or Inf at row %lld", name,
+			             (long long)(t / in->d));
+			goto fail;
+		}
+	for (;;) {
+		npy_array a;
+		rc = npy_read_array(f, name, &a);
+		if (rc == DN_EEOF)
+			break;
+		if (rc < 0)
+			goto fail;
+		if (a.h.ndim < 1 || a.h.shape[0] != in->n) {
+			char s[160];
+			rc = err_set(DN_EFORMAT, "%s: array %d %s is not per-point (first dimension %lld)",
+			             name, in->nextra + 1, npy_header_str(&a.h, s, sizeof s),
+			             (long long)in->n);
+			npy_free(&a);
+			goto fail;
+		}
+		npy_array *e = realloc(in->extra, (size_t)(in->nextra + 1) * sizeof *e);
+		if (!e) {
+			npy_free(&a);
+			rc = err_set(DN_ENOMEM, "%s: out of memory", name);
+			goto fail;
+		}
+		in->extra = e;
+		in->extra[in->nextra++] = a;
+	}
+	return 0;
+fail:
+	tsne_input_free(in);
+	return rc;
+}
+
+int tsne_output_write(FILE *f, const float *y, const tsne_input *in)
+{
+	int64_t shape[2] = {in->n, 2};
+	int rc = npy_write_array(f, NPY_F32, 2, shape, y);
+	for (int i = 0; rc >= 0 && i < in->nextra; i++)
+		rc = npy_write_array(f, in->extra[i].h.dtype, in->extra[i].h.ndim, in->extra[i].h.shape,
+		                     in->extra[i].data);
+	return rc;
+}
+
+int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name)
+{
+	npy_header h;
+	*y = NULL;
+	int rc = npy_read_header(f, name, &h);
+	if (rc < 0)
+		return rc;
+	if (h.dtype != NPY_F32 || h.ndim != 2 || h.shape[1] != 2 || h.shape[0] < 1) {
+		char s[160];
+		return err_set(DN_EFORMAT, "%s: init layout must be (N,2) float32, got %s", name,
+		               npy_header_str(&h, s, sizeof s));
+	}
+	float *v = malloc(h.nbytes);
+	if (!v)
+		return err_set(DN_ENOMEM, "%s: out of memory", name);
+	if ((rc = npy_read_data(f, name, &h, v, (size_t)h.count)) < 0) {
+		free(v);
+		return rc;
+	}
+	for (int64_t t = 0; t < h.count; t++)
+		if (!isfinite(v[t])) {
+			free(v);
+			return err_set(DN_ERANGE, "%s: init layout: NaN or Inf at row %lld", name,
+			               (long long)(t / 2));
+		}
+	*y = v;
+	*n = h.shape[0];
+	return 0;
+}

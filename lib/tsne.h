@@ -1,0 +1,126 @@
+/* tsne.h - t-SNE (van der Maaten & Hinton 2008; van der Maaten 2014, "Accelerating t-SNE using
+ * tree-based algorithms"; Linderman et al. 2019, "Fast interpolation-based t-SNE").
+ *
+ * Pipeline: exact k-nearest neighbours (k = floor(3*perplexity)) -> per-point binary search of
+ * the Gaussian precision so each conditional row has the requested perplexity (natural log:
+ * entropy H = log(perplexity) in nats) -> symmetrised, normalised sparse P -> gradient descent
+ * with early exaggeration, momentum and adaptive gains.  The repulsive forces are exact
+ * (O(N^2), the reference) or Barnes-Hut (quadtree, --theta).
+ *
+ * Determinism: every parallel loop writes per-point results; all reductions over points are
+ * done serially in index order, so the same input, seed and thread count give the same bytes.
+ * Every function returns 0 or a negative DN_E* code with err_msg() set. */
+#ifndef DN_TSNE_H
+#define DN_TSNE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "npy.h"
+
+/* Symmetric affinities in CSR form: row i holds cols col[row[i]..row[i+1]) with values val. */
+typedef struct {
+	int64_t n;
+	int64_t *row; /* (n+1) */
+	int32_t *col; /* (nnz) */
+	double *val;  /* (nnz), sums to 1 over the whole matrix */
+} tsne_sparse;
+
+typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH } tsne_method;
+typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
+
+/* Called every `report_every` iterations (and after the last) with the KL divergence of the
+ * current layout (computed with the unexaggerated P); a nonzero return stops the run. */
+typedef int (*tsne_report_fn)(void *ctx, int iter, int max_iter, double kl);
+/* Called every iteration (cheap) for progress display; may be NULL. */
+typedef void (*tsne_progress_fn)(void *ctx, int iter, int max_iter);
+
+typedef struct {
+	double perplexity;     /* 30 */
+	int max_iter;          /* 1000 */
+	int exag_iter;         /* 250: iterations with P multiplied by `exaggeration` */
+	double exaggeration;   /* 12 */
+	int mom_switch_iter;   /* 250: momentum -> final_momentum from this iteration on */
+	double momentum;       /* 0.5 */
+	double final_momentum; /* 0.8 */
+	double learning_rate;  /* <= 0: automatic, max(N/12, 200) */
+	tsne_method method;    /* AUTO: exact if theta == 0, else BH */
+	double theta;          /* 0.5 (Barnes-Hut opening angle) */
+	tsne_init init;        /* PCA (scaled to std 1e-4), RANDOM (N(0, 1e-4^2)), GIVEN (y in) */
+	uint64_t seed;         /* random init */
+	int report_every;      /* 0: only at the end */
+	tsne_report_fn report;
+	tsne_progress_fn progress;
+	void *ctx;
+} tsne_params;
+
+void tsne_params_default(tsne_params *p);
+/* The learning rate actually used for n points. */
+double tsne_learning_rate(const tsne_params *p, int64_t n);
+
+/* Exact k nearest neighbours of every row of x (n,d) by squared Euclidean distance, self
+ * excluded, ties broken by index; nbr (n,k) and dist2 (n,k) (recomputed exactly in double)
+ * sorted by increasing distance.  Blocked distance matrix by OpenBLAS sgemm: memory O(n*k). */
+int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k);
+
+/* Binary search of each row's precision beta_i so the conditional distribution
+ * p_{j|i} ~ exp(-beta_i * dist2_ij) over its k neighbours has entropy log(perplexity) (nats).
+ * p (n,k) out; beta (n) out, may be NULL.  Returns the number of rows that did not reach the
+ * tolerance (1e-5 nats) in 200 steps (>= 0), or a negative error. */
+int64_t tsne_calibrate(double *p, double *beta, const double *dist2, int64_t n, int k,
+                       double perplexity);
+
+/* P_ij = (p_{j|i} + p_{i|j}) / 2N, normalised to sum 1 (Eq. 1 of van der Maaten 2014). */
+int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t n, int k);
+void tsne_sparse_free(tsne_sparse *P);
+
+/* kNN + calibration + symmetrisation.  Errors when n - 1 < 3 * perplexity. */
+int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity);
+
+/* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
+ *   dC/dy_i = 4 * sum_j (exag * P_ij - q_ij) * w_ij * (y_i - y_j),  w_ij = 1/(1+|y_i-y_j|^2),
+ * with the repulsive part computed by `method` (EXACT, or BH with theta).  *z_out (may be
+ * NULL) gets the normalisation Z = sum_{i!=j} w_ij as estimated by the method. */
+typedef struct tsne_work tsne_work;
+tsne_work *tsne_work_new(int64_t n);
+void tsne_work_free(tsne_work *w);
+int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
+                  tsne_method method, double theta, tsne_work *w, double *z_out);
+/* KL(P||Q) = sum P_ij log(P_ij / (w_ij / Z)) for a given Z (e.g. from tsne_gradient). */
+double tsne_kl(const double *y, const tsne_sparse *P, double z);
+/* Exact Z = sum_{i!=j} 1/(1+|y_i-y_j|^2), O(n^2). */
+double tsne_exact_z(const double *y, int64_t n);
+
+/* Principal components: out (n,m) = (x - mean) V, V the top-m eigenvectors of the covariance
+ * (LAPACK dsyevr from OpenBLAS), each with its largest-magnitude coefficient positive. */
+int tsne_pca(float *out, const float *x, int64_t n, int d, int m);
+
+/* Gradient descent from y (n,2) (already initialised) with the schedule in p.  kl_out (may be
+ * NULL) gets the final KL divergence. */
+int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double *kl_out);
+
+/* Whole run: x (n,d) -> y (n,2).  With p->init == TSNE_INIT_GIVEN, y holds the start layout. */
+int tsne_run(float *y, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out);
+
+/* ---- streams ----
+ * Input: points (N,D) float32, then any number of per-point arrays (first dimension N, any
+ * dtype), passed through unchanged.  Output: layout (N,2) float32, then those arrays. */
+typedef struct {
+	int64_t n;
+	int d;
+	float *x;          /* (n,d) */
+	int nextra;
+	npy_array *extra;  /* per-point arrays in stream order */
+} tsne_input;
+
+/* Reads the whole stream; rejects D=0, N=0, NaN/Inf points and an extra array whose first
+ * dimension is not N. */
+int tsne_input_read(tsne_input *in, FILE *f, const char *name);
+void tsne_input_free(tsne_input *in);
+/* y (n,2) then in->extra. */
+int tsne_output_write(FILE *f, const float *y, const tsne_input *in);
+/* First array of a stream as a start layout: must be (N,2) float32 and finite; *y is
+ * malloc'd (N,2), *n gets N. */
+int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name);
+
+#endif

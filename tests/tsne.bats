@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# tsne: layout quality on separated clusters, determinism, warm starts, sequences, bad input.
+bats_require_minimum_version 1.5.0
+load helper
+
+# blobs OUT N D [SEED] : embedding stream, points (N,D) float32 in 4 well-separated Gaussian
+# clusters, labels (N,) uint8 = cluster, domains (N,) uint8 = i % 2.
+blobs() {
+	py '
+out, n, d, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+r = np.random.default_rng(seed)
+lab = (np.arange(n) % 4).astype(np.uint8)
+cen = r.normal(0, 8, (4, d))
+x = (cen[lab] + r.normal(0, 1, (n, d))).astype(np.float32)
+with open(out, "wb") as f:
+    np.save(f, x); np.save(f, lab); np.save(f, (np.arange(n) % 2).astype(np.uint8))' "$1" "$2" "$3" "${4:-0}"
+}
+
+# agreement LAYOUT : fraction of the 10 nearest 2-D neighbours sharing the point's label
+agreement() {
+	py '
+f = open(sys.argv[1], "rb"); y = np.load(f); lab = np.load(f)
+d = ((y[:, None, :] - y[None, :, :]) ** 2).sum(-1); np.fill_diagonal(d, np.inf)
+nn = np.argsort(d, axis=1)[:, :10]
+print("%.4f" % (lab[nn] == lab[:, None]).mean())' "$1"
+}
+
+@test "help and usage errors" {
+	run tsne --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == usage:* ]]
+	run --separate-stderr tsne --no-such-option
+	assert_fails_cleanly 2 tsne "unknown option"
+	run --separate-stderr tsne -p
+	assert_fails_cleanly 2 tsne "needs a value"
+	run --separate-stderr tsne --perplexity abc
+	assert_fails_cleanly 2 tsne "perplexity"
+	run --separate-stderr tsne --method fast
+	assert_fails_cleanly 2 tsne "method"
+	run --separate-stderr tsne --sequence a.npy
+	assert_fails_cleanly 2 tsne "-O"
+}
+
+@test "separated clusters stay separated; per-point arrays pass through unchanged" {
+	blobs "$T/in.npy" 400 10
+	tsne -q "$T/in.npy" -o "$T/out.npy"
+	py '
+a = open(sys.argv[1], "rb"); b = open(sys.argv[2], "rb")
+x = np.load(a); y = np.load(b)
+assert y.dtype == np.float32 and y.shape == (400, 2), (y.dtype, y.shape)
+assert np.isfinite(y).all()
+for i in range(2):
+    u = np.load(a); v = np.load(b)
+    assert u.dtype == v.dtype and np.array_equal(u, v), i
+assert b.read() == b""' "$T/in.npy" "$T/out.npy"
+	agree=$(agreement "$T/out.npy")
+	echo "10-NN label agreement $agree"
+	py 'assert float(sys.argv[1]) >= 0.95' "$agree"
+}
+
+@test "stdin to stdout, every method keeps the clusters apart" {
+	blobs "$T/in.npy" 300 8 1
+	for m in exact bh; do
+		tsne -q --method "$m" -n 500 < "$T/in.npy" > "$T/out-$m.npy"
+		agree=$(agreement "$T/out-$m.npy")
+		echo "$m: $agree"
+		py 'assert float(sys.argv[1]) >= 0.95' "$agree"
+	done
+}
+
+@test "same seed and thread count give the same bytes" {
+	blobs "$T/in.npy" 300 6 2
+	tsne -q -j 2 -n 300 "$T/in.npy" -o "$T/a.npy"
+	tsne -q -j 2 -n 300 "$T/in.npy" -o "$T/b.npy"
+	cmp "$T/a.npy" "$T/b.npy"
+	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/c.npy"
+	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/d.npy"
+	cmp "$T/c.npy" "$T/d.npy"
+	tsne -q -j 1 --random-init -s 6 -n 300 "$T/in.npy" -o "$T/e.npy"
+	! cmp -s "$T/c.npy" "$T/e.npy"
+}
+
+@test "-v reports the KL divergence every K iterations and at the end" {
+	blobs "$T/in.npy" 200 5
+	run --separate-stderr tsne -v --report-every 100 -n 300 "$T/in.npy" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[ "$(grep -c 'KL divergence' <<<"$stderr")" -eq 3 ]
+	grep -q 'iteration 300/300: KL divergence [0-9.]*' <<<"$stderr"
+}
+
+@test "--init keeps a converged layout nearly still" {
+	blobs "$T/in.npy" 400 10 3
+	tsne -q "$T/in.npy" -o "$T/y1.npy"
+	tsne -q --init "$T/y1.npy" -n 100 "$T/in.npy" -o "$T/y2.npy"
+	tsne -q --random-init -s 1 "$T/in.npy" -o "$T/y3.npy"
+	py '
+a = np.load(sys.argv[1]); b = np.load(sys.argv[2])
+spread = np.sqrt(((a - a.mean(0)) ** 2).sum(1).mean())
+move = np.sqrt(((a - b) ** 2).sum(1)).mean() / spread
+c = np.load(sys.argv[3])
+cold = np.sqrt(((a - c) ** 2).sum(1)).mean() / spread
+print("mean displacement / spread: warm", move, "cold", cold)
+assert move < 0.05 and cold > 0.3, (move, cold)' "$T/y1.npy" "$T/y2.npy" "$T/y3.npy"
+}
+
+@test "--sequence writes one frame per input; warm starts move points less than cold" {
+	for k in 0 1 2; do
+		py '
+r = np.random.default_rng(7); n = 300
+lab = (np.arange(n) % 3).astype(np.uint8)
+cen = r.normal(0, 6, (3, 8)) * (1 - 0.1 * int(sys.argv[2]))
+x = (cen[lab] + np.random.default_rng(int(sys.argv[2])).normal(0, 1, (n, 8))).astype(np.float32)
+with open(sys.argv[1], "wb") as f: np.save(f, x); np.save(f, lab)' "$T/in$k.npy" "$k"
+	done
+	tsne -q --sequence -O "$T/warm" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
+	tsne -q --sequence --cold -O "$T/cold" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
+	[ "$(ls "$T/warm")" = "$(printf 'frame-0000.npy\nframe-0001.npy\nframe-0002.npy')" ]
+	cmp "$T/warm/frame-0000.npy" "$T/cold/frame-0000.npy"
+	py '
+def load(p):
+    f = open(p, "rb"); y = np.load(f); lab = np.load(f); return y
+def move(d):
+    ys = [load("%s/frame-%04d.npy" % (d, k)) for k in range(3)]
+    return np.mean([np.sqrt(((ys[k] - ys[k-1]) ** 2).sum(1)).mean() /
+                    np.sqrt(((ys[k-1] - ys[k-1].mean(0)) ** 2).sum(1).mean()) for k in (1, 2)])
+w, c = move(sys.argv[1]), move(sys.argv[2])
+print("warm", w, "cold", c)
+assert w < c and w < 0.3, (w, c)' "$T/warm" "$T/cold"
+}
+
+@test "bad input: one-line errors, no output file" {
+	blobs "$T/ok.npy" 50 4
+	# N too small for the perplexity: N-1 < 3*perplexity
+	run --separate-stderr tsne -p 30 "$T/ok.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "too few for perplexity"
+	[ ! -e "$T/out.npy" ]
+	# NaN and Inf in the points
+	py 'x = np.ones((60, 3), np.float32); x[7, 1] = np.nan; np.save(sys.argv[1], x)' "$T/nan.npy"
+	run --separate-stderr tsne -p 5 "$T/nan.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "NaN or Inf at row 7"
+	py 'x = np.ones((60, 3), np.float32); x[9, 0] = -np.inf; np.save(sys.argv[1], x)' "$T/inf.npy"
+	run --separate-stderr tsne -p 5 "$T/inf.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "NaN or Inf at row 9"
+	# D = 0
+	py 'np.save(sys.argv[1], np.zeros((60, 0), np.float32))' "$T/d0.npy"
+	run --separate-stderr tsne -p 5 "$T/d0.npy"
+	assert_fails_cleanly 1 tsne "D=0"
+	# wrong dtype, rank
+	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float64))' "$T/f64.npy"
+	run --separate-stderr tsne -p 5 "$T/f64.npy"
+	assert_fails_cleanly 1 tsne "dtype|float32"
+	# per-point array whose first dimension is not N
+	py '
+f = open(sys.argv[1], "wb"); np.save(f, np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32))
+np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
+	run --separate-stderr tsne -p 5 "$T/lab.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "not per-point"
+	# init layout with another N, or not (N,2) float32
+	blobs "$T/in.npy" 60 4
+	py 'np.save(sys.argv[1], np.zeros((61, 2), np.float32))' "$T/init61.npy"
+	run --separate-stderr tsne -p 5 --init "$T/init61.npy" "$T/in.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "init layout has N=61"
+	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float32))' "$T/init3.npy"
+	run --separate-stderr tsne -p 5 --init "$T/init3.npy" "$T/in.npy"
+	assert_fails_cleanly 1 tsne "init layout must be \(N,2\) float32"
+	# truncated stream, missing file
+	head -c 200 "$T/in.npy" > "$T/trunc.npy"
+	run --separate-stderr tsne -p 5 "$T/trunc.npy"
+	assert_fails_cleanly 1 tsne "truncated"
+	run --separate-stderr tsne -p 5 "$T/missing.npy"
+	assert_fails_cleanly 1 tsne "missing.npy"
+	[ ! -e "$T/out.npy" ]
+}
+
+@test "full disk and closed pipe" {
+	blobs "$T/in.npy" 100 4
+	run --separate-stderr tsne -q -p 5 -n 50 "$T/in.npy" -o /dev/full
+	assert_fails_cleanly 1 tsne "write error"
+	run --separate-stderr bash -c "tsne -q -p 5 -n 50 '$T/in.npy' | head -c 100 > /dev/null"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+}

@@ -1,0 +1,361 @@
+/* test_tsne.c - numerics of lib/tsne.c against references computed here by brute force. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "err.h"
+#include "rng.h"
+#include "tsne.h"
+
+/* Gaussian blobs: n points in d dims, `nc` centres `sep` apart on average; labels out. */
+static float *blobs(int64_t n, int d, int nc, double sep, uint64_t seed, int *lab)
+{
+	float *x = malloc((size_t)n * d * sizeof *x);
+	double *cen = malloc((size_t)nc * d * sizeof *cen);
+	rng_t r;
+	rng_seed(&r, seed, 0);
+	for (int t = 0; t < nc * d; t++)
+		cen[t] = sep * rng_normal(&r);
+	for (int64_t i = 0; i < n; i++) {
+		int c = (int)(i % nc);
+		if (lab)
+			lab[i] = c;
+		for (int t = 0; t < d; t++)
+			x[i * d + t] = (float)(cen[c * d + t] + rng_normal(&r));
+	}
+	free(cen);
+	return x;
+}
+
+static void test_knn(void)
+{
+	int64_t n = 2500; /* more than one 2048-row block: exercises the off-diagonal blocks */
+	int d = 7, k = 15;
+	float *x = blobs(n, d, 3, 2.0, 1, NULL);
+	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
+	double *d2 = malloc((size_t)n * k * sizeof *d2);
+	CHECK(tsne_knn(nbr, d2, x, n, d, k) == 0);
+	int bad = 0, unsorted = 0;
+	double *all = malloc((size_t)n * sizeof *all);
+	for (int64_t i = 0; i < n; i += 7) {
+		for (int64_t j = 0; j < n; j++) {
+			double s = 0;
+			for (int t = 0; t < d; t++)
+				s += ((double)x[i * d + t] - x[j * d + t]) * ((double)x[i * d + t] - x[j * d + t]);
+			all[j] = j == i ? INFINITY : s;
+		}
+		/* the k-th smallest true distance */
+		double kth = 0;
+		for (int t = 0; t < k; t++) {
+			int64_t m = -1;
+			for (int64_t j = 0; j < n; j++)
+				if (m < 0 || all[j] < all[m])
+					m = j;
+			kth = all[m];
+			all[m] = INFINITY;
+		}
+		for (int t = 0; t < k; t++) {
+			int32_t j = nbr[i * k + t];
+			double s = 0;
+			for (int u = 0; u < d; u++)
+				s += ((double)x[i * d + u] - x[j * d + u]) * ((double)x[i * d + u] - x[j * d + u]);
+			if (j == i || s > kth * (1 + 1e-5) + 1e-9 || fabs(s - d2[i * k + t]) > 1e-4 * (1 + s))
+				bad++;
+			if (t > 0 && d2[i * k + t] < d2[i * k + t - 1])
+				unsorted++;
+		}
+	}
+	CHECK_MSG(bad == 0, "kNN: %d neighbours wrong", bad);
+	CHECK(unsorted == 0);
+	free(all), free(x), free(nbr), free(d2);
+}
+
+static void test_calibration_and_P(void)
+{
+	int64_t n = 500;
+	int d = 10;
+	double perp = 20;
+	int k = (int)(3 * perp);
+	float *x = blobs(n, d, 4, 3.0, 2, NULL);
+	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
+	double *d2 = malloc((size_t)n * k * sizeof *d2);
+	double *p = malloc((size_t)n * k * sizeof *p);
+	CHECK(tsne_knn(nbr, d2, x, n, d, k) == 0);
+	CHECK(tsne_calibrate(p, NULL, d2, n, k, perp) == 0);
+	/* Each row's entropy in nats equals log(perplexity) (natural log) within 1e-3. */
+	double worst = 0, sumerr = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double h = 0, s = 0;
+		for (int t = 0; t < k; t++) {
+			s += p[i * k + t];
+			if (p[i * k + t] > 0)
+				h -= p[i * k + t] * log(p[i * k + t]);
+		}
+		worst = fmax(worst, fabs(h - log(perp)));
+		sumerr = fmax(sumerr, fabs(s - 1));
+	}
+	CHECK_MSG(worst < 1e-3, "worst row entropy error %g nats", worst);
+	CHECK(sumerr < 1e-12);
+	/* Symmetric, normalised P. */
+	tsne_sparse P;
+	CHECK(tsne_symmetrize(&P, nbr, p, n, k) == 0);
+	double total = 0, asym = 0;
+	int64_t self = 0;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t t = P.row[i]; t < P.row[i + 1]; t++) {
+			int32_t j = P.col[t];
+			total += P.val[t];
+			self += j == i;
+			double back = 0;
+			for (int64_t u = P.row[j]; u < P.row[j + 1]; u++)
+				if (P.col[u] == i)
+					back = P.val[u];
+			asym = fmax(asym, fabs(back - P.val[t]));
+		}
+	CHECK_CLOSE(total, 1.0, 1e-12);
+	CHECK(self == 0);
+	CHECK(asym < 1e-15);
+	/* (p_{j|i} + p_{i|j}) / 2N for one pair */
+	int32_t j0 = nbr[0];
+	double pji = p[0], pij = 0;
+	for (int t = 0; t < k; t++)
+		if (nbr[(int64_t)j0 * k + t] == 0)
+			pij = p[(int64_t)j0 * k + t];
+	double got = 0;
+	for (int64_t t = P.row[0]; t < P.row[1]; t++)
+		if (P.col[t] == j0)
+			got = P.val[t];
+	CHECK_CLOSE(got, (pji + pij) / (2.0 * n), 1e-9);
+	tsne_sparse_free(&P);
+	free(x), free(nbr), free(d2), free(p);
+}
+
+static double kl_exact(const double *y, const tsne_sparse *P)
+{
+	return tsne_kl(y, P, tsne_exact_z(y, P->n));
+}
+
+static void test_gradients(void)
+{
+	int64_t n = 400;
+	int d = 5;
+	float *x = blobs(n, d, 3, 3.0, 3, NULL);
+	tsne_sparse P;
+	CHECK(tsne_affinities(&P, x, n, d, 10) == 0);
+	double *y = malloc((size_t)n * 2 * sizeof *y);
+	rng_t r;
+	rng_seed(&r, 4, 0);
+	for (int64_t t = 0; t < 2 * n; t++)
+		y[t] = 3.0 * rng_normal(&r);
+	double *ge = malloc((size_t)n * 2 * sizeof *ge), *gb = malloc((size_t)n * 2 * sizeof *gb);
+	tsne_work *w = tsne_work_new(n);
+	double ze, zb;
+	CHECK(tsne_gradient(ge, y, &P, 1.0, TSNE_EXACT, 0, w, &ze) == 0);
+	CHECK_CLOSE(ze, tsne_exact_z(y, n), 1e-12);
+
+	/* The exact gradient is the derivative of KL: central finite differences. */
+	double h = 1e-5, worst = 0;
+	for (int64_t t = 0; t < 2 * n; t += 37) {
+		double keep = y[t];
+		y[t] = keep + h;
+		double kp = kl_exact(y, &P);
+		y[t] = keep - h;
+		double km = kl_exact(y, &P);
+		y[t] = keep;
+		double fd = (kp - km) / (2 * h);
+		worst = fmax(worst, fabs(fd - ge[t]) / (1e-6 + fabs(ge[t])));
+	}
+	CHECK_MSG(worst < 1e-4, "exact gradient vs finite differences: rel err %g", worst);
+
+	/* Barnes-Hut tends to the exact gradient as theta -> 0. */
+	double prev = INFINITY;
+	const double thetas[] = {0.8, 0.5, 0.2, 0.05, 1e-9};
+	for (int a = 0; a < 5; a++) {
+		CHECK(tsne_gradient(gb, y, &P, 1.0, TSNE_BH, thetas[a], w, &zb) == 0);
+		double num = 0, den = 0;
+		for (int64_t t = 0; t < 2 * n; t++) {
+			num += (gb[t] - ge[t]) * (gb[t] - ge[t]);
+			den += ge[t] * ge[t];
+		}
+		double rel = sqrt(num / den);
+		CHECK_MSG(rel <= prev, "theta %g: rel err %g not below %g", thetas[a], rel, prev);
+		prev = rel;
+		if (thetas[a] == 0.5)
+			CHECK_MSG(rel < 0.02, "theta 0.5: rel err %g", rel);
+		if (thetas[a] < 1e-6) {
+			CHECK_MSG(rel < 1e-10, "theta ~0: rel err %g", rel);
+			CHECK_CLOSE(zb, ze, 1e-12);
+		}
+	}
+	/* Coincident points must not break the tree. */
+	for (int64_t i = 0; i < 50; i++)
+		y[2 * i] = y[2 * i + 1] = 1.0;
+	CHECK(tsne_gradient(ge, y, &P, 1.0, TSNE_EXACT, 0, w, &ze) == 0);
+	CHECK(tsne_gradient(gb, y, &P, 1.0, TSNE_BH, 1e-9, w, &zb) == 0);
+	{
+		double num = 0, den = 0;
+		for (int64_t t = 0; t < 2 * n; t++) {
+			num += (gb[t] - ge[t]) * (gb[t] - ge[t]);
+			den += ge[t] * ge[t];
+		}
+		CHECK_MSG(sqrt(num / den) < 1e-10, "duplicates: rel err %g", sqrt(num / den));
+		CHECK_CLOSE(zb, ze, 1e-12);
+	}
+	tsne_work_free(w);
+	tsne_sparse_free(&P);
+	free(x), free(y), free(ge), free(gb);
+}
+
+typedef struct {
+	int n;
+	int iter[64];
+	double kl[64];
+} kl_log;
+
+static int log_kl(void *c, int iter, int max_iter, double kl)
+{
+	kl_log *l = c;
+	if (l->n < 64) {
+		l->iter[l->n] = iter;
+		l->kl[l->n++] = kl;
+	}
+	return 0;
+}
+
+static void test_optimize(void)
+{
+	int64_t n = 600;
+	int d = 10;
+	int *lab = malloc((size_t)n * sizeof *lab);
+	float *x = blobs(n, d, 4, 4.0, 5, lab);
+	tsne_params p;
+	tsne_params_default(&p);
+	p.max_iter = 600;
+	p.report_every = 50;
+	p.report = log_kl;
+	kl_log l = {0};
+	p.ctx = &l;
+	float *y = malloc((size_t)n * 2 * sizeof *y), *y2 = malloc((size_t)n * 2 * sizeof *y2);
+	double kl;
+	CHECK(tsne_run(y, x, n, d, &p, &kl) == 0);
+	/* KL decreases once exaggeration is off (iteration >= 300), and ends well below where
+	 * the unexaggerated descent started. */
+	int inc = 0, first = -1;
+	for (int t = 0; t < l.n; t++) {
+		if (l.iter[t] < 300)
+			continue;
+		if (first < 0)
+			first = t;
+		else if (l.kl[t] > l.kl[t - 1] + 1e-3)
+			inc++;
+	}
+	for (int t = 0; t < l.n; t++)
+		printf("  iter %d KL %.5f\n", l.iter[t], l.kl[t]);
+	CHECK_MSG(inc == 0, "KL went up %d times after exaggeration", inc);
+	CHECK(first >= 0 && kl < l.kl[first]);
+	CHECK(l.kl[0] > kl); /* iteration 50, exaggerated phase, vs the end */
+	/* Separated clusters stay separated: 10-NN label agreement in 2-D. */
+	int agree = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double best[10];
+		int bl[10];
+		for (int t = 0; t < 10; t++)
+			best[t] = INFINITY, bl[t] = -1;
+		for (int64_t j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1], s = dx * dx + dy * dy;
+			if (s < best[9]) {
+				int t = 9;
+				while (t > 0 && best[t - 1] > s) {
+					best[t] = best[t - 1], bl[t] = bl[t - 1];
+					t--;
+				}
+				best[t] = s, bl[t] = lab[j];
+			}
+		}
+		for (int t = 0; t < 10; t++)
+			agree += bl[t] == lab[i];
+	}
+	CHECK_MSG(agree >= 0.95 * 10 * n, "10-NN label agreement %g", agree / (10.0 * n));
+	/* Same input, same seed: same bytes (random init too). */
+	p.report = NULL;
+	p.init = TSNE_INIT_RANDOM;
+	p.seed = 9;
+	p.max_iter = 100;
+	CHECK(tsne_run(y, x, n, d, &p, NULL) == 0);
+	CHECK(tsne_run(y2, x, n, d, &p, NULL) == 0);
+	CHECK(memcmp(y, y2, (size_t)n * 2 * sizeof *y) == 0);
+	p.seed = 10;
+	CHECK(tsne_run(y2, x, n, d, &p, NULL) == 0);
+	CHECK(memcmp(y, y2, (size_t)n * 2 * sizeof *y) != 0);
+	free(x), free(y), free(y2), free(lab);
+}
+
+static void test_pca(void)
+{
+	/* Points along known orthogonal directions with variances 25, 4, 1, 0.01. */
+	int64_t n = 4000;
+	int d = 6;
+	double u[3][6] = {{1, 1, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1}, {1, -1, 0, 0, 0, 0}};
+	double sd[3] = {5, 2, 1};
+	float *x = malloc((size_t)n * d * sizeof *x), *pc = malloc((size_t)n * 3 * sizeof *pc);
+	rng_t r;
+	rng_seed(&r, 6, 0);
+	for (int c = 0; c < 3; c++) {
+		double s = 0;
+		for (int t = 0; t < d; t++)
+			s += u[c][t] * u[c][t];
+		for (int t = 0; t < d; t++)
+			u[c][t] /= sqrt(s);
+	}
+	for (int64_t i = 0; i < n; i++) {
+		double a[3];
+		for (int c = 0; c < 3; c++)
+			a[c] = sd[c] * rng_normal(&r);
+		for (int t = 0; t < d; t++)
+			x[i * d + t] = (float)(7.0 + a[0] * u[0][t] + a[1] * u[1][t] + a[2] * u[2][t] +
+			                       0.1 * rng_normal(&r));
+	}
+	CHECK(tsne_pca(pc, x, n, d, 3) == 0);
+	double var[3] = {0}, mean[3] = {0};
+	for (int64_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++)
+			mean[c] += pc[i * 3 + c];
+	for (int c = 0; c < 3; c++) {
+		mean[c] /= n;
+		CHECK(fabs(mean[c]) < 1e-3);
+	}
+	for (int64_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++)
+			var[c] += (pc[i * 3 + c] - mean[c]) * (pc[i * 3 + c] - mean[c]);
+	for (int c = 0; c < 3; c++)
+		var[c] /= n;
+	CHECK(var[0] > var[1] && var[1] > var[2]);
+	CHECK_CLOSE(var[0], 25.0, 0.1);
+	CHECK_CLOSE(var[1], 4.0, 0.1);
+	CHECK_CLOSE(var[2], 1.0, 0.1);
+	free(x), free(pc);
+}
+
+static void test_errors(void)
+{
+	tsne_sparse P;
+	float x[40 * 3] = {0};
+	for (int t = 0; t < 120; t++)
+		x[t] = (float)(t % 7);
+	CHECK_ERR(tsne_affinities(&P, x, 40, 3, 30), "too few");
+	CHECK_ERR(tsne_affinities(&P, x, 40, 0, 5), "D=0");
+	CHECK(tsne_affinities(&P, x, 40, 3, 13) == 0); /* 39 >= 39 */
+	tsne_sparse_free(&P);
+}
+
+int main(void)
+{
+	test_knn();
+	test_calibration_and_P();
+	test_gradients();
+	test_optimize();
+	test_pca();
+	test_errors();
+	return check_summary("test_tsne");
+}
