@@ -282,6 +282,9 @@ int idx_check_dataset(const idx_array *images, const char *iname, const idx_arra
 		return err_set(DN_EFORMAT, "%s: expected images of rank 3 (N,H,W), got rank %d", iname, images->ndim);
 	if (images->dims[1] == 0 || images->dims[2] == 0)
 		return err_set(DN_EFORMAT, "%s: empty images (%" PRId64 "x%" PRId64 ")", iname, images->dims[1], images->dims[2]);
+	if (images->dims[1] > IDX_MAX_SIDE || images->dims[2] > IDX_MAX_SIDE)
+		return err_set(DN_EFORMAT, "%s: images of %" PRId64 "x%" PRId64 " are larger than %dx%d", iname,
+		               images->dims[1], images->dims[2], IDX_MAX_SIDE, IDX_MAX_SIDE);
 	if (labels->ndim != 1)
 		return err_set(DN_EFORMAT, "%s: expected labels of rank 1 (N,), got rank %d", lname, labels->ndim);
 	if (images->dims[0] != labels->dims[0])

@@ -42,7 +42,8 @@ void idx_unmap(uint8_t *buf, size_t len, int mapped);
 /* Read a file and, if it is gzip, decompress it: the raw IDX bytes (malloc'd). */
 int idx_load(const char *path, uint8_t **out, size_t *outlen);
 
-/* Check an images/labels pair as a labelled dataset: images rank 3 (N,H,W) with H,W > 0,
+#define IDX_MAX_SIDE 65535
+/* Check an images/labels pair as a labelled dataset: images rank 3 (N,H,W), 0 < H,W <= 65535,
  * labels rank 1 (N,) with the same N, every label < 10. */
 int idx_check_dataset(const idx_array *images, const char *iname,
                       const idx_array *labels, const char *lname);

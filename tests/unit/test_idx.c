@@ -246,6 +246,12 @@ static void test_dataset(void)
 	ni = make_idx(ib, 3, d0);
 	CHECK(idx_parse(ib, ni, "img0", &im) == 0);
 	CHECK_ERR(idx_check_dataset(&im, "img0", &lab, "lab"), "img0: empty images");
+	/* Absurd image sides (they would not fit the stream's int sizes). */
+	uint32_t dw[3] = {5, 1, 70000};
+	ni = make_idx(ib, 3, (uint32_t[3]){5, 1, 1});
+	CHECK(idx_parse(ib, ni, "imgw", &im) == 0);
+	im.dims[2] = dw[2];  /* a header-only change: the data is not read by the check */
+	CHECK_ERR(idx_check_dataset(&im, "imgw", &lab, "lab"), "imgw: images of 1x70000 are larger than 65535x65535");
 }
 
 int main(void)
