@@ -289,8 +289,8 @@ w, h = int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
 assert (w, h) == (122, 92), (w, h)
 ' "$T/s.png"
 	# the tiles are the first K output images, in order, zoomed by Z
-	mnistm-gen --seed 1 --sheet "$T/s3.png" --sheet-count 7 --sheet-scale 3 "$T/d.npy" -o "$T/o3.npy"
-	fx sheet-check "$T/s3.png" "$T/o3.npy" 7 3
+	mnistm-gen --seed 1 --sheet "$T/s3.png" --sheet-count 5 --sheet-scale 2 "$T/d.npy" -o "$T/o3.npy"
+	fx sheet-check "$T/s3.png" "$T/o3.npy" 5 2
 	# a bad stream: neither the sheet nor the output appear
 	py 'np.save(open(sys.argv[1], "wb"), np.zeros((3, 5, 5), np.uint8))' "$T/nolab.npy"
 	run --separate-stderr mnistm-gen --sheet "$T/s2.png" "$T/nolab.npy" -o "$T/o2.npy"
