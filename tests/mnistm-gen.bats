@@ -208,6 +208,18 @@ print("ok", bg.size, chi2)
 	done
 }
 
+@test "memory does not grow with N: 10,000 and 40,000 images peak within 4 MB" {
+	[ -x /usr/bin/time ] || skip "/usr/bin/time not installed (Debian package time)"
+	for n in 10000 40000; do
+		py 'f = open(sys.argv[1], "wb"); n = int(sys.argv[2]); np.save(f, np.full((n, 28, 28), 200, np.uint8)); np.save(f, np.zeros(n, np.uint8))' "$T/z$n.npy" $n
+		/usr/bin/time -f %M -o "$T/rss$n" mnistm-gen "$T/z$n.npy" -o /dev/null
+	done
+	small=$(cat "$T/rss10000") big=$(cat "$T/rss40000")
+	echo "peak RSS: $small KB for 10000, $big KB for 40000"
+	# 40,000 output images are 94 MB: holding them would show
+	[ $((big - small)) -lt 4096 ]
+}
+
 @test "bsds: background as large as the digit gives exactly |photo - digit|" {
 	fx digits "$T/d.npy" 50 5 7
 	fx png "$T/bg/only.png" 5 7 42
