@@ -106,7 +106,7 @@ void cli_usage_error(const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	/* After getopt_long returned '?': name the option (long form from argv, else optopt). */
-	if (!strcmp(buf, "unknown option") && saved_argv && optind > 0 && optind <= saved_argc) {
+	if (!strncmp(buf, "unknown option", 14) && saved_argv && optind > 0 && optind <= saved_argc) {
 		const char *a = saved_argv[optind - 1];
 		if (a && !strncmp(a, "--", 2) && a[2])
 			snprintf(buf, sizeof buf, "unknown option or missing value: '%.*s'",

@@ -11,6 +11,8 @@ CASES="$ROOT/tests/bad-input/cases.tsv"
 setup_file() {
 	export IN="$BATS_FILE_TMPDIR/in"
 	"$PYTHON" "$ROOT/tests/bad-input/make-inputs.py" "$IN"
+	. "$ROOT/tests/bad-input/small-runs.sh"
+	make_models
 }
 
 # run_cases TOOL: run every row for TOOL; report each failing row, fail if any did.
@@ -20,11 +22,15 @@ run_cases() {
 	while IFS=$'\t' read -r name cmd in st re; do
 		case $name in '#'* | '') continue ;; esac
 		[ "${cmd%% *}" = "$tool" ] || continue
+		if [[ "$cmd" == *'$MNIST_DIR'* && ! -f "$MNIST_DIR/SHA256SUMS" ]]; then
+			echo "skipped $name: no MNIST mirror at $MNIST_DIR"
+			continue
+		fi
 		n=$((n + 1))
 		OUT="$BATS_TEST_TMPDIR/case-$name"
 		mkdir -p "$OUT"
 		[ "$in" = - ] && in=/dev/null || in="$IN/$in"
-		run --separate-stderr env IN="$IN" OUT="$OUT" timeout 30 bash -c "cd \"\$OUT\" && $cmd" < "$in"
+		run --separate-stderr env -u MNIST_MIRROR IN="$IN" OUT="$OUT" MNIST_DIR="$MNIST_DIR" XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache-$name" timeout 30 bash -c "cd \"\$OUT\" && $cmd" < "$in"
 		msg=$(assert_fails_cleanly "$st" "$tool" "$re") || { echo "FAIL $name: $msg"; bad=$((bad + 1)); }
 		[ -z "$(ls -A "$OUT")" ] || { echo "FAIL $name: left behind: $(ls -A "$OUT")"; bad=$((bad + 1)); }
 	done < "$CASES"

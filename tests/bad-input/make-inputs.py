@@ -46,6 +46,7 @@ put("ok_gray.npy", npy(gray, labels))
 put("ok_rgb.npy", npy(rgb, labels))
 put("ok_emb.npy", npy(feat, labels, domains))
 put("ok_pts.npy", npy(pts, labels, domains))
+put("ok_gray16.npy", npy(rng.integers(0, 256, (N, 16, 16), dtype=np.uint8), labels))
 put("ok_big.npy", npy(np.zeros((2000, 28, 28), np.uint8), np.zeros(2000, np.uint8)))
 
 # generic stream damage
@@ -96,5 +97,43 @@ put("pts_nan.npy", npy(p, labels, domains))
 p = pts.copy(); p[2, 0] = -np.inf
 put("pts_inf.npy", npy(p, labels, domains))
 put("pts_d3.npy", npy(rng.standard_normal((N, 3)).astype("<f4"), labels, domains))
+
+put("pts_labels10.npy", npy(pts, np.full(N, 10, np.uint8), domains))
+put("pts_domain2.npy", npy(pts, labels, np.full(N, 2, np.uint8)))
+
+# metrics logs (dann-train --log, plot-frames --curves) and a titles file
+cols = "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\tsource_acc\ttarget_acc\n"
+put("ok.tsv", (cols + "0\t0\t0.01\t0\t2.3\t0.69\t0.5\t0.1\t0.1\n"
+               "100\t1\t0.009\t0.5\t1.3\t0.69\t0.5\t0.5\t0.3\n").encode())
+put("inf.tsv", (cols + "0\t0\t0.01\t0\t2.3\t0.69\t0.5\t0.1\tinf\n").encode())
+put("short_row.tsv", (cols + "0\t0\t0.01\t0\t2.3\n").encode())
+put("cols.tsv", b"step\tepoch\tlr\tlambda\n0\t0\t0.01\t0\n")
+put("titles_nul.txt", b"frame one\nframe\0two\n")
+
+# photo folders for mnistm-gen --recipe bsds: random bytes named .jpg; a JPEG cut short
+from PIL import Image  # noqa: E402 (only here)
+os.makedirs(os.path.join(out, "photos_random"), exist_ok=True)
+put("photos_random/x.jpg", rng.integers(0, 256, 2048, dtype=np.uint8).tobytes())
+b = io.BytesIO()
+Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8), "RGB").save(b, "JPEG", quality=90)
+os.makedirs(os.path.join(out, "photos_trunc"), exist_ok=True)
+put("photos_trunc/cut.jpg", b.getvalue()[: len(b.getvalue()) // 2])
+b = io.BytesIO()
+Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8), "RGB").save(b, "PNG")
+os.makedirs(os.path.join(out, "photos_png_trunc"), exist_ok=True)
+put("photos_png_trunc/cut.png", b.getvalue()[: len(b.getvalue()) * 2 // 3])
+os.makedirs(os.path.join(out, "photos_none"), exist_ok=True)
+put("photos_none/readme.txt", b"no photos here\n")
+
+# MNIST mirrors: files of random bytes under the right names; gzip streams cut short
+import gzip  # noqa: E402
+names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+for d in ("mirror_random", "mirror_trunc", "mirror_empty"):
+    os.makedirs(os.path.join(out, d), exist_ok=True)
+for n in names:
+    put("mirror_random/" + n, rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    z = gzip.compress(bytes([0, 0, 8, 3]) + rng.integers(0, 256, 20000, dtype=np.uint8).tobytes(), mtime=0)
+    put("mirror_trunc/" + n, z[: len(z) // 2])
 
 os.makedirs(os.path.join(out, "a_directory"), exist_ok=True)

@@ -35,4 +35,29 @@ static inline void fuzz_check_rc(int rc)
 		__builtin_trap();
 }
 
+
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* For parsers that take a path: the bytes in an anonymous memory file, named through
+ * /proc/self/fd.  Writes the path into `path` and returns the fd (close it after), or -1. */
+static inline int fuzz_memfile(const uint8_t *data, size_t size, char *path, size_t len)
+{
+	int fd = memfd_create("fuzz", 0);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off < size) {
+		ssize_t w = write(fd, data + off, size - off);
+		if (w <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	snprintf(path, len, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
 #endif
