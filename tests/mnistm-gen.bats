@@ -100,7 +100,7 @@ hlen() { echo $(($(od -An -tu2 -j8 -N2 "$1") + 10)); }
 	[[ "$output" == usage:* ]]
 	[[ "$output" == *--recipe* ]]
 	run --separate-stderr mnistm-gen --no-such-option
-	assert_fails_cleanly 2 mnistm-gen "unknown option '--no-such-option'"
+	assert_fails_cleanly 2 mnistm-gen "unknown option.*'--no-such-option'"
 	run --separate-stderr mnistm-gen --seed
 	assert_fails_cleanly 2 mnistm-gen "--seed: missing argument"
 }
