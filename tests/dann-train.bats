@@ -43,7 +43,7 @@ setup() {
 	mk_data "$T/test.npy" 100 3 rgb
 	run --separate-stderr dann-train --source "$T/src.npy" --target "$T/tgt.npy" \
 		--target-test "$T/test.npy" --epochs 2 --log "$T/log.tsv" --log-every 2 \
-		--snapshots 3 --snapshot-dir "$T/snaps" --threads 2 -o "$T/m.model"
+		--snapshots 3 --snapshot-dir "$T/snaps" --threads 1 -o "$T/m.model"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	[[ "$stderr" == *"2.00 epochs (6 steps)"*"target-test accuracy"* ]]
@@ -109,7 +109,7 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 }
 
 @test "SIGINT at a random moment writes a checkpoint; --resume reaches the same model" {
-	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 150 --batch 16 --threads 2 --log-every 3
+	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 120 --batch 8 --threads 1 --log-every 3
 	      --snapshots 4)
 	dann-train -q "${args[@]}" --log "$T/full.tsv" --snapshot-dir "$T/s1" -o "$T/full.model"
 	for sig in INT TERM; do
