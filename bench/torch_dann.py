@@ -4,7 +4,8 @@
 The same network as dann-train --arch seed (or --arch paper), batch 64 source + 64 target,
 SGD with momentum 0.9, label cross-entropy + domain binary cross-entropy through a gradient
 reversal layer.  Prints one TSV line per thread setting:
-    impl  threads  images_per_s  (median over reps)  min  max
+    impl  threads  images_per_s(median over reps)  min  max  images_per_cpu_s(median)
+the last dividing by the process CPU time (steadier than the wall clock on a shared machine).
 An "image" is one of the 128 in a batch, as in dann-train's images/s.
 """
 import argparse
@@ -70,13 +71,34 @@ def bench(threads, steps, reps, warmup, arch, size, batch):
 
     for _ in range(warmup):
         step()
-    rates = []
+    rates, crates = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
         rates.append(steps * 2 * batch / (time.perf_counter() - t0))
-    return rates
+        crates.append(steps * 2 * batch / (time.process_time() - c0))
+    return rates, crates
+
+
+def bench_embed(threads, reps, arch, size, n=4096, batch=256):
+    """Evaluation-mode forward to the 768-wide features under torch.no_grad(), as dann-embed."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = DANN(arch, size)
+    net.eval()
+    x = torch.rand(n, 3, size, size) * 2 - 1
+    rates, crates = [], []
+    with torch.no_grad():
+        for i in range(0, n, batch):  # warm-up
+            net.features(x[i:i + batch])
+        for _ in range(reps):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for i in range(0, n, batch):
+                net.features(x[i:i + batch])
+            rates.append(n / (time.perf_counter() - t0))
+            crates.append(n / (time.process_time() - c0))
+    return rates, crates
 
 
 def main():
@@ -88,11 +110,18 @@ def main():
     ap.add_argument("--arch", default="seed", choices=["seed", "paper"])
     ap.add_argument("--size", type=int, default=28)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--embed", action="store_true", help="also time the no_grad feature forward")
     a = ap.parse_args()
     print(f"# torch {torch.__version__}, {a.arch} arch, {a.size}x{a.size}, batch {a.batch}+{a.batch}", file=sys.stderr)
-    for t in [int(x) for x in a.threads.split(",")]:
-        r = bench(t, a.steps, a.reps, a.warmup, a.arch, a.size, a.batch)
-        print(f"pytorch\t{t}\t{statistics.median(r):.0f}\t{min(r):.0f}\t{max(r):.0f}", flush=True)
+    for t in [int(x) for x in a.threads.split(",")] if a.steps > 1 or not a.embed else []:
+        r, c = bench(t, a.steps, a.reps, a.warmup, a.arch, a.size, a.batch)
+        print(f"pytorch\t{t}\t{statistics.median(r):.0f}\t{min(r):.0f}\t{max(r):.0f}"
+              f"\t{statistics.median(c):.0f}", flush=True)
+    if a.embed:
+        for t in [int(x) for x in a.threads.split(",")]:
+            r, c = bench_embed(t, a.reps, a.arch, a.size)
+            print(f"pytorch-embed\t{t}\t{statistics.median(r):.0f}\t{min(r):.0f}\t{max(r):.0f}"
+                  f"\t{statistics.median(c):.0f}", flush=True)
 
 
 if __name__ == "__main__":

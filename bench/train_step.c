@@ -4,8 +4,9 @@
  *   train_step [--threads N] [--steps S] [--reps R] [--warmup W] [--batch B] [--size 28|32]
  *              [--arch seed|paper] [--profile] [--embed]
  *
- * Prints TSV lines  impl threads images_per_s(median) min max  ("ours" for training,
- * "ours-embed" for inference).  An image is one of the 2B in a DANN batch.  With --profile it
+ * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
+ * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
+ * of the process, which on a shared machine is steadier than the wall clock).  An image is one of the 2B in a DANN batch.  With --profile it
  * also prints the time of every layer call inside one step (averaged over the timed steps):
  * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
  * exactly the code dann-train runs. */
@@ -26,6 +27,15 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the whole process (all threads): on a shared machine, the time we were
+ * actually running; the profile uses it so per-layer numbers do not include waiting. */
+static double cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -59,9 +69,9 @@ static void prof_add(const char *name, double dt)
 	{                                                                                          \
 		if (!profiling)                                                                        \
 			return __real_##fn args;                                                           \
-		double t0_ = now();                                                                    \
+		double t0_ = cpu();                                                                    \
 		ret r_ = __real_##fn args;                                                             \
-		prof_add(label, now() - t0_);                                                          \
+		prof_add(label, cpu() - t0_);                                                          \
 		return r_;                                                                             \
 	}
 #define WRAPV(fn, params, args, label)                                                         \
@@ -72,9 +82,9 @@ static void prof_add(const char *name, double dt)
 			__real_##fn args;                                                                  \
 			return;                                                                            \
 		}                                                                                      \
-		double t0_ = now();                                                                    \
+		double t0_ = cpu();                                                                    \
 		__real_##fn args;                                                                      \
-		prof_add(label, now() - t0_);                                                          \
+		prof_add(label, cpu() - t0_);                                                          \
 	}
 
 static char lbl[64];
@@ -138,6 +148,74 @@ WRAPV(nn_dropout2d_backward, (float *din, const float *dout, const float *mask, 
 WRAPV(nn_input_from_u8, (float *out, const uint8_t *in, int B, int H, int W, int C),
       (out, in, B, H, W, C), "input u8->float")
 
+static void prof_print(const char *what, int threads, int steps, double per)
+{
+	printf("# per-layer profile of one %s, %d threads (CPU ms of the process, mean of %d)\n",
+	       what, threads, steps);
+	double inner = 0;
+	for (int i = 0; i < nprof; i++) {
+		printf("#   %-28s %8.3f ms  %5.1f%%\n", prof[i].name, prof[i].t / steps * 1e3,
+		       100 * prof[i].t / steps / per);
+		if (prof[i].name[0] == '=')
+			inner += prof[i].t;
+	}
+	if (inner > 0)
+		printf("#   %-28s %8.3f ms  %5.1f%%\n", "rest (data, losses, SGD)",
+		       (per - inner / steps) * 1e3, 100 * (per - inner / steps) / per);
+	printf("#   %-28s %8.3f ms\n", "total", per * 1e3);
+	nprof = 0;
+}
+
+/* FLOPs (multiply and add counted as 2) per image of the convolutions and fully connected
+ * layers; BatchNorm, ReLU, pooling and the losses are O(activations) and not counted. */
+static double flops_report(const model *m, int batch, int print)
+{
+	double K1 = 25.0 * 3, K2 = 25.0 * MODEL_C1, F = m->F, Hd = MODEL_HIDDEN;
+	double c1 = 2.0 * m->c1h * m->c1w * MODEL_C1 * K1, c2 = 2.0 * m->c2h * m->c2w * MODEL_C2 * K2;
+	double l1 = 2 * F * Hd, l2 = 2 * Hd * Hd, l3 = 2 * Hd * MODEL_CLASSES, d1 = 2 * F * Hd,
+	       d2 = 2 * Hd;
+	/* backward: conv1 has dw only (no input gradient); others dw + din (2x forward) */
+	double conv = c1 * 2 + c2 * 3, label = (l1 + l2 + l3) * 3 / 2 /* source half only */,
+	       dom = (d1 + d2) * 3;
+	double total = conv + label + dom;
+	if (print) {
+		printf("# FLOPs per training image (one of the 2x%d of a DANN batch):\n", batch);
+		printf("#   conv1   fwd %.3f M  bwd %.3f M (dw)\n", c1 / 1e6, c1 / 1e6);
+		printf("#   conv2   fwd %.3f M  bwd %.3f M (dw + din)\n", c2 / 1e6, 2 * c2 / 1e6);
+		printf("#   label   fwd+bwd %.3f M (fc %d-100-100-10, source half: /2)\n", label / 1e6,
+		       (int)F);
+		printf("#   domain  fwd+bwd %.3f M (fc %d-100-1)\n", dom / 1e6, (int)F);
+		printf("#   total   %.3f MFLOP per training image; %.3f MFLOP per embedded image "
+		       "(conv1 + conv2 forward)\n",
+		       total / 1e6, (c1 + c2) / 1e6);
+	}
+	return total;
+}
+
+WRAP(int, kern_bn_pool_relu_forward, (float *r, uint8_t *arg, float *mean, float *rstd,
+                                      const float *x, const float *gamma, const float *beta,
+                                      float *rm, float *rv, int B, int H, int W, int C,
+                                      int groups, float mom),
+     (r, arg, mean, rstd, x, gamma, beta, rm, rv, B, H, W, C, groups, mom),
+     L("bn+pool+relu fwd C", C))
+WRAP(int, kern_relu_pool_bn_backward, (float *dx, float *dgamma, float *dbeta, const float *dr,
+                                       const float *r, const uint8_t *arg, const float *x,
+                                       const float *mean, const float *rstd, const float *gamma,
+                                       int B, int H, int W, int C, int groups),
+     (dx, dgamma, dbeta, dr, r, arg, x, mean, rstd, gamma, B, H, W, C, groups),
+     L("relu+pool+bn bwd C", C))
+WRAP(int, kern_conv2d_bn_backward, (float *din, float *dw, float *db, float *dgamma, float *dbeta,
+                                    const float *dr, const float *r, const uint8_t *arg,
+                                    const float *cx, const float *mean, const float *rstd,
+                                    const float *gamma, const float *in, const float *w, int B,
+                                    int H, int W, int C, int OC, int KS, int groups),
+     (din, dw, db, dgamma, dbeta, dr, r, arg, cx, mean, rstd, gamma, in, w, B, H, W, C, OC, KS,
+      groups),
+     L("relu+pool+bn+conv bwd OC", OC))
+WRAP(int, kern_features_eval, (float *feat, float *p1, const float *x, const float *const l1[6],
+                               const float *const l2[6], int B, int H, int W),
+     (feat, p1, x, l1, l2, B, H, W), "features eval (fused)")
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -190,7 +268,7 @@ int main(int argc, char **argv)
 	/* source grayscale as MNIST, target RGB as MNIST-M */
 	synth(&src, 4096, size, size, 1, 1);
 	synth(&tgt, 4096, size, size, 3, 2);
-	double rate[1000];
+	double rate[1000], crate[1000];
 	if (do_train) {
 		train_opts o;
 		train_opts_default(&o);
@@ -205,33 +283,28 @@ int main(int argc, char **argv)
 		for (int i = 0; i < warmup; i++)
 			train_step(&t);
 		for (int r = 0; r < reps; r++) {
-			double t0 = now();
+			double t0 = now(), c0 = cpu();
 			for (int i = 0; i < steps; i++)
 				train_step(&t);
 			rate[r] = (double)steps * 2 * batch / (now() - t0);
+			crate[r] = (double)steps * 2 * batch / (cpu() - c0);
 		}
 		qsort(rate, (size_t)reps, sizeof rate[0], cmp_d);
-		printf("ours\t%d\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0], rate[reps - 1]);
+		qsort(crate, (size_t)reps, sizeof rate[0], cmp_d);
+		printf("ours\t%d\t%.0f\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0],
+		       rate[reps - 1], crate[reps / 2]);
 		fflush(stdout);
+		double fl = flops_report(&t.m, batch, 1);
+		printf("# ours %d threads: %.1f GFLOP/s (wall), %.1f GFLOP/s per CPU-second\n", threads,
+		       rate[reps / 2] * fl / 1e9, crate[reps / 2] * fl / 1e9);
 		if (do_prof) {
 			profiling = 1;
-			double t0 = now();
+			double t0 = cpu();
 			for (int i = 0; i < steps; i++)
 				train_step(&t);
-			double per = (now() - t0) / steps;
+			double per = (cpu() - t0) / steps;
 			profiling = 0;
-			printf("# per-layer profile of one training step, %d threads (ms, mean of %d steps)\n",
-			       threads, steps);
-			double inner = 0;
-			for (int i = 0; i < nprof; i++) {
-				printf("#   %-28s %8.3f ms  %5.1f%%\n", prof[i].name, prof[i].t / steps * 1e3,
-				       100 * prof[i].t / steps / per);
-				if (prof[i].name[0] == '=')
-					inner += prof[i].t;
-			}
-			printf("#   %-28s %8.3f ms  %5.1f%%\n", "rest (data, losses, SGD)",
-			       (per - inner / steps) * 1e3, 100 * (per - inner / steps) / per);
-			printf("#   %-28s %8.3f ms\n", "step", per * 1e3);
+			prof_print("training step", threads, steps, per);
 		}
 		train_free(&t);
 	}
@@ -248,15 +321,27 @@ int main(int argc, char **argv)
 		for (int i = 0; i < warmup; i++)
 			model_infer(&m, &a, tgt.images, eb, 3, MODEL_LAYER_FEATURES, &D);
 		for (int r = 0; r < reps; r++) {
-			double t0 = now();
+			double t0 = now(), c0 = cpu();
 			for (int64_t i = 0; i + eb <= per; i += eb)
 				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3,
 				            MODEL_LAYER_FEATURES, &D);
 			rate[r] = (double)per / (now() - t0);
+			crate[r] = (double)per / (cpu() - c0);
 		}
 		qsort(rate, (size_t)reps, sizeof rate[0], cmp_d);
-		printf("ours-embed\t%d\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0],
-		       rate[reps - 1]);
+		qsort(crate, (size_t)reps, sizeof rate[0], cmp_d);
+		printf("ours-embed\t%d\t%.0f\t%.0f\t%.0f\t%.0f\n", threads, rate[reps / 2], rate[0],
+		       rate[reps - 1], crate[reps / 2]);
+		if (do_prof) {
+			profiling = 1;
+			double t0 = cpu();
+			for (int64_t i = 0; i + eb <= per; i += eb)
+				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3,
+				            MODEL_LAYER_FEATURES, &D);
+			double dt = (cpu() - t0) / (double)(per / eb);
+			profiling = 0;
+			prof_print("embedding batch of 256", threads, (int)(per / eb), dt);
+		}
 		model_acts_free(&a);
 		model_free(&m);
 	}

@@ -152,7 +152,12 @@ void train_step(trainer *t)
 		           bs);
 	}
 	memset(t->grads, 0, t->m.nparams * sizeof(float));
-	memset(t->ga.block, 0, t->ga.nzero * sizeof(float));
+	/* ~29 MB for a batch of 64+64: zeroed by all threads (perf) */
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < 64; c++) {
+		size_t lo = t->ga.nzero * (size_t)c / 64, hi = t->ga.nzero * (size_t)(c + 1) / 64;
+		memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
+	}
 	/* forward */
 	model_features_forward(&t->m, &t->a, t->B, t->groups, 1, t->drop_seed, (uint64_t)step);
 	model_label_forward(&t->m, &t->a, bs, 1, 1);

@@ -14,7 +14,8 @@ BENCH_WRAP := model_features_forward model_label_forward model_domain_forward \
 	kern_conv2d_forward kern_conv2d_backward nn_batchnorm_forward nn_batchnorm_backward \
 	nn_maxpool2_forward nn_maxpool2_backward nn_relu_forward nn_relu_backward \
 	nn_linear_forward nn_linear_backward nn_dropout2d_forward nn_dropout2d_backward \
-	nn_input_from_u8
+	nn_input_from_u8 kern_bn_pool_relu_forward kern_relu_pool_bn_backward kern_features_eval \
+	kern_conv2d_bn_backward
 BENCH_WRAP_FLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 
 $(BENCH_DIR)/train_step: bench/train_step.c $(LIBA)
