@@ -1006,7 +1006,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 			}
 			have[0] = 1;
 		}
-		int maxn = imax(2, (by1 - by0) / 40);
+		int maxn = imax(3, (by1 - by0) / 32);
 		for (int k = 0; k < nax; k++) {
 			if (!have[k]) {
 				lo[k] = 0;
