@@ -7,8 +7,8 @@
 # from a file to a file and prints, per case, the best and median wall time as images/s, the
 # CPU seconds (user+sys) and the peak RSS from /usr/bin/time -v.  Times include everything the
 # user waits for: start-up, decoding the 200 background photos, reading, writing.
-# The MNIST stream comes from bin/mnist-fetch when it exists, else is unpacked with numpy from
-# $SHARED/data/mnist.  Targets (issue 3): noise >= 200,000 images/s, bsds >= 50,000 images/s,
+# The MNIST stream comes from bin/mnist-fetch (offline, from $SHARED/data/mnist) when it
+# exists, else is unpacked with numpy from the same files.  Targets (issue 3): noise >= 200,000 images/s, bsds >= 50,000 images/s,
 # peak RSS < 64 MB plus the decoded photos (about 93 MB for BSDS500 train).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,8 +33,9 @@ fi
 W="$(mktemp -d "${TMPDIR:-/tmp}/mnistm-bench.XXXXXX")"
 trap 'rm -rf "$W"' EXIT
 
-if [ -x "$BIN/mnist-fetch" ] && "$BIN/mnist-fetch" --split train > "$W/train.npy" 2>/dev/null; then
-	src="mnist-fetch --split train"
+if [ -x "$BIN/mnist-fetch" ] && "$BIN/mnist-fetch" -q --offline --mirror "$MNIST" --cache "$W/cache" \
+	--split train -o "$W/train.npy"; then
+	src="mnist-fetch --split train from $MNIST"
 else
 	[ -f "$MNIST/train-images-idx3-ubyte.gz" ] || die "no MNIST at $MNIST"
 	"$PYTHON" - "$MNIST" "$W/train.npy" <<'EOF'

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Helpers for bench/tsne-bench.sh (benchmark only; the toolkit itself needs no Python).
 
-  tsne_sklearn.py mnist N OUT.npy        MNIST pixels -> embedding stream: points (N,784) float32
+  tsne_sklearn.py mnist N OUT.npy [DIR]  MNIST pixels (IDX .gz files in DIR) -> embedding stream: points (N,784) float32
                                          in [0,1], labels (N,) uint8.  N <= 10000 uses the test
                                          set; larger N appends the training set (70000 = all).
   tsne_sklearn.py sklearn IN.npy OUT.npy run scikit-learn TSNE (perplexity 30, PCA init, auto lr,
@@ -12,6 +12,13 @@
                                          that are among its K nearest in the 2-D layout (exact,
                                          Euclidean), averaged over points; also 10-NN label
                                          agreement in 2-D.
+  tsne_sklearn.py synthseq DIR [FRAMES N D]
+                                         a synthetic training run: DIR/emb-0000.npy ... (points
+                                         (N,D) float32, labels, domains), 6 Gaussian clusters
+                                         drifting, two of them merging, over FRAMES (10) frames.
+  tsne_sklearn.py smooth DIR             mean displacement of points between consecutive
+                                         frames DIR/frame-*.npy, relative to the spread (RMS
+                                         distance to the centroid) of the earlier frame.
 """
 import gzip, sys, time
 import numpy as np
@@ -96,13 +103,56 @@ def run_sklearn(inp, out):
     print(f"sklearn KL {ts.kl_divergence_:.4f} iterations {ts.n_iter_}", file=sys.stderr)
 
 
+def synthseq(d, frames=10, n=3000, dim=30):
+    import os
+    os.makedirs(d, exist_ok=True)
+    r = np.random.default_rng(1)
+    k = 6
+    lab = (np.arange(n) % k).astype(np.uint8)
+    dom = (np.arange(n) % 2).astype(np.uint8)
+    c0 = r.normal(0, 6, (k, dim))
+    vel = r.normal(0, 2, (k, dim))
+    offs = r.normal(0, 1, (n, dim))
+    for f in range(frames):
+        t = f / max(frames - 1, 1)
+        cen = c0 + t * vel
+        # clusters 0 and 1 merge: both move towards their midpoint
+        mid = (c0[0] + c0[1]) / 2
+        cen[0] = c0[0] + t * (mid - c0[0])
+        cen[1] = c0[1] + t * (mid - c0[1])
+        x = cen[lab] + offs + 0.1 * r.normal(0, 1, (n, dim))
+        with open(os.path.join(d, "emb-%04d.npy" % f), "wb") as fh:
+            np.lib.format.write_array(fh, x.astype(np.float32))
+            np.lib.format.write_array(fh, lab)
+            np.lib.format.write_array(fh, dom)
+
+
+def smooth(d):
+    import glob
+    files = sorted(glob.glob(d + "/frame-*.npy"))
+    ys = [read_stream(p)[0].astype(np.float64) for p in files]
+    m = []
+    for a, b in zip(ys, ys[1:]):
+        spread = np.sqrt(((a - a.mean(0)) ** 2).sum(1).mean())
+        m.append(np.sqrt(((b - a) ** 2).sum(1)).mean() / spread)
+    print("frames %d mean_displacement_over_spread %.4f max %.4f" % (len(ys), np.mean(m), np.max(m)))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "mnist":
-        mnist(int(sys.argv[2]), sys.argv[3])
+        if len(sys.argv) > 4:
+            mnist(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        else:
+            mnist(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "synthseq":
+        a = [int(v) for v in sys.argv[3:6]]
+        synthseq(sys.argv[2], *a)
+    elif cmd == "smooth":
+        smooth(sys.argv[2])
     elif cmd == "sklearn":
         run_sklearn(sys.argv[2], sys.argv[3])
     elif cmd == "knnpres":
         knnpres(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 10)
     else:
-        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres ...")
+        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres|synthseq|smooth ...")

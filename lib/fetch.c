@@ -127,6 +127,8 @@ int fetch_is_http(const char *src)
 
 /* How bad a failure is, to keep the most telling one for the final message. */
 enum { CLS_NOTFOUND, CLS_NET, CLS_FORMAT, CLS_HASH };
+/* Returned by try_http for a host that could not be reached: ranks as CLS_NET. */
+#define CLS_UNREACHABLE 10
 
 static void notice(const fetch_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notice(const fetch_opts *o, const char *fmt, ...)
@@ -297,10 +299,29 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Sources that could not be reached at all (no DNS answer, no connection) earlier in this
+ * process: not tried again for the next file, so an unreachable mirror costs one timeout, not
+ * one per file and retry.  (Process-wide state: fetch_file is not meant for threads.) */
+#define MAX_DEAD 16
+static const char *dead[MAX_DEAD];
+static int ndead;
+
+static int is_dead(const char *base)
+{
+	for (int i = 0; i < ndead; i++)
+		if (!strcmp(dead[i], base))
+			return 1;
+	return 0;
+}
+
 /* One http(s) source: BASE/NAME.gz, with retries after transient failures. */
 static int try_http(const fetch_opts *o, const char *base, const char *name, const uint8_t want[SHA256_LEN],
                     fetch_result *r)
 {
+	if (is_dead(base)) {
+		err_set(DN_ENET, "%s: skipped: could not be reached for an earlier file", base);
+		return CLS_UNREACHABLE;
+	}
 	static int curl_ready;
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -372,12 +393,19 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 			cls = CLS_NET;
 			err_set(DN_ENET, "%s: stalled: no data for %ld s after %zu bytes", url, o->stall_timeout_s, d.n);
 		} else {
-			/* Unresolvable hosts, bad URLs and TLS failures will not get better by waiting. */
-			transient = !(cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
-			              cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
+			/* Never connected (no DNS answer, refused, connection timeout): move on at once
+			 * and remember the source; a host that answers and then fails is retried.
+			 * Bad URLs and TLS failures will not get better by waiting either. */
+			curl_off_t connected = 0;
+			curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
+			int unreachable = cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+			                  cc == CURLE_COULDNT_CONNECT || (cc == CURLE_OPERATION_TIMEDOUT && connected == 0);
+			transient = !(unreachable || cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
 			              cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
 			              cc == CURLE_OUT_OF_MEMORY || cc == CURLE_WRITE_ERROR);
-			cls = CLS_NET;
+			if (unreachable && ndead < MAX_DEAD)
+				dead[ndead++] = base;
+			cls = unreachable ? CLS_UNREACHABLE : CLS_NET;
 			err_set(DN_ENET, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		}
 		if (!transient || attempt >= o->retries)
@@ -389,6 +417,7 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 	}
 	curl_easy_cleanup(c);
 	if (cls >= 0) {
+		/* cls is one of the failure classes (CLS_UNREACHABLE included) */
 		free(d.buf);
 		return cls;
 	}
@@ -484,14 +513,14 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 				r->from_cache = 1;
 				return 0;
 			}
-			/* Our own cache is bad (disk trouble, or tampering): drop it, fetch again. */
-			notice(o, "cached copy is bad, removing it: %s", err_msg());
-			unlink(path);
+			/* Our own cache is bad (disk trouble, tampering, or other expected hashes given
+			 * with DANN_FETCH_SHA256SUMS): ignore it; a good copy fetched below replaces it. */
+			notice(o, "cached copy is bad, fetching it again: %s", err_msg());
 		}
 	}
 
 	char best[512] = "";
-	int best_cls = -1, best_code = DN_ENET, skipped = 0;
+	int best_cls = -1, best_code = DN_ENET, skipped = 0, nunreachable = 0, nfailed = 0;
 	char tried[512] = "";
 	size_t tn = 0;
 	for (int i = 0; i < o->nsources; i++) {
@@ -523,6 +552,11 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 			}
 			return 0;
 		}
+		nfailed++;
+		if (cls == CLS_UNREACHABLE) {
+			nunreachable++;
+			cls = CLS_NET;
+		}
 		int k = snprintf(tried + tn, sizeof tried - tn, "%s%s", tn ? ", " : "", src);
 		if (k > 0)
 			tn = tn + (size_t)k < sizeof tried ? tn + (size_t)k : sizeof tried - 1;
@@ -539,6 +573,7 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 		if (more)
 			notice(o, "%s; trying the next source", err_msg());
 	}
+	r->unreachable = nfailed > 0 && nunreachable == nfailed;
 	char off[96] = "";
 	if (skipped)
 		snprintf(off, sizeof off, " (--offline: %d http(s) source%s not tried)", skipped, skipped > 1 ? "s" : "");

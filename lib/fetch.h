@@ -5,7 +5,8 @@
  * a file:// URL (both looked up as NAME.gz, then NAME) or an http(s):// URL (NAME.gz).
  * Whatever arrives is decompressed if it is gzip, hashed, and parsed as IDX; only content that
  * passes both is used, and only then is it written to the cache (decompressed, under a temporary
- * name renamed into place).  Any failure of one source moves on to the next; the error kept
+ * name renamed into place).  A cached copy is verified the same way on every use; a bad one is
+ * ignored (and replaced once a good copy is found).  Any failure of one source moves on to the next; the error kept
  * for the caller is the most telling one (a hash mismatch before bad data before a network
  * failure before "not found").  The library never prints: `notice` and `progress` callbacks
  * let the tool tell the user what happens. */
@@ -70,6 +71,7 @@ typedef struct {
 	char source[4200];   /* where it came from: a path or URL, or "cache PATH" */
 	int from_cache;
 	int cached;          /* 1 if it was written to the cache on this call */
+	int unreachable;     /* on failure: every source tried was a host that could not be reached */
 } fetch_result;
 
 /* Get file `name` with decompressed SHA-256 `want`.  0 on success; otherwise DN_EHASH,

@@ -98,8 +98,8 @@ static void box_stats(box *bx, const cbin *bins, double mean[3])
 int gif_palette_build(gif_palette *p, const gif_hist *h, const uint8_t (*key)[3], int nkey)
 {
 	memset(p, 0, sizeof *p);
-	if (nkey < 0 || nkey > 256)
-		return err_set(DN_EARG, "GIF palette: %d key colours", nkey);
+	if (nkey < 0 || nkey > GIF_MAX_COLORS)
+		return err_set(DN_EARG, "GIF palette: %d key colours (at most %d)", nkey, GIF_MAX_COLORS);
 	for (int i = 0; i < nkey; i++)
 		memcpy(p->rgb[i], key[i], 3);
 	p->n = nkey;
@@ -129,7 +129,7 @@ int gif_palette_build(gif_palette *p, const gif_hist *h, const uint8_t (*key)[3]
 		if (!near_key)
 			bins[nb++] = cb;
 	}
-	int free_slots = 256 - nkey;
+	int free_slots = GIF_MAX_COLORS - nkey;
 	int nbox = 0;
 	if (nb > 0 && free_slots > 0) {
 		double mean[3];
@@ -189,6 +189,7 @@ struct gifout {
 	gif_palette pal;
 	int16_t *cache;   /* (2^18,) palette index per 6-6-6-bit colour cell, -1 = not yet */
 	uint8_t *cur, *prev;
+	uint8_t *line;    /* (w,) one row as written */
 	int nframes;
 	int werr;         /* errno of a failed write */
 };
@@ -236,6 +237,8 @@ int gifout_open(gifout **out, FILE *f, int w, int h, const gif_palette *p, int l
 	*out = NULL;
 	if (w <= 0 || h <= 0 || w > 65535 || h > 65535)
 		return err_set(DN_EARG, "GIF: size %dx%d out of range", w, h);
+	if (p->n > GIF_MAX_COLORS)
+		return err_set(DN_EARG, "GIF: %d palette colours (at most %d)", p->n, GIF_MAX_COLORS);
 	if (loop < 0 || loop > 65535)
 		return err_set(DN_EARG, "GIF: loop count %d out of range", loop);
 	gifout *g = calloc(1, sizeof *g);
@@ -249,10 +252,12 @@ int gifout_open(gifout **out, FILE *f, int w, int h, const gif_palette *p, int l
 	g->cache = malloc(sizeof(int16_t) << (3 * CACHE_BITS));
 	g->cur = malloc(npix);
 	g->prev = malloc(npix);
-	if (!g->cache || !g->cur || !g->prev) {
+	g->line = malloc((size_t)w);
+	if (!g->cache || !g->cur || !g->prev || !g->line) {
 		free(g->cache);
 		free(g->cur);
 		free(g->prev);
+		free(g->line);
 		free(g);
 		return err_set(DN_ENOMEM, "GIF: out of memory");
 	}
@@ -270,6 +275,7 @@ int gifout_open(gifout **out, FILE *f, int w, int h, const gif_palette *p, int l
 		free(g->cache);
 		free(g->cur);
 		free(g->prev);
+		free(g->line);
 		free(g);
 		return err_set(DN_EIO, "GIF: %s", GifErrorString(err));
 	}
@@ -335,7 +341,8 @@ int gifout_frame(gifout *g, const uint8_t *rgb, int delay_cs)
 		last = rgb;
 		lastidx = idx;
 	}
-	/* Store only the rectangle that differs from the previous frame (disposal "leave"). */
+	/* Store only the rectangle that differs from the previous frame (disposal "leave"), and
+	 * inside it mark unchanged pixels transparent: long runs of one index compress well. */
 	int x0 = 0, y0 = 0, x1 = g->w, y1 = g->h;
 	if (g->nframes > 0) {
 		x0 = g->w;
@@ -367,14 +374,21 @@ int gifout_frame(gifout *g, const uint8_t *rgb, int delay_cs)
 		x1++;
 		y1++;
 	}
-	unsigned char gcb[4] = {1 << 2, (unsigned char)(delay_cs & 0xff), (unsigned char)(delay_cs >> 8), 0};
+	int transp = g->nframes > 0;
+	unsigned char gcb[4] = {(unsigned char)(1 << 2 | transp), (unsigned char)(delay_cs & 0xff),
+	                        (unsigned char)(delay_cs >> 8), GIF_TRANSPARENT};
 	if (EGifPutExtension(g->gif, GRAPHICS_EXT_FUNC_CODE, 4, gcb) != GIF_OK)
 		return gif_fail(g, g->gif->Error);
 	if (EGifPutImageDesc(g->gif, x0, y0, x1 - x0, y1 - y0, false, NULL) != GIF_OK)
 		return gif_fail(g, g->gif->Error);
-	for (int y = y0; y < y1; y++)
-		if (EGifPutLine(g->gif, g->cur + (size_t)y * (size_t)g->w + (size_t)x0, x1 - x0) != GIF_OK)
+	for (int y = y0; y < y1; y++) {
+		const uint8_t *a = g->cur + (size_t)y * (size_t)g->w + (size_t)x0;
+		const uint8_t *b = g->prev + (size_t)y * (size_t)g->w + (size_t)x0;
+		for (int x = 0; x < x1 - x0; x++)
+			g->line[x] = transp && a[x] == b[x] ? GIF_TRANSPARENT : a[x];
+		if (EGifPutLine(g->gif, g->line, x1 - x0) != GIF_OK)
 			return gif_fail(g, g->gif->Error);
+	}
 	uint8_t *t = g->prev;
 	g->prev = g->cur;
 	g->cur = t;
@@ -394,6 +408,7 @@ int gifout_close(gifout *g)
 	free(g->cache);
 	free(g->cur);
 	free(g->prev);
+	free(g->line);
 	free(g);
 	return rc;
 }

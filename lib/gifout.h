@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define GIF_HIST_BITS 5  /* histogram bins per channel: 2^5 */
+#define GIF_HIST_BITS 5      /* histogram bins per channel: 2^5 */
+#define GIF_MAX_COLORS 255   /* palette entries; index 255 is "unchanged" (transparent) */
+#define GIF_TRANSPARENT 255
 
 typedef struct {
 	/* (32768,) per 5-5-5-bit bin: pixel count and channel sums */
@@ -29,8 +31,8 @@ int gif_hist_init(gif_hist *h);
 void gif_hist_free(gif_hist *h);
 /* Count the npix RGB pixels of `rgb` (tightly packed). */
 void gif_hist_add(gif_hist *h, const uint8_t *rgb, size_t npix);
-/* Build a palette: the nkey `key` colours (RGB triples) first, exactly, then up to 256-nkey
- * median-cut colours from the histogram. */
+/* Build a palette: the nkey `key` colours (RGB triples) first, exactly, then up to
+ * GIF_MAX_COLORS-nkey median-cut colours from the histogram. */
 int gif_palette_build(gif_palette *p, const gif_hist *h, const uint8_t (*key)[3], int nkey);
 
 typedef struct gifout gifout;

@@ -89,7 +89,11 @@ static int load_jpeg(FILE *f, const char *path, img_rgb *img)
 		jpeg_destroy_decompress(&cinfo);
 		return rc;
 	}
-	cinfo.out_color_space = JCS_RGB; /* gray and YCbCr convert; CMYK is an error */
+	if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+		jpeg_destroy_decompress(&cinfo);
+		return err_set(DN_EFORMAT, "%s: CMYK JPEG is not supported: convert it to RGB", path);
+	}
+	cinfo.out_color_space = JCS_RGB; /* gray and YCbCr convert to RGB */
 	jpeg_start_decompress(&cinfo);
 	if (cinfo.output_components != 3) {
 		jpeg_destroy_decompress(&cinfo);

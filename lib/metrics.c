@@ -47,7 +47,7 @@ static int split_tabs(char *line, size_t len, char **fields, int max)
 	return n;
 }
 
-/* A field as a double: the whole field must be a number or nan; infinities are refused. */
+/* A field as a double: the whole field must be a number, nan or inf (a diverged loss). */
 static int parse_field(const char *s, double *v)
 {
 	while (*s == ' ')
@@ -61,8 +61,8 @@ static int parse_field(const char *s, double *v)
 		end++;
 	if (*end || end == s)
 		return -1;
-	if (isinf(x) || (errno == ERANGE && fabs(x) > 1.0))
-		return -1;
+	if (errno == ERANGE && isfinite(x) && fabs(x) > 1.0)
+		return -1; /* overflow of a written-out number: not what a log holds */
 	*v = isnan(x) ? NAN : x;
 	return 0;
 }
@@ -160,8 +160,9 @@ int metrics_read(FILE *f, const char *name, metrics_log *m)
 				             (long long)lineno, metrics_col_names[c], fields[idx[c]]);
 				goto out;
 			}
-			if (c == MET_STEP && isnan(v)) {
-				rc = err_set(DN_EFORMAT, "%s: line %lld: step is nan", name, (long long)lineno);
+			if (c == MET_STEP && !isfinite(v)) {
+				rc = err_set(DN_EFORMAT, "%s: line %lld: step is %s", name, (long long)lineno,
+				             fields[idx[c]]);
 				goto out;
 			}
 			m->col[c][m->n] = v;

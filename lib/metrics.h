@@ -22,16 +22,17 @@ extern const char *const metrics_col_names[MET_NCOL];
 
 typedef struct {
 	int64_t n;               /* data rows */
-	double *col[MET_NCOL];   /* (n,) each; NaN where not measured; step is always finite */
+	double *col[MET_NCOL];   /* (n,) each; NaN where not measured, +-inf where a loss
+	                          * diverged; step is always finite */
 } metrics_log;
 
 /* Read a whole log.  Errors (DN_EFORMAT, DN_EIO, DN_ENOMEM) name `name` and the line:
  * a missing header or column, a duplicate column, a row with the wrong number of fields,
- * a field that is not a number (infinities are refused; "nan" is accepted except for step),
- * a NUL byte, or no data rows.  Blank lines and lines starting with '#' are skipped. */
+ * a field that is not a number ("nan" and "inf" are numbers, but not for step), a NUL byte,
+ * or no data rows.  Blank lines and lines starting with '#' are skipped. */
 int metrics_read(FILE *f, const char *name, metrics_log *m);
 void metrics_free(metrics_log *m);
-/* Number of finite values in column `col`. */
+/* Number of finite values in column `col` (what a plot can draw). */
 int64_t metrics_count(const metrics_log *m, int col);
 
 #endif

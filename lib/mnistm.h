@@ -3,7 +3,7 @@
  * Recipes (see man/mnistm-gen.1):
  *   MNISTM_NOISE  a digit pixel v > threshold becomes 255 - v on all three channels; every
  *                 other pixel a uniform random RGB colour (each channel uniform in 0..255).
- *   MNISTM_BSDS   Ganin et al. 2016, sec. 5.1.2: a patch of the output size, cut at a uniform
+ *   MNISTM_BSDS   Ganin et al. 2016 (MNIST-M): a patch of the output size, cut at a uniform
  *                 top-left corner from a uniformly chosen photo, blended with the digit by
  *                 difference, out = |patch - d| per channel, where d is the digit value
  *                 (MNISTM_MASK_GRAY) or 255 if v > threshold else 0 (MNISTM_MASK_BINARY, the
@@ -100,5 +100,7 @@ int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io);
  * malloc'd (sh, sw, 3) image; *sw, *sh receive its size. */
 int mnistm_sheet(const uint8_t *images, int64_t count, int h, int w, int cols, int scale,
                  uint8_t **sheet, int *sw, int *sh);
+/* The size mnistm_sheet() would give, or DN_EARG if it is empty or too large (> 65535). */
+int mnistm_sheet_dims(int64_t count, int h, int w, int cols, int scale, int *sw, int *sh);
 
 #endif

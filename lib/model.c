@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "kern.h"
 #include "nn.h"
 #include "npy.h"
 #include "rng.h"
@@ -233,7 +234,7 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	const float mom = 0.1f;
 	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
 	/* conv1 -> BN -> pool -> ReLU */
-	nn_conv2d_forward(a->c1, a->cols1, a->x, p->c1w, p->c1b, B, m->H, m->W, 3, MODEL_C1, MODEL_KS);
+	kern_conv2d_forward(a->c1, a->cols1, a->x, p->c1w, p->c1b, B, m->H, m->W, 3, MODEL_C1, MODEL_KS);
 	const float *pre1 = a->c1;
 	if (m->bn) {
 		nn_batchnorm_forward(a->n1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b, s->bn1m, s->bn1v,
@@ -244,7 +245,7 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	size_t q1 = (size_t)B * m->p1h * m->p1w * MODEL_C1;
 	nn_relu_forward(a->r1, a->p1, q1);
 	/* conv2 -> BN -> pool -> ReLU -> Dropout2d */
-	nn_conv2d_forward(a->c2, a->cols2, a->r1, p->c2w, p->c2b, B, m->p1h, m->p1w, MODEL_C1,
+	kern_conv2d_forward(a->c2, a->cols2, a->r1, p->c2w, p->c2b, B, m->p1h, m->p1w, MODEL_C1,
 	                  MODEL_C2, MODEL_KS);
 	const float *pre2 = a->c2;
 	if (m->bn) {
@@ -362,7 +363,7 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
 	if (m->bn)
 		nn_batchnorm_backward(ga->c2, g->bn2g, g->bn2b, ga->n2, a->c2, a->bnm2, a->bnr2, p->bn2g,
 		                      n2, MODEL_C2, groups);
-	nn_conv2d_backward(ga->r1, g->c2w, g->c2b, ga->cols2, ga->c2, a->cols2, p->c2w, B, m->p1h,
+	kern_conv2d_backward(ga->r1, g->c2w, g->c2b, ga->cols2, ga->c2, a->cols2, a->r1, p->c2w, B, m->p1h,
 	                   m->p1w, MODEL_C1, MODEL_C2, MODEL_KS);
 	/* ReLU -> pool -> BN -> conv1 */
 	nn_relu_backward(ga->p1, ga->r1, a->r1, q1);
@@ -371,7 +372,7 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
 	if (m->bn)
 		nn_batchnorm_backward(ga->c1, g->bn1g, g->bn1b, ga->n1, a->c1, a->bnm1, a->bnr1, p->bn1g,
 		                      n1, MODEL_C1, groups);
-	nn_conv2d_backward(NULL, g->c1w, g->c1b, NULL, ga->c1, a->cols1, p->c1w, B, m->H, m->W, 3,
+	kern_conv2d_backward(NULL, g->c1w, g->c1b, NULL, ga->c1, a->cols1, a->x, p->c1w, B, m->H, m->W, 3,
 	                   MODEL_C1, MODEL_KS);
 }
 

@@ -29,7 +29,7 @@ void nn_input_from_u8(float *out, const uint8_t *in, int B, int H, int W, int C)
 	int64_t npix = (int64_t)B * H * W;
 	const float s = 1.0f / 127.5f;
 	if (C == 3) {
-#pragma omp parallel for schedule(static) if (npix > 4096)
+#pragma omp parallel for simd schedule(static) if (npix > 4096)
 		for (int64_t i = 0; i < npix * 3; i++)
 			out[i] = (float)in[i] * s - 1.0f;
 	} else {
@@ -54,9 +54,14 @@ static void im2col(float *cols, const float *in, int b0, int b1, int H, int W, i
 		for (int oy = 0; oy < OH; oy++)
 			for (int ox = 0; ox < OW; ox++) {
 				float *row = cols + (((int64_t)b * OH + oy) * OW + ox) * K;
-				for (int ky = 0; ky < KS; ky++)
-					memcpy(row + ky * span, in + (((int64_t)b * H + oy + ky) * W + ox) * C,
-					       sizeof(float) * span);
+				for (int ky = 0; ky < KS; ky++) {
+					/* a plain loop: for conv1 a span is 15 floats, too short for memcpy */
+					const float *src = in + (((int64_t)b * H + oy + ky) * W + ox) * C;
+					float *dst = row + ky * span;
+#pragma omp simd
+					for (int j = 0; j < span; j++)
+						dst[j] = src[j];
+				}
 			}
 }
 
@@ -111,6 +116,7 @@ static void colsum_add(float *colsum, const float *a, int64_t N, int C)
 		for (int c = 0; c < C; c++)
 			s[c] = 0;
 		for (int64_t r = lo; r < hi; r++)
+#pragma omp simd
 			for (int c = 0; c < C; c++)
 				s[c] += a[r * C + c];
 	}
@@ -171,6 +177,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in,
 		}
 #pragma omp parallel for schedule(static) if ((int64_t)N * C > 65536)
 		for (int64_t r = 0; r < N; r++)
+#pragma omp simd
 			for (int c = 0; c < C; c++)
 				out[r * C + c] = in[r * C + c] * sc[c] + sh[c];
 		return;
@@ -274,16 +281,16 @@ void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
 
 void nn_relu_forward(float *out, const float *in, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[i] > 0 ? in[i] : 0;
 }
 
 void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++)
-		din[i] += out[i] > 0 ? dout[i] : 0;
+		din[i] += out[i] > 0 ? dout[i] : 0.0f;
 }
 
 /* --- maxpool 2x2 -------------------------------------------------------------------------------- */
@@ -302,12 +309,13 @@ void nn_maxpool2_forward(float *out, uint8_t *arg, const float *in, int B, int H
 			uint8_t *a = arg + ((b * OH + oy) * OW + ox) * C;
 #pragma omp simd
 			for (int c = 0; c < C; c++) {
-				/* the first of equal maxima wins, as a scan p00, p01, p10, p11 with '>' */
+				/* the first of equal maxima wins, as a scan p00, p01, p10, p11 with '>';
+				 * written without branches so that it vectorises */
 				float v0 = p00[c], v1 = p01[c], v2 = p10[c], v3 = p11[c];
 				float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-				uint8_t k01 = v1 > v0 ? 1 : 0, k23 = v3 > v2 ? 3 : 2;
 				o[c] = m23 > m01 ? m23 : m01;
-				a[c] = m23 > m01 ? k23 : k01;
+				int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), s = (m23 > m01) & 1;
+				a[c] = (uint8_t)(k01 + s * (k23 - k01));
 			}
 		}
 	}
@@ -323,11 +331,16 @@ void nn_maxpool2_backward(float *din, const float *dout, const uint8_t *arg, int
 		int oy = (int)(bo % OH);
 		for (int ox = 0; ox < OW; ox++) {
 			float *p00 = din + ((b * H + 2 * oy) * W + 2 * ox) * C;
+			float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
 			const float *d = dout + ((b * OH + oy) * OW + ox) * C;
 			const uint8_t *a = arg + ((b * OH + oy) * OW + ox) * C;
+#pragma omp simd
 			for (int c = 0; c < C; c++) {
 				int k = a[c];
-				p00[((k >> 1) * (int64_t)W + (k & 1)) * C + c] += d[c];
+				p00[c] += k == 0 ? d[c] : 0.0f;
+				p01[c] += k == 1 ? d[c] : 0.0f;
+				p10[c] += k == 2 ? d[c] : 0.0f;
+				p11[c] += k == 3 ? d[c] : 0.0f;
 			}
 		}
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "npy.h"
 #include "rng.h"
 
 /* House colours.  Markers: the Okabe & Ito (2008) colour-blind-safe set, which separates
@@ -362,6 +363,83 @@ void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len)
 
 /* ---- frames ----------------------------------------------------------------------------- */
 
+int plot_frame_read(FILE *f, const char *name, plot_frame *fr)
+{
+	npy_array p = {0}, l = {0}, d = {0};
+	char hb[128];
+	int rc = npy_read_array(f, name, &p);
+	if (rc < 0)
+		return rc;
+	if ((rc = npy_expect(&p.h, name, "points", NPY_F32, 2)) < 0)
+		goto fail;
+	if (p.h.shape[1] != 2) {
+		rc = err_set(DN_EFORMAT, "%s: points: expected shape (N,2), got %s", name,
+		             npy_header_str(&p.h, hb, sizeof hb));
+		goto fail;
+	}
+	int64_t N = p.h.shape[0];
+	if ((rc = npy_read_array(f, name, &l)) < 0) {
+		if (rc == DN_EEOF)
+			rc = err_set(DN_EFORMAT, "%s: stream ends after the points; expected labels (N,) uint8",
+			             name);
+		goto fail;
+	}
+	if ((rc = npy_expect(&l.h, name, "labels", NPY_U8, 1)) < 0)
+		goto fail;
+	if ((rc = npy_read_array(f, name, &d)) < 0) {
+		if (rc == DN_EEOF)
+			rc = err_set(DN_EFORMAT, "%s: stream ends after the labels; expected domains (N,) uint8",
+			             name);
+		goto fail;
+	}
+	if ((rc = npy_expect(&d.h, name, "domains", NPY_U8, 1)) < 0)
+		goto fail;
+	if (l.h.shape[0] != N || d.h.shape[0] != N) {
+		rc = err_set(DN_EFORMAT, "%s: %lld points but %lld labels and %lld domains", name,
+		             (long long)N, (long long)l.h.shape[0], (long long)d.h.shape[0]);
+		goto fail;
+	}
+	const float *pt = p.data;
+	for (int64_t i = 0; i < N; i++) {
+		if (!isfinite(pt[2 * i]) || !isfinite(pt[2 * i + 1])) {
+			rc = err_set(DN_ERANGE, "%s: point %lld is not finite (%g, %g)", name, (long long)i,
+			             pt[2 * i], pt[2 * i + 1]);
+			goto fail;
+		}
+	}
+	const uint8_t *lab = l.data, *dom = d.data;
+	for (int64_t i = 0; i < N; i++) {
+		if (lab[i] > 9) {
+			rc = err_set(DN_ERANGE, "%s: label %d of point %lld is not a digit 0-9", name, lab[i],
+			             (long long)i);
+			goto fail;
+		}
+		if (dom[i] > 1) {
+			rc = err_set(DN_ERANGE, "%s: domain %d of point %lld is not 0 (source) or 1 (target)",
+			             name, dom[i], (long long)i);
+			goto fail;
+		}
+	}
+	fr->pts = p.data;
+	fr->labels = l.data;
+	fr->domains = d.data;
+	fr->n = N;
+	return 0;
+fail:
+	npy_free(&p);
+	npy_free(&l);
+	npy_free(&d);
+	return rc;
+}
+
+void plot_frame_free(plot_frame *fr)
+{
+	free(fr->pts);
+	free(fr->labels);
+	free(fr->domains);
+	memset(fr, 0, sizeof *fr);
+}
+
 void plot_limits_init(double lim[4])
 {
 	lim[0] = INFINITY;
@@ -455,7 +533,7 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 	s->w = w;
 	s->h = h;
 	int big = h >= 360 && w >= 480;
-	s->tfont = big ? &font_title : &font_body;
+	s->tfont = big ? &font_title : &font_small; /* small frames: room for long titles */
 	s->lfont = big ? &font_body : &font_small;
 	s->sfont = &font_small;
 	s->tscale = (w >= 1600 && h >= 1000) ? 2 : 1;
@@ -480,7 +558,12 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 	int bottom = s->o.ticks ? PAD + s->sfont->h + 6 : PAD;
 	int left = PAD;
 	double min_side = fmin(w - right - left, h - top - bottom);
-	s->radius = o->radius > 0 ? o->radius : fmax(1.2, fmin(8.0, 3.3 * min_side / 520.0));
+	/* Automatic markers: 3.3 px radius and 60% opacity for up to 2,000 points in a 520 px
+	 * plot, smaller and lighter for more points, so big clouds still show their density. */
+	double crowd = o->npoints > 2000 ? sqrt(2000.0 / (double)o->npoints) : 1.0;
+	s->radius = o->radius > 0 ? o->radius
+	                          : fmax(1.2, fmin(8.0, 3.3 * min_side / 520.0 * fmax(0.6, crowd)));
+	s->alpha = o->alpha > 0 ? fmin(1.0, o->alpha) : fmax(0.2, 0.6 * crowd);
 	/* Two passes: the width of the y tick labels depends on the limits, which depend on
 	 * the plot area, which depends on that width. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -491,11 +574,22 @@ int plot_scatter_prepare(plot_scatter *s, const plot_scatter_opts *o, int w, int
 		if (s->px1 - s->px0 < 16 || s->py1 - s->py0 < 16)
 			return err_set(DN_EARG, "frame size %dx%d leaves no room for the plot", w, h);
 		fit_limits(s, lim);
-		plot_nice_ticks(s->xmin, s->xmax, imax(2, (s->px1 - s->px0) / 90), &s->xt);
-		plot_nice_ticks(s->ymin, s->ymax, imax(2, (s->py1 - s->py0) / 70), &s->yt);
+		plot_nice_ticks(s->xmin, s->xmax, imax(3, (s->px1 - s->px0) / 80), &s->xt);
+		plot_nice_ticks(s->ymin, s->ymax, imax(3, (s->py1 - s->py0) / 60), &s->yt);
 		if (!s->o.ticks)
 			break;
 		left = PAD + tick_label_width(&s->yt, s->sfont) + 6;
+	}
+	/* Legend rows: one column; two columns of classes if that is too tall; then tighter. */
+	s->legend_cols = 1;
+	s->legend_rowh = s->lfont->h + 5;
+	if (s->o.legend && o->color == PLOT_COLOR_CLASS) {
+		int avail = s->py1 - s->py0 - 4;
+		int note = s->o.ticks ? s->sfont->h + 4 : 0;
+		if (12.5 * s->legend_rowh + note > avail)
+			s->legend_cols = 2;
+		if (7.5 * s->legend_rowh + note > avail)
+			s->legend_rowh = s->lfont->h + 1;
 	}
 	return 0;
 }
@@ -572,13 +666,13 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 		double x = map_x(s, pts[2 * i]), y = map_y(s, pts[2 * i + 1]);
 		int tgt = domains[i] != 0;
 		if (o->color == PLOT_COLOR_DOMAIN) {
-			plot_disc(c, x, y, r, tgt ? plot_target_rgb : plot_source_rgb, o->alpha);
+			plot_disc(c, x, y, r, tgt ? plot_target_rgb : plot_source_rgb, s->alpha);
 		} else {
 			plot_rgb col = plot_class_rgb[labels[i] % 10];
 			if (tgt)
-				plot_ring(c, x, y, r + 0.3, ring_w, col, fmin(1.0, o->alpha * 1.25));
+				plot_ring(c, x, y, r + 0.3, ring_w, col, fmin(1.0, s->alpha * 1.25));
 			else
-				plot_disc(c, x, y, r, col, o->alpha);
+				plot_disc(c, x, y, r, col, s->alpha);
 		}
 	}
 	plot_unclip(c);
@@ -589,22 +683,31 @@ void plot_scatter_draw(const plot_scatter *s, plot_canvas *c, const float *pts,
 		legend_row rows[12];
 		int nr = legend_rows(o, rows);
 		int lx = s->px1 + PAD, ly = s->py0 + 2;
-		int rowh = s->lfont->h + 5;
+		int rowh = s->legend_rowh;
 		int maxw = s->w - PAD - (lx + 22);
 		double mr = fmin(5.5, fmax(3.5, r * 1.3));
+		if (rowh < s->lfont->h + 3)
+			mr = fmin(mr, 4.0);
+		int ndig = o->color == PLOT_COLOR_CLASS ? 10 : 0;
+		int per_col = (ndig + s->legend_cols - 1) / s->legend_cols;
 		for (int i = 0; i < nr; i++) {
-			if (o->color == PLOT_COLOR_CLASS && i == 10)
-				ly += rowh / 2; /* a gap between the classes and the domain shapes */
-			double mx = lx + 8, my = ly + s->lfont->h / 2.0;
+			int x = lx, y;
+			if (i < ndig) { /* the classes, in legend_cols columns */
+				x += (i / per_col) * (s->lfont->w + 22 + 12);
+				y = ly + (i % per_col) * rowh;
+			} else {
+				y = ly + (ndig ? per_col * rowh + rowh / 2 : 0) + (i - ndig) * rowh;
+			}
+			double mx = x + 8, my = y + s->lfont->h / 2.0;
 			if (rows[i].ring)
 				plot_ring(c, mx, my, mr, fmax(1.2, mr * 0.45), rows[i].col, 1.0);
 			else
 				plot_disc(c, mx, my, mr, rows[i].col, 1.0);
 			char tb[256];
 			const char *t = fit_text(s->lfont, 1, rows[i].text, maxw, tb, sizeof tb);
-			plot_text(c, s->lfont, 1, lx + 22, ly, t, plot_ink);
-			ly += rowh;
+			plot_text(c, s->lfont, 1, x + 22, y, t, plot_ink);
 		}
+		ly += (ndig ? per_col * rowh + rowh / 2 : 0) + (nr - ndig) * rowh;
 		if (o->ticks) {
 			snprintf(buf, sizeof buf, "%lld points", (long long)n);
 			plot_text(c, s->sfont, 1, lx + 22, ly + 4, buf, plot_grey);
@@ -761,6 +864,7 @@ static void axis_range(double lo, double hi, int zero_floor, int cap_one, int ma
 {
 	if (zero_floor && lo > 0)
 		lo = 0;
+	int at_most_one = hi <= 1;
 	if (!(hi > lo)) {
 		double d = fabs(lo) > 0 ? fabs(lo) * 0.1 : 0.5;
 		lo -= d;
@@ -771,7 +875,7 @@ static void axis_range(double lo, double hi, int zero_floor, int cap_one, int ma
 	plot_nice_ticks(lo, hi, maxn, t);
 	double s = t->step;
 	double nlo = floor(lo / s + 1e-9) * s, nhi = ceil(hi / s - 1e-9) * s;
-	if (cap_one && hi <= 1 && nhi > 1)
+	if (cap_one && at_most_one && nhi > 1)
 		nhi = 1;
 	plot_nice_ticks(nlo, nhi, maxn, t);
 	*alo = nlo;
@@ -882,6 +986,8 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		int by0 = hy + bf->h + 8, by1 = top + ph - sf->h - 8 - 14; /* 14: gap to the next panel */
 		if (p == 2)
 			by1 = top + ph - 4;
+		/* Data map into a box inset from the frame, so lines at the limits stay whole. */
+		int ix0 = bx0 + 4, ix1 = bx1 - 4, iy0 = by0 + 5, iy1 = by1 - 5;
 		/* Axis ranges. */
 		double lo[2] = {0, 0}, hi[2] = {0, 0};
 		int have[2];
@@ -916,7 +1022,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		}
 		/* Grid, frame, tick labels. */
 		for (int i = 0; i < xt.n; i++) {
-			int x = bx0 + (int)floor((xt.v[i] - sx0) / (sx1 - sx0) * (bx1 - bx0 - 1));
+			int x = ix0 + (int)floor((xt.v[i] - sx0) / (sx1 - sx0) * (ix1 - ix0 - 1));
 			if (x > bx0 && x < bx1 - 1)
 				plot_fill_rect(c, x, by0, x + 1, by1, plot_grid, 1.0);
 			if (x < bx0 || x > bx1 - 1)
@@ -928,7 +1034,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		for (int k = 0; k < nax; k++) {
 			for (int i = 0; i < yt[k].n; i++) {
 				double fy = (yt[k].v[i] - alo[k]) / (ahi[k] - alo[k]);
-				int yy = by1 - 1 - (int)floor(fy * (by1 - by0 - 1) + 0.5);
+				int yy = iy1 - 1 - (int)floor(fy * (iy1 - iy0 - 1) + 0.5);
 				if (k == 0 && yy > by0 && yy < by1 - 1)
 					plot_fill_rect(c, bx0, yy, bx1, yy + 1, plot_grid, 1.0);
 				plot_tick_label(&yt[k], yt[k].v[i], buf, sizeof buf);
@@ -947,8 +1053,8 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 					continue;
 				plot_rgb rgb = nlogs > 1 ? log_rgb[l % 6] : log_rgb[k];
 				int ax = pd->right_axis ? k : 0;
-				int rc = draw_series(c, &logs[l], pd->col[k], sx0, sx1, alo[ax], ahi[ax], bx0, by0,
-				                     bx1, by1, rgb, dashes[k]);
+				int rc = draw_series(c, &logs[l], pd->col[k], sx0, sx1, alo[ax], ahi[ax], ix0, iy0,
+				                     ix1, iy1, rgb, dashes[k]);
 				if (rc < 0)
 					return rc;
 			}

@@ -77,14 +77,30 @@ void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len);
 
 /* ---- the alignment frame -------------------------------------------------------------- */
 
+/* One frame of the plot-frames input stream: points (N,2) float32, labels (N,) uint8,
+ * domains (N,) uint8, the layout tsne writes. */
+typedef struct {
+	int64_t n;
+	float *pts;        /* (n,2) */
+	uint8_t *labels;   /* (n,) digit classes 0..9 */
+	uint8_t *domains;  /* (n,) 0 source, 1 target */
+} plot_frame;
+
+/* Read the next frame of a stream and check it: dtypes and shapes, N equal in the three
+ * arrays, every point finite (DN_ERANGE "point i is not finite"), labels <= 9, domains 0 or
+ * 1.  DN_EEOF at a clean end of the stream before the points.  Free with plot_frame_free. */
+int plot_frame_read(FILE *f, const char *name, plot_frame *fr);
+void plot_frame_free(plot_frame *fr);
+
 enum { PLOT_COLOR_DOMAIN = 0, PLOT_COLOR_CLASS = 1 };
 
 typedef struct {
 	int color;                 /* PLOT_COLOR_DOMAIN or PLOT_COLOR_CLASS */
 	const char *source_name;   /* legend text, e.g. "Source (MNIST)" */
 	const char *target_name;   /* e.g. "Target (MNIST-M)" */
-	double radius;             /* marker radius in pixels; <= 0 picks one from the size */
-	double alpha;              /* marker opacity, (0,1] */
+	double radius;             /* marker radius in pixels; <= 0 picks one from size and count */
+	double alpha;              /* marker opacity, (0,1]; <= 0 picks one from the point count */
+	int64_t npoints;           /* points per frame, for the automatic radius and opacity */
 	int legend;                /* draw the legend column on the right */
 	int ticks;                 /* draw tick labels and the point count note */
 	int bare;                  /* only the points on white: no title, grid, frame, legend */
@@ -101,10 +117,11 @@ typedef struct {
 	int w, h;
 	int px0, py0, px1, py1;             /* plot area [px0,px1) x [py0,py1) */
 	double xmin, xmax, ymin, ymax;      /* data limits shown (equal aspect, with margin) */
-	double radius;
+	double radius, alpha;               /* marker radius and opacity in use */
 	const font_t *tfont, *lfont, *sfont; /* title, legend, small */
 	int tscale;
 	int title_y;
+	int legend_cols, legend_rowh;       /* class legend: 1 or 2 columns; row pitch */
 	plot_ticks xt, yt;
 } plot_scatter;
 

@@ -56,7 +56,7 @@ int train_init(trainer *t, const train_opts *o, const npy_dataset *src, const np
 	t->steps_per_epoch = src->n / bs;
 	t->total = o->steps > 0 ? o->steps : (int64_t)o->epochs * t->steps_per_epoch;
 	t->B = o->mode == TRAIN_DANN ? 2 * bs : bs;
-	t->groups = o->mode == TRAIN_DANN ? 2 : 1;
+	t->groups = o->mode == TRAIN_DANN && o->bn_split ? 2 : 1;
 	t->eval_B = 256;
 	t->grads = calloc(t->m.nparams, sizeof(float));
 	t->mom = calloc(t->m.nparams, sizeof(float));
@@ -164,7 +164,7 @@ void train_step(trainer *t)
 	t->sum_label += label_loss;
 	/* backward, domain head first (its gradient reaches the features through the GRL) */
 	if (dann) {
-		model_domain_forward(&t->m, &t->a, t->B, 2, 1);
+		model_domain_forward(&t->m, &t->a, t->B, t->groups, 1);
 		int ok0 = 0, ok1 = 0;
 		double d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
 		double d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
@@ -173,7 +173,7 @@ void train_step(trainer *t)
 		t->dom_n += 2 * bs;
 		nn_bce_backward(t->ga.dz, t->a.dz, 0, bs, 1.0f);
 		nn_bce_backward(t->ga.dz + bs, t->a.dz + bs, 1, bs, 1.0f);
-		model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, 2, (float)lambda);
+		model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups, (float)lambda);
 	}
 	nn_softmax_ce_backward(t->ga.logits, t->a.probs, t->ylab, bs, MODEL_CLASSES, 1.0f);
 	model_label_backward(&t->m, &t->g, &t->ga, &t->a, bs, 1);
@@ -244,7 +244,7 @@ static double bitsd(int64_t v)
  *  0 step  1 total  2 seed  3 epochs  4 batch  5 mode  6 arch  7 n_source  8 n_target
  *  9..13 lr alpha beta gamma momentum (float64 bit patterns)  14 sum_label  15 sum_domain
  *  (float64 bits)  16 n_steps  17 src_ok  18 src_n  19 dom_ok  20 dom_n  21 H  22 W
- *  23..30 user[0..7]  31..39 zero */
+ *  23..30 user[0..7]  31 bn_split  32..39 zero */
 static void make_state(const trainer *t, int64_t *s)
 {
 	memset(s, 0, sizeof(int64_t) * STATE_LEN);
@@ -271,6 +271,7 @@ static void make_state(const trainer *t, int64_t *s)
 	s[20] = t->dom_n;
 	s[21] = t->m.H;
 	s[22] = t->m.W;
+	s[31] = t->o.bn_split;
 	for (int i = 0; i < TRAIN_USER; i++)
 		s[23 + i] = t->user[i];
 }
@@ -325,6 +326,8 @@ int train_load_checkpoint(FILE *f, const char *name, trainer *t)
 	static const char *what[] = {"", "total steps", "seed", "epochs", "batch", "mode", "arch",
 	                             "source size", "target size", "lr", "alpha", "beta", "gamma",
 	                             "momentum"};
+	if (s[31] != want[31])
+		return err_set(DN_EARG, "%s: checkpoint was made with another --bn-stats", name);
 	for (int i = 1; i <= 13; i++)
 		if (s[i] != want[i])
 			return err_set(DN_EARG, "%s: checkpoint was made with another %s; resume with the "

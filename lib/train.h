@@ -4,8 +4,8 @@
  *   loss = CE(label predictor(source), source labels)
  *        + BCE(domain(source), 0) + BCE(domain(target), 1)       (each a mean over its half)
  * The feature extractor and domain classifier see the source and target halves as one batch
- * of 2*batch rows, with BatchNorm statistics computed per half (as when the halves are run
- * through the network one after the other, like the PyTorch demo this follows).
+ * of 2*batch rows, with BatchNorm statistics over all of it (bn_split = 0), or per half
+ * (bn_split = 1: as when the halves are run through the network one after the other).
  * Schedules, with p = step / total_steps in [0,1):
  *   lr_p = lr / (1 + alpha p)^beta          (eq. in section 5.2.2; 0.01, 10, 0.75)
  *   lambda_p = 2 / (1 + exp(-gamma p)) - 1  (gamma = 10)
@@ -30,6 +30,7 @@ enum { TRAIN_DANN = 0, TRAIN_SOURCE_ONLY = 1 };
 
 typedef struct {
 	int mode, arch, epochs, batch;
+	int bn_split;       /* 1: BatchNorm statistics per domain half; 0 (default): joint */
 	int64_t steps;      /* total steps; 0: epochs * steps per epoch */
 	uint64_t seed;
 	double lr, alpha, beta, gamma, momentum;

@@ -1,4 +1,4 @@
-/* tsne.c - t-SNE with exact, Barnes-Hut and FFT-interpolated repulsion; see tsne.h. */
+/* tsne.c - t-SNE with exact and Barnes-Hut repulsion; see tsne.h. */
 #include "tsne.h"
 
 #include <cblas.h>
@@ -34,7 +34,6 @@ void tsne_params_default(tsne_params *p)
 	p->learning_rate = 0.0;
 	p->method = TSNE_AUTO;
 	p->theta = 0.5;
-	p->fft_min_n = INT64_MAX; /* FFT not yet wired */
 	p->init = TSNE_INIT_PCA;
 	p->seed = 0;
 }
@@ -392,28 +391,47 @@ out:
 }
 
 /* ---------------------------------------------------------------------------------------
- * Workspace: Barnes-Hut quadtree and FFT grids, reused across iterations. */
+ * Barnes-Hut (van der Maaten 2014, Sec. 4.2) on a quadtree, with Barnes' (1990) grouping:
+ * the points of a small subtree (a "group", at most QT_GROUP points) share one tree walk.
+ * A cell is accepted as a single body for the whole group when its width is less than theta
+ * times its distance to the group's bounding box, which bounds the distance to every point
+ * of the group, so each point gets at least the accuracy of the per-point criterion.  The
+ * group's own points interact exactly.  The walk yields a flat list of bodies, which the
+ * points of the group then sum over in a vector loop. */
 
 typedef struct {
 	double cx, cy, hw;  /* cell centre and half width */
-	double mx, my;      /* sum of positions; centre of mass after finish */
+	double mx, my;      /* sum of positions; centre of mass after the build */
 	int32_t count;      /* points below */
 	int32_t child;      /* first of 4 consecutive children, -1 for a leaf */
-	int32_t point;      /* a leaf's (first) point, -1 if none */
+	int32_t point;      /* a leaf's first point (others chained by next[]), -1 if none */
+	int32_t start;      /* offset of the subtree's points in order[] */
 } qnode;
+
+/* What the walk reads, 32 bytes a cell so that two share a cache line. */
+typedef struct {
+	double mx, my;  /* centre of mass */
+	float width;    /* full width */
+	int32_t count, child, start;
+} qwalk;
+
+#define QT_MAXDEPTH 50
+#define QT_GROUP 64
 
 struct tsne_work {
 	int64_t n;
 	qnode *node;
 	int64_t nnode, cap;
-	int32_t *order;      /* points in tree (depth-first) order, for cache locality */
+	qwalk *walk;         /* (cap) compact copy of node[] for the walks */
+	int64_t walk_cap;
+	int32_t *next;       /* (n) chain of coincident points in a leaf */
+	int32_t *order;      /* (n) points in depth-first tree order */
+	int have_order;      /* order[] holds the last tree's order */
+	int32_t *group;      /* group cells */
+	int64_t ngroup;
 	double *rep;         /* (n,2) repulsive sums */
 	double *zi;          /* (n) per-point sum of w */
-	/* FFT state */
-	void *fft;
 };
-
-static void fft_free(void *f);
 
 tsne_work *tsne_work_new(int64_t n)
 {
@@ -424,7 +442,9 @@ tsne_work *tsne_work_new(int64_t n)
 	w->rep = malloc((size_t)n * 2 * sizeof *w->rep);
 	w->zi = malloc((size_t)n * sizeof *w->zi);
 	w->order = malloc((size_t)n * sizeof *w->order);
-	if (!w->rep || !w->zi || !w->order) {
+	w->next = malloc((size_t)n * sizeof *w->next);
+	w->group = malloc((size_t)n * sizeof *w->group);
+	if (!w->rep || !w->zi || !w->order || !w->next || !w->group) {
 		tsne_work_free(w);
 		return NULL;
 	}
@@ -436,14 +456,14 @@ void tsne_work_free(tsne_work *w)
 	if (!w)
 		return;
 	free(w->node);
+	free(w->walk);
 	free(w->rep);
 	free(w->zi);
 	free(w->order);
-	fft_free(w->fft);
+	free(w->next);
+	free(w->group);
 	free(w);
 }
-
-#define QT_MAXDEPTH 50
 
 static int32_t qt_alloc4(tsne_work *w, double cx, double cy, double hw)
 {
@@ -476,7 +496,8 @@ static inline int qt_quad(const qnode *nd, double x, double y)
 	return (x > nd->cx) | ((y > nd->cy) << 1);
 }
 
-/* Build the quadtree by inserting points in index order (fixed order: deterministic). */
+/* Build the quadtree by inserting points in index order (fixed order: deterministic), then
+ * number the points depth-first and cut the tree into groups. */
 static int qt_build(tsne_work *w, const double *y, int64_t n)
 {
 	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -488,7 +509,7 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 	}
 	double hw = fmax(x1 - x0, y1 - y0) / 2 * (1 + 1e-6) + 1e-12;
 	if (!w->cap) {
-		w->cap = 4 * n + 64;
+		w->cap = 2 * n + 64;
 		w->node = malloc((size_t)w->cap * sizeof *w->node);
 		if (!w->node) {
 			w->cap = 0;
@@ -504,19 +525,31 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 	r->count = 0;
 	r->child = -1;
 	r->point = -1;
-	for (int64_t i = 0; i < n; i++) {
+	/* Insert in the previous tree's order (index order the first time): neighbours follow one
+	 * another, so the walks down the tree hit the cache.  The cells do not depend on the
+	 * order; the rounding of the centre-of-mass sums does, but that order is itself a
+	 * deterministic function of the run. */
+	if (!w->have_order)
+		for (int64_t i = 0; i < n; i++)
+			w->order[i] = (int32_t)i;
+	for (int64_t t = 0; t < n; t++) {
+		int32_t i = w->order[t];
 		double px = y[2 * i], py = y[2 * i + 1];
 		int32_t cur = 0;
+		w->next[i] = -1;
 		for (int depth = 0;; depth++) {
 			qnode *nd = &w->node[cur];
 			if (nd->child < 0) {
 				if (nd->count == 0) {
-					nd->mx = px, nd->my = py, nd->count = 1, nd->point = (int32_t)i;
+					nd->mx = px, nd->my = py, nd->count = 1, nd->point = i;
 					break;
 				}
 				double ox = nd->mx / nd->count, oy = nd->my / nd->count;
 				if ((ox == px && oy == py) || depth >= QT_MAXDEPTH) {
+					/* coincident (or too deep): chain into this leaf */
 					nd->mx += px, nd->my += py, nd->count++;
+					w->next[i] = w->next[nd->point];
+					w->next[nd->point] = i;
 					break;
 				}
 				int32_t first = qt_alloc4(w, nd->cx, nd->cy, nd->hw);
@@ -532,83 +565,178 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 			cur = nd->child + qt_quad(nd, px, py);
 		}
 	}
-	/* Centres of mass; the depth-first leaf order of points. */
 	for (int64_t t = 0; t < w->nnode; t++) {
 		qnode *nd = &w->node[t];
 		if (nd->count > 0)
 			nd->mx /= nd->count, nd->my /= nd->count;
 	}
+	/* Depth-first numbering: every subtree's points are order[start .. start+count). */
 	int64_t no = 0;
+	w->ngroup = 0;
 	int32_t stack[4 * QT_MAXDEPTH + 8];
+	char in_group[4 * QT_MAXDEPTH + 8];
 	int sp = 0;
-	stack[sp++] = 0;
-	/* Points at a leaf beyond its first (coincident duplicates) are appended afterwards. */
-	char *seen = calloc((size_t)n, 1);
-	if (!seen)
-		return err_set(DN_ENOMEM, "out of memory");
+	stack[sp] = 0, in_group[sp++] = 0;
 	while (sp) {
-		const qnode *nd = &w->node[stack[--sp]];
+		sp--;
+		int32_t id = stack[sp];
+		int ing = in_group[sp];
+		qnode *nd = &w->node[id];
 		if (nd->count == 0)
 			continue;
+		nd->start = (int32_t)no;
+		if (!ing && nd->count <= QT_GROUP) {
+			w->group[w->ngroup++] = id;
+			ing = 1;
+		}
 		if (nd->child < 0) {
-			w->order[no++] = nd->point;
-			seen[nd->point] = 1;
+			for (int32_t p = nd->point; p >= 0; p = w->next[p])
+				w->order[no++] = p;
 		} else {
 			for (int q = 3; q >= 0; q--)
-				stack[sp++] = nd->child + q;
+				stack[sp] = nd->child + q, in_group[sp++] = (char)ing;
 		}
 	}
-	for (int64_t i = 0; i < n; i++)
-		if (!seen[i])
-			w->order[no++] = (int32_t)i;
-	free(seen);
+	w->have_order = 1;
+	if (w->walk_cap < w->nnode) {
+		free(w->walk);
+		w->walk_cap = w->cap;
+		w->walk = malloc((size_t)w->walk_cap * sizeof *w->walk);
+		if (!w->walk) {
+			w->walk_cap = 0;
+			return err_set(DN_ENOMEM, "out of memory for the quadtree");
+		}
+	}
+	for (int64_t t = 0; t < w->nnode; t++) {
+		const qnode *nd = &w->node[t];
+		w->walk[t] = (qwalk){nd->mx, nd->my, (float)(2 * nd->hw), nd->count, nd->child,
+		                     nd->start};
+	}
 	return 0;
 }
 
-/* Repulsion on point i (van der Maaten 2014, Sec. 4.2): a cell far enough away
- * (its width / distance < theta) acts as one body of `count` points at its centre of mass.
- * Returns sum_j w_ij (part of Z) and adds sum_j w_ij^2 (y_i - y_j) into f. */
-static double qt_repulse(const qnode *node, const double *y, int32_t i, double theta2, double *f)
+/* Bodies of one group's interaction list, as arrays for the vector loop. */
+typedef struct {
+	double *x, *y, *c;
+	int64_t n, cap;
+} qt_list;
+
+static int qt_list_push(qt_list *l, double x, double y, double c)
 {
-	double px = y[2 * i], py = y[2 * i + 1];
-	double z = 0, fx = 0, fy = 0;
+	if (l->n == l->cap) {
+		int64_t cap = l->cap ? 2 * l->cap : 1024;
+		double *nx = realloc(l->x, (size_t)cap * sizeof *nx);
+		if (nx)
+			l->x = nx;
+		double *ny = realloc(l->y, (size_t)cap * sizeof *ny);
+		if (ny)
+			l->y = ny;
+		double *nc = realloc(l->c, (size_t)cap * sizeof *nc);
+		if (nc)
+			l->c = nc;
+		if (!nx || !ny || !nc)
+			return -1;
+		l->cap = cap;
+	}
+	l->x[l->n] = x, l->y[l->n] = y, l->c[l->n] = c;
+	l->n++;
+	return 0;
+}
+
+/* Repulsion for the points of group cell g: w->zi[i] = sum_j w_ij and
+ * w->rep[i] = sum_j w_ij^2 (y_i - y_j), j over all other points (approximated by cells). */
+static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double theta2, qt_list *l)
+{
+	const qwalk *node = w->walk, *gn = &node[g];
+	const int32_t *pts = w->order + gn->start;
+	int32_t gc = gn->count, gs = gn->start;
+	double bx0 = INFINITY, bx1 = -INFINITY, by0 = INFINITY, by1 = -INFINITY;
+	for (int32_t a = 0; a < gc; a++) {
+		double px = y[2 * pts[a]], py = y[2 * pts[a] + 1];
+		bx0 = px < bx0 ? px : bx0, bx1 = px > bx1 ? px : bx1;
+		by0 = py < by0 ? py : by0, by1 = py > by1 ? py : by1;
+	}
+	l->n = 0;
 	int32_t stack[4 * QT_MAXDEPTH + 8];
 	int sp = 0;
 	stack[sp++] = 0;
 	while (sp) {
-		const qnode *nd = &node[stack[--sp]];
-		if (nd->count == 0)
+		int32_t id = stack[--sp];
+		const qwalk *nd = &node[id];
+		if (id == g)
 			continue;
-		double cnt = nd->count;
-		double dx = px - nd->mx, dy = py - nd->my;
-		double d2 = dx * dx + dy * dy;
-		if (nd->child < 0 && (nd->point == i || d2 == 0)) {
-			/* This leaf holds i (a leaf at i's exact position holds i and its duplicates):
-			 * only the others count. */
-			if (nd->count == 1)
-				continue;
-			cnt -= 1;
+		if (nd->start <= gs && gs < nd->start + nd->count) {
+			/* an ancestor of the group: always opened */
+			for (int q = 0; q < 4; q++)
+				if (node[nd->child + q].count)
+					stack[sp++] = nd->child + q;
+			continue;
 		}
-		double width = 2 * nd->hw;
-		if (nd->child < 0 || width * width < theta2 * d2) {
-			double q = 1.0 / (1.0 + d2);
-			z += cnt * q;
-			double m = cnt * q * q;
-			fx += m * dx;
-			fy += m * dy;
+		/* distance from the body to the group's box (0 inside) */
+		double dx = nd->mx < bx0 ? bx0 - nd->mx : nd->mx > bx1 ? nd->mx - bx1 : 0.0;
+		double dy = nd->my < by0 ? by0 - nd->my : nd->my > by1 ? nd->my - by1 : 0.0;
+		double width = nd->width;
+		if (nd->child < 0 || width * width < theta2 * (dx * dx + dy * dy)) {
+			if (qt_list_push(l, nd->mx, nd->my, nd->count) < 0)
+				return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
 		} else {
 			for (int q = 0; q < 4; q++)
-				stack[sp++] = nd->child + q;
+				if (node[nd->child + q].count)
+					stack[sp++] = nd->child + q;
 		}
 	}
-	f[0] = fx;
-	f[1] = fy;
-	return z;
+	const double *lx = l->x, *ly = l->y, *lc = l->c;
+	int64_t ln = l->n;
+	for (int32_t a = 0; a < gc; a++) {
+		int32_t i = pts[a];
+		double px = y[2 * i], py = y[2 * i + 1];
+		double z = 0, fx = 0, fy = 0;
+#pragma omp simd reduction(+ : z, fx, fy)
+		for (int64_t t = 0; t < ln; t++) {
+			double ddx = px - lx[t], ddy = py - ly[t];
+			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
+			double cq = lc[t] * q;
+			z += cq;
+			fx += cq * q * ddx;
+			fy += cq * q * ddy;
+		}
+		for (int32_t b = 0; b < gc; b++) {
+			if (b == a)
+				continue;
+			int32_t j = pts[b];
+			double ddx = px - y[2 * j], ddy = py - y[2 * j + 1];
+			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
+			z += q;
+			fx += q * q * ddx;
+			fy += q * q * ddy;
+		}
+		w->zi[i] = z;
+		w->rep[2 * i] = fx;
+		w->rep[2 * i + 1] = fy;
+	}
+	return 0;
 }
 
-/* ---------------------------------------------------------------------------------------
- * FFT-accelerated interpolation (Linderman et al. 2019).  See fft section below. */
-static int fft_repulsion(tsne_work *w, const double *y, int64_t n);
+static int bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta)
+{
+	int rc = qt_build(w, y, n);
+	if (rc < 0)
+		return rc;
+	double theta2 = theta * theta;
+	int fail = 0;
+#pragma omp parallel if (n > 1000)
+	{
+		qt_list l = {0};
+#pragma omp for schedule(dynamic, 16)
+		for (int64_t t = 0; t < w->ngroup; t++)
+			if (qt_group_repulse(w, y, w->group[t], theta2, &l) < 0) {
+#pragma omp atomic write
+				fail = 1;
+			}
+		free(l.x), free(l.y), free(l.c);
+	}
+	return fail ? err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists") : 0;
+}
 
 /* ---------------------------------------------------------------------------------------
  * Gradient */
@@ -663,20 +791,8 @@ static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method metho
 {
 	if (method == TSNE_EXACT) {
 		exact_repulsion(w, y, n);
-	} else if (method == TSNE_BH) {
-		int rc = qt_build(w, y, n);
-		if (rc < 0)
-			return rc;
-		double theta2 = theta * theta;
-		const qnode *node = w->node;
-		const int32_t *order = w->order;
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
-		for (int64_t t = 0; t < n; t++) {
-			int32_t i = order[t];
-			w->zi[i] = qt_repulse(node, y, i, theta2, w->rep + 2 * i);
-		}
 	} else {
-		int rc = fft_repulsion(w, y, n);
+		int rc = bh_repulsion(w, y, n, theta);
 		if (rc < 0)
 			return rc;
 	}
@@ -690,16 +806,27 @@ static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method metho
 /* Attractive force on point i from the sparse P: sum_j P_ij w_ij (y_i - y_j). */
 static inline void attraction(double *a, const double *y, const tsne_sparse *P, int64_t i)
 {
-	double ax = 0, ay = 0, px = y[2 * i], py = y[2 * i + 1];
-	for (int64_t t = P->row[i]; t < P->row[i + 1]; t++) {
+	/* four independent sums (fixed order: deterministic) so the additions overlap */
+	double ax[4] = {0}, ay[4] = {0}, px = y[2 * i], py = y[2 * i + 1];
+	int64_t t = P->row[i], e = P->row[i + 1];
+	for (; t + 4 <= e; t += 4) {
+		for (int u = 0; u < 4; u++) {
+			int32_t j = P->col[t + u];
+			double dx = px - y[2 * j], dy = py - y[2 * j + 1];
+			double m = P->val[t + u] / (1.0 + dx * dx + dy * dy);
+			ax[u] += m * dx;
+			ay[u] += m * dy;
+		}
+	}
+	for (; t < e; t++) {
 		int32_t j = P->col[t];
 		double dx = px - y[2 * j], dy = py - y[2 * j + 1];
 		double m = P->val[t] / (1.0 + dx * dx + dy * dy);
-		ax += m * dx;
-		ay += m * dy;
+		ax[0] += m * dx;
+		ay[0] += m * dy;
 	}
-	a[0] = ax;
-	a[1] = ay;
+	a[0] = (ax[0] + ax[1]) + (ax[2] + ax[3]);
+	a[1] = (ay[0] + ay[1]) + (ay[2] + ay[3]);
 }
 
 int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
@@ -763,7 +890,7 @@ int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double 
 	double eta = tsne_learning_rate(p, n);
 	tsne_method method = p->method;
 	if (method == TSNE_AUTO)
-		method = p->theta <= 0 ? TSNE_EXACT : n >= p->fft_min_n ? TSNE_FFT : TSNE_BH;
+		method = p->theta <= 0 ? TSNE_EXACT : TSNE_BH;
 	tsne_work *w = tsne_work_new(n);
 	double *ynew = malloc((size_t)n * 2 * sizeof *ynew);
 	double *upd = calloc((size_t)n * 2, sizeof *upd);
@@ -1102,17 +1229,4 @@ int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name)
 	*y = v;
 	*n = h.shape[0];
 	return 0;
-}
-
-/* ---------------------------------------------------------------------------------------
- * FFT-accelerated interpolation: placeholder until implemented below. */
-static void fft_free(void *f)
-{
-	free(f);
-}
-
-static int fft_repulsion(tsne_work *w, const double *y, int64_t n)
-{
-	(void)w, (void)y, (void)n;
-	return err_set(DN_EARG, "FFT method not available");
 }

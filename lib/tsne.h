@@ -5,7 +5,7 @@
  * the Gaussian precision so each conditional row has the requested perplexity (natural log:
  * entropy H = log(perplexity) in nats) -> symmetrised, normalised sparse P -> gradient descent
  * with early exaggeration, momentum and adaptive gains.  The repulsive forces are exact
- * (O(N^2), the reference), Barnes-Hut (quadtree, --theta) or FFT-accelerated interpolation.
+ * (O(N^2), the reference) or Barnes-Hut (quadtree, --theta).
  *
  * Determinism: every parallel loop writes per-point results; all reductions over points are
  * done serially in index order, so the same input, seed and thread count give the same bytes.
@@ -26,7 +26,7 @@ typedef struct {
 	double *val;  /* (nnz), sums to 1 over the whole matrix */
 } tsne_sparse;
 
-typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
+typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH } tsne_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
 
 /* Called every `report_every` iterations (and after the last) with the KL divergence of the
@@ -44,9 +44,8 @@ typedef struct {
 	double momentum;       /* 0.5 */
 	double final_momentum; /* 0.8 */
 	double learning_rate;  /* <= 0: automatic, max(N/12, 200) */
-	tsne_method method;    /* AUTO: exact if theta == 0, else FFT for N >= fft_min_n, else BH */
+	tsne_method method;    /* AUTO: exact if theta == 0, else BH */
 	double theta;          /* 0.5 (Barnes-Hut opening angle) */
-	int64_t fft_min_n;     /* 8000 */
 	tsne_init init;        /* PCA (scaled to std 1e-4), RANDOM (N(0, 1e-4^2)), GIVEN (y in) */
 	uint64_t seed;         /* random init */
 	int report_every;      /* 0: only at the end */
@@ -80,7 +79,7 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 
 /* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
  *   dC/dy_i = 4 * sum_j (exag * P_ij - q_ij) * w_ij * (y_i - y_j),  w_ij = 1/(1+|y_i-y_j|^2),
- * with the repulsive part computed by `method` (EXACT, BH with theta, or FFT).  *z_out (may be
+ * with the repulsive part computed by `method` (EXACT, or BH with theta).  *z_out (may be
  * NULL) gets the normalisation Z = sum_{i!=j} w_ij as estimated by the method. */
 typedef struct tsne_work tsne_work;
 tsne_work *tsne_work_new(int64_t n);

@@ -66,8 +66,22 @@ fx() { "$PYTHON" "$BATS_FILE_TMPDIR/fx.py" "$@"; }
 	assert_fails_cleanly 2 mnistm-gen "--seed: missing argument"
 }
 
+@test "messages: -q says nothing, -v reports on stderr, --progress goes to stderr only" {
+	fx digits "$T/d.npy" 50 6 6
+	fx png "$T/bg/a.png" 10 10 1
+	run --separate-stderr mnistm-gen -q --progress --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+	run --separate-stderr mnistm-gen -v --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[[ "$stderr" == *"mnistm-gen: 1 photos from $T/bg decoded"* ]]
+	[[ "$stderr" == *"mnistm-gen: 50 images of 6x6x3 in"* ]]
+	run --separate-stderr mnistm-gen --progress "$T/d.npy" -o "$T/o.npy"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[[ "$stderr" == *"images: 50/50 (100%)"* ]]
+}
+
 @test "usage errors: bad numbers, bad recipe, bsds without backgrounds, two operands" {
-	fx digits "$T/d.npy" 4 6 6
+	fx digits "$T/d.npy" 16 6 6
 	run --separate-stderr mnistm-gen --threshold 256 "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "threshold.*out of range"
 	run --separate-stderr mnistm-gen --size 0 "$T/d.npy"
@@ -84,6 +98,13 @@ fx() { "$PYTHON" "$BATS_FILE_TMPDIR/fx.py" "$@"; }
 	assert_fails_cleanly 2 mnistm-gen "bsds only"
 	run --separate-stderr mnistm-gen "$T/d.npy" "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "at most one"
+	run --separate-stderr mnistm-gen --sheet - "$T/d.npy"
+	assert_fails_cleanly 2 mnistm-gen "sheet needs a file name"
+	# a sheet too large to write is refused before any work, and leaves no files
+	run --separate-stderr mnistm-gen --size 1024 --sheet-scale 16 --sheet "$T/s.png" "$T/d.npy" -o "$T/o.npy"
+	assert_fails_cleanly 1 mnistm-gen "too large"
+	[ ! -e "$T/s.png" ] && [ ! -e "$T/o.npy" ] || { ls -la "$T"; false; }
+	[ -z "$(ls "$T" | grep tmp)" ] || { ls -la "$T"; false; }
 }
 
 @test "noise: digit pixels are 255-v on every channel, the rest about uniform over 0..255" {

@@ -95,6 +95,75 @@ def gif_info(path):
         else:
             raise ValueError('bad GIF block 0x%02x at %d' % (b, pos))
     return w, h, frames, delays, loop
+
+def lzw_decode(data, min_size):
+    clear, eoi = 1 << min_size, (1 << min_size) + 1
+    table = [bytes([i]) for i in range(clear)] + [b'', b'']
+    size, prev, out = min_size + 1, None, bytearray()
+    buf = nb = i = 0
+    while True:
+        while nb < size and i < len(data):
+            buf |= data[i] << nb
+            nb += 8
+            i += 1
+        if nb < size:
+            break
+        code = buf & ((1 << size) - 1)
+        buf >>= size
+        nb -= size
+        if code == clear:
+            table, size, prev = table[:clear + 2], min_size + 1, None
+            continue
+        if code == eoi:
+            break
+        if prev is None:
+            entry = table[code]
+        else:
+            entry = table[code] if code < len(table) else prev + prev[:1]
+            if len(table) < 4096:
+                table.append(prev + entry[:1])
+                if len(table) == 1 << size and size < 12:
+                    size += 1
+        out += entry
+        prev = entry
+    return bytes(out)
+
+def gif_frames(path):
+    """Every frame as it is shown: (h,w,3) RGB, honouring offsets and transparency."""
+    d = open(path, 'rb').read()
+    w, h, flags = struct.unpack('<HHB', d[6:11])
+    ncol = 2 << (flags & 7)
+    pal = np.frombuffer(d[13:13 + 3 * ncol], np.uint8).reshape(-1, 3)
+    pos = 13 + 3 * ncol
+    screen = np.zeros((h, w), np.int64)
+    frames, transp = [], None
+    while d[pos] != 0x3B:
+        if d[pos] == 0x21:
+            label = d[pos + 1]
+            pos += 2
+            while d[pos] != 0:
+                if label == 0xF9:
+                    transp = d[pos + 4] if d[pos + 1] & 1 else None
+                pos += 1 + d[pos]
+            pos += 1
+            continue
+        x, y, fw, fh, fl = struct.unpack('<HHHHB', d[pos + 1:pos + 10])
+        assert not fl & 0xC0, 'local palettes and interlace are not used'
+        pos += 10
+        min_size = d[pos]
+        pos += 1
+        data = bytearray()
+        while d[pos] != 0:
+            data += d[pos + 1:pos + 1 + d[pos]]
+            pos += 1 + d[pos]
+        pos += 1
+        idx = np.frombuffer(lzw_decode(bytes(data), min_size), np.uint8)[:fw * fh].astype(np.int64)
+        assert idx.size == fw * fh, 'short LZW data'
+        idx = idx.reshape(fh, fw)
+        region = screen[y:y + fh, x:x + fw]
+        region[...] = idx if transp is None else np.where(idx == transp, region, idx)
+        frames.append(pal[screen].astype(np.int64))
+    return frames
 EOF
 }
 
@@ -209,9 +278,19 @@ assert len(delays) == n
 assert delays[-1] == 222 and delays[1] == 7 and delays[0] == 28, delays  # key frames: 4 x delay
 assert loop == 0                          # NETSCAPE2.0, loop forever
 ' "$T/anim.gif"
-	# the PNG frames are the same sequence
+	# the PNG frames are the same sequence, and the GIF shows them (256 colours, no dither)
 	[ "$(ls "$T/out" | wc -l)" -eq 9 ]
 	[ -f "$T/out/frame-0008.png" ]
+	img '
+g = gif_frames(sys.argv[1])
+assert len(g) == 9
+for i in (0, 1, 5, 8):
+    p = png_read(sys.argv[2] + "/frame-%04d.png" % i)
+    d = np.abs(g[i] - p).sum(axis=2)
+    assert d.mean() < 2.0 and d.max() < 90, (i, d.mean(), d.max())
+    white = np.all(p == 255, axis=2)
+    assert np.all(g[i][white] == 255)       # background exactly background
+' "$T/anim.gif" "$T/out"
 	# tween frames differ from their neighbours
 	! cmp -s "$T/out/frame-0000.png" "$T/out/frame-0001.png"
 }
@@ -228,7 +307,11 @@ assert loop == 0                          # NETSCAPE2.0, loop forever
 	for r in 1 2; do
 		plot-frames -q --tween 1 -o "$T/o$r" --gif "$T/a$r.gif" --sheet "$T/s$r.png" "$T/a.npy" "$T/b.npy"
 	done
-	for f in frame-0000.png frame-0001.png frame-0002.png; do cmp "$T/o1/$f" "$T/o2/$f"; done
+	OMP_NUM_THREADS=1 plot-frames -q --tween 1 -o "$T/o1t" "$T/a.npy" "$T/b.npy"
+	for f in frame-0000.png frame-0001.png frame-0002.png; do
+		cmp "$T/o1/$f" "$T/o2/$f"
+		cmp "$T/o1/$f" "$T/o1t/$f"   # the thread count does not matter
+	done
 	cmp "$T/a1.gif" "$T/a2.gif"
 	cmp "$T/s1.png" "$T/s2.png"
 	plot-frames -q --seed 99 -o "$T/o3" "$T/a.npy"
@@ -289,6 +372,11 @@ for p in range(3):
 	! cmp -s "$T/c.png" "$T/c2.png"
 	plot-frames --curves -q -o "$T/c3.png" "$T/m.tsv"
 	cmp "$T/c.png" "$T/c3.png"
+	# a diverged loss (inf) is skipped like nan; CRLF line ends are fine
+	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$5="inf"} {printf "%s\r\n", $0}' "$T/m.tsv" >"$T/inf.tsv"
+	run --separate-stderr plot-frames --curves -q -o "$T/c4.png" "$T/inf.tsv"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c4.png")" = "800 900" ]
 }
 
 @test "bad input: frames with different N" {
@@ -349,6 +437,9 @@ for p in range(3):
 	sed '4s/\t0.76//' "$T/m.tsv" >"$T/short.tsv"
 	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/short.tsv"
 	assert_fails_cleanly 1 plot-frames "line 4: 8 fields, the header has 9"
+	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$1="nan"} {print}' "$T/m.tsv" >"$T/step.tsv"
+	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/step.tsv"
+	assert_fails_cleanly 1 plot-frames "line 3: step is nan"
 	head -1 "$T/m.tsv" >"$T/empty.tsv"
 	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/empty.tsv"
 	assert_fails_cleanly 1 plot-frames "no data rows"
@@ -371,6 +462,13 @@ for p in range(3):
 	run --separate-stderr plot-frames --curves -o "$T/nodir/c.png" "$T/m.tsv"
 	assert_fails_cleanly 1 plot-frames "c.png"
 	[ -z "$(ls "$T/nodir" 2>/dev/null)" ]
+	# a full disk
+	run --separate-stderr plot-frames --gif /dev/full "$T/a.npy"
+	assert_fails_cleanly 1 plot-frames "No space left|[Ww]rite"
+	run --separate-stderr plot-frames --sheet /dev/full "$T/a.npy"
+	assert_fails_cleanly 1 plot-frames "[Ww]rite"
+	run --separate-stderr plot-frames --curves -o /dev/full "$T/m.tsv"
+	assert_fails_cleanly 1 plot-frames "[Ww]rite"
 }
 
 @test "usage errors: no operands, no output, curves without -o" {

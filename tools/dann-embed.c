@@ -288,6 +288,7 @@ int main(int argc, char **argv)
 	int64_t per = 0;
 	uint64_t seed = 1;
 	cli_init(argc, argv);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "m:o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model_path = optarg; break;
@@ -310,7 +311,7 @@ int main(int argc, char **argv)
 		case O_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option; see --help");
+		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
 	}
 	if (!model_path)

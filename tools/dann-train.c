@@ -36,6 +36,8 @@ static void usage(FILE *f)
 	        "  -o, --output MODEL   write the trained model here (see dann-model(5))\n"
 	        "  --mode M             dann (default) or source-only\n"
 	        "  --arch A             seed (default: BatchNorm + Dropout2d) or paper (neither)\n"
+ 	        "  --bn-stats S         joint (default): BatchNorm statistics over source+target;\n"
+	        "                       per-domain: separate statistics for each half\n"
 	        "  --epochs N           passes over the source (default 15)\n"
 	        "  --steps N            total SGD steps instead of epochs x steps per epoch\n"
 	        "  --batch N            images per domain per step (default 64)\n"
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 {
 	enum { O_SOURCE = 256, O_TARGET, O_TTEST, O_MODE, O_ARCH, O_EPOCHS, O_STEPS, O_BATCH,
 	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_MOM, O_LOG, O_LOGEVERY,
-	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS };
+	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS, O_BNSTATS };
 	static const struct option opts[] = {
 		{"source", required_argument, 0, O_SOURCE}, {"target", required_argument, 0, O_TARGET},
 		{"target-test", required_argument, 0, O_TTEST}, {"mode", required_argument, 0, O_MODE},
@@ -100,6 +102,7 @@ int main(int argc, char **argv)
 		{"eval-limit", required_argument, 0, O_EVALLIM},
 		{"snapshots", required_argument, 0, O_SNAPS},
 		{"snapshot-dir", required_argument, 0, O_SNAPDIR},
+		{"bn-stats", required_argument, 0, O_BNSTATS},
 		{"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
 		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
 		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
 	int threads = omp_get_num_procs(), quiet = 0, progress = 0, snaps = 0, c;
 	int64_t log_every = 100, eval_limit = 1000;
 	cli_init(argc, argv);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SOURCE: src_path = optarg; break;
@@ -124,6 +128,11 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "seed")) o.arch = MODEL_ARCH_SEED;
 			else if (!strcmp(optarg, "paper")) o.arch = MODEL_ARCH_PAPER;
 			else cli_usage_error("--arch: expected seed or paper, got '%s'", optarg);
+			break;
+		case O_BNSTATS:
+			if (!strcmp(optarg, "joint")) o.bn_split = 0;
+			else if (!strcmp(optarg, "per-domain")) o.bn_split = 1;
+			else cli_usage_error("--bn-stats: expected joint or per-domain, got '%s'", optarg);
 			break;
 		case O_EPOCHS: o.epochs = (int)cli_parse_int("--epochs", optarg, 1, 100000); break;
 		case O_STEPS: o.steps = cli_parse_int("--steps", optarg, 1, INT64_C(1) << 40); break;
@@ -146,7 +155,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option; see --help");
+		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -90,14 +90,16 @@ static void add_source(const char ***v, int *n, const char *s)
 	*v = nv;
 }
 
-/* Split a space-separated list (MNIST_MIRROR, DANN_FETCH_PUBLIC_MIRRORS) into sources. */
-static void add_list(const char ***v, int *n, const char *list)
+/* Split a space-separated list (MNIST_MIRROR, DANN_FETCH_PUBLIC_MIRRORS) into sources, which
+ * point into the returned copy (free it after use). */
+static char *add_list(const char ***v, int *n, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
 	if (!copy)
 		cli_die("out of memory");
 	for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
 		add_source(v, n, t);
+	return copy;
 }
 
 static int is_dir(const char *p)
@@ -105,6 +107,8 @@ static int is_dir(const char *p)
 	struct stat st;
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+static const char *env_mirror = "MNIST_MIRROR";  /* FASHION_MNIST_MIRROR for Fashion-MNIST */
 
 static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *name, const char *want_hex,
                          fetch_result *r)
@@ -116,7 +120,10 @@ static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *nam
 	} else if (sha256_parse_hex(want_hex, want) < 0) {
 		cli_die("internal error: %s", err_msg());
 	}
-	if (fetch_file(fo, name, want, r) < 0)
+	int rc = fetch_file(fo, name, want, r);
+	if (rc < 0 && r->unreachable)
+		cli_die("%s (no network? give a local copy with --mirror DIR or %s)", err_msg(), env_mirror);
+	if (rc < 0)
 		cli_die("%s", err_msg());
 }
 
@@ -137,20 +144,32 @@ int main(int argc, char **argv)
 	int nsources = 0;
 
 	cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	opterr = 0;  /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SPLIT: split = optarg; break;
 		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
 		case OPT_OFFSET: offset = cli_parse_int("--offset", optarg, 0, 1LL << 40); break;
 		case OPT_DATASET: dataset_name = optarg; break;
-		case OPT_MIRROR: add_source(&sources, &nsources, optarg); break;
+		case OPT_MIRROR:
+			if (!*optarg)
+				cli_usage_error("--mirror: empty folder or URL");
+			add_source(&sources, &nsources, optarg);
+			break;
 		case OPT_CACHE: cache = optarg; break;
 		case OPT_OFFLINE: offline = 1; break;
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option");
+		case ':':
+			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+				cli_usage_error("option -%c needs an argument", optopt);
+			cli_usage_error("option %s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				cli_usage_error("unknown option -%c", optopt);
+			cli_usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -180,15 +199,16 @@ int main(int argc, char **argv)
 
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
-	const char *env_mirror = !strcmp(ds->name, "mnist") ? "MNIST_MIRROR" : "FASHION_MNIST_MIRROR";
-	if (getenv(env_mirror))
-		add_list(&sources, &nsources, getenv(env_mirror));
+	if (strcmp(ds->name, "mnist"))
+		env_mirror = "FASHION_MNIST_MIRROR";
+	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
 	for (int i = 0; ds->local_dirs[i]; i++)
 		if (is_dir(ds->local_dirs[i]))
 			add_source(&sources, &nsources, ds->local_dirs[i]);
 	const char *pub = getenv("DANN_FETCH_PUBLIC_MIRRORS");
+	char *pub_list = NULL;
 	if (pub)
-		add_list(&sources, &nsources, pub);
+		pub_list = add_list(&sources, &nsources, pub);
 	else
 		for (int i = 0; ds->public_mirrors[i]; i++)
 			add_source(&sources, &nsources, ds->public_mirrors[i]);
@@ -237,5 +257,7 @@ int main(int argc, char **argv)
 	fetch_result_free(&ri);
 	fetch_result_free(&rl);
 	free(sources);
+	free(env_list);
+	free(pub_list);
 	return 0;
 }

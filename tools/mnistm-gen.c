@@ -39,6 +39,7 @@ static void usage(FILE *f)
 	        "  --sheet-scale Z   pixel zoom of the sheet (default 2)\n"
 	        "  --progress        show progress even when stderr is not a terminal\n"
 	        "  -q, --quiet       no messages but errors\n"
+	        "  -v, --verbose     report the photos loaded and the throughput on stderr\n"
 	        "  -h, --help        this help\n",
 	        MNISTM_THRESHOLD_DEFAULT);
 }
@@ -67,17 +68,18 @@ int main(int argc, char **argv)
 		{"sheet-scale", required_argument, 0, O_SHEET_SCALE},
 		{"progress", no_argument, 0, O_PROGRESS},
 		{"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	mnistm_cfg cfg = {.recipe = MNISTM_NOISE, .mask = MNISTM_MASK_GRAY,
 	                  .threshold = MNISTM_THRESHOLD_DEFAULT};
 	const char *bgdir = NULL, *out = NULL, *sheet = NULL;
-	int size = 0, quiet = 0, progress = 0, mask_set = 0, sheet_scale = 2;
+	int size = 0, quiet = 0, verbose = 0, progress = 0, mask_set = 0, sheet_scale = 2;
 	int64_t sheet_count = 100;
 	int c;
 	cli_init(argc, argv);
 	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_RECIPE:
 			if (!strcmp(optarg, "noise"))
@@ -107,16 +109,21 @@ int main(int argc, char **argv)
 		case O_SHEET_SCALE: sheet_scale = (int)cli_parse_int("--sheet-scale", optarg, 1, 16); break;
 		case O_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':': cli_usage_error("%s: missing argument", argv[optind - 1]);
 		default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	cli_set_progress(progress, quiet);
+	if (verbose && !quiet)
+		cli_verbosity = 2;
 	if (argc - optind > 1)
 		cli_usage_error("at most one input FILE");
 	if (cfg.recipe == MNISTM_BSDS && !bgdir)
 		cli_usage_error("--recipe bsds needs --backgrounds DIR");
+	if (sheet && !strcmp(sheet, "-"))
+		cli_usage_error("--sheet needs a file name (standard output carries the data)");
 	if (cfg.recipe == MNISTM_NOISE && (bgdir || mask_set))
 		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
 
@@ -135,18 +142,26 @@ int main(int argc, char **argv)
 	cfg.out_h = size ? size : cfg.in_h;
 	cfg.out_w = size ? size : cfg.in_w;
 
+	double t0 = cli_now();
 	mnistm_bg bg = {0};
 	if (cfg.recipe == MNISTM_BSDS) {
 		if (mnistm_bg_load(&bg, bgdir, cfg.out_w, cfg.out_h) < 0)
 			cli_die("%s", err_msg());
 		cfg.bg = &bg;
-		if (cli_verbosity >= 2)
-			cli_info("%d photos from %s", bg.n, bgdir);
+		if (cli_verbosity >= 2) {
+			double mb = 0;
+			for (int i = 0; i < bg.n; i++)
+				mb += (double)bg.photo[i].w * bg.photo[i].h * 3 / 1048576.0;
+			cli_info("%d photos from %s decoded (%.1f MB) in %.2f s", bg.n, bgdir, mb, cli_now() - t0);
+		}
 	}
 
 	int64_t nsheet = sheet ? (sheet_count < n ? sheet_count : n) : 0;
 	if (sheet && nsheet == 0)
 		cli_die("--sheet: %s has no images to show", name);
+	int sw, sh;
+	if (sheet && mnistm_sheet_dims(nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &sw, &sh) < 0)
+		cli_die("--sheet: %s", err_msg());
 	size_t img_bytes = (size_t)cfg.out_h * (size_t)cfg.out_w * 3;
 	uint8_t *sheet_imgs = nsheet ? malloc((size_t)nsheet * img_bytes) : NULL;
 	if (nsheet && !sheet_imgs)
@@ -164,10 +179,11 @@ int main(int argc, char **argv)
 		cli_die("%s", err_msg());
 	}
 	cli_close_in(in);
+	if (cli_verbosity >= 2)
+		cli_info("%lld images of %dx%dx3 in %.2f s", (long long)n, cfg.out_h, cfg.out_w, cli_now() - t0);
 
 	if (sheet) {
 		uint8_t *pix;
-		int sw, sh;
 		if (mnistm_sheet(sheet_imgs, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &pix, &sw, &sh) < 0)
 			cli_die("--sheet: %s", err_msg());
 		/* Flush the dataset before the sheet is renamed into place, so that a full disk

@@ -8,7 +8,6 @@
  * writes them; a file may hold several such triples back to back (one frame each). */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,7 @@ static void usage(FILE *out)
 	        "      --tween K          K interpolated frames between key frames (default 0)\n"
 	        "      --size WxH         image size (default 800x600; curves 800x900)\n"
 	        "      --radius R         marker radius in pixels (default: from the size)\n"
-	        "      --alpha A          marker opacity in (0,1] (default 0.6)\n"
+	        "      --alpha A          marker opacity in (0,1] (default 0.6, less above 2000 points)\n"
 	        "      --bare             only the points: no title, grid, legend or tick labels\n"
 	        "      --seed S           seed of the point drawing order (default 1)\n"
 	        "      --delay CS         GIF: hundredths of a second per frame (default 10)\n"
@@ -84,76 +83,6 @@ typedef struct {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* Read the next frame triple of `f`; returns DN_EEOF at a clean end of the stream. */
-static int read_frame(FILE *f, const char *name, frame *fr, int64_t *n)
-{
-	npy_array p = {0}, l = {0}, d = {0};
-	char hb[128];
-	int rc = npy_read_array(f, name, &p);
-	if (rc < 0)
-		return rc;
-	if ((rc = npy_expect(&p.h, name, "points", NPY_F32, 2)) < 0)
-		goto fail;
-	if (p.h.shape[1] != 2) {
-		rc = err_set(DN_EFORMAT, "%s: points: expected shape (N,2), got %s", name,
-		             npy_header_str(&p.h, hb, sizeof hb));
-		goto fail;
-	}
-	int64_t N = p.h.shape[0];
-	if ((rc = npy_read_array(f, name, &l)) < 0) {
-		if (rc == DN_EEOF)
-			rc = err_set(DN_EFORMAT, "%s: stream ends after the points; expected labels (N,) uint8",
-			             name);
-		goto fail;
-	}
-	if ((rc = npy_expect(&l.h, name, "labels", NPY_U8, 1)) < 0)
-		goto fail;
-	if ((rc = npy_read_array(f, name, &d)) < 0) {
-		if (rc == DN_EEOF)
-			rc = err_set(DN_EFORMAT, "%s: stream ends after the labels; expected domains (N,) uint8",
-			             name);
-		goto fail;
-	}
-	if ((rc = npy_expect(&d.h, name, "domains", NPY_U8, 1)) < 0)
-		goto fail;
-	if (l.h.shape[0] != N || d.h.shape[0] != N) {
-		rc = err_set(DN_EFORMAT, "%s: %lld points but %lld labels and %lld domains", name,
-		             (long long)N, (long long)l.h.shape[0], (long long)d.h.shape[0]);
-		goto fail;
-	}
-	const float *pt = p.data;
-	for (int64_t i = 0; i < N; i++) {
-		if (!isfinite(pt[2 * i]) || !isfinite(pt[2 * i + 1])) {
-			rc = err_set(DN_ERANGE, "%s: point %lld is not finite (%g, %g)", name, (long long)i,
-			             pt[2 * i], pt[2 * i + 1]);
-			goto fail;
-		}
-	}
-	const uint8_t *lab = l.data, *dom = d.data;
-	for (int64_t i = 0; i < N; i++) {
-		if (lab[i] > 9) {
-			rc = err_set(DN_ERANGE, "%s: label %d of point %lld is not a digit 0-9", name, lab[i],
-			             (long long)i);
-			goto fail;
-		}
-		if (dom[i] > 1) {
-			rc = err_set(DN_ERANGE, "%s: domain %d of point %lld is not 0 (source) or 1 (target)",
-			             name, dom[i], (long long)i);
-			goto fail;
-		}
-	}
-	fr->pts = p.data;
-	fr->labels = l.data;
-	fr->domains = d.data;
-	*n = N;
-	return 0;
-fail:
-	npy_free(&p);
-	npy_free(&l);
-	npy_free(&d);
-	return rc;
-}
-
 static char *base_name(const char *path, const char *ext)
 {
 	const char *s = strrchr(path, '/');
@@ -166,6 +95,10 @@ static char *base_name(const char *path, const char *ext)
 		b[n - e] = '\0';
 	return b;
 }
+
+/* The frames read so far live here, reachable until exit even when an error stops the tool
+ * half-way (so leak checkers see no lost memory). */
+static frame *volatile frames_read;
 
 static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 {
@@ -182,6 +115,7 @@ static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 				fr = realloc(fr, (size_t)cap * sizeof *fr);
 				if (!fr)
 					cli_die("out of memory");
+				frames_read = fr;
 			}
 			int64_t N = 0;
 			char nm[1024];
@@ -189,9 +123,13 @@ static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 				snprintf(nm, sizeof nm, "%s", name);
 			else
 				snprintf(nm, sizeof nm, "%s (frame %d in the file)", name, j + 1);
-			int rc = read_frame(f, nm, &fr[n], &N);
-			if (rc < 0)
+			plot_frame pf;
+			if (plot_frame_read(f, nm, &pf) < 0)
 				cli_die("%s", err_msg());
+			fr[n].pts = pf.pts;
+			fr[n].labels = pf.labels;
+			fr[n].domains = pf.domains;
+			N = pf.n;
 			if (n > 0 && N != *npts)
 				cli_die("%s: %lld points, but the first frame has %lld (frames must agree on N)", nm,
 				        (long long)N, (long long)*npts);
@@ -386,6 +324,7 @@ static void write_sheet(movie *m)
 	if (plot_sheet_prepare(&sh, m->nkey, o->sheet_cols, o->tw, o->th, o->title != NULL) < 0)
 		cli_die("%s", err_msg());
 	plot_scatter_opts so = o->so;
+	so.npoints = m->n;
 	so.legend = 0;
 	so.ticks = 0;
 	so.radius = o->so.radius > 0 ? o->so.radius * o->th / o->h : 0;
@@ -460,8 +399,10 @@ static int run_frames(const options *o, int nfiles, char **files)
 	m.tw = malloc((size_t)n * 2 * sizeof(float));
 	if (!m.tw)
 		cli_die("out of memory");
+	plot_scatter_opts so = o->so;
+	so.npoints = n;
 	plot_scatter ps;
-	if (plot_scatter_prepare(&ps, &o->so, o->w, o->h, lim) < 0)
+	if (plot_scatter_prepare(&ps, &so, o->w, o->h, lim) < 0)
 		cli_die("%s", err_msg());
 	plot_canvas c;
 	if (plot_canvas_init(&c, o->w, o->h) < 0)
@@ -555,7 +496,7 @@ int main(int argc, char **argv)
 {
 	cli_init(argc, argv);
 	options o = {0};
-	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0.6, 1, 1, 0};
+	o.so = (plot_scatter_opts){PLOT_COLOR_DOMAIN, "Source (MNIST)", "Target (MNIST-M)", 0, 0, 0, 1, 1, 0};
 	o.w = 800;
 	o.h = 600;
 	o.delay = 10;

@@ -33,7 +33,7 @@ static void usage(FILE *f)
 	        "      --exag-iter N     iterations with exaggeration (250; 0 for warm starts)\n"
 	        "      --momentum-switch N  momentum 0.5 -> 0.8 at iteration N (= --exag-iter)\n"
 	        "      --lr X            learning rate (default max(N/12, 200))\n"
-	        "      --method M        auto, exact, bh or fft (auto)\n"
+	        "      --method M        auto, exact or bh (auto)\n"
 	        "      --theta X         Barnes-Hut opening angle (0.5); 0 means exact\n"
 	        "      --pca M           project the points on their first M principal components\n"
 	        "      --init FILE       start from the (N,2) float32 first array of FILE\n"
@@ -173,8 +173,7 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "auto")) p.method = TSNE_AUTO;
 			else if (!strcmp(optarg, "exact")) p.method = TSNE_EXACT;
 			else if (!strcmp(optarg, "bh")) p.method = TSNE_BH;
-			else if (!strcmp(optarg, "fft")) p.method = TSNE_FFT;
-			else cli_usage_error("--method: '%s' is not auto, exact, bh or fft", optarg);
+			else cli_usage_error("--method: '%s' is not auto, exact or bh", optarg);
 			break;
 		case O_THETA: p.theta = cli_parse_double("--theta", optarg, 0.0, 10.0); break;
 		case O_PCA: pca_dims = (int)cli_parse_int("--pca", optarg, 2, 1000000); break;

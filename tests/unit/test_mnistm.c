@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <png.h>
 
 #include "check.h"
 #include "err.h"
@@ -33,8 +34,9 @@ static void write_png(const char *name, int w, int h, int ch, const uint8_t *px)
 		fclose(f);
 }
 
-/* A JPEG written with libjpeg itself, so the decoder is tested without shipped files. */
-static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
+/* A JPEG written with libjpeg itself, so the decoder is tested without shipped files.
+ * `comps` 3 (RGB), 1 (gray) or 4 (CMYK). */
+static void write_jpeg_cs(const char *name, int w, int h, const uint8_t *px, int comps)
 {
 	char p[512];
 	path_in(p, sizeof p, name);
@@ -46,18 +48,23 @@ static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
 	jpeg_stdio_dest(&c, f);
 	c.image_width = (JDIMENSION)w;
 	c.image_height = (JDIMENSION)h;
-	c.input_components = 3;
-	c.in_color_space = JCS_RGB;
+	c.input_components = comps;
+	c.in_color_space = comps == 3 ? JCS_RGB : comps == 1 ? JCS_GRAYSCALE : JCS_CMYK;
 	jpeg_set_defaults(&c);
 	jpeg_set_quality(&c, 100, TRUE);
 	jpeg_start_compress(&c, TRUE);
 	while (c.next_scanline < c.image_height) {
-		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * (size_t)w * 3);
+		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)w * (size_t)comps);
 		jpeg_write_scanlines(&c, &row, 1);
 	}
 	jpeg_finish_compress(&c);
 	jpeg_destroy_compress(&c);
 	fclose(f);
+}
+
+static void write_jpeg(const char *name, int w, int h, const uint8_t *rgb)
+{
+	write_jpeg_cs(name, w, h, rgb, 3);
 }
 
 static void truncate_copy(const char *from, const char *to, long keep)
@@ -240,6 +247,104 @@ static void test_sheet(void)
 	CHECK_ERR(mnistm_sheet(imgs, 0, 2, 2, 0, 1, &s, &w, &h), "no images");
 }
 
+/* PNG variants png_write() does not make: palette, 16-bit RGB, gray+alpha, interlaced. */
+static void write_png_raw(const char *name, int w, int h, int type, int depth, int interlace,
+                          const uint8_t *rows_data, size_t stride, png_colorp pal, int npal)
+{
+	char p[512];
+	path_in(p, sizeof p, name);
+	FILE *f = fopen(p, "wb");
+	png_structp ps = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png_create_info_struct(ps);
+	if (setjmp(png_jmpbuf(ps))) {
+		CHECK_MSG(0, "libpng failed writing %s", name);
+		png_destroy_write_struct(&ps, &info);
+		fclose(f);
+		return;
+	}
+	png_init_io(ps, f);
+	png_set_IHDR(ps, info, (png_uint_32)w, (png_uint_32)h, depth, type,
+	             interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+	             PNG_FILTER_TYPE_DEFAULT);
+	if (pal)
+		png_set_PLTE(ps, info, pal, npal);
+	png_write_info(ps, info);
+	png_bytep rows[64];
+	for (int y = 0; y < h; y++)
+		rows[y] = (png_bytep)(rows_data + (size_t)y * stride);
+	png_write_image(ps, rows);
+	png_write_end(ps, info);
+	png_destroy_write_struct(&ps, &info);
+	fclose(f);
+}
+
+static void test_png_variants(void)
+{
+	char p[512];
+	img_rgb im;
+	enum { W = 6, H = 5 };
+	/* palette: index i -> colour (10i, 20i, 30i) */
+	png_color pal[8];
+	for (int i = 0; i < 8; i++) {
+		pal[i].red = (png_byte)(10 * i);
+		pal[i].green = (png_byte)(20 * i);
+		pal[i].blue = (png_byte)(30 * i);
+	}
+	uint8_t idx[H * W];
+	for (int i = 0; i < H * W; i++)
+		idx[i] = (uint8_t)(i % 8);
+	write_png_raw("pal.png", W, H, PNG_COLOR_TYPE_PALETTE, 8, 0, idx, W, pal, 8);
+	path_in(p, sizeof p, "pal.png");
+	int ok = img_load(p, &im) == 0 && im.w == W && im.h == H;
+	for (int i = 0; ok && i < H * W; i++)
+		ok &= im.rgb[3 * i] == 10 * (i % 8) && im.rgb[3 * i + 1] == 20 * (i % 8) &&
+		      im.rgb[3 * i + 2] == 30 * (i % 8);
+	CHECK_MSG(ok, "palette PNG not expanded to RGB");
+	img_free(&im);
+
+	/* 16-bit RGB, interlaced: high bytes kept */
+	uint8_t rgb16[H * W * 6];
+	for (int i = 0; i < H * W * 3; i++) {
+		rgb16[2 * i] = (uint8_t)(i * 3);  /* big-endian high byte */
+		rgb16[2 * i + 1] = 0x11;
+	}
+	write_png_raw("rgb16.png", W, H, PNG_COLOR_TYPE_RGB, 16, 1, rgb16, W * 6, NULL, 0);
+	path_in(p, sizeof p, "rgb16.png");
+	ok = img_load(p, &im) == 0 && im.w == W && im.h == H;
+	for (int i = 0; ok && i < H * W * 3; i++)
+		ok &= im.rgb[i] == (uint8_t)(i * 3);
+	CHECK_MSG(ok, "16-bit interlaced PNG not reduced to 8 bits");
+	img_free(&im);
+
+	/* gray + alpha: alpha dropped, gray replicated */
+	uint8_t ga[H * W * 2];
+	for (int i = 0; i < H * W; i++) {
+		ga[2 * i] = (uint8_t)(i * 7);
+		ga[2 * i + 1] = (uint8_t)(255 - i);
+	}
+	write_png_raw("ga.png", W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, 0, ga, W * 2, NULL, 0);
+	path_in(p, sizeof p, "ga.png");
+	ok = img_load(p, &im) == 0 && im.w == W && im.h == H;
+	for (int i = 0; ok && i < H * W; i++)
+		ok &= im.rgb[3 * i] == (uint8_t)(i * 7) && im.rgb[3 * i + 1] == (uint8_t)(i * 7) &&
+		      im.rgb[3 * i + 2] == (uint8_t)(i * 7);
+	CHECK_MSG(ok, "gray+alpha PNG not converted to RGB");
+	img_free(&im);
+
+	/* RGBA through the toolkit's writer */
+	uint8_t rgba[H * W * 4];
+	for (int i = 0; i < H * W * 4; i++)
+		rgba[i] = (uint8_t)(i * 5);
+	write_png("rgba.png", W, H, 4, rgba);
+	path_in(p, sizeof p, "rgba.png");
+	ok = img_load(p, &im) == 0;
+	for (int i = 0; ok && i < H * W; i++)
+		ok &= im.rgb[3 * i] == rgba[4 * i] && im.rgb[3 * i + 1] == rgba[4 * i + 1] &&
+		      im.rgb[3 * i + 2] == rgba[4 * i + 2];
+	CHECK_MSG(ok, "RGBA PNG: alpha not stripped");
+	img_free(&im);
+}
+
 static void test_imgload(void)
 {
 	char p[512];
@@ -277,6 +382,22 @@ static void test_imgload(void)
 		close &= abs(im.rgb[i] - flat[i]) <= 3;
 	CHECK(close);
 	img_free(&im);
+
+	/* grayscale JPEG -> gray replicated on R, G, B; CMYK is refused with a clear message */
+	static uint8_t g8[16 * 24], cmyk[16 * 24 * 4];
+	memset(g8, 123, sizeof g8);
+	memset(cmyk, 50, sizeof cmyk);
+	write_jpeg_cs("gray.jpg", 24, 16, g8, 1);
+	path_in(p, sizeof p, "gray.jpg");
+	CHECK(img_load(p, &im) == 0 && im.w == 24 && im.h == 16);
+	int gok = im.rgb != NULL;
+	for (int i = 0; gok && i < 16 * 24 * 3; i++)
+		gok &= abs(im.rgb[i] - 123) <= 1;
+	CHECK(gok);
+	img_free(&im);
+	write_jpeg_cs("cmyk.jpg", 24, 16, cmyk, 4);
+	path_in(p, sizeof p, "cmyk.jpg");
+	CHECK_ERR(img_load(p, &im), "CMYK JPEG is not supported");
 
 	truncate_copy("flat.jpg", "cut.jpg", 200);
 	path_in(p, sizeof p, "cut.jpg");
@@ -350,6 +471,7 @@ int main(void)
 	test_split_independence();
 	test_sheet();
 	test_imgload();
+	test_png_variants();
 	test_bg_load();
 	test_check_images();
 	char cmd[600];

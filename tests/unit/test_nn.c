@@ -424,7 +424,7 @@ static void test_network(int arch)
 		const model_tensor *t = &c.m.t[i];
 		snprintf(name, sizeof name, "%s %s", arch ? "paper" : "seed", t->name);
 		size_t stride = t->n > 6 ? t->n / 6 : 1;
-		int checked = 0, bad = 0;
+		int checked = 0, bad = 0, kinks = 0;
 		for (size_t k = 0; k < t->n; k += stride) {
 			/* a point passes if central differences agree at one of three step sizes: a kink
 			 * crossed by the larger steps is avoided by the smaller ones, while a wrong
@@ -432,6 +432,7 @@ static void test_network(int arch)
 			float *x = c.m.params + t->off + k, v = *x;
 			double ana = g[t->off + k], num = 0;
 			int ok = 0;
+			double lo = INFINITY, hi = -INFINITY;
 			for (float hh = 2e-3f; hh > 1e-4f && !ok; hh /= 4) {
 				*x = v + hh;
 				double lp = net_loss(&c);
@@ -440,6 +441,18 @@ static void test_network(int arch)
 				*x = v;
 				num = (lp - lm) / (2.0 * hh);
 				ok = fabs(num - ana) <= 1e-3 + 3e-2 * fabs(num);
+				lo = fmin(lo, num);
+				hi = fmax(hi, num);
+			}
+			/* where the three estimates disagree among themselves by more than the tolerance,
+			 * the loss is not smooth at these scales (max-pool/ReLU kinks everywhere) and the
+			 * point proves nothing either way: skip it (at most one per tensor).  A wrong
+			 * gradient at a smooth point still fails. */
+			if (!ok && hi - lo > 2 * (1e-3 + 3e-2 * fabs(num)) && kinks < 1) {
+				kinks++;
+				fprintf(stderr, "%s[%zu]: skipped, not smooth (estimates %.4g..%.4g)\n", name, k,
+				        lo, hi);
+				continue;
 			}
 			checked++;
 			if (!ok) {
