@@ -133,12 +133,26 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	}
 	for (int64_t t = 0; t < n * k; t++)
 		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
 	for (int64_t r0 = 0; r0 < n; r0 += B) {
 		int64_t rn = n - r0 < B ? n - r0 : B;
 		for (int64_t c0 = r0; c0 < n; c0 += B) {
 			int64_t cn = n - c0 < B ? n - c0 : B;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rn, (int)cn, d, -2.0f,
-			            x + r0 * d, d, x + c0 * d, d, 0.0f, blk, (int)cn);
+			/* Each thread multiplies its strip of rows with a single-threaded sgemm: OpenBLAS's
+			 * own threads would otherwise spin between calls, against ours. */
+#pragma omp parallel
+			{
+				int nth = 1, tid = 0;
+#ifdef _OPENMP
+				nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#endif
+				int64_t s = rn * tid / nth, e = rn * (tid + 1) / nth;
+				if (e > s)
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, d,
+					            -2.0f, x + (r0 + s) * d, d, x + c0 * d, d, 0.0f, blk + s * cn,
+					            (int)cn);
+			}
 			/* rows: blk becomes the squared distances */
 #pragma omp parallel for schedule(static)
 			for (int64_t i = 0; i < rn; i++) {
@@ -180,6 +194,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 			}
 		}
 	}
+	openblas_set_num_threads(blas_threads);
 	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
 	int rc = 0;
 #pragma omp parallel for schedule(static)
@@ -834,6 +849,34 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 	a[1] = ay;
 }
 
+/* The same in single precision, for the optimiser's inner loop: positions yf (n,2) and P
+ * values vf as float halve the memory traffic and double the vector width; the sums of
+ * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
+static inline void attraction_f(double *a, const float *yf, const int64_t *row,
+                                const int32_t *colp, const float *vf, int64_t i)
+{
+	enum { CH = 64 };
+	float dxs[CH], dys[CH];
+	float ax = 0, ay = 0, px = yf[2 * i], py = yf[2 * i + 1];
+	for (int64_t t0 = row[i]; t0 < row[i + 1]; t0 += CH) {
+		int m = (int)(row[i + 1] - t0 < CH ? row[i + 1] - t0 : CH);
+		const int32_t *col = colp + t0;
+		const float *val = vf + t0;
+		for (int u = 0; u < m; u++) {
+			dxs[u] = px - yf[2 * col[u]];
+			dys[u] = py - yf[2 * col[u] + 1];
+		}
+#pragma omp simd reduction(+ : ax, ay)
+		for (int u = 0; u < m; u++) {
+			float q = val[u] / (1.0f + dxs[u] * dxs[u] + dys[u] * dys[u]);
+			ax += q * dxs[u];
+			ay += q * dys[u];
+		}
+	}
+	a[0] = ax;
+	a[1] = ay;
+}
+
 int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
                   tsne_method method, double theta, tsne_work *w, double *z_out)
 {
@@ -952,8 +995,11 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	                 malloc((size_t)P0->row[n] * sizeof *Q.col),
 	                 malloc((size_t)P0->row[n] * sizeof *Q.val)};
 	const tsne_sparse *P = &Q;
+	float *yf = malloc((size_t)n * 2 * sizeof *yf);
+	float *vf = malloc((size_t)P0->row[n] * sizeof *vf);
+	int64_t vf_n = -1; /* vf is valid for Q's current numbering when == Q.row[n] */
 	int rc = 0;
-	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val) {
+	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !yf || !vf) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
@@ -970,8 +1016,17 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method == TSNE_BH && n >= 4096 && it % 100 == 50)
+		if (method == TSNE_BH && n >= 4096 && it % 100 == 50) {
 			renumber(w, &Q, y, upd, gain, perm, n);
+			vf_n = -1;
+		}
+		if (vf_n < 0) {
+			for (int64_t t = 0; t < Q.row[n]; t++)
+				vf[t] = (float)Q.val[t];
+			vf_n = Q.row[n];
+		}
+		for (int64_t t = 0; t < 2 * n; t++)
+			yf[t] = (float)y[t];
 		if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
 			goto out;
 		/* KL of the layout the gradient is taken at (before this step). */
@@ -990,7 +1045,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 		for (int64_t i = 0; i < n; i++) {
 			double a[2];
-			attraction(a, y, P, i);
+			attraction_f(a, yf, Q.row, Q.col, vf, i);
 			for (int c = 0; c < 2; c++) {
 				int64_t t = 2 * i + c;
 				double g = 4.0 * (exag * a[c] - w->rep[t] * rz);
@@ -1029,7 +1084,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		yio[2 * perm[t]] = y[2 * t], yio[2 * perm[t] + 1] = y[2 * t + 1];
 out:
 	tsne_work_free(w);
-	free(y), free(ynew), free(upd), free(gain), free(perm);
+	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(vf);
 	free(Q.row), free(Q.col), free(Q.val);
 	return rc;
 }
