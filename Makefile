@@ -6,6 +6,7 @@
 #   make SANITIZE=1 ... build with AddressSanitizer + UBSan (objects in build/san)
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

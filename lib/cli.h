@@ -24,6 +24,9 @@ void cli_set_progress(int forced_on, int quiet);
 
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));   /* exit 1 */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)); /* exit 2 */
+/* cli_init() turns off getopt's own messages (opterr = 0), so the one line is the tool's:
+ * cli_usage_error("unknown option...") right after getopt_long returned '?' names the option,
+ * e.g. "tool: unknown option or missing value: '--bogus' (try 'tool --help')". */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
 

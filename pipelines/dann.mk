@@ -85,7 +85,7 @@ $$($(1)_R)/alignment.gif: $$($(1)_R)/tsne/done $$($(1)_R)/titles.txt | $(BIN)/pl
 		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
 
 $$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model | $(BIN)/plot-frames
-	$(BIN)/plot-frames --curves $$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
+	$(BIN)/plot-frames --curves --names source-only,DANN $$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
 
 # Accuracy of each model on the source (MNIST) and target (MNIST-M) test splits.
 $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
@@ -127,7 +127,7 @@ DEMO_PER_DOMAIN ?= 300
 DEMO_RECIPE     ?= noise
 DEMO_TWEEN      ?= 2
 DEMO_TSNE_OPTS  ?=
-DEMO_TRAIN_OPTS ?=
+DEMO_TRAIN_OPTS ?= --log-every 10
 
 $(eval $(call dann_pipeline,experiment,EXPERIMENT))
 $(eval $(call dann_pipeline,demo,DEMO))

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# Faults (issue 9): a full disk, a reader that goes away, SIGKILL in the middle of writing.
+# Every tool gets a small valid run (run_cmd below); a tool not built yet is skipped.
+bats_require_minimum_version 1.5.0
+load helper
+
+setup_file() {
+	export IN="$BATS_FILE_TMPDIR/in"
+	"$PYTHON" "$ROOT/tests/bad-input/make-inputs.py" "$IN"
+	. "$ROOT/tests/bad-input/small-runs.sh"
+	make_models
+}
+
+. "$ROOT/tests/bad-input/small-runs.sh"  # run_cmd TOOL OUT: a small valid run
+
+need_tool() {
+	[ -x "$BIN_ABS/$1" ] || skip "$1 not built"
+	run_cmd "$1" x >/dev/null || skip "$1: no small run in tests/bad-input/small-runs.sh yet"
+}
+
+# full_disk TOOL: -o /dev/full and > /dev/full are exit 1 with one line "tool: ...write error..."
+full_disk() {
+	local tool=$1
+	need_tool "$tool"
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" /dev/full)"
+	assert_fails_cleanly 1 "$tool" "[Ww]rite error|No space left"
+	run_cmd "$tool" - >/dev/null || return 0  # writes named files only
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" -) > /dev/full"
+	assert_fails_cleanly 1 "$tool" "[Ww]rite error|No space left"
+}
+
+# closed_pipe TOOL: `tool | head -c 100` ends quietly (no stderr text, no hang).
+closed_pipe() {
+	local tool=$1
+	need_tool "$tool"
+	run --separate-stderr timeout 60 bash -c "$(run_cmd "$tool" -) | head -c 100 | wc -c"
+	[ "$status" -eq 0 ] || { echo "status $status"; false; }
+	[ "$output" -eq 100 ]
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; false; }
+}
+
+# killed TOOL: SIGKILL at random moments of a run writing -o FILE: FILE is then either absent or
+# byte-identical to an uninterrupted run's output, never a partial file under the final name.
+killed() {
+	local tool=$1 i t dur
+	need_tool "$tool"
+	local t0=$(date +%s%N)
+	bash -c "$(run_cmd "$tool" "$T/ref")"
+	dur=$(( ($(date +%s%N) - t0) / 1000000 ))  # ms
+	[ -s "$T/ref" ]
+	for i in $(seq 1 8); do
+		rm -f "$T/out"
+		bash -c "exec $(run_cmd "$tool" "$T/out")" 2>/dev/null 3>&- &
+		local pid=$!
+		t=$(( (RANDOM % (dur + 20)) ))
+		sleep "$(awk -v t="$t" 'BEGIN { printf "%.3f", t / 1000 }')"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		if [ -e "$T/out" ]; then cmp "$T/out" "$T/ref" || { echo "partial output after kill at ${t}ms"; return 1; }; fi
+	done
+}
+
+@test "tensor-cat: a full disk is exit 1 with a message" { full_disk tensor-cat; }
+@test "mnist-fetch: a full disk is exit 1 with a message" { full_disk mnist-fetch; }
+@test "mnistm-gen: a full disk is exit 1 with a message" { full_disk mnistm-gen; }
+@test "dann-train: a full disk is exit 1 with a message" { full_disk dann-train; }
+@test "dann-embed: a full disk is exit 1 with a message" { full_disk dann-embed; }
+@test "tsne: a full disk is exit 1 with a message" { full_disk tsne; }
+@test "plot-frames: a full disk is exit 1 with a message" { full_disk plot-frames; }
+@test "tensor-cat: a closed pipe is quiet" { closed_pipe tensor-cat; }
+@test "mnist-fetch: a closed pipe is quiet" { closed_pipe mnist-fetch; }
+@test "mnistm-gen: a closed pipe is quiet" { closed_pipe mnistm-gen; }
+@test "dann-embed: a closed pipe is quiet" { closed_pipe dann-embed; }
+@test "tsne: a closed pipe is quiet" { closed_pipe tsne; }
+@test "tensor-cat: SIGKILL never leaves a partial file under the final name" { killed tensor-cat; }
+@test "mnist-fetch: SIGKILL never leaves a partial file under the final name" { killed mnist-fetch; }
+@test "mnistm-gen: SIGKILL never leaves a partial file under the final name" { killed mnistm-gen; }
+@test "dann-train: SIGKILL never leaves a partial file under the final name" { killed dann-train; }
+@test "dann-embed: SIGKILL never leaves a partial file under the final name" { killed dann-embed; }
+@test "tsne: SIGKILL never leaves a partial file under the final name" { killed tsne; }
+@test "plot-frames: SIGKILL never leaves a partial file under the final name" { killed plot-frames; }
+
+@test "tensor-cat: SIGKILL while blocked mid-stream: partial data only under the temporary name" {
+	# the first array is written out, then the second operand (a FIFO) stalls after its header
+	mkfifo "$T/fifo"
+	tensor-cat -o "$T/out.npy" "$IN/ok_big.npy" "$T/fifo" 2>/dev/null 3>&- &
+	local pid=$!
+	exec {w}>"$T/fifo"
+	head -c 200 "$IN/ok_gray.npy" >&$w
+	local i
+	for i in $(seq 1 100); do  # until the temporary file holds the first array
+		[ "$(cat "$T"/out.npy.tmp.* 2>/dev/null | wc -c)" -ge 1000000 ] && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	exec {w}>&-
+	[ ! -e "$T/out.npy" ]
+	[ "$(cat "$T"/out.npy.tmp.* | wc -c)" -ge 1000000 ]
+}
+
+@test "tensor-cat: SIGTERM and SIGINT remove the temporary file" {
+	mkfifo "$T/fifo"
+	local sig pid w
+	for sig in TERM INT; do
+		tensor-cat -o "$T/out.npy" "$IN/ok_big.npy" "$T/fifo" 2>/dev/null 3>&- &
+		pid=$!
+		exec {w}>"$T/fifo"
+		head -c 200 "$IN/ok_gray.npy" >&$w
+		sleep 0.3
+		kill -"$sig" "$pid"
+		run wait "$pid"
+		[ "$status" -ne 0 ]
+		exec {w}>&-
+		[ ! -e "$T/out.npy" ]
+		[ -z "$(ls "$T" | grep tmp)" ] || { ls "$T"; false; }
+	done
+}
+
+@test "secondary outputs (logs, sheets, frames) to a full disk: exit 1 with a message" {
+	local cmds=()
+	[ -x "$BIN_ABS/dann-train" ] && cmds+=(
+		"dann-train --source '$IN/ok_gray.npy' --mode source-only --steps 2 --batch 8 --threads 1 -q --log /dev/full -o '$T/m.model'")
+	[ -x "$BIN_ABS/mnistm-gen" ] && cmds+=("mnistm-gen -q --sheet /dev/full -o '$T/m.npy' '$IN/ok_gray.npy'")
+	[ -x "$BIN_ABS/plot-frames" ] && cmds+=(
+		"plot-frames -q --size 200x150 --sheet /dev/full '$IN/ok_pts.npy'"
+		"plot-frames --curves -q -o /dev/full '$IN/ok.tsv'")
+	[ -x "$BIN_ABS/dann-embed" ] && cmds+=("dann-embed -m '$IN/m28.model' --threads 1 --accuracy '$IN/ok_gray.npy' > /dev/full")
+	[ "${#cmds[@]}" -gt 0 ] || skip "no tool with secondary outputs built"
+	local c tool
+	for c in "${cmds[@]}"; do
+		tool=${c%% *}
+		run --separate-stderr timeout 60 bash -c "$c"
+		assert_fails_cleanly 1 "$tool" "[Ww]rite [Ee]rror|No space left" || { echo "in: $c"; return 1; }
+		[ ! -e "$T/m.model" ] && [ ! -e "$T/m.npy" ] || { echo "output left by: $c"; return 1; }
+	done
+}
+
+# dann-train: SIGTERM or SIGINT at a random moment writes a checkpoint and exits; --resume from
+# it reaches a model byte-identical to an uninterrupted run.
+@test "dann-train: SIGTERM/SIGINT at a random moment, then --resume: byte-identical model" {
+	need_tool dann-train
+	local args="--source $IN/ok_big.npy --mode source-only --steps 80 --batch 8 --threads 1 -q"
+	local t0=$(date +%s%N) dur sig i pid rc delay resumed=0
+	dann-train $args -o "$T/ref.model"
+	dur=$(( ($(date +%s%N) - t0) / 1000000 ))
+	for i in 1 2 3 4; do
+		sig=$([ $((i % 2)) -eq 0 ] && echo INT || echo TERM)
+		rm -f "$T/m.model" "$T/m.model.ckpt"
+		dann-train $args -o "$T/m.model" 3>&- &
+		pid=$!
+		delay=$(( dur / 5 + RANDOM % (dur * 7 / 10 + 1) ))  # inside the training loop, mostly
+		sleep "$(awk -v t="$delay" 'BEGIN { printf "%.3f", t / 1000 }')"
+		kill -"$sig" "$pid" 2>/dev/null || true
+		rc=0; wait "$pid" || rc=$?
+		if [ "$rc" -eq 0 ]; then  # it finished first
+			cmp "$T/m.model" "$T/ref.model"; continue
+		fi
+		[ ! -e "$T/m.model" ] || { echo "SIG$sig at ${delay}ms: a model under the final name"; return 1; }
+		[ -z "$(ls "$T" | grep '\.tmp\.')" ] || { echo "SIG$sig: temporary files left: $(ls "$T")"; return 1; }
+		if [ ! -e "$T/m.model.ckpt" ]; then
+			echo "SIG$sig at ${delay}ms (run ${dur}ms): no checkpoint (stopped before training?)"; continue
+		fi
+		dann-train $args --resume "$T/m.model.ckpt" -o "$T/m.model"
+		cmp "$T/m.model" "$T/ref.model" || { echo "SIG$sig at ${delay}ms: resumed model differs"; return 1; }
+		resumed=$((resumed + 1))
+	done
+	echo "resumed $resumed of 4"
+	[ "$resumed" -ge 1 ] || { echo "no run was interrupted inside training"; return 1; }
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# mnist-fetch against HTTP servers on 127.0.0.1 that the tests start and stop: Python's
+# http.server for the well-behaved cases, tests/fetch-server.py for dropped and stalled
+# downloads.  Tiny fixture IDX files (tests/fetch-fixture.py) with their own hashes, given to
+# mnist-fetch through DANN_FETCH_SHA256SUMS.  No test touches the internet: the public mirror
+# list is emptied with DANN_FETCH_PUBLIC_MIRRORS="".
+bats_require_minimum_version 1.5.0
+load helper
+
+free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_port() {  # port: wait until something listens (at most ~5 s)
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "server on port $1 did not start" >&2
+	return 1
+}
+
+start_bad_server() {  # mode [dir] -> sets BAD_PORT, BAD_PID; log in $T/bad-server.log
+	"$PYTHON" "$ROOT/tests/fetch-server.py" "$T/bad.port" "${2:-$FX/www/good}" "$1" 2>"$T/bad-server.log" &
+	BAD_PID=$!
+	for _ in $(seq 50); do [ -s "$T/bad.port" ] && break; sleep 0.1; done
+	BAD_PORT=$(cat "$T/bad.port")
+	wait_port "$BAD_PORT"
+}
+
+setup_file() {
+	export FX="$BATS_FILE_TMPDIR/fx"
+	"$PYTHON" "$ROOT/tests/fetch-fixture.py" "$FX" 7
+	export PORT
+	PORT=$(free_port)
+	"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$FX/www" "$PORT" >/dev/null 2>"$FX/server.log" &
+	echo $! > "$FX/server.pid"
+	wait_port "$PORT"
+	export URL="http://127.0.0.1:$PORT"
+}
+
+teardown_file() {
+	[ -f "$FX/server.pid" ] && kill "$(cat "$FX/server.pid")" 2>/dev/null || true
+}
+
+setup() {
+	unset MNIST_MIRROR FASHION_MNIST_MIRROR
+	export XDG_CACHE_HOME="$T/xdg"
+	export DANN_FETCH_PUBLIC_MIRRORS=""
+	export DANN_FETCH_SHA256SUMS="$FX/SHA256SUMS"
+	export DANN_FETCH_RETRIES=0 DANN_FETCH_RETRY_DELAY_MS=0 DANN_FETCH_CONNECT_TIMEOUT_MS=2000 DANN_FETCH_STALL_TIMEOUT=1
+	BAD_PID=
+}
+
+teardown() {
+	[ -n "$BAD_PID" ] && kill "$BAD_PID" 2>/dev/null || true
+}
+
+# The stream equals the fixture IDX content (split prefix: train or t10k).
+check_stream() {  # file prefix
+	py '
+import struct
+f = open(sys.argv[1], "rb"); im = np.load(f); lb = np.load(f); assert f.read() == b""
+ri = open(sys.argv[2] + "-images-idx3-ubyte", "rb").read()
+rl = open(sys.argv[2] + "-labels-idx1-ubyte", "rb").read()
+n = struct.unpack(">I", ri[4:8])[0]
+assert im.dtype == np.uint8 and im.shape == (n, 28, 28), im.shape
+assert lb.dtype == np.uint8 and lb.shape == (n,), lb.shape
+assert im.tobytes() == ri[16:] and lb.tobytes() == rl[8:]' "$1" "$FX/ref/$2"
+}
+
+no_cached_files() {  # cache root: nothing cached there (no final names, no temporaries)
+	[ -z "$(find "$1" -type f 2>/dev/null)" ] || { echo "cached: $(find "$1" -type f)"; return 1; }
+}
+
+@test "http: success; the files are cached and a second run works offline from the cache" {
+	run --separate-stderr mnist-fetch --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	[ -z "$output" ]
+	check_stream "$T/out.npy" train
+	cmp "$T/c/mnist/train-images-idx3-ubyte" "$FX/ref/train-images-idx3-ubyte"
+	cmp "$T/c/mnist/train-labels-idx1-ubyte" "$FX/ref/train-labels-idx1-ubyte"
+	grep -q 'GET /good/train-images-idx3-ubyte.gz' "$FX/server.log"
+	# offline, no mirror: from the cache only
+	requests=$(grep -c GET "$FX/server.log")
+	mnist-fetch --offline --cache "$T/c" > "$T/again.npy"
+	cmp "$T/out.npy" "$T/again.npy"
+	[ "$(grep -c GET "$FX/server.log")" -eq "$requests" ]
+	# the test split, with a URL without the trailing slash, to stdout
+	mnist-fetch --split test --mirror "$URL/good" --cache "$T/c" > "$T/test.npy"
+	check_stream "$T/test.npy" t10k
+}
+
+@test "http: a 404 falls back to the next mirror, saying so unless -q" {
+	run --separate-stderr mnist-fetch --mirror "$URL/empty/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	check_stream "$T/out.npy" train
+	[[ "$stderr" == *"$URL/empty/train-images-idx3-ubyte.gz: HTTP 404; trying the next source"* ]] || { echo "$stderr"; return 1; }
+	rm -rf "$T/c"
+	run --separate-stderr mnist-fetch -q --mirror "$URL/empty/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	# MNIST_MIRROR gives mirrors too, space-separated, after --mirror
+	rm -rf "$T/c"
+	MNIST_MIRROR="$URL/empty/ $URL/good/" run --separate-stderr mnist-fetch -q --split test --cache "$T/c" -o "$T/t.npy"
+	[ "$status" -eq 0 ]
+	check_stream "$T/t.npy" t10k
+}
+
+@test "http: only 404s: exit 1, one line naming the file and every source tried" {
+	run --separate-stderr mnist-fetch -q --mirror "$URL/empty/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte: not found in the cache, $URL/empty/"
+	no_cached_files "$T/c"
+}
+
+@test "http: a corrupted file is a hash mismatch: exit 1 naming the file and both hashes, nothing cached" {
+	want=$(grep ' train-images-idx3-ubyte$' "$FX/SHA256SUMS" | cut -d' ' -f1)
+	got=$(gzip -dc "$FX/www/bad/train-images-idx3-ubyte.gz" | sha256sum | cut -d' ' -f1)
+	[ "$want" != "$got" ]
+	run --separate-stderr mnist-fetch --mirror "$URL/bad/" --cache "$T/c" -o "$T/out.npy"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte: SHA-256 mismatch in $URL/bad/train-images-idx3-ubyte.gz: expected $want, got $got"
+	no_cached_files "$T/c"
+	[ ! -e "$T/out.npy" ] && [ -z "$(ls "$T" | grep out.npy)" ]
+	# a good mirror after it is used instead (the mismatch is reported as a warning)
+	run --separate-stderr mnist-fetch --mirror "$URL/bad/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"SHA-256 mismatch"*"trying the next source"* ]]
+	check_stream "$T/out.npy" train
+	cmp "$T/c/mnist/train-images-idx3-ubyte" "$FX/ref/train-images-idx3-ubyte"
+}
+
+@test "http: a truncated gzip is refused (exit 1), nothing cached" {
+	run --separate-stderr mnist-fetch --mirror "$URL/trunc/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "$URL/trunc/train-images-idx3-ubyte.gz: truncated gzip data"
+	no_cached_files "$T/c"
+}
+
+@test "http: a wrong magic number is refused even when the hash matches, nothing cached" {
+	DANN_FETCH_SHA256SUMS="$FX/SHA256SUMS.magic" run --separate-stderr mnist-fetch --mirror "$URL/magic/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte.gz: unsupported IDX data type 0x09 in magic number 0x00000903"
+	no_cached_files "$T/c"
+}
+
+@test "http: --offline never touches the network: no mirror reachable is exit 1" {
+	requests=$(grep -c GET "$FX/server.log" || true)
+	run --separate-stderr mnist-fetch --offline --mirror "$URL/good/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte: no source to fetch it from but the cache \(--offline: 1 http\(s\) source not tried\)"
+	[ "$(grep -c GET "$FX/server.log" || true)" -eq "$requests" ]
+	# the public mirrors are skipped too
+	DANN_FETCH_PUBLIC_MIRRORS="http://192.0.2.1/a/ https://192.0.2.1/b/" run --separate-stderr mnist-fetch --offline --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "--offline: 2 http\(s\) sources not tried"
+}
+
+@test "http: a refused connection falls over to the next mirror" {
+	dead=$(free_port)  # nothing listens there
+	run --separate-stderr mnist-fetch --mirror "http://127.0.0.1:$dead/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"127.0.0.1:$dead"*"trying the next source"* ]] || { echo "$stderr"; return 1; }
+	# not tried again for the labels file: one unreachable host costs one attempt
+	[[ "$stderr" == *"http://127.0.0.1:$dead/: skipped: could not be reached for an earlier file; trying the next source"* ]]
+	check_stream "$T/out.npy" train
+	# when nothing can be reached, the message hints at a local mirror
+	run --separate-stderr mnist-fetch -q --mirror "http://127.0.0.1:$dead/" --cache "$T/c2"
+	assert_fails_cleanly 1 mnist-fetch "Couldn't connect to server \(no network\? give a local copy with --mirror DIR or MNIST_MIRROR\)"
+}
+
+@test "http: a dropped download (half the announced length) falls over; nothing partial is cached" {
+	start_bad_server drop
+	run --separate-stderr mnist-fetch -q --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "127.0.0.1:$BAD_PORT/x/train-images-idx3-ubyte.gz: .*"
+	no_cached_files "$T/c"
+	run --separate-stderr mnist-fetch --mirror "http://127.0.0.1:$BAD_PORT/x/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"trying the next source"* ]]
+	check_stream "$T/out.npy" train
+	cmp "$T/c/mnist/train-images-idx3-ubyte" "$FX/ref/train-images-idx3-ubyte"
+	[ "$(find "$T/c" -type f | wc -l)" -eq 2 ]
+}
+
+@test "http: half a body without Content-Length is caught by the gzip check; nothing cached" {
+	start_bad_server nolength
+	run --separate-stderr mnist-fetch -q --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte.gz: truncated gzip data"
+	no_cached_files "$T/c"
+}
+
+@test "http: a stalled download times out (DANN_FETCH_STALL_TIMEOUT=1) and falls over" {
+	# only the images stall there (the labels are a quick 404), to keep the test short
+	mkdir "$T/only-images"
+	cp "$FX/www/good/train-images-idx3-ubyte.gz" "$T/only-images/"
+	start_bad_server stall "$T/only-images"
+	t0=$(date +%s%N)
+	run --separate-stderr mnist-fetch --mirror "http://127.0.0.1:$BAD_PORT/x/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	t1=$(date +%s%N)
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	[[ "$stderr" == *"/x/train-images-idx3-ubyte.gz: stalled: no data for 1 s after "*" bytes; trying the next source"* ]] || { echo "$stderr"; return 1; }
+	check_stream "$T/out.npy" train
+	echo "took $(( (t1 - t0) / 1000000 )) ms"
+	[ $(( (t1 - t0) / 1000000 )) -lt 4000 ]
+	[ "$(find "$T/c" -type f | wc -l)" -eq 2 ]
+}
+
+@test "http: a server error is retried (DANN_FETCH_RETRIES) before moving on" {
+	start_bad_server error500
+	DANN_FETCH_RETRIES=2 run --separate-stderr mnist-fetch --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+	[ "$status" -eq 1 ]
+	[ "$(grep -c 'GET /x/train-images-idx3-ubyte.gz' "$T/bad-server.log")" -eq 3 ]
+	[[ "$stderr" == *"HTTP 500; retrying"*"attempt 2 of 3"* ]]
+	[[ "$(printf '%s\n' "$stderr" | tail -n 1)" == "mnist-fetch: train-images-idx3-ubyte: "*"HTTP 500" ]]
+}
+
+@test "http: a cached file that went bad is fetched again and replaced" {
+	mnist-fetch -q --mirror "$URL/good/" --cache "$T/c" > /dev/null
+	printf 'x' >> "$T/c/mnist/train-labels-idx1-ubyte"
+	# offline with no other source: the bad copy is not used
+	run --separate-stderr mnist-fetch --offline --cache "$T/c"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cached copy is bad, fetching it again: train-labels-idx1-ubyte: SHA-256 mismatch"* ]] || { echo "$stderr"; return 1; }
+	run --separate-stderr mnist-fetch --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cached copy is bad, fetching it again: train-labels-idx1-ubyte: SHA-256 mismatch"* ]] || { echo "$stderr"; return 1; }
+	check_stream "$T/out.npy" train
+	cmp "$T/c/mnist/train-labels-idx1-ubyte" "$FX/ref/train-labels-idx1-ubyte"
+}
+
+@test "http: the default cache is under XDG_CACHE_HOME, and --progress shows a progress line" {
+	run --separate-stderr mnist-fetch --progress --mirror "$URL/good/" -o "$T/out.npy"
+	[ "$status" -eq 0 ]
+	[ -f "$XDG_CACHE_HOME/dann-toolkit/mnist/train-images-idx3-ubyte" ]
+	[[ "$stderr" == *"train-images-idx3-ubyte.gz: "*"elapsed"* ]] || { echo "$stderr"; return 1; }
+}

@@ -1,0 +1,356 @@
+/* dann-embed - run a trained model (or a snapshot) over dataset streams: embeddings,
+ * predictions or accuracy.  The network is lib/model.c, the same code dann-train uses. */
+#include <getopt.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "err.h"
+#include "model.h"
+#include "nn.h"
+#include "npy.h"
+#include "rng.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: dann-embed -m MODEL [options] [FILE]\n"
+	        "       dann-embed -m MODEL --source FILE --target FILE [--per-domain N] [options]\n"
+	        "Run a dann-train model over a dataset stream (FILE or stdin) and write an embedding\n"
+	        "stream: features (N,D) float32, labels (N,) uint8, domains (N,) uint8.\n"
+	        "  -m, --model MODEL    model or snapshot written by dann-train\n"
+	        "  --layer L            features (default), label-hidden, logits or domain-hidden\n"
+	        "  --domain D           domain tag written for a single input: 0 source (default), 1 target\n"
+	        "  --source FILE --target FILE   embed both, tagged 0 and 1, in one stream\n"
+	        "  --per-domain N       a seeded random subset of N images from each input\n"
+	        "  --seed N             seed of that subset (default 1)\n"
+	        "  --predict            write predicted labels (N,) uint8, then the true labels\n"
+	        "  --accuracy           print accuracy and the 10x10 confusion matrix; no stream\n"
+	        "  -o, --output FILE    output file (default stdout)\n"
+	        "  --batch N            images per forward pass (default 256)\n"
+	        "  --threads N          threads (default: all processors)\n"
+	        "  -q, --quiet          no progress      --progress  force progress\n"
+	        "  -h, --help           this help\n");
+}
+
+enum { OUT_EMBED, OUT_PREDICT, OUT_ACCURACY };
+
+typedef struct {
+	model m;
+	model_acts a;
+	int layer, D, out, batch;
+	FILE *o;
+	uint8_t *preds;      /* predictions so far (predict/accuracy) */
+	int64_t done;
+	cli_progress prog;
+} job;
+
+static void write_or_die(FILE *o, const void *p, size_t n, npy_dtype t)
+{
+	if (npy_write_data(o, p, n, t) < 0)
+		cli_write_failed();
+}
+
+/* Run B images of C channels; emit features or keep predictions. */
+static void run_chunk(job *j, const uint8_t *img, int B, int C)
+{
+	int layer = j->out == OUT_EMBED ? j->layer : MODEL_LAYER_LOGITS, D;
+	const float *z = model_infer(&j->m, &j->a, img, B, C, layer, &D);
+	if (j->out == OUT_EMBED) {
+		write_or_die(j->o, z, (size_t)B * D, NPY_F32);
+	} else {
+		for (int k = 0; k < B; k++)
+			j->preds[j->done + k] = (uint8_t)nn_argmax(z + (size_t)k * D, D);
+		if (j->out == OUT_PREDICT)
+			write_or_die(j->o, j->preds + j->done, (size_t)B, NPY_U8);
+	}
+	j->done += B;
+	cli_progress_update(&j->prog, j->done);
+}
+
+static void write_header(FILE *o, npy_dtype t, int ndim, int64_t n, int64_t d)
+{
+	npy_header h;
+	int64_t shape[2] = {n, d};
+	npy_header_init(&h, t, ndim, shape);
+	if (npy_write_header(o, &h) < 0)
+		cli_write_failed();
+}
+
+static void check_size(const job *j, const char *name, int h, int w)
+{
+	if (h != j->m.H || w != j->m.W)
+		cli_die("%s: images are %dx%d, the model expects %dx%d", name, h, w, j->m.H, j->m.W);
+}
+
+static void report_accuracy(job *j, const uint8_t *labels, int64_t n)
+{
+	int64_t conf[10][10] = {{0}}, ok = 0;
+	for (int64_t i = 0; i < n; i++) {
+		conf[labels[i]][j->preds[i]]++;
+		ok += labels[i] == j->preds[i];
+	}
+	if (printf("accuracy: %.4f (%lld/%lld)\n", n ? (double)ok / (double)n : 0.0, (long long)ok,
+	           (long long)n) < 0)
+		cli_write_failed();
+	for (int a = 0; a < 10; a++)
+		for (int b = 0; b < 10; b++)
+			if (printf("%lld%c", (long long)conf[a][b], b == 9 ? '\n' : ' ') < 0)
+				cli_write_failed();
+}
+
+/* One stream from FILE or stdin, in chunks: memory does not grow with N. */
+static void embed_stream(job *j, const char *path, int domain)
+{
+	const char *name = !path || !strcmp(path, "-") ? "stdin" : path;
+	FILE *f = cli_open_in(path);
+	npy_header h;
+	npy_dataset d;
+	if (npy_read_header(f, name, &h) < 0 || npy_dataset_check_images(&h, name, &d) < 0)
+		cli_die("%s", err_msg());
+	check_size(j, name, d.h, d.w);
+	int64_t n = d.n;
+	if (j->out != OUT_EMBED) {
+		j->preds = malloc((size_t)(n ? n : 1));
+		if (!j->preds)
+			cli_die("out of memory");
+	}
+	if (j->out == OUT_EMBED)
+		write_header(j->o, NPY_F32, 2, n, j->D);
+	else if (j->out == OUT_PREDICT)
+		write_header(j->o, NPY_U8, 1, n, 0);
+	size_t sz = (size_t)d.h * d.w * d.c;
+	uint8_t *buf = malloc(sz * (size_t)j->batch);
+	if (!buf)
+		cli_die("out of memory");
+	cli_progress_start(&j->prog, "embed", n);
+	for (int64_t i = 0; i < n; i += j->batch) {
+		int B = (int)(n - i < j->batch ? n - i : j->batch);
+		if (npy_read_data(f, name, &h, buf, (size_t)B * sz) < 0)
+			cli_die("%s", err_msg());
+		run_chunk(j, buf, B, d.c);
+	}
+	cli_progress_end(&j->prog);
+	/* labels, streamed */
+	npy_header lh;
+	int rc = npy_read_header(f, name, &lh);
+	if (rc == DN_EEOF)
+		cli_die("%s: labels: stream ended after the images, expected labels (N,) uint8", name);
+	if (rc < 0)
+		cli_die("%s", err_msg());
+	if (lh.dtype != NPY_U8 || lh.ndim != 1 || lh.shape[0] != n) {
+		char s[128];
+		cli_die("%s: labels: expected (%lld,) uint8, got %s", name, (long long)n,
+		        npy_header_str(&lh, s, sizeof s));
+	}
+	uint8_t *labels = j->out == OUT_ACCURACY ? malloc((size_t)(n ? n : 1)) : NULL;
+	if (j->out == OUT_ACCURACY && !labels)
+		cli_die("out of memory");
+	if (j->out != OUT_ACCURACY)
+		write_header(j->o, NPY_U8, 1, n, 0);
+	for (int64_t i = 0; i < n; i += j->batch) {
+		int B = (int)(n - i < j->batch ? n - i : j->batch);
+		uint8_t *dst = labels ? labels + i : buf;
+		if (npy_read_data(f, name, &lh, dst, (size_t)B) < 0)
+			cli_die("%s", err_msg());
+		for (int k = 0; k < B; k++)
+			if (dst[k] > 9)
+				cli_die("%s: labels: label %d at index %lld is out of range 0..9", name, dst[k],
+				        (long long)(i + k));
+		if (j->out != OUT_ACCURACY)
+			write_or_die(j->o, dst, (size_t)B, NPY_U8);
+	}
+	if (j->out == OUT_EMBED) {
+		write_header(j->o, NPY_U8, 1, n, 0);
+		memset(buf, domain, (size_t)j->batch);
+		for (int64_t i = 0; i < n; i += j->batch)
+			write_or_die(j->o, buf, (size_t)(n - i < j->batch ? n - i : j->batch), NPY_U8);
+	}
+	if (j->out == OUT_ACCURACY)
+		report_accuracy(j, labels, n);
+	free(labels);
+	free(buf);
+	cli_close_in(f);
+}
+
+/* Seeded subset of k of n indices, in increasing order (the same for every model). */
+static int64_t *subset(int64_t n, int64_t k, uint64_t seed, uint64_t stream)
+{
+	int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+	if (!idx)
+		cli_die("out of memory");
+	for (int64_t i = 0; i < n; i++)
+		idx[i] = i;
+	if (k < n) {
+		rng_t r;
+		rng_seed(&r, seed, stream);
+		rng_shuffle(&r, idx, n);
+		/* sort the first k */
+		char *mark = calloc((size_t)n, 1);
+		if (!mark)
+			cli_die("out of memory");
+		for (int64_t i = 0; i < k; i++)
+			mark[idx[i]] = 1;
+		int64_t w = 0;
+		for (int64_t i = 0; i < n; i++)
+			if (mark[i])
+				idx[w++] = i;
+		free(mark);
+	}
+	return idx;
+}
+
+static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per, uint64_t seed)
+{
+	npy_dataset ds[2];
+	const char *paths[2] = {spath, tpath};
+	int64_t *idx[2], k[2];
+	for (int d = 0; d < 2; d++) {
+		FILE *f = cli_open_in(paths[d]);
+		const char *name = strcmp(paths[d], "-") ? paths[d] : "stdin";
+		if (npy_dataset_read(f, name, &ds[d]) < 0)
+			cli_die("%s", err_msg());
+		cli_close_in(f);
+		check_size(j, name, ds[d].h, ds[d].w);
+		if (per > ds[d].n)
+			cli_die("%s: --per-domain %lld is larger than its %lld images", name, (long long)per,
+			        (long long)ds[d].n);
+		k[d] = per > 0 ? per : ds[d].n;
+		idx[d] = subset(ds[d].n, k[d], seed, 0x7000000 + (uint64_t)d);
+	}
+	int64_t n = k[0] + k[1];
+	if (j->out != OUT_EMBED) {
+		j->preds = malloc((size_t)(n ? n : 1));
+		if (!j->preds)
+			cli_die("out of memory");
+	}
+	if (j->out == OUT_EMBED)
+		write_header(j->o, NPY_F32, 2, n, j->D);
+	else if (j->out == OUT_PREDICT)
+		write_header(j->o, NPY_U8, 1, n, 0);
+	cli_progress_start(&j->prog, "embed", n);
+	uint8_t *buf = malloc((size_t)ds[0].h * ds[0].w * 3 * (size_t)j->batch);
+	uint8_t *labels = malloc((size_t)n), *doms = malloc((size_t)n);
+	if (!buf || !labels || !doms)
+		cli_die("out of memory");
+	int64_t w = 0;
+	for (int d = 0; d < 2; d++) {
+		size_t sz = (size_t)ds[d].h * ds[d].w * ds[d].c;
+		for (int64_t i = 0; i < k[d]; i += j->batch) {
+			int B = (int)(k[d] - i < j->batch ? k[d] - i : j->batch);
+			for (int b = 0; b < B; b++) {
+				int64_t s = idx[d][i + b];
+				memcpy(buf + (size_t)b * sz, ds[d].images + (size_t)s * sz, sz);
+				labels[w + b] = ds[d].labels[s];
+				doms[w + b] = (uint8_t)d;
+			}
+			run_chunk(j, buf, B, ds[d].c);
+			w += B;
+		}
+	}
+	cli_progress_end(&j->prog);
+	if (j->out == OUT_ACCURACY) {
+		report_accuracy(j, labels, n);
+	} else {
+		write_header(j->o, NPY_U8, 1, n, 0);
+		write_or_die(j->o, labels, (size_t)n, NPY_U8);
+		if (j->out == OUT_EMBED) {
+			write_header(j->o, NPY_U8, 1, n, 0);
+			write_or_die(j->o, doms, (size_t)n, NPY_U8);
+		}
+	}
+	for (int d = 0; d < 2; d++) {
+		free(idx[d]);
+		npy_dataset_free(&ds[d]);
+	}
+	free(buf);
+	free(labels);
+	free(doms);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_LAYER = 256, O_DOMAIN, O_SOURCE, O_TARGET, O_PER, O_SEED, O_PREDICT, O_ACC,
+	       O_BATCH, O_THREADS, O_PROGRESS };
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"layer", required_argument, 0, O_LAYER},
+		{"domain", required_argument, 0, O_DOMAIN}, {"source", required_argument, 0, O_SOURCE},
+		{"target", required_argument, 0, O_TARGET}, {"per-domain", required_argument, 0, O_PER},
+		{"seed", required_argument, 0, O_SEED}, {"predict", no_argument, 0, O_PREDICT},
+		{"accuracy", no_argument, 0, O_ACC}, {"output", required_argument, 0, 'o'},
+		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
+		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL;
+	int layer = MODEL_LAYER_FEATURES, domain = 0, quiet = 0, progress = 0, c, predict = 0, acc = 0;
+	int threads = omp_get_num_procs(), batch = 256;
+	int64_t per = 0;
+	uint64_t seed = 1;
+	cli_init(argc, argv);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "m:o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model_path = optarg; break;
+		case O_LAYER:
+			layer = model_layer_parse(optarg);
+			if (layer < 0)
+				cli_usage_error("--layer: expected features, label-hidden, logits or "
+				                "domain-hidden, got '%s'", optarg);
+			break;
+		case O_DOMAIN: domain = (int)cli_parse_int("--domain", optarg, 0, 1); break;
+		case O_SOURCE: spath = optarg; break;
+		case O_TARGET: tpath = optarg; break;
+		case O_PER: per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
+		case O_SEED: seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_PREDICT: predict = 1; break;
+		case O_ACC: acc = 1; break;
+		case 'o': out = optarg; break;
+		case O_BATCH: batch = (int)cli_parse_int("--batch", optarg, 1, 65536); break;
+		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
+		case O_PROGRESS: progress = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
+		}
+	}
+	if (!model_path)
+		cli_usage_error("-m MODEL is required");
+	if (predict && acc)
+		cli_usage_error("--predict and --accuracy do not go together");
+	if ((spath != NULL) != (tpath != NULL))
+		cli_usage_error("--source and --target go together");
+	if (spath && optind < argc)
+		cli_usage_error("a FILE operand does not go with --source/--target");
+	if (!spath && per)
+		cli_usage_error("--per-domain needs --source and --target");
+	if (optind + 1 < argc)
+		cli_usage_error("one FILE operand at most");
+	if (acc && out)
+		cli_usage_error("--accuracy prints text to stdout; -o does not apply");
+	cli_set_progress(progress, quiet);
+	nn_set_threads(threads);
+
+	job j;
+	memset(&j, 0, sizeof j);
+	j.out = acc ? OUT_ACCURACY : predict ? OUT_PREDICT : OUT_EMBED;
+	j.layer = layer;
+	j.batch = batch;
+	FILE *mf = cli_open_in(model_path);
+	if (model_read(mf, model_path, &j.m, NULL) < 0)
+		cli_die("%s", err_msg());
+	cli_close_in(mf);
+	j.D = model_layer_dim(&j.m, layer);
+	if (model_acts_alloc(&j.a, &j.m, batch) < 0)
+		cli_die("%s", err_msg());
+	j.o = acc ? stdout : cli_open_out(out);
+	if (spath)
+		embed_pair(&j, spath, tpath, per, seed);
+	else
+		embed_stream(&j, optind < argc ? argv[optind] : NULL, domain);
+	cli_commit_out(j.o);
+	free(j.preds);
+	model_acts_free(&j.a);
+	model_free(&j.m);
+	return 0;
+}

@@ -1,0 +1,331 @@
+/* dann-train - train the DANN digits network (or its source-only baseline) on dataset streams.
+ *
+ * Options, file handling and messages live here; the network and the training step live in
+ * lib/model.c and lib/train.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "err.h"
+#include "model.h"
+#include "nn.h"
+#include "npy.h"
+#include "train.h"
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: dann-train --source FILE [--target FILE] [--target-test FILE] -o MODEL [options]\n"
+	        "Train the DANN digits network (Ganin et al. 2016) on dataset streams.\n"
+	        "  --source FILE        labelled source dataset stream (images, labels); '-' is stdin\n"
+	        "  --target FILE        target dataset stream; its labels are never read (DANN mode)\n"
+	        "  --target-test FILE   labelled target stream, only to monitor target accuracy\n"
+	        "  -o, --output MODEL   write the trained model here (see dann-model(5))\n"
+	        "  --mode M             dann (default) or source-only\n"
+	        "  --arch A             seed (default: BatchNorm + Dropout2d) or paper (neither)\n"
+ 	        "  --bn-stats S         joint (default): BatchNorm statistics over source+target;\n"
+	        "                       per-domain: separate statistics for each half\n"
+	        "  --epochs N           passes over the source (default 15)\n"
+	        "  --steps N            total SGD steps instead of epochs x steps per epoch\n"
+	        "  --batch N            images per domain per step (default 64)\n"
+	        "  --seed N             seed of initialisation, shuffling and dropout (default 1)\n"
+	        "  --threads N          threads (default: all processors); fixed N gives fixed bytes\n"
+	        "  --lr X --alpha X --beta X   lr_p = lr / (1 + alpha p)^beta (0.01, 10, 0.75)\n"
+	        "  --gamma X            lambda_p = 2 / (1 + exp(-gamma p)) - 1 (default 10)\n"
+	        "  --momentum X         SGD momentum (default 0.9)\n"
+	        "  --log FILE           metrics log (TSV, see dann-metrics(5))\n"
+	        "  --log-every K        one metrics row per K steps (default 100)\n"
+	        "  --eval-limit N       target-test images evaluated per row (default 1000, 0 all)\n"
+	        "  --snapshots K        write K+1 evenly spaced snapshots, step 0 included\n"
+	        "  --snapshot-dir DIR   where snapshots go (default: snapshots)\n"
+	        "  --checkpoint FILE    checkpoint written on SIGINT/SIGTERM (default MODEL.ckpt)\n"
+	        "  --resume FILE        continue from a checkpoint (same options and data)\n"
+	        "  -q, --quiet          no progress or summary      --progress  force progress\n"
+	        "  -h, --help           this help\n");
+}
+
+static npy_dataset load(const char *path, const char *what)
+{
+	npy_dataset d;
+	FILE *f = cli_open_in(path);
+	const char *name = strcmp(path, "-") ? path : "stdin";
+	if (npy_dataset_read(f, name, &d) < 0)
+		cli_die("%s: %s", what, err_msg());
+	cli_close_in(f);
+	return d;
+}
+
+static void write_model_file(const char *path, const model *m, int64_t step, int64_t total)
+{
+	FILE *f = cli_open_out(path);
+	if (model_write(f, m, MODEL_KIND_MODEL, step, total) < 0)
+		cli_die("%s: %s", path, err_msg());
+	cli_commit_out(f);
+}
+
+static void fmt_val(char *b, size_t n, double v, const char *fmt)
+{
+	if (isnan(v))
+		snprintf(b, n, "nan");
+	else
+		snprintf(b, n, fmt, v);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_SOURCE = 256, O_TARGET, O_TTEST, O_MODE, O_ARCH, O_EPOCHS, O_STEPS, O_BATCH,
+	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_MOM, O_LOG, O_LOGEVERY,
+	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS, O_BNSTATS };
+	static const struct option opts[] = {
+		{"source", required_argument, 0, O_SOURCE}, {"target", required_argument, 0, O_TARGET},
+		{"target-test", required_argument, 0, O_TTEST}, {"mode", required_argument, 0, O_MODE},
+		{"arch", required_argument, 0, O_ARCH}, {"epochs", required_argument, 0, O_EPOCHS},
+		{"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
+		{"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
+		{"lr", required_argument, 0, O_LR}, {"alpha", required_argument, 0, O_ALPHA},
+		{"beta", required_argument, 0, O_BETA}, {"gamma", required_argument, 0, O_GAMMA},
+		{"momentum", required_argument, 0, O_MOM}, {"log", required_argument, 0, O_LOG},
+		{"log-every", required_argument, 0, O_LOGEVERY},
+		{"eval-limit", required_argument, 0, O_EVALLIM},
+		{"snapshots", required_argument, 0, O_SNAPS},
+		{"snapshot-dir", required_argument, 0, O_SNAPDIR},
+		{"bn-stats", required_argument, 0, O_BNSTATS},
+		{"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
+		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	train_opts o;
+	train_opts_default(&o);
+	const char *src_path = NULL, *tgt_path = NULL, *test_path = NULL, *out = NULL;
+	const char *log_path = NULL, *snap_dir = "snapshots", *ckpt_path = NULL, *resume = NULL;
+	int threads = omp_get_num_procs(), quiet = 0, progress = 0, snaps = 0, c;
+	int64_t log_every = 100, eval_limit = 1000;
+	cli_init(argc, argv);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SOURCE: src_path = optarg; break;
+		case O_TARGET: tgt_path = optarg; break;
+		case O_TTEST: test_path = optarg; break;
+		case O_MODE:
+			if (!strcmp(optarg, "dann")) o.mode = TRAIN_DANN;
+			else if (!strcmp(optarg, "source-only")) o.mode = TRAIN_SOURCE_ONLY;
+			else cli_usage_error("--mode: expected dann or source-only, got '%s'", optarg);
+			break;
+		case O_ARCH:
+			if (!strcmp(optarg, "seed")) o.arch = MODEL_ARCH_SEED;
+			else if (!strcmp(optarg, "paper")) o.arch = MODEL_ARCH_PAPER;
+			else cli_usage_error("--arch: expected seed or paper, got '%s'", optarg);
+			break;
+		case O_BNSTATS:
+			if (!strcmp(optarg, "joint")) o.bn_split = 0;
+			else if (!strcmp(optarg, "per-domain")) o.bn_split = 1;
+			else cli_usage_error("--bn-stats: expected joint or per-domain, got '%s'", optarg);
+			break;
+		case O_EPOCHS: o.epochs = (int)cli_parse_int("--epochs", optarg, 1, 100000); break;
+		case O_STEPS: o.steps = cli_parse_int("--steps", optarg, 1, INT64_C(1) << 40); break;
+		case O_BATCH: o.batch = (int)cli_parse_int("--batch", optarg, 2, 4096); break;
+		case O_SEED: o.seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
+		case O_LR: o.lr = cli_parse_double("--lr", optarg, 0, 100); break;
+		case O_ALPHA: o.alpha = cli_parse_double("--alpha", optarg, 0, 1e6); break;
+		case O_BETA: o.beta = cli_parse_double("--beta", optarg, 0, 100); break;
+		case O_GAMMA: o.gamma = cli_parse_double("--gamma", optarg, 0, 1e6); break;
+		case O_MOM: o.momentum = cli_parse_double("--momentum", optarg, 0, 0.999999); break;
+		case O_LOG: log_path = optarg; break;
+		case O_LOGEVERY: log_every = cli_parse_int("--log-every", optarg, 1, INT64_C(1) << 40); break;
+		case O_EVALLIM: eval_limit = cli_parse_int("--eval-limit", optarg, 0, INT64_C(1) << 40); break;
+		case O_SNAPS: snaps = (int)cli_parse_int("--snapshots", optarg, 0, 9999); break;
+		case O_SNAPDIR: snap_dir = optarg; break;
+		case O_CKPT: ckpt_path = optarg; break;
+		case O_RESUME: resume = optarg; break;
+		case O_PROGRESS: progress = 1; break;
+		case 'o': out = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("unexpected operand '%s'", argv[optind]);
+	if (!src_path)
+		cli_usage_error("--source FILE is required");
+	if (!out || !strcmp(out, "-"))
+		cli_usage_error("-o MODEL (a file) is required");
+	if (o.mode == TRAIN_DANN && !tgt_path)
+		cli_usage_error("--target FILE is required in dann mode");
+	cli_set_progress(progress, quiet);
+	nn_set_threads(threads);
+	char *ckpt_default = NULL;
+	if (!ckpt_path) {
+		size_t n = strlen(out) + 6;
+		ckpt_default = malloc(n);
+		snprintf(ckpt_default, n, "%s.ckpt", out);
+		ckpt_path = ckpt_default;
+	}
+
+	npy_dataset src = load(src_path, "source"), tgt = {0}, test = {0};
+	if (o.mode == TRAIN_DANN)
+		tgt = load(tgt_path, "target");
+	if (test_path) {
+		test = load(test_path, "target-test");
+		if (test.h != src.h || test.w != src.w)
+			cli_die("image sizes differ: source %dx%d, target-test %dx%d", src.h, src.w, test.h,
+			        test.w);
+	}
+	trainer t;
+	if (train_init(&t, &o, &src, o.mode == TRAIN_DANN ? &tgt : NULL) < 0)
+		cli_die("%s", err_msg());
+	t.user[0] = log_every;
+	t.user[1] = snaps;
+	if (resume) {
+		FILE *f = cli_open_in(resume);
+		if (train_load_checkpoint(f, resume, &t) < 0)
+			cli_die("%s", err_msg());
+		cli_close_in(f);
+	}
+
+	/* logs are appended on resume: the rows up to the checkpoint are already there */
+	FILE *logf = NULL, *snapf = NULL;
+	if (log_path) {
+		logf = fopen(log_path, resume ? "a" : "w");
+		if (!logf)
+			cli_die("%s: %s", log_path, strerror(errno));
+		if (!resume)
+			fprintf(logf, "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\t"
+			              "source_acc\ttarget_acc\n");
+	}
+	int64_t *snap_step = NULL;
+	int snap_next = 0;
+	if (snaps > 0) {
+		if (mkdir(snap_dir, 0777) < 0 && errno != EEXIST)
+			cli_die("%s: %s", snap_dir, strerror(errno));
+		char p[4096];
+		snprintf(p, sizeof p, "%s/snapshots.tsv", snap_dir);
+		snapf = fopen(p, resume ? "a" : "w");
+		if (!snapf)
+			cli_die("%s: %s", p, strerror(errno));
+		if (!resume)
+			fprintf(snapf, "index\tstep\tepoch\tlambda\ttarget_acc\n");
+		snap_step = malloc(sizeof(int64_t) * (size_t)(snaps + 1));
+		for (int i = 0; i <= snaps; i++)
+			snap_step[i] = (int64_t)llround((double)i * (double)t.total / snaps);
+		while (snap_next <= snaps && snap_step[snap_next] < t.step)
+			snap_next++;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int64_t start_step = t.step;
+	double t0 = cli_now(), last_target = NAN;
+	int64_t last_target_n = 0;
+	cli_progress prog;
+	cli_progress_start(&prog, "train", t.total - start_step);
+	for (;;) {
+		/* a stop request is honoured between steps, before this step's snapshots, so that a
+		 * resumed run writes them */
+		if (stop_signal && t.step < t.total)
+			break;
+		while (snapf && snap_next <= snaps && snap_step[snap_next] == t.step) {
+			char p[4096], ta[32], lam[32];
+			snprintf(p, sizeof p, "%s/snap-%04d.model", snap_dir, snap_next);
+			write_model_file(p, &t.m, t.step, t.total);
+			double acc = NAN;
+			if (test_path) {
+				int64_t n, ok = train_eval(&t, &test, eval_limit, &n);
+				acc = (double)ok / (double)n;
+			}
+			fmt_val(ta, sizeof ta, acc, "%.4f");
+			fmt_val(lam, sizeof lam, o.mode == TRAIN_DANN ? train_lambda_at(&t, t.step) : NAN,
+			        "%.6f");
+			fprintf(snapf, "%d\t%lld\t%.4f\t%s\t%s\n", snap_next, (long long)t.step,
+			        (double)t.step / (double)t.steps_per_epoch, lam, ta);
+			fflush(snapf);
+			snap_next++;
+		}
+		if (t.step >= t.total)
+			break;
+		train_step(&t);
+		if (logf && (t.step % log_every == 0 || t.step == t.total)) {
+			train_row r;
+			train_take_row(&t, &r);
+			if (test_path) {
+				int64_t n, ok = train_eval(&t, &test, eval_limit, &n);
+				r.target_acc = (double)ok / (double)n;
+				last_target = r.target_acc;
+				last_target_n = n;
+			}
+			char v[7][32];
+			fmt_val(v[0], 32, r.lambda, "%.6f");
+			fmt_val(v[1], 32, r.label_loss, "%.6f");
+			fmt_val(v[2], 32, r.domain_loss, "%.6f");
+			fmt_val(v[3], 32, r.domain_acc, "%.4f");
+			fmt_val(v[4], 32, r.source_acc, "%.4f");
+			fmt_val(v[5], 32, r.target_acc, "%.4f");
+			if (fprintf(logf, "%lld\t%.4f\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)r.step,
+			            r.epoch, r.lr, v[0], v[1], v[2], v[3], v[4], v[5]) < 0 ||
+			    fflush(logf) != 0)
+				cli_die("%s: write error: %s", log_path, strerror(errno));
+		}
+		cli_progress_update(&prog, t.step - start_step);
+	}
+	cli_progress_end(&prog);
+	if (logf && fclose(logf) != 0)
+		cli_die("%s: write error: %s", log_path, strerror(errno));
+	if (snapf && fclose(snapf) != 0)
+		cli_die("snapshots.tsv: write error: %s", strerror(errno));
+	double el = cli_now() - t0;
+	int64_t done = t.step - start_step;
+	double ips = el > 0 ? (double)done * t.B / el : 0;
+
+	if (stop_signal && t.step < t.total) {
+		FILE *f = cli_open_out(ckpt_path);
+		if (train_save_checkpoint(f, &t) < 0)
+			cli_die("%s: %s", ckpt_path, err_msg());
+		cli_commit_out(f);
+		cli_info("interrupted at step %lld of %lld; checkpoint written to %s (continue with "
+		         "--resume %s)", (long long)t.step, (long long)t.total, ckpt_path, ckpt_path);
+		return stop_signal == SIGINT ? 130 : 143;
+	}
+	write_model_file(out, &t.m, t.step, t.total);
+	if (!quiet) {
+		char tacc[96] = "";
+		if (test_path) {
+			int64_t n, ok = train_eval(&t, &test, 0, &n);
+			snprintf(tacc, sizeof tacc, ", target-test accuracy %.4f (%lld/%lld)", (double)ok / n,
+			         (long long)ok, (long long)n);
+		}
+		(void)last_target;
+		(void)last_target_n;
+		int64_t n, ok = train_eval(&t, &src, 10000, &n);
+		cli_info("%.2f epochs (%lld steps) in %.1f s, %.0f images/s; source accuracy %.4f "
+		         "(first %lld)%s", (double)t.step / t.steps_per_epoch, (long long)t.step, el, ips,
+		         (double)ok / n, (long long)n, tacc);
+	}
+	train_free(&t);
+	npy_dataset_free(&src);
+	if (o.mode == TRAIN_DANN)
+		npy_dataset_free(&tgt);
+	if (test_path)
+		npy_dataset_free(&test);
+	free(snap_step);
+	free(ckpt_default);
+	return 0;
+}

@@ -1,0 +1,263 @@
+/* mnist-fetch - write one split of MNIST (or Fashion-MNIST) as a dataset stream:
+ * images (N,28,28) uint8, then labels (N,) uint8.
+ *
+ * The files come from the cache, the mirrors given, then the public mirrors (lib/fetch.c),
+ * each verified by the SHA-256 of its decompressed content before it is used or cached. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "err.h"
+#include "fetch.h"
+#include "idx.h"
+#include "npy.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: mnist-fetch [--split train|test] [--limit N] [--offset N] [--dataset NAME]\n"
+	        "                   [--mirror URL_OR_DIR]... [--cache DIR] [--offline] [-o FILE] [-q] [--progress]\n"
+	        "Write one split of MNIST as a dataset stream: images (N,28,28) uint8, then labels (N,) uint8.\n"
+	        "  --split train|test      which split (default train: 60000 images; test: 10000)\n"
+	        "  --limit N               at most N images (default all)\n"
+	        "  --offset N              skip the first N images (0 .. size of the split - 1)\n"
+	        "  --dataset NAME          mnist (default) or fashion-mnist\n"
+	        "  --mirror URL_OR_DIR     a folder, file:// or http(s):// URL holding the .gz files;\n"
+	        "                          repeatable, tried in order before $MNIST_MIRROR and public mirrors\n"
+	        "  --cache DIR             cache root (default $XDG_CACHE_HOME/dann-toolkit); files go in DIR/NAME/\n"
+	        "  --offline               never touch the network: only the cache, folders and file:// URLs\n"
+	        "  -o, --output FILE       write to FILE (atomically) instead of stdout\n"
+	        "  -q, --quiet             no messages but errors\n"
+	        "      --progress          show download progress even when stderr is not a terminal\n"
+	        "  -h, --help              this help\n"
+	        "Every file is checked against the SHA-256 of its decompressed content. See mnist-fetch(1).\n");
+}
+
+/* --- callbacks from lib/fetch: notices and download progress on stderr ----------------------- */
+
+static struct {
+	cli_progress p;
+	const char *label;
+	int active;
+} prog;
+
+static void end_progress(void)
+{
+	if (prog.active)
+		cli_progress_end(&prog.p);
+	prog.active = 0;
+}
+
+static void on_notice(void *ctx, const char *msg)
+{
+	(void)ctx;
+	end_progress();
+	cli_warn("%s", msg);
+}
+
+static void on_progress(void *ctx, const char *label, int64_t done, int64_t total, int finished)
+{
+	(void)ctx;
+	if (!prog.active || prog.label != label) {
+		end_progress();
+		cli_progress_start(&prog.p, label, total);
+		prog.label = label;
+		prog.active = 1;
+	}
+	if (total > 0)
+		prog.p.total = total;
+	if (done > 0 || finished)
+		cli_progress_update(&prog.p, done);
+	if (finished)
+		end_progress();
+}
+
+/* An integer from the environment, range-checked like an option (a bad value is exit 2). */
+static long long env_int(const char *var, long long def, long long min, long long max)
+{
+	const char *s = getenv(var);
+	return s && *s ? cli_parse_int(var, s, min, max) : def;
+}
+
+static void add_source(const char ***v, int *n, const char *s)
+{
+	const char **nv = realloc(*v, (size_t)(*n + 1) * sizeof **v);
+	if (!nv)
+		cli_die("out of memory");
+	nv[(*n)++] = s;
+	*v = nv;
+}
+
+/* Split a space-separated list (MNIST_MIRROR, DANN_FETCH_PUBLIC_MIRRORS) into sources, which
+ * point into the returned copy (free it after use). */
+static char *add_list(const char ***v, int *n, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		cli_die("out of memory");
+	for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
+		add_source(v, n, t);
+	return copy;
+}
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static const char *env_mirror = "MNIST_MIRROR";  /* FASHION_MNIST_MIRROR for Fashion-MNIST */
+
+static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *name, const char *want_hex,
+                         fetch_result *r)
+{
+	uint8_t want[SHA256_LEN];
+	if (sums) {
+		if (fetch_sums_lookup(sums, name, want) < 0)
+			cli_die("DANN_FETCH_SHA256SUMS=%s", err_msg());
+	} else if (sha256_parse_hex(want_hex, want) < 0) {
+		cli_die("internal error: %s", err_msg());
+	}
+	int rc = fetch_file(fo, name, want, r);
+	if (rc < 0 && r->unreachable)
+		cli_die("%s (no network? give a local copy with --mirror DIR or %s)", err_msg(), env_mirror);
+	if (rc < 0)
+		cli_die("%s", err_msg());
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS };
+	static const struct option opts[] = {
+		{"split", required_argument, 0, OPT_SPLIT}, {"limit", required_argument, 0, OPT_LIMIT},
+		{"offset", required_argument, 0, OPT_OFFSET}, {"dataset", required_argument, 0, OPT_DATASET},
+		{"mirror", required_argument, 0, OPT_MIRROR}, {"cache", required_argument, 0, OPT_CACHE},
+		{"offline", no_argument, 0, OPT_OFFLINE}, {"output", required_argument, 0, 'o'},
+		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, OPT_PROGRESS},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *split = "train", *dataset_name = "mnist", *cache = NULL, *out = NULL;
+	long long limit = -1, offset = 0;
+	int offline = 0, quiet = 0, progress = 0, c;
+	const char **sources = NULL;
+	int nsources = 0;
+
+	cli_init(argc, argv);
+	opterr = 0;  /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SPLIT: split = optarg; break;
+		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
+		case OPT_OFFSET: offset = cli_parse_int("--offset", optarg, 0, 1LL << 40); break;
+		case OPT_DATASET: dataset_name = optarg; break;
+		case OPT_MIRROR:
+			if (!*optarg)
+				cli_usage_error("--mirror: empty folder or URL");
+			add_source(&sources, &nsources, optarg);
+			break;
+		case OPT_CACHE: cache = optarg; break;
+		case OPT_OFFLINE: offline = 1; break;
+		case 'o': out = optarg; break;
+		case 'q': quiet = 1; break;
+		case OPT_PROGRESS: progress = 1; break;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+				cli_usage_error("option -%c needs an argument", optopt);
+			cli_usage_error("option %s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				cli_usage_error("unknown option -%c", optopt);
+			cli_usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	cli_set_progress(progress, quiet);
+	int test = 0;
+	if (!strcmp(split, "test"))
+		test = 1;
+	else if (strcmp(split, "train"))
+		cli_usage_error("--split: '%s' is not train or test", split);
+	const fetch_dataset *ds = fetch_find_dataset(dataset_name);
+	if (!ds)
+		cli_usage_error("--dataset: '%s' is not mnist or fashion-mnist", dataset_name);
+	if (cache && !*cache)
+		cli_usage_error("--cache: empty folder name");
+
+	fetch_opts fo;
+	fetch_opts_init(&fo);
+	fo.offline = offline;
+	/* Tuning for tests and slow links; see ENVIRONMENT in mnist-fetch(1). */
+	fo.connect_timeout_ms = env_int("DANN_FETCH_CONNECT_TIMEOUT_MS", fo.connect_timeout_ms, 1, 600000);
+	fo.stall_timeout_s = env_int("DANN_FETCH_STALL_TIMEOUT", fo.stall_timeout_s, 1, 3600);
+	fo.retries = (int)env_int("DANN_FETCH_RETRIES", fo.retries, 0, 10);
+	fo.retry_delay_ms = env_int("DANN_FETCH_RETRY_DELAY_MS", fo.retry_delay_ms, 0, 60000);
+	fo.notice = on_notice;
+	fo.progress = on_progress;
+
+	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
+	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
+	if (strcmp(ds->name, "mnist"))
+		env_mirror = "FASHION_MNIST_MIRROR";
+	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
+	for (int i = 0; ds->local_dirs[i]; i++)
+		if (is_dir(ds->local_dirs[i]))
+			add_source(&sources, &nsources, ds->local_dirs[i]);
+	const char *pub = getenv("DANN_FETCH_PUBLIC_MIRRORS");
+	char *pub_list = NULL;
+	if (pub)
+		pub_list = add_list(&sources, &nsources, pub);
+	else
+		for (int i = 0; ds->public_mirrors[i]; i++)
+			add_source(&sources, &nsources, ds->public_mirrors[i]);
+	fo.sources = sources;
+	fo.nsources = nsources;
+
+	char root[4096], cache_dir[4200];
+	if (cache) {
+		snprintf(root, sizeof root, "%s", cache);
+	} else if (fetch_default_cache_root(root, sizeof root) < 0) {
+		cli_warn("%s; not caching", err_msg());
+		root[0] = '\0';
+	}
+	if (root[0]) {
+		snprintf(cache_dir, sizeof cache_dir, "%s/%s", root, ds->name);
+		fo.cache_dir = cache_dir;
+	}
+
+	/* Open the output first: a terminal on stdout is refused before any download. */
+	FILE *o = cli_open_out(out);
+	const char *sums = getenv("DANN_FETCH_SHA256SUMS");
+	if (sums && !*sums)
+		sums = NULL;
+	int fi = test ? FETCH_TEST_IMAGES : FETCH_TRAIN_IMAGES, fl = test ? FETCH_TEST_LABELS : FETCH_TRAIN_LABELS;
+	fetch_result ri, rl;
+	fetch_or_die(&fo, sums, ds->files[fi], ds->sha256[fi], &ri);
+	fetch_or_die(&fo, sums, ds->files[fl], ds->sha256[fl], &rl);
+	if (idx_check_dataset(&ri.idx, ri.source, &rl.idx, rl.source) < 0)
+		cli_die("%s", err_msg());
+
+	int64_t n = ri.idx.dims[0];
+	if (offset > 0 && offset >= n)
+		cli_usage_error("--offset: %lld is out of range for the %s split of %lld images (0..%lld)", offset, split,
+		                (long long)n, (long long)n - 1);
+	int64_t count = n - offset;
+	if (limit >= 0 && limit < count)
+		count = limit;
+	int64_t hw = ri.idx.dims[1] * ri.idx.dims[2];
+	npy_dataset d = {
+		.n = count, .h = (int)ri.idx.dims[1], .w = (int)ri.idx.dims[2], .c = 1,
+		.images = (uint8_t *)ri.idx.data + offset * hw, .labels = (uint8_t *)rl.idx.data + offset,
+	};
+	if (npy_dataset_write(o, &d) < 0)
+		cli_write_failed();
+	cli_commit_out(o);
+	fetch_result_free(&ri);
+	fetch_result_free(&rl);
+	free(sources);
+	free(env_list);
+	free(pub_list);
+	return 0;
+}

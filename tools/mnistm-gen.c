@@ -1,0 +1,206 @@
+/* mnistm-gen - MNIST-M from MNIST, as a stream filter (see man/mnistm-gen.1).
+ *
+ * Reads a dataset stream (images (N,H,W) uint8, labels (N,) uint8) from FILE or stdin and
+ * writes images (N,S,S,3) uint8 plus the same labels.  The recipes and the determinism
+ * contract live in lib/mnistm.c; this file parses options, loads the photos, reports. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "err.h"
+#include "mnistm.h"
+#include "npy.h"
+#include "pngio.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: mnistm-gen [--recipe noise|bsds] [--backgrounds DIR] [--size S] [--seed N]\n"
+	        "                  [--offset N] [--threshold T] [--mask gray|binary] [-o FILE]\n"
+	        "                  [--sheet FILE.png [--sheet-count K] [--sheet-scale Z]] [-q] [FILE]\n"
+	        "Turn a stream of grayscale digits (images (N,H,W) uint8, labels (N,) uint8) from FILE\n"
+	        "or stdin into MNIST-M: images (N,S,S,3) uint8 and the same labels, on stdout or FILE.\n"
+	        "  --recipe R        noise (default): digit pixels v > T become 255-v, others a random\n"
+	        "                    colour; bsds: |patch - digit| with a random patch of a random photo\n"
+	        "  --backgrounds DIR folder of JPEG/PNG photos for bsds (e.g. BSDS500 train)\n"
+	        "  --size S          output S x S, digit resized bilinearly (default: the input's size;\n"
+	        "                    the published MNIST-M is 32)\n"
+	        "  --seed N          random seed (default 0)\n"
+	        "  --offset N        dataset index of the first input image, to regenerate a slice (0)\n"
+	        "  --threshold T     0..255 (default %d): noise: digit pixels are v > T; bsds with\n"
+	        "                    --mask binary: the mask is v > T\n"
+	        "  --mask M          bsds: gray (default) blends the digit value, binary blends 255*(v>T)\n"
+	        "  -o, --output FILE write to FILE (atomically) instead of stdout\n"
+	        "  --sheet FILE.png  also write a contact sheet of the first K output images\n"
+	        "  --sheet-count K   images on the sheet (default 100)\n"
+	        "  --sheet-scale Z   pixel zoom of the sheet (default 2)\n"
+	        "  --progress        show progress even when stderr is not a terminal\n"
+	        "  -q, --quiet       no messages but errors\n"
+	        "  -v, --verbose     report the photos loaded and the throughput on stderr\n"
+	        "  -h, --help        this help\n",
+	        MNISTM_THRESHOLD_DEFAULT);
+}
+
+enum { O_RECIPE = 256, O_BG, O_SIZE, O_SEED, O_OFFSET, O_THRESHOLD, O_MASK, O_SHEET, O_SHEET_COUNT,
+       O_SHEET_SCALE, O_PROGRESS };
+
+static void on_progress(void *ctx, int64_t done)
+{
+	cli_progress_update(ctx, done);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"recipe", required_argument, 0, O_RECIPE},
+		{"backgrounds", required_argument, 0, O_BG},
+		{"size", required_argument, 0, O_SIZE},
+		{"seed", required_argument, 0, O_SEED},
+		{"offset", required_argument, 0, O_OFFSET},
+		{"threshold", required_argument, 0, O_THRESHOLD},
+		{"mask", required_argument, 0, O_MASK},
+		{"output", required_argument, 0, 'o'},
+		{"sheet", required_argument, 0, O_SHEET},
+		{"sheet-count", required_argument, 0, O_SHEET_COUNT},
+		{"sheet-scale", required_argument, 0, O_SHEET_SCALE},
+		{"progress", no_argument, 0, O_PROGRESS},
+		{"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	mnistm_cfg cfg = {.recipe = MNISTM_NOISE, .mask = MNISTM_MASK_GRAY,
+	                  .threshold = MNISTM_THRESHOLD_DEFAULT};
+	const char *bgdir = NULL, *out = NULL, *sheet = NULL;
+	int size = 0, quiet = 0, verbose = 0, progress = 0, mask_set = 0, sheet_scale = 2;
+	int64_t sheet_count = 100;
+	int c;
+	cli_init(argc, argv);
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_RECIPE:
+			if (!strcmp(optarg, "noise"))
+				cfg.recipe = MNISTM_NOISE;
+			else if (!strcmp(optarg, "bsds"))
+				cfg.recipe = MNISTM_BSDS;
+			else
+				cli_usage_error("--recipe: '%s' is not noise or bsds", optarg);
+			break;
+		case O_BG: bgdir = optarg; break;
+		case O_SIZE: size = (int)cli_parse_int("--size", optarg, 1, MNISTM_MAX_SIDE); break;
+		case O_SEED: cfg.seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_OFFSET: cfg.offset = cli_parse_int("--offset", optarg, 0, INT64_MAX / 4); break;
+		case O_THRESHOLD: cfg.threshold = (int)cli_parse_int("--threshold", optarg, 0, 255); break;
+		case O_MASK:
+			mask_set = 1;
+			if (!strcmp(optarg, "gray"))
+				cfg.mask = MNISTM_MASK_GRAY;
+			else if (!strcmp(optarg, "binary"))
+				cfg.mask = MNISTM_MASK_BINARY;
+			else
+				cli_usage_error("--mask: '%s' is not gray or binary", optarg);
+			break;
+		case 'o': out = optarg; break;
+		case O_SHEET: sheet = optarg; break;
+		case O_SHEET_COUNT: sheet_count = cli_parse_int("--sheet-count", optarg, 1, 10000); break;
+		case O_SHEET_SCALE: sheet_scale = (int)cli_parse_int("--sheet-scale", optarg, 1, 16); break;
+		case O_PROGRESS: progress = 1; break;
+		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case ':': cli_usage_error("%s: missing argument", argv[optind - 1]);
+		default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	cli_set_progress(progress, quiet);
+	if (verbose && !quiet)
+		cli_verbosity = 2;
+	if (argc - optind > 1)
+		cli_usage_error("at most one input FILE");
+	if (cfg.recipe == MNISTM_BSDS && !bgdir)
+		cli_usage_error("--recipe bsds needs --backgrounds DIR");
+	if (sheet && !strcmp(sheet, "-"))
+		cli_usage_error("--sheet needs a file name (standard output carries the data)");
+	if (cfg.recipe == MNISTM_NOISE && (bgdir || mask_set))
+		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
+
+	const char *inpath = optind < argc ? argv[optind] : "-";
+	const char *name = strcmp(inpath, "-") ? inpath : "stdin";
+	FILE *o = cli_open_out(out);
+	FILE *in = cli_open_in(inpath);
+
+	npy_header hd;
+	int64_t n;
+	int rc = npy_read_header(in, name, &hd);
+	if (rc == DN_EEOF)
+		cli_die("%s: empty stream, expected images then labels", name);
+	if (rc < 0 || mnistm_check_images(&hd, name, &n, &cfg.in_h, &cfg.in_w) < 0)
+		cli_die("%s", err_msg());
+	cfg.out_h = size ? size : cfg.in_h;
+	cfg.out_w = size ? size : cfg.in_w;
+
+	double t0 = cli_now();
+	mnistm_bg bg = {0};
+	if (cfg.recipe == MNISTM_BSDS) {
+		if (mnistm_bg_load(&bg, bgdir, cfg.out_w, cfg.out_h) < 0)
+			cli_die("%s", err_msg());
+		cfg.bg = &bg;
+		if (cli_verbosity >= 2) {
+			double mb = 0;
+			for (int i = 0; i < bg.n; i++)
+				mb += (double)bg.photo[i].w * bg.photo[i].h * 3 / 1048576.0;
+			cli_info("%d photos from %s decoded (%.1f MB) in %.2f s", bg.n, bgdir, mb, cli_now() - t0);
+		}
+	}
+
+	int64_t nsheet = sheet ? (sheet_count < n ? sheet_count : n) : 0;
+	if (sheet && nsheet == 0)
+		cli_die("--sheet: %s has no images to show", name);
+	int sw, sh;
+	if (sheet && mnistm_sheet_dims(nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &sw, &sh) < 0)
+		cli_die("--sheet: %s", err_msg());
+	size_t img_bytes = (size_t)cfg.out_h * (size_t)cfg.out_w * 3;
+	uint8_t *sheet_imgs = nsheet ? malloc((size_t)nsheet * img_bytes) : NULL;
+	if (nsheet && !sheet_imgs)
+		cli_die("out of memory for the contact sheet");
+
+	cli_progress prog;
+	cli_progress_start(&prog, "images", n);
+	mnistm_io io = {.in = in, .in_name = name, .out = o, .sheet = sheet_imgs,
+	                .sheet_count = nsheet, .progress = on_progress, .progress_ctx = &prog};
+	rc = mnistm_stream(&cfg, &hd, &io);
+	cli_progress_end(&prog);
+	if (rc < 0) {
+		if (io.write_failed)
+			cli_write_failed();
+		cli_die("%s", err_msg());
+	}
+	cli_close_in(in);
+	if (cli_verbosity >= 2)
+		cli_info("%lld images of %dx%dx3 in %.2f s", (long long)n, cfg.out_h, cfg.out_w, cli_now() - t0);
+
+	if (sheet) {
+		uint8_t *pix;
+		if (mnistm_sheet(sheet_imgs, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &pix, &sw, &sh) < 0)
+			cli_die("--sheet: %s", err_msg());
+		/* Flush the dataset before the sheet is renamed into place, so that a full disk
+		 * stops the run before either file appears. */
+		errno = 0;
+		if (fflush(o) != 0 || ferror(o))
+			cli_write_failed();
+		FILE *sf = cli_open_out_text(sheet);
+		if (png_write(sf, sw, sh, 3, pix) < 0)
+			cli_die("%s: %s", sheet, err_msg());
+		cli_commit_out(sf);
+		cli_commit_out(o);
+		free(pix);
+	} else {
+		cli_commit_out(o);
+	}
+	free(sheet_imgs);
+	mnistm_bg_free(&bg);
+	return 0;
+}
