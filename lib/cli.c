@@ -105,14 +105,17 @@ void cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	/* After getopt_long returned '?': name the option (long form from argv, else optopt). */
+	/* After getopt_long returned '?' the tool may say just "unknown option...": name the
+	 * option (long form from argv, else optopt) unless the message already does. */
 	if (!strncmp(buf, "unknown option", 14) && saved_argv && optind > 0 && optind <= saved_argc) {
 		const char *a = saved_argv[optind - 1];
+		char opt[256] = "";
 		if (a && !strncmp(a, "--", 2) && a[2])
-			snprintf(buf, sizeof buf, "unknown option or missing value: '%.*s'",
-			         (int)strcspn(a, "="), a);
+			snprintf(opt, sizeof opt, "%.*s", (int)strcspn(a, "="), a);
 		else if (optopt > 32 && optopt < 127)
-			snprintf(buf, sizeof buf, "unknown option or missing value: '-%c'", optopt);
+			snprintf(opt, sizeof opt, "-%c", optopt);
+		if (opt[0] && !strstr(buf, opt))
+			snprintf(buf, sizeof buf, "unknown option or missing value: '%s'", opt);
 	}
 	fprintf(stderr, "%s: %s (try '%s --help')\n", cli_prog, buf, cli_prog);
 	fail_exit(EXIT_USAGE);

@@ -113,9 +113,11 @@ void fetch_opts_init(fetch_opts *o)
 
 void fetch_result_free(fetch_result *r)
 {
-	free(r->buf);
+	if (r->buf)
+		idx_unmap(r->buf, r->len, r->mapped);
 	r->buf = NULL;
 	r->len = 0;
+	r->mapped = 0;
 }
 
 int fetch_is_http(const char *src)
@@ -143,16 +145,17 @@ static void notice(const fetch_opts *o, const char *fmt, ...)
 	o->notice(o->ctx, buf);
 }
 
-/* Decompress (if gzip), hash and parse what a source gave.  Takes ownership of `raw`.
- * On failure returns the class and leaves the message in err_msg(). */
-static int verify(uint8_t *raw, size_t rawlen, const char *label, const char *name,
+/* Decompress (if gzip), hash and parse what a source gave.  Takes ownership of `raw` (a
+ * mapping when `mapped`).  On failure returns the class and leaves the message in err_msg(). */
+static int verify(uint8_t *raw, size_t rawlen, int mapped, const char *label, const char *name,
                   const uint8_t want[SHA256_LEN], fetch_result *r)
 {
 	uint8_t *buf = raw;
 	size_t len = rawlen;
 	if (idx_is_gzip(raw, rawlen)) {
 		int rc = idx_gunzip(raw, rawlen, label, IDX_MAX_BYTES, &buf, &len);
-		free(raw);
+		idx_unmap(raw, rawlen, mapped);
+		mapped = 0;
 		if (rc < 0)
 			return rc == DN_ENOMEM ? CLS_NET : CLS_FORMAT;
 	}
@@ -162,15 +165,16 @@ static int verify(uint8_t *raw, size_t rawlen, const char *label, const char *na
 		char hw[SHA256_HEX_LEN + 1], hg[SHA256_HEX_LEN + 1];
 		err_set(DN_EHASH, "%s: SHA-256 mismatch in %s: expected %s, got %s", name, label,
 		        sha256_hex(want, hw), sha256_hex(got, hg));
-		free(buf);
+		idx_unmap(buf, len, mapped);
 		return CLS_HASH;
 	}
 	if (idx_parse(buf, len, label, &r->idx) < 0) {
-		free(buf);
+		idx_unmap(buf, len, mapped);
 		return CLS_FORMAT;
 	}
 	r->buf = buf;
 	r->len = len;
+	r->mapped = mapped;
 	return -1;  /* success */
 }
 
@@ -224,7 +228,7 @@ static int try_dir(const char *dir, const char *name, const uint8_t want[SHA256_
 		if (idx_slurp(path, IDX_MAX_BYTES, &raw, &rawlen) < 0)
 			return CLS_NET;
 		snprintf(r->source, sizeof r->source, "%s", path);
-		return verify(raw, rawlen, path, name, want, r);
+		return verify(raw, rawlen, 0, path, name, want, r);
 	}
 	err_set(DN_EIO, "%s: no %s.gz or %s", dir, name, name);
 	return CLS_NOTFOUND;
@@ -422,7 +426,7 @@ static int try_http(const fetch_opts *o, const char *base, const char *name, con
 		return cls;
 	}
 	snprintf(r->source, sizeof r->source, "%s", url);
-	return verify(d.buf, d.n, url, name, want, r);
+	return verify(d.buf, d.n, 0, url, name, want, r);
 }
 
 /* --- cache ----------------------------------------------------------------------------------- */
@@ -506,8 +510,9 @@ int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_
 		if (n > 0 && (size_t)n < sizeof path && exists(path)) {
 			uint8_t *raw;
 			size_t rawlen;
-			int cls = idx_slurp(path, IDX_MAX_BYTES, &raw, &rawlen) < 0 ? CLS_NET
-			          : verify(raw, rawlen, path, name, want, r);
+			int mapped;
+			int cls = idx_map(path, IDX_MAX_BYTES, &raw, &rawlen, &mapped) < 0 ? CLS_NET
+			          : verify(raw, rawlen, mapped, path, name, want, r);
 			if (cls < 0) {
 				snprintf(r->source, sizeof r->source, "cache %s", path);
 				r->from_cache = 1;

@@ -65,8 +65,9 @@ typedef struct {
 void fetch_opts_init(fetch_opts *o);
 
 typedef struct {
-	uint8_t *buf;        /* the decompressed file (malloc'd; free with fetch_result_free) */
+	uint8_t *buf;        /* the decompressed file (release with fetch_result_free) */
 	size_t len;
+	int mapped;          /* buf is a read-only mapping of the cached file */
 	idx_array idx;       /* parsed view into buf */
 	char source[4200];   /* where it came from: a path or URL, or "cache PATH" */
 	int from_cache;

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -223,6 +224,41 @@ int idx_slurp(const char *path, size_t max, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
+int idx_map(const char *path, size_t max, uint8_t **out, size_t *outlen, int *mapped)
+{
+	*out = NULL;
+	*outlen = 0;
+	*mapped = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(DN_EIO, "%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return idx_slurp(path, max, out, outlen);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return err_set(DN_EFORMAT, "%s: file larger than %zu bytes", path, max);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return idx_slurp(path, max, out, outlen);
+	*out = p;
+	*outlen = (size_t)st.st_size;
+	*mapped = 1;
+	return 0;
+}
+
+void idx_unmap(uint8_t *buf, size_t len, int mapped)
+{
+	if (mapped)
+		munmap(buf, len);
+	else
+		free(buf);
+}
+
 int idx_load(const char *path, uint8_t **out, size_t *outlen)
 {
 	uint8_t *raw;
@@ -246,6 +282,9 @@ int idx_check_dataset(const idx_array *images, const char *iname, const idx_arra
 		return err_set(DN_EFORMAT, "%s: expected images of rank 3 (N,H,W), got rank %d", iname, images->ndim);
 	if (images->dims[1] == 0 || images->dims[2] == 0)
 		return err_set(DN_EFORMAT, "%s: empty images (%" PRId64 "x%" PRId64 ")", iname, images->dims[1], images->dims[2]);
+	if (images->dims[1] > IDX_MAX_SIDE || images->dims[2] > IDX_MAX_SIDE)
+		return err_set(DN_EFORMAT, "%s: images of %" PRId64 "x%" PRId64 " are larger than %dx%d", iname,
+		               images->dims[1], images->dims[2], IDX_MAX_SIDE, IDX_MAX_SIDE);
 	if (labels->ndim != 1)
 		return err_set(DN_EFORMAT, "%s: expected labels of rank 1 (N,), got rank %d", lname, labels->ndim);
 	if (images->dims[0] != labels->dims[0])

@@ -33,10 +33,17 @@ int idx_parse(const uint8_t *buf, size_t len, const char *name, idx_array *a);
 
 /* Read a whole file into memory (malloc'd; at most `max` bytes, else DN_EFORMAT). */
 int idx_slurp(const char *path, size_t max, uint8_t **out, size_t *outlen);
+/* Map a regular file read-only into memory (pre-faulted): faster than idx_slurp for the large
+ * cached files, as nothing is copied.  Release with idx_unmap.  Falls back to idx_slurp for
+ * empty files and non-regular files; *mapped says which was done. */
+int idx_map(const char *path, size_t max, uint8_t **out, size_t *outlen, int *mapped);
+/* Release a buffer from idx_map (or any malloc'd buffer when mapped is 0). */
+void idx_unmap(uint8_t *buf, size_t len, int mapped);
 /* Read a file and, if it is gzip, decompress it: the raw IDX bytes (malloc'd). */
 int idx_load(const char *path, uint8_t **out, size_t *outlen);
 
-/* Check an images/labels pair as a labelled dataset: images rank 3 (N,H,W) with H,W > 0,
+#define IDX_MAX_SIDE 65535
+/* Check an images/labels pair as a labelled dataset: images rank 3 (N,H,W), 0 < H,W <= 65535,
  * labels rank 1 (N,) with the same N, every label < 10. */
 int idx_check_dataset(const idx_array *images, const char *iname,
                       const idx_array *labels, const char *lname);

@@ -363,42 +363,42 @@ void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len)
 
 /* ---- frames ----------------------------------------------------------------------------- */
 
+/* Read the header of array `what`, check its dtype, rank and (for shape_n >= 0) length
+ * before reading a byte of its body, then read the body into a->data. */
+static int read_checked(FILE *f, const char *name, const char *what, npy_dtype t, int ndim,
+                        int64_t shape_n, npy_array *a)
+{
+	char hb[128];
+	int rc = npy_read_header(f, name, &a->h);
+	if (rc == DN_EEOF && shape_n >= 0)
+		return err_set(DN_EFORMAT, "%s: stream ends before the %s array ((N,) uint8)", name, what);
+	if (rc < 0)
+		return rc;
+	if ((rc = npy_expect(&a->h, name, what, t, ndim)) < 0)
+		return rc;
+	if (shape_n < 0 && a->h.shape[1] != 2)
+		return err_set(DN_EFORMAT, "%s: %s: expected shape (N,2), got %s", name, what,
+		               npy_header_str(&a->h, hb, sizeof hb));
+	if (shape_n >= 0 && a->h.shape[0] != shape_n)
+		return err_set(DN_EFORMAT, "%s: %lld %s for %lld points", name,
+		               (long long)a->h.shape[0], what, (long long)shape_n);
+	a->data = malloc(a->h.nbytes ? a->h.nbytes : 1);
+	if (!a->data)
+		return err_set(DN_ENOMEM, "%s: %s %s: out of memory", name, what,
+		               npy_header_str(&a->h, hb, sizeof hb));
+	return npy_read_data(f, name, &a->h, a->data, (size_t)a->h.count);
+}
+
 int plot_frame_read(FILE *f, const char *name, plot_frame *fr)
 {
 	npy_array p = {0}, l = {0}, d = {0};
-	char hb[128];
-	int rc = npy_read_array(f, name, &p);
+	int rc = read_checked(f, name, "points", NPY_F32, 2, -1, &p);
 	if (rc < 0)
-		return rc;
-	if ((rc = npy_expect(&p.h, name, "points", NPY_F32, 2)) < 0)
 		goto fail;
-	if (p.h.shape[1] != 2) {
-		rc = err_set(DN_EFORMAT, "%s: points: expected shape (N,2), got %s", name,
-		             npy_header_str(&p.h, hb, sizeof hb));
-		goto fail;
-	}
 	int64_t N = p.h.shape[0];
-	if ((rc = npy_read_array(f, name, &l)) < 0) {
-		if (rc == DN_EEOF)
-			rc = err_set(DN_EFORMAT, "%s: stream ends after the points; expected labels (N,) uint8",
-			             name);
+	if ((rc = read_checked(f, name, "labels", NPY_U8, 1, N, &l)) < 0 ||
+	    (rc = read_checked(f, name, "domains", NPY_U8, 1, N, &d)) < 0)
 		goto fail;
-	}
-	if ((rc = npy_expect(&l.h, name, "labels", NPY_U8, 1)) < 0)
-		goto fail;
-	if ((rc = npy_read_array(f, name, &d)) < 0) {
-		if (rc == DN_EEOF)
-			rc = err_set(DN_EFORMAT, "%s: stream ends after the labels; expected domains (N,) uint8",
-			             name);
-		goto fail;
-	}
-	if ((rc = npy_expect(&d.h, name, "domains", NPY_U8, 1)) < 0)
-		goto fail;
-	if (l.h.shape[0] != N || d.h.shape[0] != N) {
-		rc = err_set(DN_EFORMAT, "%s: %lld points but %lld labels and %lld domains", name,
-		             (long long)N, (long long)l.h.shape[0], (long long)d.h.shape[0]);
-		goto fail;
-	}
 	const float *pt = p.data;
 	for (int64_t i = 0; i < N; i++) {
 		if (!isfinite(pt[2 * i]) || !isfinite(pt[2 * i + 1])) {
@@ -1006,7 +1006,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 			}
 			have[0] = 1;
 		}
-		int maxn = imax(2, (by1 - by0) / 40);
+		int maxn = imax(3, (by1 - by0) / 32);
 		for (int k = 0; k < nax; k++) {
 			if (!have[k]) {
 				lo[k] = 0;

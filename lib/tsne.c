@@ -133,12 +133,26 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	}
 	for (int64_t t = 0; t < n * k; t++)
 		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
 	for (int64_t r0 = 0; r0 < n; r0 += B) {
 		int64_t rn = n - r0 < B ? n - r0 : B;
 		for (int64_t c0 = r0; c0 < n; c0 += B) {
 			int64_t cn = n - c0 < B ? n - c0 : B;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rn, (int)cn, d, -2.0f,
-			            x + r0 * d, d, x + c0 * d, d, 0.0f, blk, (int)cn);
+			/* Each thread multiplies its strip of rows with a single-threaded sgemm: OpenBLAS's
+			 * own threads would otherwise spin between calls, against ours. */
+#pragma omp parallel
+			{
+				int nth = 1, tid = 0;
+#ifdef _OPENMP
+				nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#endif
+				int64_t s = rn * tid / nth, e = rn * (tid + 1) / nth;
+				if (e > s)
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, d,
+					            -2.0f, x + (r0 + s) * d, d, x + c0 * d, d, 0.0f, blk + s * cn,
+					            (int)cn);
+			}
 			/* rows: blk becomes the squared distances */
 #pragma omp parallel for schedule(static)
 			for (int64_t i = 0; i < rn; i++) {
@@ -180,6 +194,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 			}
 		}
 	}
+	openblas_set_num_threads(blas_threads);
 	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
 	int rc = 0;
 #pragma omp parallel for schedule(static)
@@ -395,8 +410,8 @@ out:
  * the points of a small subtree (a "group", at most QT_GROUP points) share one tree walk.
  * A cell is accepted as a single body for the whole group when its width is less than theta
  * times its distance to the group's bounding box, which bounds the distance to every point
- * of the group, so each point gets at least the accuracy of the per-point criterion.  The
- * group's own points interact exactly.  The walk yields a flat list of bodies, which the
+ * of the group, so each point gets at least the accuracy of the per-point criterion.  Near
+ * leaves and the group's own points interact point by point (exactly).  The walk yields a flat list of bodies, which the
  * points of the group then sum over in a vector loop. */
 
 typedef struct {
@@ -417,6 +432,7 @@ typedef struct {
 
 #define QT_MAXDEPTH 50
 #define QT_GROUP 64
+#define QT_LEAF 8  /* points a leaf holds before it splits */
 
 struct tsne_work {
 	int64_t n;
@@ -540,24 +556,25 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 		for (int depth = 0;; depth++) {
 			qnode *nd = &w->node[cur];
 			if (nd->child < 0) {
-				if (nd->count == 0) {
-					nd->mx = px, nd->my = py, nd->count = 1, nd->point = i;
-					break;
-				}
-				double ox = nd->mx / nd->count, oy = nd->my / nd->count;
-				if ((ox == px && oy == py) || depth >= QT_MAXDEPTH) {
-					/* coincident (or too deep): chain into this leaf */
+				if (nd->count < QT_LEAF || depth >= QT_MAXDEPTH) {
+					/* room in this leaf (or too deep to split): chain the point in */
+					w->next[i] = nd->point;
+					nd->point = i;
 					nd->mx += px, nd->my += py, nd->count++;
-					w->next[i] = w->next[nd->point];
-					w->next[nd->point] = i;
 					break;
 				}
+				/* a full leaf: split it, handing its points to the children */
 				int32_t first = qt_alloc4(w, nd->cx, nd->cy, nd->hw);
 				if (first < 0)
 					return err_set(DN_ENOMEM, "out of memory for the quadtree");
 				nd = &w->node[cur]; /* realloc may have moved it */
-				qnode *c = &w->node[first + qt_quad(nd, ox, oy)];
-				c->mx = nd->mx, c->my = nd->my, c->count = nd->count, c->point = nd->point;
+				for (int32_t q = nd->point, nq; q >= 0; q = nq) {
+					nq = w->next[q];
+					qnode *c = &w->node[first + qt_quad(nd, y[2 * q], y[2 * q + 1])];
+					w->next[q] = c->point;
+					c->point = q;
+					c->mx += y[2 * q], c->my += y[2 * q + 1], c->count++;
+				}
 				nd->child = first;
 				nd->point = -1;
 			}
@@ -676,15 +693,27 @@ static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double the
 		double dx = nd->mx < bx0 ? bx0 - nd->mx : nd->mx > bx1 ? nd->mx - bx1 : 0.0;
 		double dy = nd->my < by0 ? by0 - nd->my : nd->my > by1 ? nd->my - by1 : 0.0;
 		double width = nd->width;
-		if (nd->child < 0 || width * width < theta2 * (dx * dx + dy * dy)) {
+		if (width * width < theta2 * (dx * dx + dy * dy)) {
 			if (qt_list_push(l, nd->mx, nd->my, nd->count) < 0)
 				return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
+		} else if (nd->child < 0) {
+			/* a near leaf: its points one by one */
+			for (int32_t u = nd->start; u < nd->start + nd->count; u++) {
+				int32_t j = w->order[u];
+				if (qt_list_push(l, y[2 * j], y[2 * j + 1], 1.0) < 0)
+					return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
+			}
 		} else {
 			for (int q = 0; q < 4; q++)
 				if (node[nd->child + q].count)
 					stack[sp++] = nd->child + q;
 		}
 	}
+	/* The group's own points go into the list too: the self term adds exactly 1 to z
+	 * (w_ii = 1) and nothing to the force, and is taken off afterwards. */
+	for (int32_t a = 0; a < gc; a++)
+		if (qt_list_push(l, y[2 * pts[a]], y[2 * pts[a] + 1], 1.0) < 0)
+			return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
 	const double *lx = l->x, *ly = l->y, *lc = l->c;
 	int64_t ln = l->n;
 	for (int32_t a = 0; a < gc; a++) {
@@ -700,17 +729,7 @@ static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double the
 			fx += cq * q * ddx;
 			fy += cq * q * ddy;
 		}
-		for (int32_t b = 0; b < gc; b++) {
-			if (b == a)
-				continue;
-			int32_t j = pts[b];
-			double ddx = px - y[2 * j], ddy = py - y[2 * j + 1];
-			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
-			z += q;
-			fx += q * q * ddx;
-			fy += q * q * ddy;
-		}
-		w->zi[i] = z;
+		w->zi[i] = z - 1.0;
 		w->rep[2 * i] = fx;
 		w->rep[2 * i + 1] = fy;
 	}
@@ -806,27 +825,56 @@ static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method metho
 /* Attractive force on point i from the sparse P: sum_j P_ij w_ij (y_i - y_j). */
 static inline void attraction(double *a, const double *y, const tsne_sparse *P, int64_t i)
 {
-	/* four independent sums (fixed order: deterministic) so the additions overlap */
-	double ax[4] = {0}, ay[4] = {0}, px = y[2 * i], py = y[2 * i + 1];
-	int64_t t = P->row[i], e = P->row[i + 1];
-	for (; t + 4 <= e; t += 4) {
-		for (int u = 0; u < 4; u++) {
-			int32_t j = P->col[t + u];
-			double dx = px - y[2 * j], dy = py - y[2 * j + 1];
-			double m = P->val[t + u] / (1.0 + dx * dx + dy * dy);
-			ax[u] += m * dx;
-			ay[u] += m * dy;
+	/* Gather the differences in chunks, then a vector loop for the divisions (the cost).
+	 * The reduction order is fixed by the code, so results do not vary between runs. */
+	enum { CH = 64 };
+	double dxs[CH], dys[CH];
+	double ax = 0, ay = 0, px = y[2 * i], py = y[2 * i + 1];
+	for (int64_t t0 = P->row[i]; t0 < P->row[i + 1]; t0 += CH) {
+		int m = (int)(P->row[i + 1] - t0 < CH ? P->row[i + 1] - t0 : CH);
+		const int32_t *col = P->col + t0;
+		const double *val = P->val + t0;
+		for (int u = 0; u < m; u++) {
+			dxs[u] = px - y[2 * col[u]];
+			dys[u] = py - y[2 * col[u] + 1];
+		}
+#pragma omp simd reduction(+ : ax, ay)
+		for (int u = 0; u < m; u++) {
+			double q = val[u] / (1.0 + dxs[u] * dxs[u] + dys[u] * dys[u]);
+			ax += q * dxs[u];
+			ay += q * dys[u];
 		}
 	}
-	for (; t < e; t++) {
-		int32_t j = P->col[t];
-		double dx = px - y[2 * j], dy = py - y[2 * j + 1];
-		double m = P->val[t] / (1.0 + dx * dx + dy * dy);
-		ax[0] += m * dx;
-		ay[0] += m * dy;
+	a[0] = ax;
+	a[1] = ay;
+}
+
+/* The same in single precision, for the optimiser's inner loop: positions yf (n,2) and P
+ * values vf as float halve the memory traffic and double the vector width; the sums of
+ * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
+static inline void attraction_f(double *a, const float *yf, const int64_t *row,
+                                const int32_t *colp, const float *vf, int64_t i)
+{
+	enum { CH = 64 };
+	float dxs[CH], dys[CH];
+	float ax = 0, ay = 0, px = yf[2 * i], py = yf[2 * i + 1];
+	for (int64_t t0 = row[i]; t0 < row[i + 1]; t0 += CH) {
+		int m = (int)(row[i + 1] - t0 < CH ? row[i + 1] - t0 : CH);
+		const int32_t *col = colp + t0;
+		const float *val = vf + t0;
+		for (int u = 0; u < m; u++) {
+			dxs[u] = px - yf[2 * col[u]];
+			dys[u] = py - yf[2 * col[u] + 1];
+		}
+#pragma omp simd reduction(+ : ax, ay)
+		for (int u = 0; u < m; u++) {
+			float q = val[u] / (1.0f + dxs[u] * dxs[u] + dys[u] * dys[u]);
+			ax += q * dxs[u];
+			ay += q * dys[u];
+		}
 	}
-	a[0] = (ax[0] + ax[1]) + (ax[2] + ax[3]);
-	a[1] = (ay[0] + ay[1]) + (ay[2] + ay[3]);
+	a[0] = ax;
+	a[1] = ay;
 }
 
 int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
@@ -884,22 +932,83 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
 /* ---------------------------------------------------------------------------------------
  * Optimisation (van der Maaten 2014, Sec. 5: momentum, gains of Jacobs 1988, exaggeration). */
 
-int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double *kl_out)
+/* Renumber the points in the last quadtree's depth-first order, so that points close in the
+ * layout (and so their P-neighbours) are close in memory.  perm maps the current numbering
+ * to the caller's.  Deterministic: the order is a function of the layout. */
+static int renumber(tsne_work *w, tsne_sparse *Q, double *y, double *upd, double *gain,
+                    int32_t *perm, int64_t n)
 {
-	int64_t n = P->n;
+	const int32_t *order = w->order;
+	int32_t *inv = malloc((size_t)n * sizeof *inv);
+	double *tmp = malloc((size_t)n * 2 * sizeof *tmp);
+	int64_t *row = malloc(((size_t)n + 1) * sizeof *row);
+	int32_t *col = malloc((size_t)Q->row[n] * sizeof *col);
+	double *val = malloc((size_t)Q->row[n] * sizeof *val);
+	if (!inv || !tmp || !row || !col || !val) {
+		free(inv), free(tmp), free(row), free(col), free(val);
+		return 0; /* not needed for correctness: skip it */
+	}
+	for (int64_t t = 0; t < n; t++)
+		inv[order[t]] = (int32_t)t;
+	double *arr[3] = {y, upd, gain};
+	for (int a = 0; a < 3; a++) {
+		for (int64_t t = 0; t < n; t++)
+			tmp[2 * t] = arr[a][2 * order[t]], tmp[2 * t + 1] = arr[a][2 * order[t] + 1];
+		memcpy(arr[a], tmp, (size_t)n * 2 * sizeof *tmp);
+	}
+	int32_t *pt = (int32_t *)tmp; /* n int32 fit in 2n doubles */
+	for (int64_t t = 0; t < n; t++)
+		pt[t] = perm[order[t]];
+	memcpy(perm, pt, (size_t)n * sizeof *perm);
+	int64_t o = 0;
+	for (int64_t t = 0; t < n; t++) {
+		int32_t i = order[t];
+		row[t] = o;
+		for (int64_t u = Q->row[i]; u < Q->row[i + 1]; u++) {
+			col[o] = inv[Q->col[u]];
+			val[o++] = Q->val[u];
+		}
+	}
+	row[n] = o;
+	free(Q->row), free(Q->col), free(Q->val);
+	Q->row = row, Q->col = col, Q->val = val;
+	w->have_order = 0; /* index order is now the tree order */
+	free(inv), free(tmp);
+	return 0;
+}
+
+int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, double *kl_out)
+{
+	int64_t n = P0->n;
 	double eta = tsne_learning_rate(p, n);
 	tsne_method method = p->method;
 	if (method == TSNE_AUTO)
 		method = p->theta <= 0 ? TSNE_EXACT : TSNE_BH;
 	tsne_work *w = tsne_work_new(n);
+	double *y = malloc((size_t)n * 2 * sizeof *y);
 	double *ynew = malloc((size_t)n * 2 * sizeof *ynew);
 	double *upd = calloc((size_t)n * 2, sizeof *upd);
 	double *gain = malloc((size_t)n * 2 * sizeof *gain);
+	int32_t *perm = malloc((size_t)n * sizeof *perm);
+	/* a private copy of P, renumbered along with the points */
+	tsne_sparse Q = {n, malloc(((size_t)n + 1) * sizeof *Q.row),
+	                 malloc((size_t)P0->row[n] * sizeof *Q.col),
+	                 malloc((size_t)P0->row[n] * sizeof *Q.val)};
+	const tsne_sparse *P = &Q;
+	float *yf = malloc((size_t)n * 2 * sizeof *yf);
+	float *vf = malloc((size_t)P0->row[n] * sizeof *vf);
+	int64_t vf_n = -1; /* vf is valid for Q's current numbering when == Q.row[n] */
 	int rc = 0;
-	if (!w || !ynew || !upd || !gain) {
+	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !yf || !vf) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
+	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
+	memcpy(Q.col, P0->col, (size_t)P0->row[n] * sizeof *Q.col);
+	memcpy(Q.val, P0->val, (size_t)P0->row[n] * sizeof *Q.val);
+	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
+	for (int64_t i = 0; i < n; i++)
+		perm[i] = (int32_t)i;
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
 	double z = 0;
@@ -907,6 +1016,17 @@ int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double 
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
+		if (method == TSNE_BH && n >= 4096 && it % 100 == 50) {
+			renumber(w, &Q, y, upd, gain, perm, n);
+			vf_n = -1;
+		}
+		if (vf_n < 0) {
+			for (int64_t t = 0; t < Q.row[n]; t++)
+				vf[t] = (float)Q.val[t];
+			vf_n = Q.row[n];
+		}
+		for (int64_t t = 0; t < 2 * n; t++)
+			yf[t] = (float)y[t];
 		if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
 			goto out;
 		/* KL of the layout the gradient is taken at (before this step). */
@@ -925,7 +1045,7 @@ int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double 
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 		for (int64_t i = 0; i < n; i++) {
 			double a[2];
-			attraction(a, y, P, i);
+			attraction_f(a, yf, Q.row, Q.col, vf, i);
 			for (int c = 0; c < 2; c++) {
 				int64_t t = 2 * i + c;
 				double g = 4.0 * (exag * a[c] - w->rep[t] * rz);
@@ -960,9 +1080,12 @@ int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double 
 		if (kl_out)
 			*kl_out = kl;
 	}
+	for (int64_t t = 0; t < n; t++)
+		yio[2 * perm[t]] = y[2 * t], yio[2 * perm[t] + 1] = y[2 * t + 1];
 out:
 	tsne_work_free(w);
-	free(ynew), free(upd), free(gain);
+	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(vf);
+	free(Q.row), free(Q.col), free(Q.val);
 	return rc;
 }
 

@@ -1,5 +1,5 @@
 /* tsne.h - t-SNE (van der Maaten & Hinton 2008; van der Maaten 2014, "Accelerating t-SNE using
- * tree-based algorithms"; Linderman et al. 2019, "Fast interpolation-based t-SNE").
+ * tree-based algorithms"; Barnes 1990 for the grouped tree walk).
  *
  * Pipeline: exact k-nearest neighbours (k = floor(3*perplexity)) -> per-point binary search of
  * the Gaussian precision so each conditional row has the requested perplexity (natural log:

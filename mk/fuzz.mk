@@ -75,6 +75,7 @@ fuzz-regress: fuzz-build
 #   make valgrind   a small run of every built tool (success and a failure each) under
 #                   valgrind --leak-check=full; any error or leak fails.  Tools are rebuilt
 #                   without -march=native into build/vg (valgrind does not know AVX-512).
+#                   VALGRIND_ONLY="tool ..." runs just those.
 VG_DIR      := build/vg
 VG_CFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Ilib \
 	$(PKG_CFLAGS) -O1 -g
@@ -95,7 +96,7 @@ $(VG_DIR)/bin/%: $(VG_DIR)/tools/%.o $(VG_DIR)/libdann.a
 
 valgrind: $(VG_TOOLS)
 	@command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
-	tests/fuzz/valgrind-tools.sh $(abspath $(VG_DIR)/bin)
+	tests/fuzz/valgrind-tools.sh $(abspath $(VG_DIR)/bin) $(VALGRIND_ONLY)
 
 .PHONY: valgrind
 -include $(VG_LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(VG_DIR)/%.d)

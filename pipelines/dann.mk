@@ -110,7 +110,7 @@ endef
 # make experiment: the demo this toolkit grew from, end to end (<= 10 minutes on 2 cores).
 EXPERIMENT_TRAIN_N    ?= 0
 EXPERIMENT_TEST_N     ?= 0
-EXPERIMENT_EPOCHS     ?= 5
+EXPERIMENT_EPOCHS     ?= 3
 EXPERIMENT_SNAPSHOTS  ?= 10
 EXPERIMENT_PER_DOMAIN ?= 1000
 EXPERIMENT_RECIPE     ?= noise

@@ -136,35 +136,4 @@ killed() {
 	done
 }
 
-# dann-train: SIGTERM or SIGINT at a random moment writes a checkpoint and exits; --resume from
-# it reaches a model byte-identical to an uninterrupted run.
-@test "dann-train: SIGTERM/SIGINT at a random moment, then --resume: byte-identical model" {
-	need_tool dann-train
-	local args="--source $IN/ok_big.npy --mode source-only --steps 80 --batch 8 --threads 1 -q"
-	local t0=$(date +%s%N) dur sig i pid rc delay resumed=0
-	dann-train $args -o "$T/ref.model"
-	dur=$(( ($(date +%s%N) - t0) / 1000000 ))
-	for i in 1 2 3 4; do
-		sig=$([ $((i % 2)) -eq 0 ] && echo INT || echo TERM)
-		rm -f "$T/m.model" "$T/m.model.ckpt"
-		dann-train $args -o "$T/m.model" 3>&- &
-		pid=$!
-		delay=$(( dur / 5 + RANDOM % (dur * 7 / 10 + 1) ))  # inside the training loop, mostly
-		sleep "$(awk -v t="$delay" 'BEGIN { printf "%.3f", t / 1000 }')"
-		kill -"$sig" "$pid" 2>/dev/null || true
-		rc=0; wait "$pid" || rc=$?
-		if [ "$rc" -eq 0 ]; then  # it finished first
-			cmp "$T/m.model" "$T/ref.model"; continue
-		fi
-		[ ! -e "$T/m.model" ] || { echo "SIG$sig at ${delay}ms: a model under the final name"; return 1; }
-		[ -z "$(ls "$T" | grep '\.tmp\.')" ] || { echo "SIG$sig: temporary files left: $(ls "$T")"; return 1; }
-		if [ ! -e "$T/m.model.ckpt" ]; then
-			echo "SIG$sig at ${delay}ms (run ${dur}ms): no checkpoint (stopped before training?)"; continue
-		fi
-		dann-train $args --resume "$T/m.model.ckpt" -o "$T/m.model"
-		cmp "$T/m.model" "$T/ref.model" || { echo "SIG$sig at ${delay}ms: resumed model differs"; return 1; }
-		resumed=$((resumed + 1))
-	done
-	echo "resumed $resumed of 4"
-	[ "$resumed" -ge 1 ] || { echo "no run was interrupted inside training"; return 1; }
-}
+# dann-train SIGINT/SIGTERM -> checkpoint -> --resume byte-identical: tests/dann-train.bats.

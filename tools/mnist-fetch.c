@@ -144,7 +144,6 @@ int main(int argc, char **argv)
 	int nsources = 0;
 
 	cli_init(argc, argv);
-	opterr = 0;  /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SPLIT: split = optarg; break;
@@ -166,10 +165,7 @@ int main(int argc, char **argv)
 			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
 				cli_usage_error("option -%c needs an argument", optopt);
 			cli_usage_error("option %s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt)
-				cli_usage_error("unknown option -%c", optopt);
-			cli_usage_error("unknown option %s", argv[optind - 1]);
+		default: cli_usage_error("unknown option");  /* cli names it (see cli.h) */
 		}
 	}
 	if (optind < argc)

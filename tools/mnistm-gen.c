@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':': cli_usage_error("%s: missing argument", argv[optind - 1]);
-		default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: cli_usage_error("unknown option"); /* cli names it */
 		}
 	}
 	cli_set_progress(progress, quiet);

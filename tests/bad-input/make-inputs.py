@@ -105,7 +105,8 @@ put("pts_domain2.npy", npy(pts, labels, np.full(N, 2, np.uint8)))
 cols = "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\tsource_acc\ttarget_acc\n"
 put("ok.tsv", (cols + "0\t0\t0.01\t0\t2.3\t0.69\t0.5\t0.1\t0.1\n"
                "100\t1\t0.009\t0.5\t1.3\t0.69\t0.5\t0.5\t0.3\n").encode())
-put("inf.tsv", (cols + "0\t0\t0.01\t0\t2.3\t0.69\t0.5\t0.1\tinf\n").encode())
+put("step_inf.tsv", (cols + "inf\t0\t0.01\t0\t2.3\t0.69\t0.5\t0.1\t0.1\n").encode())
+put("bad_number.tsv", (cols + "0\t0\t0.01\t0\t2.3x\t0.69\t0.5\t0.1\t0.1\n").encode())
 put("short_row.tsv", (cols + "0\t0\t0.01\t0\t2.3\n").encode())
 put("cols.tsv", b"step\tepoch\tlr\tlambda\n0\t0\t0.01\t0\n")
 put("titles_nul.txt", b"frame one\nframe\0two\n")

@@ -24,7 +24,7 @@ run_cmd() {
 fail_cmd() {
 	case $1 in
 	tensor-cat) echo "tensor-cat -o '$IN/never.npy' '$IN/ok_gray.npy' '$IN/trunc_body.npy'" ;;
-	mnist-fetch) echo "env -u MNIST_MIRROR XDG_CACHE_HOME='$IN/cache' mnist-fetch --offline -q --mirror '$IN/mirror_trunc' --split test -o '$IN/never.npy'" ;;
+	mnist-fetch) echo "env -u MNIST_MIRROR XDG_CACHE_HOME='$IN/cache-fail' mnist-fetch --offline -q --mirror '$IN/mirror_trunc' --split test -o '$IN/never.npy'" ;;
 	mnistm-gen) echo "mnistm-gen -q -o '$IN/never.npy' '$IN/ds_labels10.npy'" ;;
 	dann-train) echo "dann-train --source '$IN/ok_gray.npy' --target '$IN/trunc_labels.npy' --steps 2 --batch 8 --threads 1 -q -o '$IN/never.model'" ;;
 	dann-embed) echo "dann-embed -m '$IN/m_trunc.model' --threads 1 -q -o '$IN/never.npy' '$IN/ok_gray.npy'" ;;
