@@ -114,7 +114,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
 	 * and of its columns.  The final k best under the total order (distance, index) do not
 	 * depend on the order of the offers, so threads cannot change the result. */
-	const int64_t B = 2048, G = 16;
+	enum { G = 16, B = 2048 };
 	float *sq = malloc((size_t)n * sizeof *sq);
 	float *blk = malloc((size_t)B * B * sizeof *blk);
 	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
@@ -164,7 +164,22 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 				for (int64_t j = 0; j < cn; j++)
 					b[j] += si + sqc[j];
 				float thr = h[0].d;
-				for (int64_t j = 0; j < cn; j++) {
+				/* 16 at a time: a vector compare finds the rare chunks with a candidate */
+				int64_t j = 0;
+				for (; j + 16 <= cn; j += 16) {
+					int any = 0;
+#pragma omp simd reduction(| : any)
+					for (int u = 0; u < 16; u++)
+						any |= b[j + u] <= thr;
+					if (!any)
+						continue;
+					for (int u = 0; u < 16; u++)
+						if (b[j + u] <= thr && c0 + j + u != r0 + i) {
+							heap_offer(h, k, b[j + u], (int32_t)(c0 + j + u));
+							thr = h[0].d;
+						}
+				}
+				for (; j < cn; j++) {
 					if (b[j] <= thr && c0 + j != r0 + i) {
 						heap_offer(h, k, b[j], (int32_t)(c0 + j));
 						thr = h[0].d;
@@ -173,23 +188,44 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 			}
 			if (c0 == r0)
 				continue;
-			/* columns, in groups of G so each row segment is one cache line */
-			int64_t ng = (cn + G - 1) / G;
-#pragma omp parallel for schedule(static)
-			for (int64_t g = 0; g < ng; g++) {
-				int64_t j0 = g * G, j1 = j0 + G < cn ? j0 + G : cn;
-				float thr[G];
-				for (int64_t j = j0; j < j1; j++)
-					thr[j - j0] = heap[(c0 + j) * k].d;
+			/* columns: each thread owns a range of columns and reads the block row by row
+			 * (walking down a column would touch a new page at every element) */
+#pragma omp parallel
+			{
+				int nth = 1, tid = 0;
+#ifdef _OPENMP
+				nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#endif
+				int64_t ncg = (cn + G - 1) / G;
+				int64_t cs = ncg * tid / nth * G, ce = ncg * (tid + 1) / nth * G;
+				if (ce > cn)
+					ce = cn;
+				float thr[B];
+				for (int64_t j = cs; j < ce; j++)
+					thr[j - cs] = heap[(c0 + j) * k].d;
 				for (int64_t i = 0; i < rn; i++) {
 					const float *b = blk + i * cn;
-					for (int64_t j = j0; j < j1; j++) {
-						if (b[j] <= thr[j - j0]) {
+					int64_t j = cs;
+					for (; j + G <= ce; j += G) {
+						int any = 0;
+#pragma omp simd reduction(| : any)
+						for (int u = 0; u < G; u++)
+							any |= b[j + u] <= thr[j - cs + u];
+						if (!any)
+							continue;
+						for (int u = 0; u < G; u++)
+							if (b[j + u] <= thr[j - cs + u]) {
+								knn_ent *h = heap + (c0 + j + u) * k;
+								heap_offer(h, k, b[j + u], (int32_t)(r0 + i));
+								thr[j - cs + u] = h[0].d;
+							}
+					}
+					for (; j < ce; j++)
+						if (b[j] <= thr[j - cs]) {
 							knn_ent *h = heap + (c0 + j) * k;
 							heap_offer(h, k, b[j], (int32_t)(r0 + i));
-							thr[j - j0] = h[0].d;
+							thr[j - cs] = h[0].d;
 						}
-					}
 				}
 			}
 		}
