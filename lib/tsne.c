@@ -668,9 +668,12 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 	return 0;
 }
 
-/* Bodies of one group's interaction list, as arrays for the vector loop. */
+/* Bodies of one group's interaction list, as arrays for the vector loop.  Single precision,
+ * relative to an origin at the group (so near bodies, where the kernel is steep, keep their
+ * digits): 16 lanes per AVX-512 operation instead of 8. */
 typedef struct {
-	double *x, *y, *c;
+	float *x, *y, *c;
+	double ox, oy;
 	int64_t n, cap;
 } qt_list;
 
@@ -678,20 +681,20 @@ static int qt_list_push(qt_list *l, double x, double y, double c)
 {
 	if (l->n == l->cap) {
 		int64_t cap = l->cap ? 2 * l->cap : 1024;
-		double *nx = realloc(l->x, (size_t)cap * sizeof *nx);
+		float *nx = realloc(l->x, (size_t)cap * sizeof *nx);
 		if (nx)
 			l->x = nx;
-		double *ny = realloc(l->y, (size_t)cap * sizeof *ny);
+		float *ny = realloc(l->y, (size_t)cap * sizeof *ny);
 		if (ny)
 			l->y = ny;
-		double *nc = realloc(l->c, (size_t)cap * sizeof *nc);
+		float *nc = realloc(l->c, (size_t)cap * sizeof *nc);
 		if (nc)
 			l->c = nc;
 		if (!nx || !ny || !nc)
 			return -1;
 		l->cap = cap;
 	}
-	l->x[l->n] = x, l->y[l->n] = y, l->c[l->n] = c;
+	l->x[l->n] = (float)(x - l->ox), l->y[l->n] = (float)(y - l->oy), l->c[l->n] = (float)c;
 	l->n++;
 	return 0;
 }
@@ -710,6 +713,7 @@ static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double the
 		by0 = py < by0 ? py : by0, by1 = py > by1 ? py : by1;
 	}
 	l->n = 0;
+	l->ox = (bx0 + bx1) / 2, l->oy = (by0 + by1) / 2;
 	int32_t stack[4 * QT_MAXDEPTH + 8];
 	int sp = 0;
 	stack[sp++] = 0;
@@ -750,22 +754,22 @@ static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double the
 	for (int32_t a = 0; a < gc; a++)
 		if (qt_list_push(l, y[2 * pts[a]], y[2 * pts[a] + 1], 1.0) < 0)
 			return err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
-	const double *lx = l->x, *ly = l->y, *lc = l->c;
+	const float *lx = l->x, *ly = l->y, *lc = l->c;
 	int64_t ln = l->n;
 	for (int32_t a = 0; a < gc; a++) {
 		int32_t i = pts[a];
-		double px = y[2 * i], py = y[2 * i + 1];
-		double z = 0, fx = 0, fy = 0;
+		float px = (float)(y[2 * i] - l->ox), py = (float)(y[2 * i + 1] - l->oy);
+		float z = 0, fx = 0, fy = 0;
 #pragma omp simd reduction(+ : z, fx, fy)
 		for (int64_t t = 0; t < ln; t++) {
-			double ddx = px - lx[t], ddy = py - ly[t];
-			double q = 1.0 / (1.0 + ddx * ddx + ddy * ddy);
-			double cq = lc[t] * q;
+			float ddx = px - lx[t], ddy = py - ly[t];
+			float q = 1.0f / (1.0f + ddx * ddx + ddy * ddy);
+			float cq = lc[t] * q;
 			z += cq;
 			fx += cq * q * ddx;
 			fy += cq * q * ddy;
 		}
-		w->zi[i] = z - 1.0;
+		w->zi[i] = (double)z - 1.0;
 		w->rep[2 * i] = fx;
 		w->rep[2 * i + 1] = fy;
 	}
