@@ -69,10 +69,12 @@ assert b.read() == b""' "$T/in.npy" "$T/out.npy"
 }
 
 @test "same seed and thread count give the same bytes" {
-	blobs "$T/in.npy" 300 6 2
-	tsne -q -j 2 -n 300 "$T/in.npy" -o "$T/a.npy"
-	tsne -q -j 2 -n 300 "$T/in.npy" -o "$T/b.npy"
+	# N above the size (1000) where the loops go parallel
+	blobs "$T/big.npy" 1500 6 2
+	tsne -q -j 2 -n 150 "$T/big.npy" -o "$T/a.npy"
+	tsne -q -j 2 -n 150 "$T/big.npy" -o "$T/b.npy"
 	cmp "$T/a.npy" "$T/b.npy"
+	blobs "$T/in.npy" 300 6 2
 	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/c.npy"
 	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/d.npy"
 	cmp "$T/c.npy" "$T/d.npy"

@@ -274,7 +274,10 @@ int main(int argc, char **argv)
 		if (!path)
 			cli_die("out of memory");
 		snprintf(path, len, "%s/frame-%04d.npy", outdir, k);
-		cli_info("frame %d/%d: %s -> %s", k + 1, nin, argv[optind + k], path);
+		char label[48];
+		snprintf(label, sizeof label, "frame %d/%d", k + 1, nin);
+		u.frame = label;
+		cli_info("%s: %s -> %s", label, argv[optind + k], path);
 		/* warm: from the previous frame's layout (or --init for the first) */
 		int warm = y0 != NULL;
 		run_frame(argv[optind + k], path, &y0, &y0n, warm, !cold, warm ? &warm_p : &cold_p,

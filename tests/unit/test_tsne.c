@@ -177,13 +177,14 @@ static void test_gradients(void)
 			den += ge[t] * ge[t];
 		}
 		double rel = sqrt(num / den);
+		printf("  Barnes-Hut theta %g: relative gradient error %.3g\n", thetas[a], rel);
 		CHECK_MSG(rel <= prev, "theta %g: rel err %g not below %g", thetas[a], rel, prev);
 		prev = rel;
 		if (thetas[a] == 0.5)
 			CHECK_MSG(rel < 0.02, "theta 0.5: rel err %g", rel);
-		if (thetas[a] < 1e-6) {
-			CHECK_MSG(rel < 1e-10, "theta ~0: rel err %g", rel);
-			CHECK_CLOSE(zb, ze, 1e-12);
+		if (thetas[a] < 1e-6) { /* exact up to the single-precision sums of the walk */
+			CHECK_MSG(rel < 1e-5, "theta ~0: rel err %g", rel);
+			CHECK_CLOSE(zb, ze, 1e-6);
 		}
 	}
 	/* Coincident points must not break the tree. */
@@ -197,8 +198,8 @@ static void test_gradients(void)
 			num += (gb[t] - ge[t]) * (gb[t] - ge[t]);
 			den += ge[t] * ge[t];
 		}
-		CHECK_MSG(sqrt(num / den) < 1e-10, "duplicates: rel err %g", sqrt(num / den));
-		CHECK_CLOSE(zb, ze, 1e-12);
+		CHECK_MSG(sqrt(num / den) < 1e-5, "duplicates: rel err %g", sqrt(num / den));
+		CHECK_CLOSE(zb, ze, 1e-6);
 	}
 	tsne_work_free(w);
 	tsne_sparse_free(&P);
