@@ -354,7 +354,7 @@ static void write_sheet(movie *m)
 static int run_frames(const options *o, int nfiles, char **files)
 {
 	if (nfiles < 1)
-		cli_usage_error("no FRAME.npy operand (try --help)");
+		cli_usage_error("no FRAME.npy operand");
 	if (!o->out && !o->gif && !o->sheet)
 		cli_usage_error("nothing to write: give -o DIR, --gif FILE or --sheet FILE");
 	int nkey = 0;
@@ -563,8 +563,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default:
 			if (optopt && strchr("o", optopt))
-				cli_usage_error("option -%c needs a value (try --help)", optopt);
-			cli_usage_error("bad option '%s' (try --help)", argv[optind - 1]);
+				cli_usage_error("option -%c needs a value", optopt);
+			cli_usage_error("bad option '%s'", argv[optind - 1]);
 		}
 	}
 	cli_set_progress(progress, quiet);

@@ -96,6 +96,8 @@ p = pts.copy(); p[1, 1] = np.nan
 put("pts_nan.npy", npy(p, labels, domains))
 p = pts.copy(); p[2, 0] = -np.inf
 put("pts_inf.npy", npy(p, labels, domains))
+good_pts = npy(pts, labels, domains)
+put("pts_trunc.npy", good_pts[: len(npy(pts)) - 40])  # cut inside the points body
 put("pts_d3.npy", npy(rng.standard_normal((N, 3)).astype("<f4"), labels, domains))
 
 put("pts_labels10.npy", npy(pts, np.full(N, 10, np.uint8), domains))
