@@ -110,7 +110,7 @@ endef
 # make experiment: the demo this toolkit grew from, end to end (<= 10 minutes on 2 cores).
 EXPERIMENT_TRAIN_N    ?= 0
 EXPERIMENT_TEST_N     ?= 0
-EXPERIMENT_EPOCHS     ?= 3
+EXPERIMENT_EPOCHS     ?= 15
 EXPERIMENT_SNAPSHOTS  ?= 10
 EXPERIMENT_PER_DOMAIN ?= 1000
 EXPERIMENT_RECIPE     ?= noise
@@ -119,15 +119,15 @@ EXPERIMENT_TSNE_OPTS  ?=
 EXPERIMENT_TRAIN_OPTS ?=
 
 # make demo: the same chain on a small subset with few steps (<= 90 s).
-DEMO_TRAIN_N    ?= 6000
-DEMO_TEST_N     ?= 1000
-DEMO_EPOCHS     ?= 2
+DEMO_TRAIN_N    ?= 0
+DEMO_TEST_N     ?= 2000
+DEMO_EPOCHS     ?= 1
 DEMO_SNAPSHOTS  ?= 4
 DEMO_PER_DOMAIN ?= 300
 DEMO_RECIPE     ?= noise
 DEMO_TWEEN      ?= 2
 DEMO_TSNE_OPTS  ?=
-DEMO_TRAIN_OPTS ?= --log-every 10
+DEMO_TRAIN_OPTS ?= --steps 1200 --log-every 50
 
 $(eval $(call dann_pipeline,experiment,EXPERIMENT))
 $(eval $(call dann_pipeline,demo,DEMO))
