@@ -242,30 +242,6 @@ void mnistm_resize(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int 
 /* xoshiro256** step, the same as rng_next() in lib/rng.c but inlinable: the noise recipe
  * draws 3 bytes per pixel and a function call per 8 bytes costs as much as the generator.
  * tests/unit/test_mnistm.c checks that both give the same sequence. */
-static inline uint64_t xo_rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t xo_next(rng_t *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = xo_rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = xo_rotl(s[3], 45);
-	return result;
-}
-
-uint64_t mnistm_rng_next_inline(rng_t *r)
-{
-	return xo_next(r);
-}
-
 /* Store 64-bit words as little-endian bytes, whatever the host order. */
 static inline void store_le(uint8_t *b, const uint64_t *w, int nw)
 {
@@ -292,7 +268,7 @@ static void noise_one(const uint8_t *d, uint8_t *out, int npix, int threshold, r
 		int m = npix - p0 < NOISE_BLOCK ? npix - p0 : NOISE_BLOCK;
 		int nb = 3 * m, nw = (nb + 7) / 8;
 		for (int k = 0; k < nw; k++)
-			w[k] = xo_next(r);
+			w[k] = rng_next(r);
 		store_le(rb, w, nw);
 		for (int j = 0; j < m; j++)
 			d3[3 * j] = d3[3 * j + 1] = d3[3 * j + 2] = d[p0 + j];

@@ -69,9 +69,6 @@ int mnistm_check_images(const npy_header *hd, const char *name, int64_t *n, int 
 void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int64_t first,
                      int64_t count, uint8_t *scratch);
 
-/* The generator step noise uses (an inlined copy of rng_next(), for speed); exported so a unit
- * test can check it gives exactly rng_next()'s sequence. */
-uint64_t mnistm_rng_next_inline(rng_t *r);
 
 /* Resample one (ih,iw) gray digit to (oh,ow), bilinear with aligned pixel centres. */
 void mnistm_resize(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow);

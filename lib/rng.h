@@ -13,7 +13,24 @@ typedef struct { uint64_t s[4]; } rng_t;
 /* Stateless mix of (seed, a, b) into 64 random bits. */
 uint64_t rng_hash(uint64_t seed, uint64_t a, uint64_t b);
 void rng_seed(rng_t *r, uint64_t seed, uint64_t stream);
-uint64_t rng_next(rng_t *r);
+/* The xoshiro256** step, inline: hot loops (mnistm-gen's per-pixel noise) call it per word. */
+static inline uint64_t rng_rotl_(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+static inline uint64_t rng_next(rng_t *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rng_rotl_(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rng_rotl_(s[3], 45);
+	return result;
+}
 uint32_t rng_below(rng_t *r, uint32_t n);  /* uniform in [0, n), unbiased; n > 0 */
 double rng_uniform(rng_t *r);              /* [0, 1) with 53 bits */
 float rng_uniformf(rng_t *r);              /* [0, 1) with 24 bits */

@@ -83,19 +83,6 @@ static void truncate_copy(const char *from, const char *to, long keep)
 	fclose(g);
 }
 
-static void test_inline_generator(void)
-{
-	for (uint64_t seed = 0; seed < 3; seed++) {
-		rng_t a, b;
-		rng_seed(&a, seed, 77);
-		rng_seed(&b, seed, 77);
-		int same = 1;
-		for (int i = 0; i < 1000; i++)
-			same &= rng_next(&a) == mnistm_rng_next_inline(&b);
-		CHECK_MSG(same, "inlined generator differs from rng_next (seed %llu)", (unsigned long long)seed);
-	}
-}
-
 /* noise: pixel p channel c = byte 3p+c of the little-endian rng_next() stream of
  * rng_seed(seed, offset + first + k); digit pixels 255 - v. */
 static void test_noise_contract(void)
@@ -464,7 +451,6 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_inline_generator();
 	test_noise_contract();
 	test_resize();
 	test_bsds_contract();
