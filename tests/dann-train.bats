@@ -113,9 +113,10 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 	      --snapshots 4)
 	dann-train -q "${args[@]}" --log "$T/full.tsv" --snapshot-dir "$T/s1" -o "$T/full.model"
 	for sig in INT TERM; do
-		rm -rf "$T/s2" "$T/part.model"*
 		interrupted=0
 		for try in 1 2 3 4 5; do
+			# each try starts clean: a try that finished before the signal leaves a model
+			rm -rf "$T/s2" "$T/part.model"* "$T/part.tsv"
 			dann-train -q "${args[@]}" --log "$T/part.tsv" --snapshot-dir "$T/s2" -o "$T/part.model" &
 			pid=$!
 			# a random moment after training has started
