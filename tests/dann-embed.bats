@@ -4,20 +4,6 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-mk_data() {  # FILE N SEED [rgb] [size]
-	py '
-n, seed, rgb, size = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "rgb", int(sys.argv[5])
-r = np.random.default_rng(seed)
-y = r.integers(0, 10, n).astype(np.uint8)
-x = r.integers(0, 60, (n, size, size)).astype(np.uint8)
-for i in range(n):
-    a, b = divmod(int(y[i]), 5)
-    x[i, 3 + a * 11:3 + a * 11 + 8, 2 + b * 5:2 + b * 5 + 3] = 250
-if rgb:
-    x = np.repeat(255 - x[..., None], 3, axis=3)
-f = open(sys.argv[1], "wb"); np.save(f, x); np.save(f, y); f.close()' "$1" "$2" "$3" "${4:-gray}" "${5:-28}"
-}
-
 # One small trained model with snapshots, shared by the tests of this file.
 setup_file() {
 	export D="$BATS_FILE_TMPDIR"

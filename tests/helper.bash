@@ -24,3 +24,19 @@ assert_fails_cleanly() {  # expected_status tool pattern
 	[[ "$stderr" == "$2:"* ]] || { echo "stderr does not start with '$2:': $stderr"; return 1; }
 	[[ "$stderr" =~ $3 ]] || { echo "stderr does not match /$3/: $stderr"; return 1; }
 }
+
+# mk_data FILE N SEED [rgb] [size]: digits as bright bars whose place encodes the label,
+# over noise; "rgb" writes (N,H,W,3) with inverted colours (a shifted domain).
+mk_data() {
+	py '
+n, seed, rgb, size = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "rgb", int(sys.argv[5])
+r = np.random.default_rng(seed)
+y = r.integers(0, 10, n).astype(np.uint8)
+x = r.integers(0, 60, (n, size, size)).astype(np.uint8)
+for i in range(n):
+    a, b = divmod(int(y[i]), 5)
+    x[i, 3 + a * 11:3 + a * 11 + 8, 2 + b * 5:2 + b * 5 + 3] = 250
+if rgb:
+    x = np.repeat(255 - x[..., None], 3, axis=3)
+f = open(sys.argv[1], "wb"); np.save(f, x); np.save(f, y); f.close()' "$1" "$2" "$3" "${4:-gray}" "${5:-28}"
+}
