@@ -76,6 +76,10 @@ static void on_progress(void *c, int iter, int max_iter)
 }
 
 /* Run one frame: read `in_path`, lay out (from `init` when non-NULL), write `out_path`. */
+/* The -O folder of --sequence, made only when the first frame is written, so that a bad first
+ * input leaves nothing behind. */
+static const char *pending_dir;
+
 static void run_frame(const char *in_path, const char *out_path, float **init_y, int64_t *init_n,
                       int use_init, int keep, const tsne_params *base, int pca_dims, ui_ctx *u)
 {
@@ -120,6 +124,11 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 	if (tsne_run(y, x, in.n, d, &p, &kl) < 0)
 		cli_die("%s: %s", name, err_msg());
 	cli_progress_end(&u->prog);
+	if (pending_dir) { /* --sequence: the folder appears with its first frame */
+		if (mkdir(pending_dir, 0777) != 0 && errno != EEXIST)
+			cli_die("%s: cannot create: %s", pending_dir, strerror(errno));
+		pending_dir = NULL;
+	}
 	FILE *o = cli_open_out(out_path);
 	if (tsne_output_write(o, y, &in) < 0)
 		cli_write_failed();
@@ -266,8 +275,29 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (mkdir(outdir, 0777) != 0 && errno != EEXIST)
-		cli_die("%s: cannot create: %s", outdir, strerror(errno));
+	/* Check the folder now (not after the first frame's minutes of work); make it later. */
+	struct stat st;
+	if (stat(outdir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			cli_die("%s: not a folder", outdir);
+		if (access(outdir, W_OK | X_OK) != 0)
+			cli_die("%s: cannot write: %s", outdir, strerror(errno));
+	} else {
+		char *parent = strdup(outdir);
+		if (!parent)
+			cli_die("out of memory");
+		char *slash = strrchr(parent, '/');
+		if (slash == parent)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			strcpy(parent, ".");
+		if (access(parent, W_OK | X_OK) != 0)
+			cli_die("%s: cannot create: %s", outdir, strerror(errno));
+		free(parent);
+		pending_dir = outdir;
+	}
 	for (int k = 0; k < nin; k++) {
 		size_t len = strlen(outdir) + 32;
 		char *path = malloc(len);
