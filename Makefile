@@ -92,9 +92,9 @@ deps:
 
 # --- tests --------------------------------------------------------------------------------
 # make check = every test on the normal build, then again under ASan + UBSan (issue 9), less
-# what the sanitizer pass would only repeat slowly: the end-to-end demo, the PyTorch
+# what the sanitizer pass would only repeat slowly: the end-to-end pipelines, the PyTorch
 # cross-check and the fuzz replay (whose harnesses are ASan builds already).
-SAN_SKIP := tests/pipeline-demo.bats tests/torch-crosscheck.bats tests/fuzz-regress.bats
+SAN_SKIP := tests/pipeline-demo.bats tests/pipeline-paper.bats tests/torch-crosscheck.bats tests/fuzz-regress.bats
 check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test SANITIZE=1 BATS_SKIP="$(SAN_SKIP)"

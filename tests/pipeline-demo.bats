@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# End to end: `make demo` in a temporary copy of the project, from the local MNIST mirror.
+# End to end: `make -j2 demo` (so -j2 is exercised too) in a temporary copy of the project, from the local MNIST mirror.
 bats_require_minimum_version 1.5.0
 load helper
 
@@ -16,7 +16,7 @@ setup_file() {
 	(cd "$ROOT" && tar -cf - --exclude=./runs --exclude=./.git --exclude='./build/san' .) | (cd "$DEMO_COPY" && tar -xf -)
 	cd "$DEMO_COPY"
 	local t0=$SECONDS
-	make --no-print-directory demo SHARED="$SHARED" > "$BATS_FILE_TMPDIR/demo.log" 2>&1 \
+	make --no-print-directory -j2 demo SHARED="$SHARED" > "$BATS_FILE_TMPDIR/demo.log" 2>&1 \
 		|| echo failed > "$BATS_FILE_TMPDIR/demo.failed"
 	echo $((SECONDS - t0)) > "$BATS_FILE_TMPDIR/demo.time"
 }
