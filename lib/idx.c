@@ -29,6 +29,11 @@ int idx_gunzip(const uint8_t *buf, size_t len, const char *name, size_t max, uin
 	if (len >= 18) {
 		const uint8_t *t = buf + len - 4;
 		size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+		/* Deflate expands at most 1032:1, so a corrupt trailer cannot ask for more than the
+		 * data could hold (FINDINGS F7); the buffer still grows if a trailer under-states. */
+		size_t most = len <= SIZE_MAX / 1032 ? len * 1032 : SIZE_MAX;
+		if (isize > most)
+			isize = most;
 		if (isize > cap)
 			cap = isize;
 	}
