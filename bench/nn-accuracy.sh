@@ -1,42 +1,57 @@
 #!/bin/sh
-# nn-accuracy.sh - source-only and DANN accuracy on "noise MNIST-M" (digit pixels v > 30 become
-# 255 - v on all 3 channels, the rest uniform random RGB), target test split from MNIST's test
-# images.  Long: EPOCHS (default 15) per run, for each seed in SEEDS (default "1 2 3").
-# Data from $SHARED/data/mnist (IDX .gz), made with numpy into $OUT (default build/nn-accuracy).
+# nn-accuracy.sh - dann-train's accuracy over seeds (issue 4), on MNIST-M made by the tools
+# exactly as the pipelines make it (mnist-fetch, then mnistm-gen --seed S; the test split with
+# --offset 1000000).  Long: one 15-epoch DANN run is ~4 min on 2 free cores.
+#
+#   RECIPE   noise (default) or bsds (photos from BSDS500_DIR)
+#   MODES    "source-only dann" (default); also train-on-target
+#   BN       joint (default) or per-domain (dann-train --bn-stats; DANN only)
+#   SEEDS    "1 2 3"    EPOCHS 15    THREADS (default: all cores)
+#   TRAIN_OPTS  more dann-train options (e.g. --steps 20 for a smoke test)
+#   TORCH=1  also train the same network in PyTorch (bench/torch_accuracy.py, DANN only)
+#   OUT      working folder (default build/nn-accuracy)
+#
+# Appends one row per run to $OUT/results.tsv:
+#   impl mode recipe bn seed epochs target_accuracy source_accuracy train_seconds
+# (target: the MNIST-M test split from MNIST's 10,000 test images; source: MNIST test).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN_ABS:-$ROOT/bin}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SHARED=${SHARED:-$ROOT/../shared}
 OUT=${OUT:-$ROOT/build/nn-accuracy}
-EPOCHS=${EPOCHS:-15} SEEDS=${SEEDS:-"1 2 3"} THREADS=${THREADS:-$(nproc)}
+RECIPE=${RECIPE:-noise} MODES=${MODES:-"source-only dann"} BN=${BN:-joint}
+EPOCHS=${EPOCHS:-15} SEEDS=${SEEDS:-"1 2 3"} THREADS=${THREADS:-$(nproc)} TORCH=${TORCH:-0}
+TRAIN_OPTS=${TRAIN_OPTS:-}
+BSDS500_DIR=${BSDS500_DIR:-$SHARED/data/bsds500/train}
+export MNIST_MIRROR="${MNIST_MIRROR:-$SHARED/data/mnist}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 mkdir -p "$OUT"
-[ -s "$OUT/mnistm-noise-test.npy" ] || "$PYTHON" - "$SHARED/data/mnist" "$OUT" <<'PY'
-import gzip, sys, numpy as np
-src, out = sys.argv[1], sys.argv[2]
-def idx(f):
-    b = gzip.open(src + "/" + f).read()
-    nd = b[3]; dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-    return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
-def save(p, x, y):
-    f = open(p, "wb"); np.save(f, np.ascontiguousarray(x)); np.save(f, y); f.close()
-r = np.random.default_rng(12345)
-for split, pre in (("train", "train"), ("test", "t10k")):
-    x = idx(pre + "-images-idx3-ubyte.gz"); y = idx(pre + "-labels-idx1-ubyte.gz")
-    save(out + "/mnist-%s.npy" % split, x, y)
-    noise = r.integers(0, 256, size=x.shape + (3,), dtype=np.uint8)
-    inv = np.repeat((255 - x)[..., None], 3, axis=3)
-    save(out + "/mnistm-noise-%s.npy" % split, np.where((x > 30)[..., None], inv, noise), y)
-PY
 cd "$OUT"
-for seed in $SEEDS; do
-	for mode in source-only dann; do
-		m=$mode-e$EPOCHS-s$seed
-		"$BIN/dann-train" --mode "$mode" --source mnist-train.npy --target mnistm-noise-train.npy \
-			--target-test mnistm-noise-test.npy --epochs "$EPOCHS" --seed "$seed" \
-			--threads "$THREADS" --log "$m.tsv" -o "$m.model" 2> "$m.err"
-		tail -n 1 "$m.err"
-		echo "$m target: $("$BIN/dann-embed" -q -m "$m.model" --accuracy mnistm-noise-test.npy | head -n 1)"
-		echo "$m mnist:  $("$BIN/dann-embed" -q -m "$m.model" --accuracy mnist-test.npy | head -n 1)"
+[ -s mnist-train.npy ] || "$BIN/mnist-fetch" --split train -q -o mnist-train.npy
+[ -s mnist-test.npy ] || "$BIN/mnist-fetch" --split test -q -o mnist-test.npy
+gen="--recipe $RECIPE"
+[ "$RECIPE" = bsds ] && gen="$gen --backgrounds $BSDS500_DIR"
+[ -s results.tsv ] || printf 'impl\tmode\trecipe\tbn\tseed\tepochs\ttarget_accuracy\tsource_accuracy\ttrain_seconds\n' > results.tsv
+acc() { "$BIN/dann-embed" -q -m "$1" --accuracy --threads "$THREADS" "$2" | awk 'NR == 1 { print $2 }'; }
+for s in $SEEDS; do
+	tr=$RECIPE-s$s-train.npy te=$RECIPE-s$s-test.npy
+	[ -s "$tr" ] || "$BIN/mnistm-gen" $gen --seed "$s" -q -o "$tr" mnist-train.npy
+	[ -s "$te" ] || "$BIN/mnistm-gen" $gen --seed "$s" --offset 1000000 -q -o "$te" mnist-test.npy
+	for mode in $MODES; do
+		n=$mode-$RECIPE-$BN-e$EPOCHS-s$s src=mnist-train.npy m=$mode
+		[ "$mode" = train-on-target ] && src=$tr m=source-only
+		t0=$(date +%s.%N)
+		"$BIN/dann-train" --mode "$m" --bn-stats "$BN" --source "$src" --target "$tr" --target-test "$te" \
+			--epochs "$EPOCHS" --seed "$s" --threads "$THREADS" $TRAIN_OPTS --log "$n.tsv" -o "$n.model" 2> "$n.err" \
+			|| { tail -n 1 "$n.err" >&2; exit 1; }
+		sec=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+		printf 'ours\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$RECIPE" "$BN" "$s" "$EPOCHS" \
+			"$(acc "$n.model" "$te")" "$(acc "$n.model" mnist-test.npy)" "$sec" | tee -a results.tsv
+		if [ "$TORCH" = 1 ] && [ "$mode" = dann ] && [ "$BN" = joint ]; then
+			"$PYTHON" "$ROOT/bench/torch_accuracy.py" mnist-train.npy "$tr" "$te" mnist-test.npy \
+				--epochs "$EPOCHS" --seed "$s" --threads "$THREADS" 2> "torch-$n.err" |
+				awk -F'\t' -v r="$RECIPE" '{ printf "pytorch\t%s\t%s\tjoint\t%s\t%s\t%s\t%s\t%s\n", $2, r, $3, $4, $5, $6, $7 }' |
+				tee -a results.tsv
+		fi
 	done
 done

@@ -1,6 +1,7 @@
 # nn.mk - benchmarks of the network code (not part of `make check`).
 #   make bench-nn        training and inference images/s (bench/train-bench.sh)
-#   make accuracy-nn     source-only and DANN on noise MNIST-M (long; EPOCHS=15 SEEDS="1 2 3")
+#   make accuracy-nn     dann-train accuracy over seeds (long; RECIPE, MODES, BN, SEEDS, EPOCHS, TORCH=1:
+#                        see bench/nn-accuracy.sh)
 bench-nn: all
 	bench/train-bench.sh $(THREADS)
 
