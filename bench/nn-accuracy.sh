@@ -5,7 +5,7 @@
 #
 #   RECIPE   noise (default) or bsds (photos from BSDS500_DIR)
 #   MODES    "source-only dann" (default); also train-on-target
-#   BN       joint (default) or per-domain (dann-train --bn-stats; DANN only)
+#   BN       per-domain (default) or joint (dann-train --bn-stats; DANN only)
 #   SEEDS    "1 2 3"    EPOCHS 15    THREADS (default: all cores)
 #   TRAIN_OPTS  more dann-train options (e.g. --steps 20 for a smoke test)
 #   TORCH=1  also train the same network in PyTorch (bench/torch_accuracy.py, DANN only)
@@ -20,7 +20,7 @@ BIN=${BIN_ABS:-$ROOT/bin}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SHARED=${SHARED:-$ROOT/../shared}
 OUT=${OUT:-$ROOT/build/nn-accuracy}
-RECIPE=${RECIPE:-noise} MODES=${MODES:-"source-only dann"} BN=${BN:-joint}
+RECIPE=${RECIPE:-noise} MODES=${MODES:-"source-only dann"} BN=${BN:-per-domain}
 EPOCHS=${EPOCHS:-15} SEEDS=${SEEDS:-"1 2 3"} THREADS=${THREADS:-$(nproc)} TORCH=${TORCH:-0}
 TRAIN_OPTS=${TRAIN_OPTS:-}
 BSDS500_DIR=${BSDS500_DIR:-$SHARED/data/bsds500/train}

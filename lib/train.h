@@ -30,7 +30,7 @@ enum { TRAIN_DANN = 0, TRAIN_SOURCE_ONLY = 1 };
 
 typedef struct {
 	int mode, arch, epochs, batch;
-	int bn_split;       /* 1: BatchNorm statistics per domain half; 0 (default): joint */
+	int bn_split;       /* 1 (default): BatchNorm statistics per domain half; 0: joint */
 	int64_t steps;      /* total steps; 0: epochs * steps per epoch */
 	uint64_t seed;
 	double lr, alpha, beta, gamma, momentum;

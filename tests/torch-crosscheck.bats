@@ -32,12 +32,12 @@ crosscheck() {  # name, then extra dann-train options (the replay gets the same 
 	[[ "$output" == *"3 steps, batch 16+16"* ]]
 }
 
-@test "torch replay: default network (BatchNorm, Dropout2d), joint BatchNorm statistics" {
+@test "torch replay: default network (BatchNorm, Dropout2d), per-domain BatchNorm statistics" {
 	crosscheck seed
 }
 
-@test "torch replay: --bn-stats per-domain" {
-	crosscheck perdomain --bn-stats per-domain
+@test "torch replay: --bn-stats joint" {
+	crosscheck joint --bn-stats joint
 }
 
 @test "torch replay: --arch paper (no BatchNorm, no dropout)" {
@@ -46,7 +46,7 @@ crosscheck() {  # name, then extra dann-train options (the replay gets the same 
 
 @test "torch replay fails when the replay differs (wrong BatchNorm grouping)" {
 	dann-train -q --source "$T/s.npy" --target "$T/t.npy" --batch 16 --steps 2 --snapshots 2 \
-		--snapshot-dir "$T/j" --seed 5 -o "$T/j.model"
+		--snapshot-dir "$T/j" --seed 5 --bn-stats joint -o "$T/j.model"
 	run "$PYTHON" "$ROOT/tests/torch_crosscheck.py" "$T/j" "$T/s.npy" "$T/t.npy" --seed 5 \
 		--batch 16 --bn-stats per-domain
 	[ "$status" -eq 1 ]

@@ -1,7 +1,7 @@
 """torch_crosscheck.py - dann-train's training steps, replayed in PyTorch (llm.c-style check).
 
 usage: torch_crosscheck.py SNAPDIR SOURCE TARGET --seed S --batch B [--log LOG]
-                           [--bn-stats joint|per-domain] [--mode dann|source-only]
+                           [--bn-stats per-domain|joint] [--mode dann|source-only]
 
 SNAPDIR holds snap-0000.model .. snap-000K.model written by
     dann-train --steps K --snapshots K --snapshot-dir SNAPDIR ...
@@ -223,7 +223,7 @@ def main():
     ap.add_argument("target")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--bn-stats", default="joint", choices=["joint", "per-domain"])
+    ap.add_argument("--bn-stats", default="per-domain", choices=["joint", "per-domain"])
     ap.add_argument("--mode", default="dann", choices=["dann", "source-only"])
     ap.add_argument("--tol", type=float, default=2e-4)
     ap.add_argument("--log", help="dann-train --log-every 1 metrics log: compare each step's losses")
