@@ -119,7 +119,12 @@ EXPERIMENT_RECIPE     ?= noise
 EXPERIMENT_TWEEN      ?= 4
 EXPERIMENT_TSNE_OPTS  ?=
 EXPERIMENT_TRAIN_OPTS ?=
-EXPERIMENT_DANN_OPTS  ?=
+# Joint BatchNorm statistics for the animation: dann-embed normalises both domains with one set
+# of running statistics, and only a network trained with joint statistics then shows the
+# domains merging.  Trained per-domain (dann-train's default, more accurate: docs/ACCURACY.md),
+# the target is classified as well (94.16% against 93.76%, seed 1) but its features stay a
+# separate cloud under the shared statistics (seen in the contact sheet of such a run).
+EXPERIMENT_DANN_OPTS  ?= --bn-stats joint
 
 # make demo: the same chain on a small subset with few steps (<= 90 s).
 DEMO_TRAIN_N    ?= 0
