@@ -474,21 +474,8 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 			s2[ch][c] = q[c];
 		}
 	}
-	for (int c = 0; c < C; c++) {
-		double a = 0, q = 0;
-		for (int ch = 0; ch < NN_CHUNKS; ch++) {
-			a += s1[ch][c];
-			q += s2[ch][c];
-		}
-		double mu = a / R, var = q / R - mu * mu;
-		if (var < 0)
-			var = 0;
-		mean[c] = (float)mu;
-		rstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
-		double unbiased = R > 1 ? var * R / (R - 1) : var;
-		rm[c] = (1 - mom) * rm[c] + mom * (float)mu;
-		rv[c] = (1 - mom) * rv[c] + mom * (float)unbiased;
-	}
+	nn_bn_stats_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, R, mean, rstd, rm, rv,
+	                   mom);
 }
 
 int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,

@@ -165,6 +165,26 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
 
 /* --- batchnorm -------------------------------------------------------------------------------- */
 
+void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
+                        float *mean, float *rstd, float *run_mean, float *run_var, float momentum)
+{
+	for (int c = 0; c < C; c++) {
+		double a = 0, q = 0;
+		for (int ch = 0; ch < NN_CHUNKS; ch++) {
+			a += s1[ch][c];
+			q += s2[ch][c];
+		}
+		double mu = a / R, var = q / R - mu * mu;
+		if (var < 0)
+			var = 0;
+		mean[c] = (float)mu;
+		rstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
+		double unbiased = R > 1 ? var * R / (R - 1) : var;
+		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
+		run_var[c] = (1 - momentum) * run_var[c] + momentum * (float)unbiased;
+	}
+}
+
 void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                           const float *beta, float *run_mean, float *run_var, int N, int C,
                           int groups, int train, float momentum)
@@ -203,22 +223,10 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in,
 		}
 		float *m = mean + g * C, *rs = rstd + g * C;
 		float sc[C], sh[C];
+		nn_bn_stats_finish(C, s1, s2, R, m, rs, run_mean, run_var, momentum);
 		for (int c = 0; c < C; c++) {
-			double a = 0, q = 0;
-			for (int ch = 0; ch < NN_CHUNKS; ch++) {
-				a += s1[ch][c];
-				q += s2[ch][c];
-			}
-			double mu = a / R, var = q / R - mu * mu;
-			if (var < 0)
-				var = 0;
-			m[c] = (float)mu;
-			rs[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
 			sc[c] = gamma[c] * rs[c];
 			sh[c] = beta[c] - m[c] * sc[c];
-			double unbiased = R > 1 ? var * R / (R - 1) : var;
-			run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
-			run_var[c] = (1 - momentum) * run_var[c] + momentum * (float)unbiased;
 		}
 #pragma omp parallel for schedule(static) if (R * C > 65536)
 		for (int64_t r = 0; r < R; r++)

@@ -50,6 +50,11 @@ void nn_conv2d_backward(float *din /* (B,H,W,C) or NULL */, float *dw /* (OC,KS,
  * the two halves through the network separately); the running statistics are updated once per
  * group, in order: r = (1-m) r + m * stat, with the unbiased variance (as PyTorch).
  * mean/rstd (groups,C) are saved for backward.  Evaluation (train = 0): running statistics. */
+/* The end of a BatchNorm statistics pass: sums s1 (of x) and s2 (of x^2) in NN_CHUNKS fixed
+ * chunks over R rows, combined in a fixed order into mean and 1/sqrt(var + eps) (biased
+ * variance), and the running statistics updated with the unbiased variance (as PyTorch). */
+void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
+                        float *mean, float *rstd, float *run_mean, float *run_var, float momentum);
 void nn_batchnorm_forward(float *out /* (N,C) */, float *mean /* (G,C) */, float *rstd /* (G,C) */,
                           const float *in /* (N,C) */, const float *gamma /* (C) */,
                           const float *beta /* (C) */, float *run_mean /* (C) */,
