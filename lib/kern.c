@@ -227,6 +227,44 @@ void kern_conv2d_forward(float *out, float *cols, const float *in, const float *
 #endif
 }
 
+#if KERN_DIRECT
+/* One image of the direct conv backward: its dw into the chunk's partial `part` (set when
+ * init, else added), its db into the bias accumulators bs, and, when dim is given, its input
+ * gradient added into dim (the packed weights in wpack). dimg is the image's output gradient. */
+static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dimg, float *dim,
+                         int H, int W, int C, int OC, int KS, int init)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, L = KS * C, NV = OC / 16;
+	for (int ky = 0; ky < KS; ky++)
+		for (int j = 0; j < L; j += 8) {
+			float *pt = part + ((int64_t)ky * L + j) * OC;
+			const float *ip = img + (int64_t)ky * W * C + j;
+			if (NV == 3)
+				dw_8_3(pt, ip, dimg, W * C, C, OH, OW, init);
+			else if (j + 8 <= L)
+				dw_8_2(pt, ip, dimg, W * C, C, OH, OW, init);
+			else
+				dw_7_2(pt, ip, dimg, W * C, C, OH, OW, init);
+		}
+	for (int64_t r = 0; r < (int64_t)OH * OW; r++)
+		for (int v = 0; v < NV; v++)
+			bs[v] = _mm512_add_ps(bs[v], _mm512_loadu_ps(dimg + r * OC + 16 * v));
+	if (!dim)
+		return;
+	for (int oy = 0; oy < OH; oy++)
+		for (int ky = 0; ky < KS; ky++)
+			for (int kx = 0; kx < KS; kx++) {
+				float *dr = dim + ((int64_t)(oy + ky) * W + kx) * C;
+				const float *orow = dimg + (int64_t)oy * OW * OC;
+				const float *wk = wpack + (int64_t)(ky * KS + kx) * OC * C;
+				if (OW == 8)
+					dx_2_8(dr, orow, wk, OC);
+				else
+					dx_2_10(dr, orow, wk, OC);
+			}
+}
+#endif
+
 void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
                           const float *cols, const float *in, const float *w, int B, int H,
                           int W, int C, int OC, int KS)
@@ -236,7 +274,7 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
 		return;
 	}
 #if KERN_DIRECT
-	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, L = KS * C, NV = OC / 16;
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, NV = OC / 16;
 	/* din by the direct tiles needs C = 32; other C (conv1 has no din in the network) take a
 	 * plain loop here, since the forward wrote no im2col rows for nn.c to use */
 	int din_direct = din && C == 32;
@@ -271,40 +309,10 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
 			float *part = wpart[ch];
 			vf bs[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 			for (int64_t bi = b0; bi < b1; bi++) {
-				const float *img = in + (int64_t)bi * H * W * C;
-				const float *dimg = dout + (int64_t)bi * OH * OW * OC;
-				int init = bi == b0;
-				/* dw */
-				for (int ky = 0; ky < KS; ky++)
-					for (int j = 0; j < L; j += 8) {
-						float *pt = part + ((int64_t)ky * L + j) * OC;
-						const float *ip = img + (int64_t)ky * W * C + j;
-						if (NV == 3)
-							dw_8_3(pt, ip, dimg, W * C, C, OH, OW, init);
-						else if (j + 8 <= L)
-							dw_8_2(pt, ip, dimg, W * C, C, OH, OW, init);
-						else
-							dw_7_2(pt, ip, dimg, W * C, C, OH, OW, init);
-					}
-				/* db */
-				for (int64_t r = 0; r < (int64_t)OH * OW; r++)
-					for (int v = 0; v < NV; v++)
-						bs[v] = _mm512_add_ps(bs[v], _mm512_loadu_ps(dimg + r * OC + 16 * v));
-				/* din */
-				if (din_direct) {
-					float *dim = din + (int64_t)bi * H * W * C;
-					for (int oy = 0; oy < OH; oy++)
-						for (int ky = 0; ky < KS; ky++)
-							for (int kx = 0; kx < KS; kx++) {
-								float *dr = dim + ((int64_t)(oy + ky) * W + kx) * C;
-								const float *orow = dimg + (int64_t)oy * OW * OC;
-								const float *wk = wpack + (int64_t)(ky * KS + kx) * OC * C;
-								if (OW == 8)
-									dx_2_8(dr, orow, wk, OC);
-								else
-									dx_2_10(dr, orow, wk, OC);
-							}
-				}
+				conv_bwd_img(part, bs, in + (int64_t)bi * H * W * C,
+				             dout + (int64_t)bi * OH * OW * OC,
+				             din_direct ? din + (int64_t)bi * H * W * C : NULL, H, W, C, OC, KS,
+				             bi == b0);
 			}
 			for (int v = 0; v < NV; v++)
 				_mm512_storeu_ps(bpart[ch] + 16 * v, bs[v]);
@@ -735,7 +743,7 @@ int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, flo
 	    B % groups || (din && C != 32))
 		return -1;
 #if KERN_DIRECT
-	int K = KS * KS * C, L = KS * C, NV = OC / 16;
+	int K = KS * KS * C, NV = OC / 16;
 	float k1[groups * OC], k2[groups * OC];
 	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, cx, mean, rstd, B, OH, OW, OC, groups);
 	if (din)
@@ -757,36 +765,8 @@ int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, flo
 			for (int64_t bi = b0; bi < b1; bi++) {
 				bn_bwd_dx_img(dimg, 0, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH,
 				              OW, OC, groups);
-				const float *img = in + (int64_t)bi * H * W * C;
-				int init = bi == b0;
-				for (int ky = 0; ky < KS; ky++)
-					for (int j = 0; j < L; j += 8) {
-						float *pt = part + ((int64_t)ky * L + j) * OC;
-						const float *ip = img + (int64_t)ky * W * C + j;
-						if (NV == 3)
-							dw_8_3(pt, ip, dimg, W * C, C, OH, OW, init);
-						else if (j + 8 <= L)
-							dw_8_2(pt, ip, dimg, W * C, C, OH, OW, init);
-						else
-							dw_7_2(pt, ip, dimg, W * C, C, OH, OW, init);
-					}
-				for (int64_t q = 0; q < (int64_t)OH * OW; q++)
-					for (int v = 0; v < NV; v++)
-						bs[v] = _mm512_add_ps(bs[v], _mm512_loadu_ps(dimg + q * OC + 16 * v));
-				if (din) {
-					float *dim = din + (int64_t)bi * H * W * C;
-					for (int oy = 0; oy < OH; oy++)
-						for (int ky = 0; ky < KS; ky++)
-							for (int kx = 0; kx < KS; kx++) {
-								float *drw = dim + ((int64_t)(oy + ky) * W + kx) * C;
-								const float *orow = dimg + (int64_t)oy * OW * OC;
-								const float *wk = wpack + (int64_t)(ky * KS + kx) * OC * C;
-								if (OW == 8)
-									dx_2_8(drw, orow, wk, OC);
-								else
-									dx_2_10(drw, orow, wk, OC);
-							}
-				}
+				conv_bwd_img(part, bs, in + (int64_t)bi * H * W * C, dimg,
+				             din ? din + (int64_t)bi * H * W * C : NULL, H, W, C, OC, KS, bi == b0);
 			}
 			for (int v = 0; v < NV; v++)
 				_mm512_storeu_ps(bpart[ch] + 16 * v, bs[v]);
