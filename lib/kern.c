@@ -263,6 +263,26 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 					dx_2_10(dr, orow, wk, OC);
 			}
 }
+/* dw[o][k] and db[o] += the chunks' partials, in chunk order.  Called by every thread of the
+ * parallel region (the dw loop is shared out among them; db, small, by one). */
+static void conv_bwd_sum(float *dw, float *db, int K, int OC, int nch)
+{
+#pragma omp for schedule(static)
+	for (int k = 0; k < K; k++)
+		for (int o = 0; o < OC; o++) {
+			float s = 0;
+			for (int ch = 0; ch < nch; ch++)
+				s += wpart[ch][(int64_t)k * OC + o];
+			dw[(int64_t)o * K + k] += s;
+		}
+#pragma omp single
+	for (int o = 0; o < OC; o++) {
+		float s = 0;
+		for (int ch = 0; ch < nch; ch++)
+			s += bpart[ch][o];
+		db[o] += s;
+	}
+}
 #endif
 
 void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
@@ -317,21 +337,7 @@ void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const 
 			for (int v = 0; v < NV; v++)
 				_mm512_storeu_ps(bpart[ch] + 16 * v, bs[v]);
 		}
-		/* dw[o][k] += sum over chunks, in chunk order */
-#pragma omp for schedule(static)
-		for (int k = 0; k < K; k++)
-			for (int o = 0; o < OC; o++) {
-				float s = 0;
-				for (int ch = 0; ch < nch; ch++)
-					s += wpart[ch][(int64_t)k * OC + o];
-				dw[(int64_t)o * K + k] += s;
-			}
-	}
-	for (int o = 0; o < OC; o++) {
-		float s = 0;
-		for (int ch = 0; ch < nch; ch++)
-			s += bpart[ch][o];
-		db[o] += s;
+		conv_bwd_sum(dw, db, K, OC, nch);
 	}
 #endif
 }
@@ -771,20 +777,7 @@ int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, flo
 			for (int v = 0; v < NV; v++)
 				_mm512_storeu_ps(bpart[ch] + 16 * v, bs[v]);
 		}
-#pragma omp for schedule(static)
-		for (int k = 0; k < K; k++)
-			for (int o = 0; o < OC; o++) {
-				float s = 0;
-				for (int ch = 0; ch < nch; ch++)
-					s += wpart[ch][(int64_t)k * OC + o];
-				dw[(int64_t)o * K + k] += s;
-			}
-	}
-	for (int o = 0; o < OC; o++) {
-		float s = 0;
-		for (int ch = 0; ch < nch; ch++)
-			s += bpart[ch][o];
-		db[o] += s;
+		conv_bwd_sum(dw, db, K, OC, nch);
 	}
 	return 0;
 #else
