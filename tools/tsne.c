@@ -75,11 +75,11 @@ static void on_progress(void *c, int iter, int max_iter)
 	cli_progress_update(&u->prog, iter);
 }
 
-/* Run one frame: read `in_path`, lay out (from `init` when non-NULL), write `out_path`. */
 /* The -O folder of --sequence, made only when the first frame is written, so that a bad first
  * input leaves nothing behind. */
 static const char *pending_dir;
 
+/* Run one frame: read `in_path`, lay out (from `init` when non-NULL), write `out_path`. */
 static void run_frame(const char *in_path, const char *out_path, float **init_y, int64_t *init_n,
                       int use_init, int keep, const tsne_params *base, int pca_dims, ui_ctx *u)
 {
@@ -283,16 +283,17 @@ int main(int argc, char **argv)
 		if (access(outdir, W_OK | X_OK) != 0)
 			cli_die("%s: cannot write: %s", outdir, strerror(errno));
 	} else {
-		char *parent = strdup(outdir);
+		/* the parent: outdir less its last component (trailing slashes ignored) */
+		size_t n = strlen(outdir);
+		while (n > 1 && outdir[n - 1] == '/')
+			n--;
+		while (n > 0 && outdir[n - 1] != '/')
+			n--;
+		while (n > 1 && outdir[n - 1] == '/')
+			n--;
+		char *parent = n ? strndup(outdir, n) : strdup(".");
 		if (!parent)
 			cli_die("out of memory");
-		char *slash = strrchr(parent, '/');
-		if (slash == parent)
-			slash[1] = 0;
-		else if (slash)
-			*slash = 0;
-		else
-			strcpy(parent, ".");
 		if (access(parent, W_OK | X_OK) != 0)
 			cli_die("%s: cannot create: %s", outdir, strerror(errno));
 		free(parent);
