@@ -32,7 +32,7 @@ cd "$OUT"
 gen="--recipe $RECIPE"
 [ "$RECIPE" = bsds ] && gen="$gen --backgrounds $BSDS500_DIR"
 [ -s results.tsv ] || printf 'impl\tmode\trecipe\tbn\tseed\tepochs\ttarget_accuracy\tsource_accuracy\ttrain_seconds\n' > results.tsv
-acc() { "$BIN/dann-embed" -q -m "$1" --accuracy --threads "$THREADS" "$2" | awk 'NR == 1 { print $2 }'; }
+acc() { "$BIN/dann-embed" -q -m "$1" --accuracy --domain "$3" --threads "$THREADS" "$2" | awk 'NR == 1 { print $2 }'; }
 for s in $SEEDS; do
 	tr=$RECIPE-s$s-train.npy te=$RECIPE-s$s-test.npy
 	[ -s "$tr" ] || "$BIN/mnistm-gen" $gen --seed "$s" -q -o "$tr" mnist-train.npy
@@ -46,7 +46,7 @@ for s in $SEEDS; do
 			|| { tail -n 1 "$n.err" >&2; exit 1; }
 		sec=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 		printf 'ours\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$RECIPE" "$BN" "$s" "$EPOCHS" \
-			"$(acc "$n.model" "$te")" "$(acc "$n.model" mnist-test.npy)" "$sec" | tee -a results.tsv
+			"$(acc "$n.model" "$te" target)" "$(acc "$n.model" mnist-test.npy source)" "$sec" | tee -a results.tsv
 		if [ "$TORCH" = 1 ] && [ "$mode" = dann ] && [ "$BN" = joint ]; then
 			"$PYTHON" "$ROOT/bench/torch_accuracy.py" mnist-train.npy "$tr" "$te" mnist-test.npy \
 				--epochs "$EPOCHS" --seed "$s" --threads "$THREADS" 2> "torch-$n.err" |

@@ -24,6 +24,6 @@ for th in ${*:-1 2}; do
 	"$BIN/dann-train" -q --source "$T/src.npy" --target "$T/tgt.npy" --steps "$S2" --threads "$th" -o "$T/m"; c=$(now)
 	echo "$a $b $c $th" | awk -v s1="$S1" -v s2="$S2" '{ d = ($3 - $2) - ($2 - $1);
 		printf "train  threads %d: %.0f images/s (%.1f ms per step of 128 images)\n", $4, 128 * (s2 - s1) / d, 1000 * d / (s2 - s1) }'
-	a=$(now); "$BIN/dann-embed" -q --threads "$th" -m "$T/m" "$T/tgt.npy" > /dev/null; b=$(now)
+	a=$(now); "$BIN/dann-embed" -q --threads "$th" -m "$T/m" --domain target "$T/tgt.npy" > /dev/null; b=$(now)
 	echo "$a $b $th" | awk '{ printf "embed  threads %d: %.0f images/s (10000 RGB images, features, incl. start-up)\n", $3, 10000 / ($2 - $1) }'
 done

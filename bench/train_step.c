@@ -118,8 +118,9 @@ WRAPV(kern_conv2d_backward, (float *din, float *dw, float *db, float *dcols, con
                              int W, int C, int OC, int KS),
       (din, dw, db, dcols, dout, cols, in, w, B, H, W, C, OC, KS), L("conv bwd OC", OC))
 WRAPV(nn_batchnorm_forward, (float *out, float *mean, float *rstd, const float *in,
-                             const float *gamma, const float *beta, float *run_mean,
-                             float *run_var, int N, int C, int groups, int train, float momentum),
+                             const float *gamma, const float *beta, float *const *run_mean,
+                             float *const *run_var, int N, int C, int groups, int train,
+                             float momentum),
       (out, mean, rstd, in, gamma, beta, run_mean, run_var, N, C, groups, train, momentum),
       L("bn fwd C", C))
 WRAPV(nn_batchnorm_backward, (float *din, float *dgamma, float *dbeta, const float *dout,
@@ -194,8 +195,8 @@ static double flops_report(const model *m, int batch, int print)
 
 WRAP(int, kern_bn_pool_relu_forward, (float *r, uint8_t *arg, float *mean, float *rstd,
                                       const float *x, const float *gamma, const float *beta,
-                                      float *rm, float *rv, int B, int H, int W, int C,
-                                      int groups, float mom),
+                                      float *const *rm, float *const *rv, int B, int H, int W,
+                                      int C, int groups, float mom),
      (r, arg, mean, rstd, x, gamma, beta, rm, rv, B, H, W, C, groups, mom),
      L("bn+pool+relu fwd C", C))
 WRAP(int, kern_relu_pool_bn_backward, (float *dx, float *dgamma, float *dbeta, const float *dr,
@@ -310,7 +311,7 @@ int main(int argc, char **argv)
 	}
 	if (do_embed) {
 		model m;
-		model_init(&m, arch, size, size);
+		model_init(&m, arch, size, size, 1);
 		model_init_params(&m, 1);
 		int eb = 256;
 		model_acts a;
@@ -319,11 +320,11 @@ int main(int argc, char **argv)
 		int D;
 		int64_t per = 4096;
 		for (int i = 0; i < warmup; i++)
-			model_infer(&m, &a, tgt.images, eb, 3, MODEL_LAYER_FEATURES, &D);
+			model_infer(&m, &a, tgt.images, eb, 3, 1, MODEL_LAYER_FEATURES, &D);
 		for (int r = 0; r < reps; r++) {
 			double t0 = now(), c0 = cpu();
 			for (int64_t i = 0; i + eb <= per; i += eb)
-				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3,
+				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3, 1,
 				            MODEL_LAYER_FEATURES, &D);
 			rate[r] = (double)per / (now() - t0);
 			crate[r] = (double)per / (cpu() - c0);
@@ -336,7 +337,7 @@ int main(int argc, char **argv)
 			profiling = 1;
 			double t0 = cpu();
 			for (int64_t i = 0; i + eb <= per; i += eb)
-				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3,
+				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3, 1,
 				            MODEL_LAYER_FEATURES, &D);
 			double dt = (cpu() - t0) / (double)(per / eb);
 			profiling = 0;

@@ -493,15 +493,15 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 }
 
 int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-                              const float *gamma, const float *beta, float *rm, float *rv, int B,
-                              int H, int W, int C, int groups, float mom)
+                              const float *gamma, const float *beta, float *const *rm,
+                              float *const *rv, int B, int H, int W, int C, int groups, float mom)
 {
 	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
 		return -1;
 	int Bg = B / groups, PH = H / 2, PW = W / 2;
 	for (int g = 0; g < groups; g++)
 		bn_stats(mean + g * C, rstd + g * C, x + (int64_t)g * Bg * H * W * C,
-		         (int64_t)Bg * H * W, C, rm, rv, mom);
+		         (int64_t)Bg * H * W, C, rm[g], rv[g], mom);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++) {
 		int g = b / Bg;

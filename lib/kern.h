@@ -46,11 +46,12 @@ int kern_features_eval(float *feat, float *p1, const float *x, const float *cons
 /* Training-mode BatchNorm -> 2x2 max-pool -> ReLU of a conv map x (B,H,W,C), H and W even, in
  * two passes (statistics, then normalise+pool+ReLU) without writing the normalised map:
  * r (B,H/2,W/2,C) the ReLU output, arg its window argmax (0..3, first of equal maxima), mean and
- * rstd (groups,C) per consecutive group of B/groups images, running statistics updated per
- * group as nn_batchnorm_forward.  Returns 0, or -1 when not handled (nothing written). */
+ * rstd (groups,C) per consecutive group of B/groups images, running statistics rm[g], rv[g]
+ * updated per group as nn_batchnorm_forward.  Returns 0, or -1 when not handled (nothing
+ * written). */
 int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-                              const float *gamma, const float *beta, float *rm, float *rv, int B,
-                              int H, int W, int C, int groups, float mom);
+                              const float *gamma, const float *beta, float *const *rm,
+                              float *const *rv, int B, int H, int W, int C, int groups, float mom);
 /* Its backward from dr (the gradient at r): ADDS d(x) into dx (B,H,W,C), d(gamma), d(beta).
  * The same as nn_relu_backward + nn_maxpool2_backward + nn_batchnorm_backward, without the
  * scattered intermediate: the sums of BN's backward run over the pooled cells only. */

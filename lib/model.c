@@ -64,6 +64,11 @@ static void build_table(model *m)
 		S("label.bn1.running_mean", H); S("label.bn1.running_var", H);
 		S("label.bn2.running_mean", H); S("label.bn2.running_var", H);
 		S("domain.bn1.running_mean", H); S("domain.bn1.running_var", H);
+		if (m->domains == 2) {
+			S("bn1.target_running_mean", MODEL_C1); S("bn1.target_running_var", MODEL_C1);
+			S("bn2.target_running_mean", MODEL_C2); S("bn2.target_running_var", MODEL_C2);
+			S("domain.bn1.target_running_mean", H); S("domain.bn1.target_running_var", H);
+		}
 #undef S
 	}
 }
@@ -84,23 +89,35 @@ void model_views(const model *m, model_params *v, float *block)
 
 static void stats_views(model *m)
 {
-	model_stats *s = &m->s;
-	memset(s, 0, sizeof *s);
+	model_stats *s = &m->s[0], *t = &m->s[1];
+	memset(m->s, 0, sizeof m->s);
 	if (!m->bn)
 		return;
 	float **order[] = {&s->bn1m, &s->bn1v, &s->bn2m, &s->bn2v, &s->lbn1m, &s->lbn1v,
-	                   &s->lbn2m, &s->lbn2v, &s->dbn1m, &s->dbn1v};
+	                   &s->lbn2m, &s->lbn2v, &s->dbn1m, &s->dbn1v,
+	                   &t->bn1m, &t->bn1v, &t->bn2m, &t->bn2v, &t->dbn1m, &t->dbn1v};
 	for (int i = 0; i < m->ns; i++)
 		*order[i] = m->stats + m->st[i].off;
+	if (m->domains == 1) {
+		*t = *s;
+		return;
+	}
+	t->lbn1m = s->lbn1m;   /* the label head only sees source rows: one set */
+	t->lbn1v = s->lbn1v;
+	t->lbn2m = s->lbn2m;
+	t->lbn2v = s->lbn2v;
 }
 
-int model_init(model *m, int arch, int H, int W)
+int model_init(model *m, int arch, int H, int W, int domains)
 {
 	memset(m, 0, sizeof *m);
 	if (arch != MODEL_ARCH_SEED && arch != MODEL_ARCH_PAPER)
 		return err_set(DN_EARG, "unknown architecture id %d", arch);
 	m->arch = arch;
 	m->bn = arch == MODEL_ARCH_SEED;
+	if (domains != 1 && domains != 2)
+		return err_set(DN_EARG, "%d sets of BatchNorm statistics (1 or 2)", domains);
+	m->domains = m->bn ? domains : 1;
 	m->H = H;
 	m->W = W;
 	m->c1h = H - MODEL_KS + 1;
@@ -226,11 +243,27 @@ void model_acts_free(model_acts *a)
 
 /* --- forward ------------------------------------------------------------------------------------ */
 
+/* The running statistics each row group uses (groups <= 2): in training, the two domain sets
+ * for the two halves of a per-domain model, else the one set for every group; in evaluation,
+ * the set of m->eval_domain. */
+static void run_sets(const model *m, int groups, int train, const model_stats *set[2])
+{
+	int d = m->eval_domain == 1 ? 1 : 0;
+	set[0] = set[1] = train ? &m->s[0] : &m->s[d];
+	if (train && groups == 2 && m->domains == 2)
+		set[1] = &m->s[1];
+}
+
+/* The per-group pointer arrays nn_batchnorm_forward and kern_bn_pool_relu_forward take. */
+#define RUN(f) ((float *const[2]){set[0]->f, set[1]->f})
+
 void model_features_forward(model *m, model_acts *a, int B, int groups, int train,
                             uint64_t drop_seed, uint64_t step)
 {
 	model_params *p = &m->p;
-	model_stats *s = &m->s;
+	const model_stats *set[2], *s;
+	run_sets(m, groups, train, set);
+	s = set[0];
 	const float mom = 0.1f;
 	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
 	/* evaluation: fused conv -> BN -> pool -> ReLU passes (kern.h), when the shapes allow */
@@ -246,12 +279,12 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	/* training: BN + pool + ReLU fused (kern.h); the normalised map is never written */
 	if (!(m->bn && train &&
 	      kern_bn_pool_relu_forward(a->r1, a->arg1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b,
-	                                s->bn1m, s->bn1v, B, m->c1h, m->c1w, MODEL_C1, groups,
+	                                RUN(bn1m), RUN(bn1v), B, m->c1h, m->c1w, MODEL_C1, groups,
 	                                mom) == 0)) {
 		const float *pre1 = a->c1;
 		if (m->bn) {
-			nn_batchnorm_forward(a->n1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b, s->bn1m,
-			                     s->bn1v, n1, MODEL_C1, groups, train, mom);
+			nn_batchnorm_forward(a->n1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b, RUN(bn1m),
+			                     RUN(bn1v), n1, MODEL_C1, groups, train, mom);
 			pre1 = a->n1;
 		}
 		nn_maxpool2_forward(a->p1, a->arg1, pre1, B, m->c1h, m->c1w, MODEL_C1);
@@ -263,15 +296,16 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	size_t q2 = (size_t)B * m->p2h * m->p2w * MODEL_C2;
 	if (m->bn && train &&
 	    kern_bn_pool_relu_forward(a->r2, a->arg2, a->bnm2, a->bnr2, a->c2, p->bn2g, p->bn2b,
-	                              s->bn2m, s->bn2v, B, m->c2h, m->c2w, MODEL_C2, groups, mom) == 0) {
+	                              RUN(bn2m), RUN(bn2v), B, m->c2h, m->c2w, MODEL_C2, groups,
+	                              mom) == 0) {
 		nn_dropout2d_mask(a->mask, B, MODEL_C2, 0.5f, drop_seed, step);
 		nn_dropout2d_forward(a->feat, a->r2, a->mask, B, m->p2h * m->p2w, MODEL_C2);
 		return;
 	}
 	const float *pre2 = a->c2;
 	if (m->bn) {
-		nn_batchnorm_forward(a->n2, a->bnm2, a->bnr2, a->c2, p->bn2g, p->bn2b, s->bn2m, s->bn2v,
-		                     n2, MODEL_C2, groups, train, mom);
+		nn_batchnorm_forward(a->n2, a->bnm2, a->bnr2, a->c2, p->bn2g, p->bn2b, RUN(bn2m),
+		                     RUN(bn2v), n2, MODEL_C2, groups, train, mom);
 		pre2 = a->n2;
 	}
 	nn_maxpool2_forward(a->p2, a->arg2, pre2, B, m->c2h, m->c2w, MODEL_C2);
@@ -287,8 +321,8 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 /* fc -> [BN] -> ReLU, into (lin, bnout, reluout) */
 static void fc_bn_relu_forward(float *lin, float *bnout, float *out, float *bm, float *br,
                                const float *in, const float *w, const float *b, const float *g,
-                               const float *beta, float *rm, float *rv, int B, int I, int bn,
-                               int groups, int train)
+                               const float *beta, float *const *rm, float *const *rv, int B,
+                               int I, int bn, int groups, int train)
 {
 	nn_linear_forward(lin, in, w, b, B, I, MODEL_HIDDEN);
 	const float *pre = lin;
@@ -319,21 +353,23 @@ static void fc_bn_relu_backward(float *din, float *dw, float *db, float *dg, flo
 void model_label_forward(model *m, model_acts *a, int B, int groups, int train)
 {
 	model_params *p = &m->p;
-	model_stats *s = &m->s;
+	const model_stats *set[2];
+	run_sets(m, groups, train, set);
 	fc_bn_relu_forward(a->l1, a->ln1, a->lr1, a->lbm1, a->lbr1, a->feat, p->l1w, p->l1b, p->lbn1g,
-	                   p->lbn1b, s->lbn1m, s->lbn1v, B, m->F, m->bn, groups, train);
+	                   p->lbn1b, RUN(lbn1m), RUN(lbn1v), B, m->F, m->bn, groups, train);
 	fc_bn_relu_forward(a->l2, a->ln2, a->lr2, a->lbm2, a->lbr2, a->lr1, p->l2w, p->l2b, p->lbn2g,
-	                   p->lbn2b, s->lbn2m, s->lbn2v, B, MODEL_HIDDEN, m->bn, groups, train);
+	                   p->lbn2b, RUN(lbn2m), RUN(lbn2v), B, MODEL_HIDDEN, m->bn, groups, train);
 	nn_linear_forward(a->logits, a->lr2, p->l3w, p->l3b, B, MODEL_HIDDEN, MODEL_CLASSES);
 }
 
 void model_domain_forward(model *m, model_acts *a, int B, int groups, int train)
 {
 	model_params *p = &m->p;
-	model_stats *s = &m->s;
+	const model_stats *set[2];
+	run_sets(m, groups, train, set);
 	/* the GRL is the identity forward: the domain head reads a->feat directly */
 	fc_bn_relu_forward(a->d1, a->dn1, a->dr1, a->dbm1, a->dbr1, a->feat, p->d1w, p->d1b, p->dbn1g,
-	                   p->dbn1b, s->dbn1m, s->dbn1v, B, m->F, m->bn, groups, train);
+	                   p->dbn1b, RUN(dbn1m), RUN(dbn1v), B, m->F, m->bn, groups, train);
 	nn_linear_forward(a->dz, a->dr1, p->d2w, p->d2b, B, MODEL_HIDDEN, 1);
 }
 
@@ -438,9 +474,10 @@ int model_layer_parse(const char *s)
 	return -1;
 }
 
-const float *model_infer(model *m, model_acts *a, const uint8_t *img, int B, int C, int layer,
-                         int *D)
+const float *model_infer(model *m, model_acts *a, const uint8_t *img, int B, int C, int domain,
+                         int layer, int *D)
 {
+	m->eval_domain = domain;
 	nn_input_from_u8(a->x, img, B, m->H, m->W, C);
 	model_features_forward(m, a, B, 1, 0, 0, 0);
 	*D = model_layer_dim(m, layer);
@@ -471,7 +508,8 @@ static int write_tensors(FILE *f, const model_tensor *t, int n, const float *blo
 int model_write(FILE *f, const model *m, int kind, int64_t step, int64_t total)
 {
 	int64_t hdr[MODEL_HDR_LEN] = {MODEL_MAGIC, MODEL_VERSION, kind, m->arch, m->H, m->W, 3, m->F,
-	                              MODEL_CLASSES, m->nt, m->ns, step, total, 0, 0, 0};
+	                              MODEL_CLASSES, m->nt, m->ns, step, total,
+	                              m->domains == 2 ? 2 : 0, 0, 0};
 	int64_t shape[1] = {MODEL_HDR_LEN};
 	int rc = npy_write_array(f, NPY_I64, 1, shape, hdr);
 	if (rc < 0)
@@ -536,17 +574,20 @@ int model_read(FILE *f, const char *name, model *m, int *kind)
 		               (long long)hdr[1], MODEL_VERSION);
 	if ((hdr[2] != MODEL_KIND_MODEL && hdr[2] != MODEL_KIND_CHECKPOINT) ||
 	    (hdr[3] != MODEL_ARCH_SEED && hdr[3] != MODEL_ARCH_PAPER) || hdr[4] < 16 || hdr[4] > 1024 ||
-	    hdr[5] < 16 || hdr[5] > 1024 || hdr[6] != 3)
-		return err_set(DN_EFORMAT, "%s: corrupt model header (kind %lld, arch %lld, %lldx%lldx%lld)",
-		               name, (long long)hdr[2], (long long)hdr[3], (long long)hdr[4],
-		               (long long)hdr[5], (long long)hdr[6]);
-	rc = model_init(m, (int)hdr[3], (int)hdr[4], (int)hdr[5]);
+	    hdr[5] < 16 || hdr[5] > 1024 || hdr[6] != 3 || (hdr[13] != 0 && hdr[13] != 2) ||
+	    (hdr[13] == 2 && hdr[3] != MODEL_ARCH_SEED))
+		return err_set(DN_EFORMAT, "%s: corrupt model header (kind %lld, arch %lld, %lldx%lldx%lld, "
+		               "statistics sets %lld)", name, (long long)hdr[2], (long long)hdr[3],
+		               (long long)hdr[4], (long long)hdr[5], (long long)hdr[6], (long long)hdr[13]);
+	rc = model_init(m, (int)hdr[3], (int)hdr[4], (int)hdr[5], hdr[13] == 2 ? 2 : 1);
 	if (rc < 0)
 		return err_set(DN_EFORMAT, "%s: corrupt model header: %s", name, err_msg());
 	if (hdr[7] != m->F || hdr[8] != MODEL_CLASSES || hdr[9] != m->nt || hdr[10] != m->ns) {
 		model_free(m);
-		return err_set(DN_EFORMAT, "%s: corrupt model header (feature size %lld, expected %d)",
-		               name, (long long)hdr[7], m->F);
+		return err_set(DN_EFORMAT, "%s: corrupt model header (feature size %lld, %lld parameter "
+		               "and %lld statistics arrays; expected %d, %d and %d)", name,
+		               (long long)hdr[7], (long long)hdr[9], (long long)hdr[10], m->F, m->nt,
+		               m->ns);
 	}
 	m->step = hdr[11];
 	m->total_steps = hdr[12];

@@ -12,8 +12,9 @@
  * gradient are the same (up to ties) at a quarter of the cost.
  *
  * The file format (man/dann-model.5) is a tensor stream: an int64 (16,) header, then every
- * parameter (float32, in the order of model_tensor_names), then the BatchNorm running
- * statistics; a training checkpoint adds the momentum buffers and the training state. */
+ * parameter (float32, in the order of man/dann-model.5), then the BatchNorm running
+ * statistics (header[13] = 2: a second, target set follows the first); a training checkpoint
+ * adds the momentum buffers and the training state. */
 #ifndef DN_MODEL_H
 #define DN_MODEL_H
 
@@ -46,7 +47,11 @@ typedef struct {
 	float *d2w, *d2b;                        /* (1,100) (1) */
 } model_params;
 
-/* Views into the BatchNorm running statistics. */
+/* Views into one set of BatchNorm running statistics.  A model trained with BatchNorm
+ * statistics per domain (dann-train --bn-stats per-domain) keeps two sets: the source's and
+ * the target's running statistics of bn1, bn2 and domain.bn1 (the layers both halves pass
+ * through with their own batch statistics); label.bn1/bn2 only ever see source rows, so both
+ * sets share them. */
 typedef struct {
 	float *bn1m, *bn1v, *bn2m, *bn2v;        /* (32) (32) (48) (48) */
 	float *lbn1m, *lbn1v, *lbn2m, *lbn2v;    /* (100) each */
@@ -65,12 +70,14 @@ typedef struct {
 	int H, W;          /* input size */
 	int c1h, c1w, p1h, p1w, c2h, c2w, p2h, p2w, F;
 	int nt, ns;        /* number of parameter / statistics tensors */
+	int domains;       /* sets of running statistics: 1, or 2 (source, target) */
 	model_tensor t[MODEL_MAX_TENSORS], st[MODEL_MAX_TENSORS];
 	size_t nparams, nstats;
 	float *params;     /* one contiguous block of nparams floats */
 	float *stats;      /* nstats floats */
 	model_params p;
-	model_stats s;
+	model_stats s[2];  /* the sets of domain 0 (source) and 1 (target); equal when domains = 1 */
+	int eval_domain;   /* the set evaluation-mode forward passes use (model_infer sets it) */
 	int64_t step, total_steps;  /* from the file header (0 for a fresh model) */
 } model;
 
@@ -93,8 +100,9 @@ typedef struct {
 } model_acts;
 
 /* Set up the geometry and allocate parameters (zero) for arch and input size; H = W = 28 or
- * 32 (any H = W >= 16 whose maps stay even works).  Returns 0 or DN_E*. */
-int model_init(model *m, int arch, int H, int W);
+ * 32 (any H = W >= 16 whose maps stay even works); domains = 1 or 2 sets of BatchNorm running
+ * statistics (2: one per domain; arch seed only).  Returns 0 or DN_E*. */
+int model_init(model *m, int arch, int H, int W, int domains);
 void model_free(model *m);
 /* PyTorch's default initialisation, seeded: conv and linear weights and biases uniform in
  * +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)); BN gamma 1, beta 0, running mean 0,
@@ -107,8 +115,9 @@ int model_acts_alloc(model_acts *a, const model *m, int B);
 void model_acts_free(model_acts *a);
 
 /* Forward passes.  The caller fills a->x (nn_input_from_u8).  train: BN batch statistics over
- * `groups` equal row groups (and running statistics updated), dropout masks from
- * (drop_seed, step); otherwise BN running statistics and no dropout. */
+ * `groups` equal row groups (and running statistics updated: group g's domain set when the
+ * model keeps two and groups = 2, else the one set once per group), dropout masks from
+ * (drop_seed, step); otherwise the running statistics of m->eval_domain and no dropout. */
 void model_features_forward(model *m, model_acts *a, int B, int groups, int train,
                             uint64_t drop_seed, uint64_t step);
 void model_label_forward(model *m, model_acts *a, int B, int groups, int train);
@@ -122,10 +131,11 @@ void model_domain_backward(const model *m, model_params *g, model_acts *ga, cons
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups);
 
-/* Evaluation-mode forward of B uint8 images (B,H,W,C), C = 1 or 3, up to `layer`; returns the
+/* Evaluation-mode forward of B uint8 images (B,H,W,C), C = 1 or 3, of `domain` (0 source,
+ * 1 target: which running statistics a per-domain model uses), up to `layer`; returns the
  * (B,D) rows inside `a` and sets *D. */
-const float *model_infer(model *m, model_acts *a, const uint8_t *img, int B, int C, int layer,
-                         int *D);
+const float *model_infer(model *m, model_acts *a, const uint8_t *img, int B, int C, int domain,
+                         int layer, int *D);
 int model_layer_dim(const model *m, int layer);
 /* "features" / "label-hidden" / "logits" / "domain-hidden" -> MODEL_LAYER_*, or -1. */
 int model_layer_parse(const char *s);

@@ -186,14 +186,14 @@ void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int
 }
 
 void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
-                          const float *beta, float *run_mean, float *run_var, int N, int C,
-                          int groups, int train, float momentum)
+                          const float *beta, float *const *run_mean, float *const *run_var, int N,
+                          int C, int groups, int train, float momentum)
 {
 	if (!train) {
 		float sc[C], sh[C];
 		for (int c = 0; c < C; c++) {
-			sc[c] = gamma[c] / sqrtf(run_var[c] + NN_BN_EPS);
-			sh[c] = beta[c] - run_mean[c] * sc[c];
+			sc[c] = gamma[c] / sqrtf(run_var[0][c] + NN_BN_EPS);
+			sh[c] = beta[c] - run_mean[0][c] * sc[c];
 		}
 #pragma omp parallel for schedule(static) if ((int64_t)N * C > 65536)
 		for (int64_t r = 0; r < N; r++)
@@ -223,7 +223,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in,
 		}
 		float *m = mean + g * C, *rs = rstd + g * C;
 		float sc[C], sh[C];
-		nn_bn_stats_finish(C, s1, s2, R, m, rs, run_mean, run_var, momentum);
+		nn_bn_stats_finish(C, s1, s2, R, m, rs, run_mean[g], run_var[g], momentum);
 		for (int c = 0; c < C; c++) {
 			sc[c] = gamma[c] * rs[c];
 			sh[c] = beta[c] - m[c] * sc[c];

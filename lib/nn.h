@@ -47,9 +47,11 @@ void nn_conv2d_backward(float *din /* (B,H,W,C) or NULL */, float *dw /* (OC,KS,
 /* --- batch normalisation over rows (N,C): N = B*H*W for conv maps, N = B for dense ------------
  * Training: the N rows are split into `groups` equal consecutive parts, each normalised with
  * its own batch statistics (the source and target halves of a DANN batch, as when PyTorch runs
- * the two halves through the network separately); the running statistics are updated once per
- * group, in order: r = (1-m) r + m * stat, with the unbiased variance (as PyTorch).
- * mean/rstd (groups,C) are saved for backward.  Evaluation (train = 0): running statistics. */
+ * the two halves through the network separately); group g updates the running statistics
+ * run_mean[g], run_var[g] (groups entries; the same pointers in every entry: one set updated
+ * once per group, in order): r = (1-m) r + m * stat, with the unbiased variance (as PyTorch).
+ * mean/rstd (groups,C) are saved for backward.  Evaluation (train = 0): the running statistics
+ * run_mean[0], run_var[0]. */
 /* The end of a BatchNorm statistics pass: sums s1 (of x) and s2 (of x^2) in NN_CHUNKS fixed
  * chunks over R rows, combined in a fixed order into mean and 1/sqrt(var + eps) (biased
  * variance), and the running statistics updated with the unbiased variance (as PyTorch). */
@@ -57,9 +59,9 @@ void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int
                         float *mean, float *rstd, float *run_mean, float *run_var, float momentum);
 void nn_batchnorm_forward(float *out /* (N,C) */, float *mean /* (G,C) */, float *rstd /* (G,C) */,
                           const float *in /* (N,C) */, const float *gamma /* (C) */,
-                          const float *beta /* (C) */, float *run_mean /* (C) */,
-                          float *run_var /* (C) */, int N, int C, int groups, int train,
-                          float momentum);
+                          const float *beta /* (C) */, float *const *run_mean /* [groups] (C) */,
+                          float *const *run_var /* [groups] (C) */, int N, int C, int groups,
+                          int train, float momentum);
 void nn_batchnorm_backward(float *din /* (N,C) */, float *dgamma /* (C) */, float *dbeta /* (C) */,
                            const float *dout /* (N,C) */, const float *in /* (N,C) */,
                            const float *mean /* (G,C) */, const float *rstd /* (G,C) */,

@@ -50,7 +50,9 @@ int train_init(trainer *t, const train_opts *o, const npy_dataset *src, const np
 			               (long long)tgt->n, bs);
 		t->tgt_steps = tgt->n / bs;
 	}
-	int rc = model_init(&t->m, o->arch, src->h, src->w);
+	/* per-domain batch statistics keep per-domain running statistics for evaluation */
+	int rc = model_init(&t->m, o->arch, src->h, src->w,
+	                    o->mode == TRAIN_DANN && o->bn_split ? 2 : 1);
 	if (rc < 0)
 		return rc;
 	model_init_params(&t->m, o->seed);
@@ -215,14 +217,14 @@ void train_take_row(trainer *t, train_row *r)
 	t->n_steps = t->src_ok = t->src_n = t->dom_ok = t->dom_n = 0;
 }
 
-int64_t train_eval(trainer *t, const npy_dataset *d, int64_t limit, int64_t *n)
+int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, int64_t *n)
 {
 	int64_t total = limit > 0 && limit < d->n ? limit : d->n, ok = 0;
 	size_t sz = (size_t)d->h * d->w * d->c;
 	for (int64_t i = 0; i < total; i += t->eval_B) {
 		int nb = (int)(total - i < t->eval_B ? total - i : t->eval_B), D;
 		const float *z = model_infer(&t->m, &t->ea, d->images + (size_t)i * sz, nb, d->c,
-		                             MODEL_LAYER_LOGITS, &D);
+		                             domain, MODEL_LAYER_LOGITS, &D);
 		for (int k = 0; k < nb; k++)
 			ok += nn_argmax(z + (size_t)k * D, D) == d->labels[i + k];
 	}
@@ -309,6 +311,12 @@ int train_load_checkpoint(FILE *f, const char *name, trainer *t)
 	if (kind != MODEL_KIND_CHECKPOINT) {
 		model_free(&m);
 		return err_set(DN_EFORMAT, "%s: a model, not a training checkpoint", name);
+	}
+	if (m.domains != t->m.domains) {
+		model_free(&m);
+		return err_set(DN_EARG, "%s: checkpoint has %d set(s) of BatchNorm statistics, this run "
+		               "keeps %d: made with another --bn-stats or an older dann-train", name,
+		               m.domains, t->m.domains);
 	}
 	if (m.arch != t->m.arch || m.H != t->m.H || m.W != t->m.W) {
 		model_free(&m);

@@ -5,7 +5,8 @@
  *        + BCE(domain(source), 0) + BCE(domain(target), 1)       (each a mean over its half)
  * The feature extractor and domain classifier see the source and target halves as one batch
  * of 2*batch rows, with BatchNorm statistics over all of it (bn_split = 0), or per half
- * (bn_split = 1: as when the halves are run through the network one after the other).
+ * (bn_split = 1: as when the halves are run through the network one after the other; each half
+ * then updates its own domain's running statistics, which evaluation of that domain uses).
  * Schedules, with p = step / total_steps in [0,1):
  *   lr_p = lr / (1 + alpha p)^beta          (eq. in section 5.2.2; 0.01, 10, 0.75)
  *   lambda_p = 2 / (1 + exp(-gamma p)) - 1  (gamma = 10)
@@ -83,9 +84,10 @@ void train_step(trainer *t);
 /* Fill a row from the accumulators and reset them; target_acc = NAN. */
 void train_take_row(trainer *t, train_row *r);
 
-/* Accuracy of the current model (evaluation mode) on the first `limit` images of d (all if
- * limit <= 0).  Returns the number correct; *n gets the number evaluated. */
-int64_t train_eval(trainer *t, const npy_dataset *d, int64_t limit, int64_t *n);
+/* Accuracy of the current model (evaluation mode, the running statistics of `domain`: 0
+ * source, 1 target) on the first `limit` images of d (all if limit <= 0).  Returns the number
+ * correct; *n gets the number evaluated. */
+int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, int64_t *n);
 
 /* Checkpoint: the model (kind CHECKPOINT), the momentum buffers, then an int64 (40,) state
  * array (see man/dann-model.5).  train_load_checkpoint is called after train_init with the same

@@ -92,8 +92,8 @@ $$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model | $(BI
 $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
 	printf 'model\tsource_accuracy\ttarget_accuracy\n' > $$@.tmp
 	for m in source-only dann; do \
-		s=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --threads $(THREADS) $$($(1)_R)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
-		t=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --threads $(THREADS) $$($(1)_R)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
+		s=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --domain source --threads $(THREADS) $$($(1)_R)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
+		t=$$$$($(BIN)/dann-embed --model $$($(1)_R)/$$$$m.model --accuracy --domain target --threads $(THREADS) $$($(1)_R)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
 		[ -n "$$$$s" ] && [ -n "$$$$t" ] && printf '%s\t%s\t%s\n' $$$$m $$$$s $$$$t >> $$@.tmp || exit 1; \
 	done
 	mv $$@.tmp $$@

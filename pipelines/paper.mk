@@ -67,8 +67,8 @@ $(call paper_train,$(1),dann,dann,$(PR)/mnist-train.npy)
 $(call paper_train,$(1),train-on-target,source-only,$(PR)/s$(1)/mnistm-train.npy)
 $(PR)/s$(1)/results.tsv: $(PR)/s$(1)/source-only.model $(PR)/s$(1)/dann.model $(PR)/s$(1)/train-on-target.model $(PR)/s$(1)/mnistm-test.npy $(PR)/mnist-test.npy
 	for m in source-only dann train-on-target; do \
-		t=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --threads $(THREADS) $$(@D)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
-		s=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --threads $(THREADS) $(PR)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
+		t=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --domain target --threads $(THREADS) $$(@D)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
+		s=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --domain source --threads $(THREADS) $(PR)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
 		[ -n "$$$$t" ] && [ -n "$$$$s" ] && printf '%s\t%s\t%s\t%s\t%s\n' $$$$m $(1) $$$$t $$$$s $$$$(cat $$(@D)/$$$$m.seconds) || exit 1; \
 	done > $$@.tmp
 	mv $$@.tmp $$@

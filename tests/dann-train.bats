@@ -128,6 +128,21 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 	run --separate-stderr dann-train --source "$T/src.npy" --target "$T/tgt.npy" --steps 3 \
 		--resume "$T/m.model" -o "$T/x.model"
 	assert_fails_cleanly 1 dann-train "not a training checkpoint"
+	# a real checkpoint: a long run stopped by SIGINT once it has logged a row
+	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 100000 --batch 8 --threads 1
+	      --log "$T/l.tsv" --log-every 2)
+	dann-train -q "${args[@]}" -o "$T/c.model" &
+	pid=$!
+	for i in $(seq 200); do [ "$(cat "$T/l.tsv" 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+	kill -INT "$pid"
+	rc=0; wait "$pid" || rc=$?
+	[ "$rc" -eq 130 ]
+	[ -s "$T/c.model.ckpt" ]
+	# per-domain statistics (two sets) cannot continue as joint (one set), nor with another seed
+	run --separate-stderr dann-train -q "${args[@]}" --bn-stats joint --resume "$T/c.model.ckpt" -o "$T/x.model"
+	assert_fails_cleanly 1 dann-train "BatchNorm statistics.*another --bn-stats"
+	run --separate-stderr dann-train -q "${args[@]}" --seed 2 --resume "$T/c.model.ckpt" -o "$T/x.model"
+	assert_fails_cleanly 1 dann-train "another seed"
 }
 
 @test "source-only mode needs no target; 32x32 images work" {

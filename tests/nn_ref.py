@@ -1,8 +1,9 @@
 """nn_ref.py - an independent NumPy forward pass of a dann-train model (man/dann-model.5).
 
-usage: nn_ref.py MODEL DATASET LOGITS [N]
+usage: nn_ref.py MODEL DATASET LOGITS [N [DOMAIN]]
 Reads the model file as documented, runs the first N (default 10) images of the dataset
-stream through it in evaluation mode (BatchNorm running statistics, no dropout), in the
+stream through it in evaluation mode (BatchNorm running statistics, of DOMAIN source or target
+when the model keeps a set per domain; no dropout), in the
 documented layer order conv -> BN -> ReLU -> max-pool, and compares the logits with the
 first array of LOGITS (the output of `dann-embed --layer logits`).  Exits 1 if any logit
 differs by more than 1e-4.  Written from the man page, not from the C code."""
@@ -53,6 +54,7 @@ def relu(x):
 def main():
     model_path, data_path, logits_path = sys.argv[1:4]
     n = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    domain = sys.argv[5] if len(sys.argv) > 5 else "source"
     arrs = read_stream(model_path)
     hdr = arrs[0]
     assert hdr.dtype == np.int64 and hdr.shape == (16,) and hdr[0] == MAGIC, "not a model"
@@ -70,6 +72,9 @@ def main():
     if has_bn:
         for layer in ["bn1", "bn2", "label.bn1", "label.bn2", "domain.bn1"]:
             names += [layer + ".running_mean", layer + ".running_var"]
+        if hdr[13] == 2:  # per-domain statistics: the target set of bn1, bn2, domain.bn1
+            for layer in ["bn1", "bn2", "domain.bn1"]:
+                names += [layer + ".target_running_mean", layer + ".target_running_var"]
     assert int(hdr[9]) + int(hdr[10]) == len(names), "tensor count"
     p = {k: a.astype(np.float64) for k, a in zip(names, arrs[1:1 + len(names)])}
 
@@ -83,8 +88,9 @@ def main():
     def maybe_bn(x, name):
         if not has_bn:
             return x
-        return bn(x, p[name + ".weight"], p[name + ".bias"], p[name + ".running_mean"],
-                  p[name + ".running_var"])
+        run = name + (".target_running" if domain == "target" and
+                      name + ".target_running_mean" in p else ".running")
+        return bn(x, p[name + ".weight"], p[name + ".bias"], p[run + "_mean"], p[run + "_var"])
 
     h = pool(relu(maybe_bn(conv(x, p["conv1.weight"], p["conv1.bias"]), "bn1")))
     h = pool(relu(maybe_bn(conv(h, p["conv2.weight"], p["conv2.bias"]), "bn2")))

@@ -116,6 +116,11 @@ PARAMS_BN = ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weig
 STATS = ["bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var",
          "label.bn1.running_mean", "label.bn1.running_var", "label.bn2.running_mean",
          "label.bn2.running_var", "domain.bn1.running_mean", "domain.bn1.running_var"]
+# a model with per-domain statistics (header[13] = 2) adds the target set of the layers both
+# domains pass through
+TSTATS = ["bn1.target_running_mean", "bn1.target_running_var", "bn2.target_running_mean",
+          "bn2.target_running_var", "domain.bn1.target_running_mean",
+          "domain.bn1.target_running_var"]
 
 
 def read_model(path):
@@ -124,9 +129,10 @@ def read_model(path):
     assert hdr.dtype == np.int64 and hdr.shape == (16,) and hdr[0] == 1684106862, path
     arch, H, W, Fdim, nt, ns = (int(hdr[i]) for i in (3, 4, 5, 7, 9, 10))
     names = PARAMS_BN if arch == 0 else [n for n in PARAMS_BN if "bn" not in n]
-    assert len(names) == nt and ns == (len(STATS) if arch == 0 else 0), path
+    snames = STATS + TSTATS if hdr[13] == 2 else STATS
+    assert len(names) == nt and ns == (len(snames) if arch == 0 else 0), path
     p = dict(zip(names, a[1:1 + nt]))
-    s = dict(zip(STATS, a[1 + nt:1 + nt + ns]))
+    s = dict(zip(snames, a[1 + nt:1 + nt + ns]))
     return dict(arch=arch, H=H, W=W, F=Fdim, p=p, s=s)
 
 
@@ -166,15 +172,22 @@ def from_torch(name, t, F):
     return t.contiguous().numpy()
 
 
-def bn(x, p, s, name, groups, train):
-    """BatchNorm over `groups` consecutive equal row groups, each with its own statistics and
-    its own update of the running statistics (dann-train --bn-stats per-domain); eval: running."""
+def bn(x, p, s, name, groups, train, domain=0):
+    """BatchNorm over `groups` consecutive equal row groups, each with its own batch statistics
+    (dann-train --bn-stats per-domain); group g updates the running statistics of domain g when
+    the model keeps a target set, else the one set; eval: the running statistics of `domain`."""
     g, b = p[name + ".weight"], p[name + ".bias"]
-    rm, rv = s[name + ".running_mean"], s[name + ".running_var"]
+
+    def run(d):
+        t = name + ".target_running_mean"
+        if d == 1 and t in s:
+            return s[t], s[name + ".target_running_var"]
+        return s[name + ".running_mean"], s[name + ".running_var"]
     if not train:
-        return F.batch_norm(x, rm, rv, g, b, False, 0.1, 1e-5)
+        return F.batch_norm(x, *run(domain), g, b, False, 0.1, 1e-5)
     parts = torch.chunk(x, groups, 0)
-    return torch.cat([F.batch_norm(q, rm, rv, g, b, True, 0.1, 1e-5) for q in parts], 0)
+    return torch.cat([F.batch_norm(q, *run(i if groups == 2 else 0), g, b, True, 0.1, 1e-5)
+                      for i, q in enumerate(parts)], 0)
 
 
 class Grl(torch.autograd.Function):

@@ -21,8 +21,11 @@ static void usage(FILE *f)
 	        "stream: features (N,D) float32, labels (N,) uint8, domains (N,) uint8.\n"
 	        "  -m, --model MODEL    model or snapshot written by dann-train\n"
 	        "  --layer L            features (default), label-hidden, logits or domain-hidden\n"
-	        "  --domain D           domain tag written for a single input: 0 source (default), 1 target\n"
+	        "  --domain D           which domain a single input is: source (0, default) or target\n"
+	        "                       (1): its tag, and the BatchNorm statistics a per-domain\n"
+	        "                       model uses (such a model needs this option)\n"
 	        "  --source FILE --target FILE   embed both, tagged 0 and 1, in one stream\n"
+	        "                       (each with its own domain's statistics)\n"
 	        "  --per-domain N       a seeded random subset of N images from each input\n"
 	        "  --seed N             seed of that subset (default 1)\n"
 	        "  --predict            write predicted labels (N,) uint8, then the true labels\n"
@@ -53,10 +56,10 @@ static void write_or_die(FILE *o, const void *p, size_t n, npy_dtype t)
 }
 
 /* Run B images of C channels; emit features or keep predictions. */
-static void run_chunk(job *j, const uint8_t *img, int B, int C)
+static void run_chunk(job *j, const uint8_t *img, int B, int C, int domain)
 {
 	int layer = j->out == OUT_EMBED ? j->layer : MODEL_LAYER_LOGITS, D;
-	const float *z = model_infer(&j->m, &j->a, img, B, C, layer, &D);
+	const float *z = model_infer(&j->m, &j->a, img, B, C, domain, layer, &D);
 	if (j->out == OUT_EMBED) {
 		write_or_die(j->o, z, (size_t)B * D, NPY_F32);
 	} else {
@@ -129,7 +132,7 @@ static void embed_stream(job *j, const char *path, int domain)
 		int B = (int)(n - i < j->batch ? n - i : j->batch);
 		if (npy_read_data(f, name, &h, buf, (size_t)B * sz) < 0)
 			cli_die("%s", err_msg());
-		run_chunk(j, buf, B, d.c);
+		run_chunk(j, buf, B, d.c, domain);
 	}
 	cli_progress_end(&j->prog);
 	/* labels, streamed */
@@ -245,7 +248,7 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 				labels[w + b] = ds[d].labels[s];
 				doms[w + b] = (uint8_t)d;
 			}
-			run_chunk(j, buf, B, ds[d].c);
+			run_chunk(j, buf, B, ds[d].c, d);
 			w += B;
 		}
 	}
@@ -283,7 +286,7 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL;
-	int layer = MODEL_LAYER_FEATURES, domain = 0, quiet = 0, progress = 0, c, predict = 0, acc = 0;
+	int layer = MODEL_LAYER_FEATURES, domain = -1, quiet = 0, progress = 0, c, predict = 0, acc = 0;
 	int threads = omp_get_num_procs(), batch = 256;
 	int64_t per = 0;
 	uint64_t seed = 1;
@@ -298,7 +301,13 @@ int main(int argc, char **argv)
 				cli_usage_error("--layer: expected features, label-hidden, logits or "
 				                "domain-hidden, got '%s'", optarg);
 			break;
-		case O_DOMAIN: domain = (int)cli_parse_int("--domain", optarg, 0, 1); break;
+		case O_DOMAIN:
+			domain = !strcmp(optarg, "source") || !strcmp(optarg, "0")   ? 0
+			         : !strcmp(optarg, "target") || !strcmp(optarg, "1") ? 1
+			                                                                : -1;
+			if (domain < 0)
+				cli_usage_error("--domain: expected source, target, 0 or 1, got '%s'", optarg);
+			break;
 		case O_SOURCE: spath = optarg; break;
 		case O_TARGET: tpath = optarg; break;
 		case O_PER: per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
@@ -324,6 +333,8 @@ int main(int argc, char **argv)
 		cli_usage_error("a FILE operand does not go with --source/--target");
 	if (!spath && per)
 		cli_usage_error("--per-domain needs --source and --target");
+	if (spath && domain >= 0)
+		cli_usage_error("--domain is for a single input; --source/--target are tagged 0 and 1");
 	if (optind + 1 < argc)
 		cli_usage_error("one FILE operand at most");
 	if (acc && out)
@@ -340,6 +351,12 @@ int main(int argc, char **argv)
 	if (model_read(mf, model_path, &j.m, NULL) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(mf);
+	if (!spath && domain < 0 && j.m.domains == 2)
+		cli_usage_error("%s keeps BatchNorm statistics for each domain (dann-train --bn-stats "
+		        "per-domain): say which the input is, --domain source or --domain target",
+		        model_path);
+	if (domain < 0)
+		domain = 0;
 	j.D = model_layer_dim(&j.m, layer);
 	if (model_acts_alloc(&j.a, &j.m, batch) < 0)
 		cli_die("%s", err_msg());

@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 			write_model_file(p, &t.m, t.step, t.total);
 			double acc = NAN;
 			if (test_path) {
-				int64_t n, ok = train_eval(&t, &test, eval_limit, &n);
+				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
 				acc = (double)ok / (double)n;
 			}
 			fmt_val(ta, sizeof ta, acc, "%.4f");
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 			train_row r;
 			train_take_row(&t, &r);
 			if (test_path) {
-				int64_t n, ok = train_eval(&t, &test, eval_limit, &n);
+				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
 				r.target_acc = (double)ok / (double)n;
 				last_target = r.target_acc;
 				last_target_n = n;
@@ -312,13 +312,13 @@ int main(int argc, char **argv)
 	if (!quiet) {
 		char tacc[96] = "";
 		if (test_path) {
-			int64_t n, ok = train_eval(&t, &test, 0, &n);
+			int64_t n, ok = train_eval(&t, &test, 1, 0, &n);
 			snprintf(tacc, sizeof tacc, ", target-test accuracy %.4f (%lld/%lld)", (double)ok / n,
 			         (long long)ok, (long long)n);
 		}
 		(void)last_target;
 		(void)last_target_n;
-		int64_t n, ok = train_eval(&t, &src, 10000, &n);
+		int64_t n, ok = train_eval(&t, &src, 0, 10000, &n);
 		cli_info("%.2f epochs (%lld steps) in %.1f s, %.0f images/s; source accuracy %.4f "
 		         "(first %lld)%s", (double)t.step / t.steps_per_epoch, (long long)t.step, el, ips,
 		         (double)ok / n, (long long)n, tacc);

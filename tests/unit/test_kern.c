@@ -113,7 +113,8 @@ static void eval_fused(int B, int H, int C, int OC, int bn)
 	uint8_t *arg = malloc(np);
 	nn_conv2d_forward(c, cols, in, w, b, B, H, W, C, OC, KS);
 	if (bn)
-		nn_batchnorm_forward(n, mean, rs, c, g, be, rm, rv, B * OH * OW, OC, 1, 0, 0.1f);
+		nn_batchnorm_forward(n, mean, rs, c, g, be, (float *[]){rm}, (float *[]){rv}, B * OH * OW, OC,
+		                     1, 0, 0.1f);
 	nn_maxpool2_forward(pl, arg, bn ? n : c, B, OH, OW, OC);
 	nn_relu_forward(want, pl, np);
 	int rc = kern_conv2d_bn_pool_relu_eval(got, in, w, b, bn ? g : NULL, be, rm, rv, B, H, W, C,
@@ -144,10 +145,12 @@ static void train_fused(int B, int H, int C, int OC, int groups, int with_din)
 	char m[96];
 	snprintf(m, sizeof m, "train fused B%d %dx%dx%d -> OC%d groups %d", B, H, W, C, OC, groups);
 	nn_conv2d_forward(c, cols, in, w, b, B, H, W, C, OC, KS);
-	nn_batchnorm_forward(n, mean, rstd, c, g, be, rm, rv, B * OH * OW, OC, groups, 1, 0.1f);
+	nn_batchnorm_forward(n, mean, rstd, c, g, be, (float *[]){rm, rm}, (float *[]){rv, rv}, B * OH * OW,
+	                     OC, groups, 1, 0.1f);
 	nn_maxpool2_forward(pl, arg, n, B, OH, OW, OC);
 	nn_relu_forward(r_ref, pl, np);
-	CHECK(kern_bn_pool_relu_forward(r_k, arg2, mean2, rstd2, c, g, be, rm2, rv2, B, OH, OW, OC,
+	CHECK(kern_bn_pool_relu_forward(r_k, arg2, mean2, rstd2, c, g, be, (float *[]){rm2, rm2},
+	                                (float *[]){rv2, rv2}, B, OH, OW, OC,
 	                                groups, 0.1f) == 0);
 	compare(m, r_k, r_ref, np);
 	compare(m, rm2, rm, OC);

@@ -113,7 +113,8 @@ struct bn_ctx { int N, C, G, train; float *in, *g, *b, *rm, *rv, *out, *mean, *r
 static double bn_loss(void *p)
 {
 	struct bn_ctx *c = p;
-	nn_batchnorm_forward(c->out, c->mean, c->rstd, c->in, c->g, c->b, c->rm, c->rv, c->N, c->C, c->G,
+	nn_batchnorm_forward(c->out, c->mean, c->rstd, c->in, c->g, c->b, (float *[]){c->rm, c->rm},
+	                     (float *[]){c->rv, c->rv}, c->N, c->C, c->G,
 	                     c->train, 0.1f);
 	return dot(c->out, c->proj, (size_t)c->N * c->C);
 }
@@ -155,13 +156,23 @@ static void test_batchnorm(void)
 	/* running statistics: PyTorch's update, once per group, with the unbiased variance */
 	float rm = 0, rv = 1;
 	float one = 1, zero = 0, x4[4] = {1, 3, 10, 30}, o4[4], m2[2], r2[2];
-	nn_batchnorm_forward(o4, m2, r2, x4, &one, &zero, &rm, &rv, 4, 1, 2, 1, 0.1f);
+	nn_batchnorm_forward(o4, m2, r2, x4, &one, &zero, (float *[]){&rm, &rm}, (float *[]){&rv, &rv}, 4,
+	                     1, 2, 1, 0.1f);
 	double rm_want = 0.9 * (0.1 * 2) + 0.1 * 20, rv_want = 0.9 * (0.9 + 0.1 * 2) + 0.1 * 200;
 	CHECK_CLOSE(rm, rm_want, 1e-6);
 	CHECK_CLOSE(rv, rv_want, 1e-6);
+	/* a set per group (per-domain statistics): group g updates only its own set */
+	float rma = 0, rva = 1, rmb = 0, rvb = 1;
+	nn_batchnorm_forward(o4, m2, r2, x4, &one, &zero, (float *[]){&rma, &rmb},
+	                     (float *[]){&rva, &rvb}, 4, 1, 2, 1, 0.1f);
+	CHECK_CLOSE(rma, 0.1 * 2, 1e-6);
+	CHECK_CLOSE(rva, 0.9 + 0.1 * 2, 1e-6);
+	CHECK_CLOSE(rmb, 0.1 * 20, 1e-6);
+	CHECK_CLOSE(rvb, 0.9 + 0.1 * 200, 1e-6);
 	/* evaluation mode uses the running statistics */
 	float xe = 5, oe, ge = 2, be = 1, rme = 1, rve = 4;
-	nn_batchnorm_forward(&oe, NULL, NULL, &xe, &ge, &be, &rme, &rve, 1, 1, 1, 0, 0.1f);
+	nn_batchnorm_forward(&oe, NULL, NULL, &xe, &ge, &be, (float *[]){&rme}, (float *[]){&rve}, 1, 1, 1,
+	                     0, 0.1f);
 	CHECK_CLOSE(oe, 2 * 4 / sqrt(4 + 1e-5) + 1, 1e-6);
 	free(c.in); free(c.g); free(c.b); free(c.rm); free(c.rv); free(c.out); free(c.mean);
 	free(c.rstd); free(c.proj); free(din); free(dg); free(db);
@@ -405,7 +416,7 @@ static void net_grad(struct net_ctx *c, model_acts *ga, float *grads, float lamb
 static void test_network(int arch)
 {
 	struct net_ctx c = {.B = 8};
-	CHECK(model_init(&c.m, arch, 28, 28) == 0);
+	CHECK(model_init(&c.m, arch, 28, 28, 1) == 0);
 	model_init_params(&c.m, 5);
 	CHECK(model_acts_alloc(&c.a, &c.m, c.B) == 0);
 	model_acts ga;
@@ -487,7 +498,7 @@ static void test_network(int arch)
 static void test_model_file(void)
 {
 	model m, r;
-	CHECK(model_init(&m, MODEL_ARCH_SEED, 32, 32) == 0);
+	CHECK(model_init(&m, MODEL_ARCH_SEED, 32, 32, 1) == 0);
 	CHECK(m.F == 1200);
 	model_init_params(&m, 11);
 	m.stats[3] = 0.25f;
@@ -516,8 +527,37 @@ static void test_model_file(void)
 	free(buf);
 	/* 28x28 paper: 768 features, no BN tensors */
 	model p;
-	CHECK(model_init(&p, MODEL_ARCH_PAPER, 28, 28) == 0);
+	CHECK(model_init(&p, MODEL_ARCH_PAPER, 28, 28, 1) == 0);
 	CHECK(p.F == 768 && p.ns == 0 && p.nt == 14);
+	model_free(&p);
+	/* per-domain statistics: 16 arrays, the target set of bn1, bn2, domain.bn1 after the 10;
+	 * the label head's statistics shared; a round trip keeps both sets */
+	model d;
+	CHECK(model_init(&d, MODEL_ARCH_SEED, 28, 28, 2) == 0);
+	model_init_params(&d, 3);
+	CHECK(d.domains == 2 && d.ns == 16 && d.s[0].bn1m != d.s[1].bn1m &&
+	      d.s[0].dbn1v != d.s[1].dbn1v && d.s[0].lbn2m == d.s[1].lbn2m);
+	CHECK(d.s[1].bn1v[0] == 1.0f && d.s[1].bn2m[0] == 0.0f);
+	d.s[1].bn2m[5] = 0.5f;
+	f = open_memstream(&buf, &len);
+	CHECK(model_write(f, &d, MODEL_KIND_MODEL, 1, 2) == 0);
+	fclose(f);
+	f = fmemopen(buf, len, "rb");
+	CHECK(model_read(f, "mem", &r, NULL) == 0);
+	fclose(f);
+	CHECK(r.domains == 2 && r.nstats == d.nstats && memcmp(r.stats, d.stats, d.nstats * 4) == 0);
+	CHECK(r.s[1].bn2m[5] == 0.5f && r.s[0].bn2m[5] == 0.0f);
+	model_free(&r);
+	/* a header that says one set over the arrays of two is corrupt */
+	buf[128 + 13 * 8] = 0;   /* header[13] (the header array's data starts at byte 128) */
+	f = fmemopen(buf, len, "rb");
+	CHECK_ERR(model_read(f, "mem", &r, NULL), "corrupt model header");
+	fclose(f);
+	free(buf);
+	model_free(&d);
+	CHECK_ERR(model_init(&d, MODEL_ARCH_SEED, 28, 28, 3), "sets of BatchNorm");
+	/* the paper network has no BatchNorm: one (empty) set whatever is asked */
+	CHECK(model_init(&p, MODEL_ARCH_PAPER, 28, 28, 2) == 0 && p.domains == 1 && p.ns == 0);
 	model_free(&p);
 	model_free(&m);
 }
