@@ -6,7 +6,6 @@
 #   make SANITIZE=1 ... build with AddressSanitizer + UBSan (objects in build/san)
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.SECONDARY:
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -52,6 +51,10 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MAN1      := $(sort $(wildcard man/*.1))
 MAN5      := $(sort $(wildcard man/*.5))
 BATS      := $(sort $(wildcard tests/*.bats))
+# The tools' and unit tests' objects are intermediates of the link rules: keep them.  Only
+# these: a target make treats as secondary is not remade when deleted, and a user who deletes
+# a pipeline's model or results must see make rebuild it.
+.SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 all: $(TOOLS)
 

@@ -81,6 +81,7 @@ VG_CFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopen
 	$(PKG_CFLAGS) -O1 -g
 VG_LIB_OBJ  := $(LIB_SRC:%.c=$(VG_DIR)/%.o)
 VG_TOOLS    := $(TOOL_SRC:tools/%.c=$(VG_DIR)/bin/%)
+.SECONDARY: $(TOOL_SRC:%.c=$(VG_DIR)/%.o)
 
 $(VG_DIR)/%.o: %.c
 	@mkdir -p $(@D)

@@ -119,12 +119,11 @@ EXPERIMENT_RECIPE     ?= noise
 EXPERIMENT_TWEEN      ?= 4
 EXPERIMENT_TSNE_OPTS  ?=
 EXPERIMENT_TRAIN_OPTS ?=
-# Joint BatchNorm statistics for the animation: dann-embed normalises both domains with one set
-# of running statistics, and only a network trained with joint statistics then shows the
-# domains merging.  Trained per-domain (dann-train's default, more accurate: docs/ACCURACY.md),
-# the target is classified as well (94.16% against 93.76%, seed 1) but its features stay a
-# separate cloud under the shared statistics (seen in the contact sheet of such a run).
-EXPERIMENT_DANN_OPTS  ?= --bn-stats joint
+# DANN with dann-train's default per-domain BatchNorm statistics: the model keeps a set of
+# running statistics per domain and dann-embed --source/--target normalises each domain with
+# its own, so the animation shows the features the classifier actually sees (docs/ACCURACY.md;
+# EXPERIMENT_DANN_OPTS="--bn-stats joint" gives the joint-statistics network instead).
+EXPERIMENT_DANN_OPTS  ?=
 
 # make demo: the same chain on a small subset with few steps (<= 90 s).
 DEMO_TRAIN_N    ?= 0

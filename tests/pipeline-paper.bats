@@ -63,6 +63,19 @@ assert "first 500 of MNIST" in md, md
 	[[ "$output" == *"| dann |"* ]]
 }
 
+@test "a deleted model is trained again, and only it" {
+	need_mnist; need_bsds
+	cd "$PAPER_COPY"
+	rm runs/paper/s2/dann.model
+	run make --no-print-directory -n paper SHARED="$SHARED" "${PAPER_ARGS[@]}"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'bin/dann-train ' <<<"$output")" -eq 1 ]
+	grep -q -- '--seed 2 .*-o runs/paper/s2/dann.model.part' <<<"$output"
+	# and the tables are made again from it
+	grep -q 'runs/paper/s2/results.tsv.tmp' <<<"$output"
+	grep -q 'runs/paper/results.md.tmp' <<<"$output"
+}
+
 @test "PAPER_RECIPE=noise writes under runs/paper-noise" {
 	need_mnist
 	cd "$PAPER_COPY"
