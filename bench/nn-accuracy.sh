@@ -8,7 +8,7 @@
 #   BN       per-domain (default) or joint (dann-train --bn-stats; DANN only)
 #   SEEDS    "1 2 3"    EPOCHS 15    THREADS (default: all cores)
 #   TRAIN_OPTS  more dann-train options (e.g. --steps 20 for a smoke test)
-#   TORCH=1  also train the same network in PyTorch (bench/torch_accuracy.py, DANN only)
+#   TORCH=1  also train the same network in PyTorch (bench/torch_accuracy.py --bn $BN, DANN only)
 #   OUT      working folder (default build/nn-accuracy)
 #
 # Appends one row per run to $OUT/results.tsv:
@@ -47,10 +47,10 @@ for s in $SEEDS; do
 		sec=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 		printf 'ours\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$RECIPE" "$BN" "$s" "$EPOCHS" \
 			"$(acc "$n.model" "$te" target)" "$(acc "$n.model" mnist-test.npy source)" "$sec" | tee -a results.tsv
-		if [ "$TORCH" = 1 ] && [ "$mode" = dann ] && [ "$BN" = joint ]; then
+		if [ "$TORCH" = 1 ] && [ "$mode" = dann ]; then
 			"$PYTHON" "$ROOT/bench/torch_accuracy.py" mnist-train.npy "$tr" "$te" mnist-test.npy \
-				--epochs "$EPOCHS" --seed "$s" --threads "$THREADS" 2> "torch-$n.err" |
-				awk -F'\t' -v r="$RECIPE" '{ printf "pytorch\t%s\t%s\tjoint\t%s\t%s\t%s\t%s\t%s\n", $2, r, $3, $4, $5, $6, $7 }' |
+				--epochs "$EPOCHS" --seed "$s" --threads "$THREADS" --bn "$BN" 2> "torch-$n.err" |
+				awk -F'\t' -v r="$RECIPE" -v bn="$BN" '{ printf "pytorch\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $2, r, bn, $3, $4, $5, $6, $7 }' |
 				tee -a results.tsv
 		fi
 	done

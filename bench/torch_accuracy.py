@@ -4,7 +4,12 @@ dann-train (issue 4).  PyTorch's own initialisation and random stream, so the ru
 comparable in distribution, not step by step (tests/torch-crosscheck.bats does step by step).
 
     torch_accuracy.py SOURCE TARGET TARGET_TEST SOURCE_TEST [--mode dann|source-only]
-                      [--epochs 15] [--seed 1] [--threads 1]
+                      [--epochs 15] [--seed 1] [--threads 1] [--bn joint|per-domain]
+
+--bn joint (default): the 128 images of a step through the network as one batch.  per-domain:
+source and target through it one after the other, each with its own batch statistics and its
+own running statistics (DomainBN), and each test split scored with its domain's statistics,
+as dann-train's default and dann-embed --domain.
 
 Streams as the tools write them (images then labels).  Prints progress to stderr and one TSV
 line: impl mode seed epochs target_accuracy source_accuracy seconds.
@@ -18,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from torch_dann import DANN
+from torch_dann import DANN, GradReverse, set_domain
 
 
 def load(path):
@@ -30,8 +35,9 @@ def load(path):
             torch.from_numpy(y.astype(np.int64)))
 
 
-def accuracy(net, x, y):
+def accuracy(net, x, y, domain=0):
     net.eval()
+    set_domain(net, domain)
     ok = 0
     with torch.no_grad():
         for i in range(0, len(x), 1000):
@@ -48,7 +54,9 @@ def main():
     ap.add_argument("--epochs", type=float, default=15)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bn", default="joint", choices=["joint", "per-domain"])
     a = ap.parse_args()
+    per = a.bn == "per-domain"
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     g = torch.Generator().manual_seed(a.seed)
@@ -56,7 +64,7 @@ def main():
     xt, _ = load(a.target)
     xe, ye = load(a.target_test)
     xm, ym = load(a.source_test)
-    net = DANN("seed", xs.shape[2])
+    net = DANN("seed", xs.shape[2], per_domain=per)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     B = 64
@@ -79,10 +87,18 @@ def main():
             i = ps[b * B:(b + 1) * B]
             if a.mode == "dann":
                 j = pt[b * B:(b + 1) * B]
-                logits, dom = net(torch.cat([xs[i], xt[j]]), lam, B)
+                if per:
+                    set_domain(net, 0)
+                    logits, ds = net(xs[i], lam, B)
+                    set_domain(net, 1)
+                    dt = net.domain(GradReverse.apply(net.features(xt[j]), lam)).squeeze(1)
+                    dom = torch.cat([ds, dt])
+                else:
+                    logits, dom = net(torch.cat([xs[i], xt[j]]), lam, B)
                 loss = (F.cross_entropy(logits, ys[i]) + F.binary_cross_entropy_with_logits(dom[:B], d0)
                         + F.binary_cross_entropy_with_logits(dom[B:], d1))
             else:
+                set_domain(net, 0)
                 loss = F.cross_entropy(net.label(net.features(xs[i])), ys[i])
             opt.zero_grad()
             loss.backward()
@@ -92,8 +108,8 @@ def main():
                 print(f"torch: step {step}/{total} loss {loss.item():.4f} {time.time() - t0:.0f} s",
                       file=sys.stderr, flush=True)
     secs = time.time() - t0
-    print(f"pytorch\t{a.mode}\t{a.seed}\t{a.epochs:g}\t{accuracy(net, xe, ye):.4f}\t"
-          f"{accuracy(net, xm, ym):.4f}\t{secs:.1f}", flush=True)
+    print(f"pytorch\t{a.mode}\t{a.seed}\t{a.epochs:g}\t{accuracy(net, xe, ye, 1 if per else 0):.4f}\t"
+          f"{accuracy(net, xm, ym, 0):.4f}\t{secs:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -29,21 +29,50 @@ class GradReverse(torch.autograd.Function):
         return -ctx.lam * g, None
 
 
+class DomainBN(nn.Module):
+    """BatchNorm with one weight and bias and a set of running statistics per domain
+    (dann-train --bn-stats per-domain): `domain` picks the set, in training and evaluation."""
+
+    def __init__(self, C):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(C))
+        self.bias = nn.Parameter(torch.zeros(C))
+        for d in (0, 1):
+            self.register_buffer(f"mean{d}", torch.zeros(C))
+            self.register_buffer(f"var{d}", torch.ones(C))
+        self.domain = 0
+
+    def forward(self, x):
+        d = self.domain
+        return F.batch_norm(x, getattr(self, f"mean{d}"), getattr(self, f"var{d}"), self.weight,
+                            self.bias, self.training, 0.1, 1e-5)
+
+
+def set_domain(net, d):
+    for m in net.modules():
+        if isinstance(m, DomainBN):
+            m.domain = d
+
+
 class DANN(nn.Module):
-    def __init__(self, arch="seed", size=28):
+    def __init__(self, arch="seed", size=28, per_domain=False):
+        """per_domain: the feature extractor's and domain classifier's BatchNorm keep running
+        statistics per domain (DomainBN); run each domain through them separately."""
         super().__init__()
         bn = arch == "seed"
         flat = 48 * ((((size - 4) // 2) - 4) // 2) ** 2
+        dbn = DomainBN if per_domain else (lambda c: nn.BatchNorm2d(c))
+        dbn1 = DomainBN if per_domain else (lambda c: nn.BatchNorm1d(c))
         self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 5), nn.BatchNorm2d(32) if bn else nn.Identity(), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 48, 5), nn.BatchNorm2d(48) if bn else nn.Identity(), nn.ReLU(),
+            nn.Conv2d(3, 32, 5), dbn(32) if bn else nn.Identity(), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 48, 5), dbn(48) if bn else nn.Identity(), nn.ReLU(),
             nn.Dropout2d(0.5) if bn else nn.Identity(), nn.MaxPool2d(2), nn.Flatten())
         self.label = nn.Sequential(
             nn.Linear(flat, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
             nn.Linear(100, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
             nn.Linear(100, 10))
         self.domain = nn.Sequential(
-            nn.Linear(flat, 100), nn.BatchNorm1d(100) if bn else nn.Identity(), nn.ReLU(),
+            nn.Linear(flat, 100), dbn1(100) if bn else nn.Identity(), nn.ReLU(),
             nn.Linear(100, 1))
 
     def forward(self, x, lam, nsrc):
