@@ -37,7 +37,7 @@ static void usage(FILE *f)
 	        "  -o, --output MODEL   write the trained model here (see dann-model(5))\n"
 	        "  --mode M             dann (default) or source-only\n"
 	        "  --arch A             seed (default: BatchNorm + Dropout2d) or paper (neither)\n"
- 	        "  --bn-stats S         per-domain (default): separate BatchNorm statistics for the\n"
+	        "  --bn-stats S         per-domain (default): separate BatchNorm statistics for the\n"
 	        "                       source and target halves, and a set of running statistics\n"
 	        "                       per domain (dann-embed --domain); joint: over both together\n"
 	        "  --epochs N           passes over the source (default 15)\n"
@@ -236,8 +236,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	int64_t start_step = t.step;
-	double t0 = cli_now(), last_target = NAN;
-	int64_t last_target_n = 0;
+	double t0 = cli_now();
 	cli_progress prog;
 	cli_progress_start(&prog, "train", t.total - start_step);
 	for (;;) {
@@ -271,8 +270,6 @@ int main(int argc, char **argv)
 			if (test_path) {
 				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
 				r.target_acc = (double)ok / (double)n;
-				last_target = r.target_acc;
-				last_target_n = n;
 			}
 			char v[7][32];
 			fmt_val(v[0], 32, r.lambda, "%.6f");
@@ -317,8 +314,6 @@ int main(int argc, char **argv)
 			snprintf(tacc, sizeof tacc, ", target-test accuracy %.4f (%lld/%lld)", (double)ok / n,
 			         (long long)ok, (long long)n);
 		}
-		(void)last_target;
-		(void)last_target_n;
 		int64_t n, ok = train_eval(&t, &src, 0, 10000, &n);
 		cli_info("%.2f epochs (%lld steps) in %.1f s, %.0f images/s; source accuracy %.4f "
 		         "(first %lld)%s", (double)t.step / t.steps_per_epoch, (long long)t.step, el, ips,
