@@ -93,21 +93,29 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 }
 
 @test "SIGINT at a random moment writes a checkpoint; --resume reaches the same model" {
-	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 120 --batch 8 --threads 1 --log-every 3
+	# 400 steps, a log row every 10: the signal lands after a random number of rows (1-30 of
+	# 40), chosen before the run starts, so a fast machine cannot finish first while the test
+	# is still picking the moment (CI once did, with 120 steps and a sleep after the first row)
+	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 400 --batch 8 --threads 1 --log-every 10
 	      --snapshots 4)
 	dann-train -q "${args[@]}" --log "$T/full.tsv" --snapshot-dir "$T/s1" -o "$T/full.model"
+	[ "$(wc -l < "$T/full.tsv")" -eq 41 ]
 	for sig in INT TERM; do
 		interrupted=0
 		for try in 1 2 3 4 5; do
 			# each try starts clean: a try that finished before the signal leaves a model
 			rm -rf "$T/s2" "$T/part.model"* "$T/part.tsv"
+			rows=$(( 2 + RANDOM % 30 ))   # header + 1..30 rows
 			dann-train -q "${args[@]}" --log "$T/part.tsv" --snapshot-dir "$T/s2" -o "$T/part.model" &
 			pid=$!
-			# a random moment after training has started
-			for i in $(seq 100); do [ "$(cat "$T/part.tsv" 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
-			sleep "$(py 'print(np.random.default_rng().uniform(0, 0.6))')"
+			for i in $(seq 2000); do
+				[ "$(wc -l < "$T/part.tsv" 2>/dev/null || echo 0)" -ge "$rows" ] && break
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.005
+			done
 			kill -s "$sig" "$pid" || true
 			rc=0; wait "$pid" || rc=$?
+			echo "$sig try $try: signal after $((rows - 1)) rows, exit $rc"
 			if [ "$rc" -ne 0 ]; then interrupted=1; break; fi
 		done
 		[ "$interrupted" -eq 1 ]
