@@ -9,8 +9,8 @@ load helper
 
 free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-wait_port() {  # port: wait until something listens (at most ~5 s)
-	for _ in $(seq 50); do
+wait_port() {  # port: wait until something listens (at most ~20 s: a cold machine starts Python slowly)
+	for _ in $(seq 200); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -21,7 +21,7 @@ wait_port() {  # port: wait until something listens (at most ~5 s)
 start_bad_server() {  # mode [dir] -> sets BAD_PORT, BAD_PID; log in $T/bad-server.log
 	"$PYTHON" "$ROOT/tests/fetch-server.py" "$T/bad.port" "${2:-$FX/www/good}" "$1" 2>"$T/bad-server.log" &
 	BAD_PID=$!
-	for _ in $(seq 50); do [ -s "$T/bad.port" ] && break; sleep 0.1; done
+	for _ in $(seq 200); do [ -s "$T/bad.port" ] && break; sleep 0.1; done
 	BAD_PORT=$(cat "$T/bad.port")
 	wait_port "$BAD_PORT"
 }
