@@ -239,6 +239,22 @@ void mnistm_resize(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int 
 	resize_apply(&p, in, out);
 }
 
+void mnistm_pad(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow)
+{
+	int y0 = (oh - ih) / 2, x0 = (ow - iw) / 2;
+	memset(out, 0, (size_t)oh * (size_t)ow);
+	for (int y = 0; y < ih; y++)
+		memcpy(out + (size_t)(y0 + y) * (size_t)ow + (size_t)x0, in + (size_t)y * (size_t)iw, (size_t)iw);
+}
+
+int mnistm_check_fit(const mnistm_cfg *cfg)
+{
+	if (cfg->fit == MNISTM_FIT_PAD && (cfg->out_h < cfg->in_h || cfg->out_w < cfg->in_w))
+		return err_set(DN_ERANGE, "cannot pad %dx%d digits into %dx%d images "
+		               "(the output must be at least the input's size; --fit resize scales them)", cfg->in_h, cfg->in_w, cfg->out_h, cfg->out_w);
+	return 0;
+}
+
 /* xoshiro256** step, the same as rng_next() in lib/rng.c but inlinable: the noise recipe
  * draws 3 bytes per pixel and a function call per 8 bytes costs as much as the generator.
  * tests/unit/test_mnistm.c checks that both give the same sequence. */
@@ -370,8 +386,9 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 	int resize = cfg->in_h != cfg->out_h || cfg->in_w != cfg->out_w;
 	int bsds = cfg->recipe == MNISTM_BSDS;
 	int64_t base = cfg->offset + first; /* dataset index of in[0] */
+	int pad = resize && cfg->fit == MNISTM_FIT_PAD;
 	resize_plan plan;
-	if (resize)
+	if (resize && !pad)
 		plan_init(&plan, cfg->in_h, cfg->in_w, cfg->out_h, cfg->out_w);
 #pragma omp parallel
 	{
@@ -387,7 +404,10 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 			const uint8_t *d = in + (size_t)k * in_px;
 			if (resize) {
 				uint8_t *s = scratch + (size_t)k * out_px;
-				resize_apply(&plan, d, s);
+				if (pad)
+					mnistm_pad(d, cfg->in_h, cfg->in_w, s, cfg->out_h, cfg->out_w);
+				else
+					resize_apply(&plan, d, s);
 				d = s;
 			}
 			uint8_t *o = out + (size_t)k * out_px * 3;
@@ -515,6 +535,8 @@ static int write_fail(mnistm_io *io)
 
 int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io)
 {
+	if (mnistm_check_fit(cfg) < 0)
+		return DN_ERANGE;
 	int64_t n = hd->shape[0];
 	size_t in_px = (size_t)cfg->in_h * (size_t)cfg->in_w;
 	size_t out_px = (size_t)cfg->out_h * (size_t)cfg->out_w;
@@ -645,13 +667,13 @@ static int sheet_cols(int64_t count, int cols)
 int mnistm_sheet_dims(int64_t count, int h, int w, int cols, int scale, int *sw, int *sh)
 {
 	if (count < 1 || h < 1 || w < 1 || scale < 1)
-		return err_set(DN_EARG, "contact sheet: no images");
+		return err_set(DN_ERANGE, "contact sheet: no images");
 	cols = sheet_cols(count, cols);
 	int64_t rows = (count + cols - 1) / cols;
 	int64_t W = cols * ((int64_t)w * scale + SHEET_GUTTER) + SHEET_GUTTER;
 	int64_t H = rows * ((int64_t)h * scale + SHEET_GUTTER) + SHEET_GUTTER;
 	if (W > 65535 || H > 65535)
-		return err_set(DN_EARG, "contact sheet of %lldx%lld pixels is too large", (long long)W,
+		return err_set(DN_ERANGE, "contact sheet of %lldx%lld pixels is too large", (long long)W,
 		               (long long)H);
 	*sw = (int)W;
 	*sh = (int)H;

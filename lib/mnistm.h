@@ -14,9 +14,13 @@
  * i therefore depends only on (seed, i, recipe, options, digit, photos): not on threads, chunk
  * size or how the dataset was split.
  *
- * Resizing (--size S different from the input's H x W): the digit is resampled bilinearly to
- * S x S before the recipe, with pixel centres aligned ((x + 0.5) * W / S - 0.5, clamped at the
- * border), rounded to nearest.
+ * Fitting the digit into an output of another size (--size S different from the input's H x W):
+ *   MNISTM_FIT_PAD     the digit is placed unscaled in the centre of a zero S x S canvas, its
+ *                      top-left corner at ((S - H) / 2, (S - W) / 2) (rounded down): the
+ *                      published MNIST-M's geometry, a 28 x 28 digit in a 32 x 32 image with a
+ *                      2-pixel border (man/mnistm-gen.1 says how this was measured);
+ *   MNISTM_FIT_RESIZE  the digit is resampled bilinearly to S x S, with pixel centres aligned
+ *                      ((x + 0.5) * W / S - 0.5, clamped at the border), rounded to nearest.
  *
  * Functions return 0 or a negative DN_E* code with err_msg() set; nothing prints. */
 #ifndef DN_MNISTM_H
@@ -31,8 +35,11 @@
 
 typedef enum { MNISTM_NOISE = 0, MNISTM_BSDS } mnistm_recipe;
 typedef enum { MNISTM_MASK_GRAY = 0, MNISTM_MASK_BINARY } mnistm_mask;
+typedef enum { MNISTM_FIT_RESIZE = 0, MNISTM_FIT_PAD } mnistm_fit;
 
-#define MNISTM_THRESHOLD_DEFAULT 30
+#define MNISTM_THRESHOLD_DEFAULT 30 /* noise recipe */
+#define MNISTM_BSDS_THRESHOLD 0      /* bsds binary mask: every non-zero digit pixel */
+#define MNISTM_BSDS_SIZE 32          /* bsds default output side: the published MNIST-M's */
 #define MNISTM_MAX_SIDE 1024
 
 /* Background photos, decoded once, sorted by file name (readdir order is not portable, and
@@ -55,7 +62,8 @@ typedef struct {
 	uint64_t seed;
 	int64_t offset;      /* dataset index of the first image of the stream */
 	int in_h, in_w;      /* input digit size */
-	int out_h, out_w;    /* output size (resampled if different) */
+	int out_h, out_w;    /* output size (the digit fitted into it if different) */
+	mnistm_fit fit;      /* how, when the sizes differ; PAD needs out >= in */
 	const mnistm_bg *bg; /* bsds only */
 } mnistm_cfg;
 
@@ -72,6 +80,14 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 
 /* Resample one (ih,iw) gray digit to (oh,ow), bilinear with aligned pixel centres. */
 void mnistm_resize(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow);
+
+/* Place one (ih,iw) digit unscaled in the centre of a zero (oh,ow) canvas (oh >= ih,
+ * ow >= iw), top-left corner at ((oh - ih) / 2, (ow - iw) / 2). */
+void mnistm_pad(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow);
+
+/* Check that cfg's sizes can be fitted: DN_ERANGE with a message when fit is PAD and the output
+ * is smaller than the input. */
+int mnistm_check_fit(const mnistm_cfg *cfg);
 
 /* The whole stream filter.  The images header has been read (hd) and checked; reads the
  * images in chunks, writes the output header and images, then copies the labels array after

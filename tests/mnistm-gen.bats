@@ -108,9 +108,9 @@ hlen() { echo $(($(od -An -tu2 -j8 -N2 "$1") + 10)); }
 @test "messages: -q says nothing, -v reports on stderr, --progress goes to stderr only" {
 	fx digits "$T/d.npy" 50 6 6
 	fx png "$T/bg/a.png" 10 10 1
-	run --separate-stderr mnistm-gen -q --progress --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	run --separate-stderr mnistm-gen -q --progress --recipe bsds --backgrounds "$T/bg" --size 0 "$T/d.npy" -o "$T/o.npy"
 	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
-	run --separate-stderr mnistm-gen -v --recipe bsds --backgrounds "$T/bg" "$T/d.npy" -o "$T/o.npy"
+	run --separate-stderr mnistm-gen -v --recipe bsds --backgrounds "$T/bg" --size 0 "$T/d.npy" -o "$T/o.npy"
 	[ "$status" -eq 0 ] && [ -z "$output" ]
 	[[ "$stderr" == *"mnistm-gen: 1 photos from $T/bg decoded"* ]]
 	[[ "$stderr" == *"mnistm-gen: 50 images of 6x6x3 in"* ]]
@@ -123,8 +123,14 @@ hlen() { echo $(($(od -An -tu2 -j8 -N2 "$1") + 10)); }
 	fx digits "$T/d.npy" 16 6 6
 	run --separate-stderr mnistm-gen --threshold 256 "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "threshold.*out of range"
-	run --separate-stderr mnistm-gen --size 0 "$T/d.npy"
+	run --separate-stderr mnistm-gen --size -1 "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "size.*out of range"
+	run --separate-stderr mnistm-gen --size 1025 "$T/d.npy"
+	assert_fails_cleanly 2 mnistm-gen "size.*out of range"
+	run --separate-stderr mnistm-gen --fit crop "$T/d.npy"
+	assert_fails_cleanly 2 mnistm-gen "--fit: 'crop' is not pad or resize"
+	run --separate-stderr mnistm-gen --fit pad --size 5 "$T/d.npy"
+	assert_fails_cleanly 2 mnistm-gen "cannot pad 6x6 digits into 5x5 images"
 	run --separate-stderr mnistm-gen --seed x1 "$T/d.npy"
 	assert_fails_cleanly 2 mnistm-gen "seed.*not an integer"
 	run --separate-stderr mnistm-gen --offset -1 "$T/d.npy"
@@ -178,7 +184,7 @@ print("ok", bg.size, chi2)
 	fx digits "$T/d.npy" 300 10 10
 	fx png "$T/bg/a.png" 40 30 1
 	fx png "$T/bg/b.png" 25 50 2
-	for r in noise "bsds --backgrounds $T/bg"; do
+	for r in noise "bsds --backgrounds $T/bg --size 0"; do
 		mnistm-gen --recipe $r --seed 5 "$T/d.npy" > "$T/a.npy"
 		mnistm-gen --recipe $r --seed 5 < "$T/d.npy" > "$T/b.npy"
 		OMP_NUM_THREADS=1 mnistm-gen --recipe $r --seed 5 "$T/d.npy" > "$T/c.npy"
@@ -226,8 +232,8 @@ print("ok", bg.size, chi2)
 @test "bsds: background as large as the digit gives exactly |photo - digit|" {
 	fx digits "$T/d.npy" 50 5 7
 	fx png "$T/bg/only.png" 5 7 42
-	mnistm-gen --recipe bsds --backgrounds "$T/bg" --seed 2 "$T/d.npy" -o "$T/o.npy"
-	mnistm-gen --recipe bsds --backgrounds "$T/bg" --mask binary --threshold 90 --seed 2 "$T/d.npy" -o "$T/b.npy"
+	mnistm-gen --recipe bsds --backgrounds "$T/bg" --size 0 --mask gray --seed 2 "$T/d.npy" -o "$T/o.npy"
+	mnistm-gen --recipe bsds --backgrounds "$T/bg" --size 0 --mask binary --threshold 90 --seed 2 "$T/d.npy" -o "$T/b.npy"
 	py '
 import zlib
 raw = open(sys.argv[3], "rb").read()
@@ -262,7 +268,7 @@ for k, name in ((1, "a"), (2, "b")):
     a[..., 2] = k
     png(sys.argv[1] + "/" + name + ".png", a)
 ' "$T/bg2"
-	mnistm-gen --recipe bsds --backgrounds "$T/bg2" --seed 9 "$T/z.npy" -o "$T/o.npy"
+	mnistm-gen --recipe bsds --backgrounds "$T/bg2" --size 0 --seed 9 "$T/z.npy" -o "$T/o.npy"
 	py '
 o = open(sys.argv[1], "rb"); rgb = np.load(o).astype(int)
 assert rgb.shape == (3000, 3, 3, 3)
@@ -276,6 +282,37 @@ assert ((rgb[..., 2] == ph[:, None, None])).all() and set(ph) == {1, 2}
 cells = np.bincount((ph - 1) * 12 + y0 * 4 + x0, minlength=24)
 assert cells.min() > 70 and cells.max() < 190, cells
 ' "$T/o.npy"
+}
+
+@test "bsds defaults are the published geometry: 32x32, digit unscaled in the centre, mask v > 0" {
+	# a 28x28 digit with every grey level, one photo exactly the patch size: the output must be
+	# |photo - 255*(v > 0)| with the digit at rows and columns 2..29, the border the photo itself
+	py 'f = open(sys.argv[1], "wb"); rng = np.random.default_rng(3)
+im = rng.integers(0, 256, (20, 28, 28)).astype(np.uint8); im[:, ::3] = 0
+np.save(f, im); np.save(f, np.arange(20, dtype=np.uint8) % 10)' "$T/d.npy"
+	fx png "$T/bg/only.png" 32 32 7
+	mnistm-gen --recipe bsds --backgrounds "$T/bg" --seed 4 "$T/d.npy" -o "$T/o.npy"
+	# the same images from digits already padded to 32x32 (as mnist-fetch --size 32 writes them)
+	py 'f = open(sys.argv[1], "rb"); im = np.load(f); lb = np.load(f)
+p = np.zeros((len(im), 32, 32), np.uint8); p[:, 2:30, 2:30] = im
+g = open(sys.argv[2], "wb"); np.save(g, p); np.save(g, lb)' "$T/d.npy" "$T/d32.npy"
+	mnistm-gen --recipe bsds --backgrounds "$T/bg" --seed 4 "$T/d32.npy" -o "$T/o32.npy"
+	cmp "$T/o.npy" "$T/o32.npy"
+	py '
+import zlib
+raw = open(sys.argv[3], "rb").read()
+i = raw.index(b"IDAT"); n = int.from_bytes(raw[i-4:i], "big")
+px = np.frombuffer(zlib.decompress(raw[i+4:i+4+n]), np.uint8).reshape(32, 1 + 32*3)[:, 1:].reshape(32, 32, 3).astype(int)
+f = open(sys.argv[1], "rb"); im = np.load(f).astype(int)
+o = open(sys.argv[2], "rb"); rgb = np.load(o); lb = np.load(o)
+assert rgb.shape == (20, 32, 32, 3), rgb.shape
+mask = np.zeros((20, 32, 32), int); mask[:, 2:30, 2:30] = np.where(im > 0, 255, 0)
+assert (rgb == np.abs(px[None] - mask[..., None])).all()
+assert (lb == np.arange(20) % 10).all()
+' "$T/d.npy" "$T/o.npy" "$T/bg/only.png"
+	# the earlier defaults stay reachable: gray mask at the input size, bilinear resize
+	mnistm-gen --recipe bsds --backgrounds "$T/bg" --seed 4 --mask gray --size 32 --fit resize "$T/d.npy" -o "$T/r.npy"
+	! cmp -s "$T/o.npy" "$T/r.npy"
 }
 
 @test "--size 32: a constant digit stays constant, shape (N,32,32,3); labels copied" {
@@ -354,21 +391,21 @@ fails_without_output() {  # pattern args...
 	mkdir -p "$T/empty" && touch "$T/empty/readme.txt"
 	fails_without_output "no photos" --recipe bsds --backgrounds "$T/empty" "$T/d.npy"
 	mkdir -p "$T/small" && fx png "$T/small/a.png" 20 20 1 && fx png "$T/small/b.png" 7 30 1
-	fails_without_output "b.png: photo is 30x7, smaller than the 8x8 patch" --recipe bsds --backgrounds "$T/small" "$T/d.npy"
+	fails_without_output "b.png: photo is 30x7, smaller than the 8x8 patch" --recipe bsds --backgrounds "$T/small" --size 0 "$T/d.npy"
 	# the same photos are fine for a 7x7 output
-	mnistm-gen --recipe bsds --backgrounds "$T/small" --size 7 "$T/d.npy" > /dev/null
+	mnistm-gen --recipe bsds --backgrounds "$T/small" --size 7 --fit resize "$T/d.npy" > /dev/null
 	mkdir -p "$T/badjpg" && fx png "$T/badjpg/a.png" 20 20 1
 	printf '\377\330\377\340\000\020JFIF\000garbage garbage garbage' > "$T/badjpg/b.jpg"
-	fails_without_output "b.jpg: corrupt JPEG" --recipe bsds --backgrounds "$T/badjpg" "$T/d.npy"
+	fails_without_output "b.jpg: corrupt JPEG" --recipe bsds --size 0 --backgrounds "$T/badjpg" "$T/d.npy"
 	mkdir -p "$T/badpng" && fx png "$T/badpng/a.png" 20 20 1
 	head -c 60 "$T/badpng/a.png" > "$T/badpng/c.png"
-	fails_without_output "c.png: corrupt PNG" --recipe bsds --backgrounds "$T/badpng" "$T/d.npy"
+	fails_without_output "c.png: corrupt PNG" --recipe bsds --size 0 --backgrounds "$T/badpng" "$T/d.npy"
 	mkdir -p "$T/crc" && fx png "$T/crc/a.png" 20 20 1
 	# flip a byte inside the IDAT data: CRC or zlib error
 	py 'b = bytearray(open(sys.argv[1], "rb").read()); b[50] ^= 0xff; open(sys.argv[1], "wb").write(b)' "$T/crc/a.png"
-	fails_without_output "a.png: corrupt PNG" --recipe bsds --backgrounds "$T/crc" "$T/d.npy"
+	fails_without_output "a.png: corrupt PNG" --recipe bsds --size 0 --backgrounds "$T/crc" "$T/d.npy"
 	mkdir -p "$T/notimg" && echo hello > "$T/notimg/x.jpg"
-	fails_without_output "x.jpg: not a JPEG or PNG" --recipe bsds --backgrounds "$T/notimg" "$T/d.npy"
+	fails_without_output "x.jpg: not a JPEG or PNG" --recipe bsds --size 0 --backgrounds "$T/notimg" "$T/d.npy"
 }
 
 @test "truncated real JPEG is an error, not a photo with a grey band" {
@@ -377,7 +414,7 @@ fails_without_output() {  # pattern args...
 	mkdir -p "$T/tj"
 	head -c 20000 "$BSDS_DIR/$f" > "$T/tj/cut.jpg"
 	fx digits "$T/d.npy" 5 8 8
-	fails_without_output "cut.jpg: corrupt JPEG" --recipe bsds --backgrounds "$T/tj" "$T/d.npy"
+	fails_without_output "cut.jpg: corrupt JPEG" --recipe bsds --size 0 --backgrounds "$T/tj" "$T/d.npy"
 }
 
 @test "output errors: full disk is one line and exit 1; a closed pipe is quiet" {
