@@ -96,8 +96,8 @@ int pub_decode_png32(const uint8_t *buf, size_t len, const char *name, uint8_t o
 		return DN_EFORMAT;
 	}
 	if (!(im.format & PNG_FORMAT_FLAG_COLOR) || (im.format & PNG_FORMAT_FLAG_ALPHA)) {
-		err_set(DN_EFORMAT, "%s: image is %s, expected RGB", name,
-		        im.format & PNG_FORMAT_FLAG_ALPHA ? "with alpha" : "grayscale");
+		err_set(DN_EFORMAT, "%s: image %s, expected RGB", name,
+		        im.format & PNG_FORMAT_FLAG_ALPHA ? "has an alpha channel" : "is grayscale");
 		png_image_free(&im);
 		return DN_EFORMAT;
 	}
