@@ -25,6 +25,7 @@ typedef struct {
 	const char *name;                   /* "mnist", "fashion-mnist" (also the cache sub-folder) */
 	const char *files[FETCH_NFILES];    /* decompressed file names */
 	const char *sha256[FETCH_NFILES];   /* hex SHA-256 of the decompressed files */
+	size_t size[FETCH_NFILES];          /* their sizes: a download or its decompression stops there */
 	const char *local_dirs[3];          /* folders tried after the user's mirrors (NULL-ended) */
 	const char *public_mirrors[4];      /* URLs tried last (NULL-ended) */
 } fetch_dataset;
@@ -53,6 +54,7 @@ typedef struct {
 	long stall_min_rate;        /* bytes/s */
 	int retries;                /* extra attempts at one http(s) source after a transient failure */
 	long retry_delay_ms;        /* before the first retry; doubled each time */
+	long deadline_s;            /* the longest one download (one attempt) may take, all included */
 	/* Optional callbacks (NULL: silent).  notice: one line, e.g. why a source was skipped.
 	 * progress: a download of `label` has `done` of `total` bytes (total 0 if unknown);
 	 * finished != 0 once at the end of each transfer. */
@@ -61,7 +63,8 @@ typedef struct {
 	void *ctx;
 } fetch_opts;
 
-/* Sensible defaults: 15 s connect timeout, abort under 1000 B/s for 30 s, 2 retries, 1 s delay. */
+/* Sensible defaults: 15 s connect timeout, abort under 1000 B/s for 30 s, 2 retries, 1 s delay,
+ * a 900 s deadline per download. */
 void fetch_opts_init(fetch_opts *o);
 
 typedef struct {
@@ -75,12 +78,45 @@ typedef struct {
 	int unreachable;     /* on failure: every source tried was a host that could not be reached */
 } fetch_result;
 
-/* Get file `name` with decompressed SHA-256 `want`.  0 on success; otherwise DN_EHASH,
- * DN_EFORMAT, DN_ENET, DN_EIO or DN_EARG with a message naming the file. */
-int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_LEN], fetch_result *r);
+/* Get file `name` with decompressed SHA-256 `want` and (at most) `max` decompressed bytes: a
+ * download stops once it exceeds what `max` bytes can take gzip-compressed
+ * (fetch_gz_bound), its decompression once it exceeds `max`.  0 on success; otherwise
+ * DN_EHASH, DN_EFORMAT, DN_ENET, DN_EIO or DN_EARG with a message naming the file. */
+int fetch_file(const fetch_opts *o, const char *name, const uint8_t want[SHA256_LEN], size_t max, fetch_result *r);
 void fetch_result_free(fetch_result *r);
 
 /* 1 for http:// and https:// URLs, 0 otherwise. */
 int fetch_is_http(const char *src);
+
+/* Check what a source string says before anything is tried: DN_EARG with the reason ("URL has
+ * no host", "unsupported scheme 'ftp'", "file:// URL needs an absolute path", a control
+ * character or space) for a string that cannot name a source; 0 otherwise. */
+int fetch_check_source(const char *src);
+
+/* The most bytes that `n` bytes of data can take gzip-compressed (stored blocks, headers). */
+size_t fetch_gz_bound(size_t n);
+
+/* --- building blocks for other kinds of data (lib/published.c) --------------------------- */
+
+/* What one source gave: FETCH_OK, or a failure class; higher classes tell more and are kept
+ * for the final message.  FETCH_UNREACHABLE: the host could not be reached (ranks as NET). */
+enum { FETCH_OK = -1, FETCH_NOTFOUND = 0, FETCH_NET, FETCH_FORMAT, FETCH_HASH, FETCH_UNREACHABLE = 10 };
+
+/* Try one source.  `src` as the user gave it; `path` is the local path of a folder or
+ * file:// source, NULL for an http(s) source.  Returns FETCH_OK or a class with err_msg(). */
+typedef int (*fetch_try_fn)(void *ctx, const fetch_opts *o, const char *src, const char *path);
+
+/* Try o->sources in order (http(s) ones skipped when offline) until `try` succeeds: 0, else
+ * the most telling failure as a DN_E* code with a message naming `name`.  *unreachable is set
+ * when every source tried was a host that could not be reached. */
+int fetch_sources(const fetch_opts *o, const char *name, fetch_try_fn try, void *ctx, int *unreachable);
+
+/* Download `url` into memory (malloc'd *buf) with o's timeouts, deadline and retries; a body
+ * over `max` bytes stops the transfer.  `src` names the source (a host that cannot be reached
+ * is not tried again in this process).  FETCH_OK or a class with err_msg(). */
+int fetch_http_get(const fetch_opts *o, const char *src, const char *url, size_t max, uint8_t **buf, size_t *len);
+
+/* Store `len` bytes as cache_dir/name (created), under a temporary name renamed into place. */
+int fetch_cache_store(const char *cache_dir, const char *name, const uint8_t *buf, size_t len);
 
 #endif

@@ -171,7 +171,8 @@ int idx_slurp(const char *path, size_t max, uint8_t **out, size_t *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO with no writer must not block; only regular files are read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(DN_EIO, "%s: %s", path, strerror(errno));
 	struct stat st;
@@ -180,7 +181,11 @@ int idx_slurp(const char *path, size_t max, uint8_t **out, size_t *outlen)
 		close(fd);
 		return err_set(DN_EIO, "%s: %s", path, strerror(e));
 	}
-	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(DN_EIO, "%s: not a regular file (a FIFO, device or socket is not read)", path);
+	}
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
 	if (cap > max + 1)
 		cap = max + 1;
 	uint8_t *b = malloc(cap);
@@ -234,7 +239,7 @@ int idx_map(const char *path, size_t max, uint8_t **out, size_t *outlen, int *ma
 	*out = NULL;
 	*outlen = 0;
 	*mapped = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(DN_EIO, "%s: %s", path, strerror(errno));
 	struct stat st;

@@ -31,11 +31,12 @@ int idx_gunzip(const uint8_t *buf, size_t len, const char *name, size_t max, uin
  * dimensions (truncated, or extra bytes after the data).  `a->data` points into `buf`. */
 int idx_parse(const uint8_t *buf, size_t len, const char *name, idx_array *a);
 
-/* Read a whole file into memory (malloc'd; at most `max` bytes, else DN_EFORMAT). */
+/* Read a whole regular file into memory (malloc'd; at most `max` bytes, else DN_EFORMAT).
+ * A FIFO, device or socket is refused (DN_EIO) without blocking: it is opened O_NONBLOCK. */
 int idx_slurp(const char *path, size_t max, uint8_t **out, size_t *outlen);
 /* Map a regular file read-only into memory (pre-faulted): faster than idx_slurp for the large
  * cached files, as nothing is copied.  Release with idx_unmap.  Falls back to idx_slurp for
- * empty files and non-regular files; *mapped says which was done. */
+ * empty files (and so refuses non-regular ones); *mapped says which was done. */
 int idx_map(const char *path, size_t max, uint8_t **out, size_t *outlen, int *mapped);
 /* Release a buffer from idx_map (or any malloc'd buffer when mapped is 0). */
 void idx_unmap(uint8_t *buf, size_t len, int mapped);

@@ -7,10 +7,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -37,6 +40,9 @@ static int check_size(const char *path, const char *kind, unsigned long w, unsig
 	if (w == 0 || h == 0 || w > IMG_MAX_SIDE || h > IMG_MAX_SIDE)
 		return err_set(DN_EFORMAT, "%s: %s of %lux%lu pixels: sides must be 1..%d", path, kind, w,
 		               h, IMG_MAX_SIDE);
+	if ((unsigned long long)w * h > (unsigned long long)IMG_MAX_PIXELS)
+		return err_set(DN_EFORMAT, "%s: %s of %lux%lu pixels is over the budget of %ld pixels: not decoded",
+		               path, kind, w, h, (long)IMG_MAX_PIXELS);
 	return 0;
 }
 
@@ -158,6 +164,10 @@ static int load_png(FILE *f, const char *path, img_rgb *img)
 	png_uint_32 w, h;
 	int depth, type;
 	png_get_IHDR(p, info, &w, &h, &depth, &type, NULL, NULL, NULL);
+	if (check_size(path, "PNG", w, h) < 0) {
+		png_destroy_read_struct(&p, &info, NULL);
+		return DN_EFORMAT;
+	}
 	/* Everything to 8-bit RGB: palette -> RGB, low-bit gray -> 8 bits, 16 -> 8, drop alpha,
 	 * gray -> RGB. */
 	if (type == PNG_COLOR_TYPE_PALETTE)
@@ -200,9 +210,23 @@ int img_load(const char *path, img_rgb *img)
 {
 	img->w = img->h = 0;
 	img->rgb = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* O_NONBLOCK and fstat first: a FIFO among the photos must not block the tool forever. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		return err_set(DN_EIO, "%s: %s", path, strerror(errno));
+	struct stat st = {0};
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = errno;
+		close(fd);
+		return err_set(DN_EIO, "%s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		               S_ISREG(st.st_mode) ? strerror(e) : "not a regular file (a FIFO, device or socket is not read)");
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		int e = errno;
+		close(fd);
+		return err_set(DN_EIO, "%s: %s", path, strerror(e));
+	}
 	unsigned char magic[8];
 	size_t got = fread(magic, 1, sizeof magic, f);
 	int rc;

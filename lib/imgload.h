@@ -12,13 +12,21 @@
 
 /* Largest side accepted, so a corrupt header cannot request gigabytes. */
 #define IMG_MAX_SIDE 16384
+/* Pixel budget: a photo whose header announces more pixels than this (a small file can claim a
+ * gigapixel image) is refused before anything is decoded or allocated.  40 megapixels (120 MB
+ * of RGB) is 260 times a BSDS500 photograph (481x321); rebuild with -DIMG_MAX_PIXELS=N to
+ * change it. */
+#ifndef IMG_MAX_PIXELS
+#define IMG_MAX_PIXELS 40000000L
+#endif
 
 typedef struct {
 	int w, h;
 	uint8_t *rgb; /* (h,w,3), rows top to bottom; malloc'd, free with img_free() */
 } img_rgb;
 
-/* Decode `path` into `img`.  On failure `img` is left empty (rgb NULL). */
+/* Decode `path` into `img`.  On failure `img` is left empty (rgb NULL).  Only a regular file is
+ * read: a FIFO, device or socket is refused (DN_EIO) without blocking. */
 int img_load(const char *path, img_rgb *img);
 void img_free(img_rgb *img);
 

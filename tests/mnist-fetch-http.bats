@@ -226,3 +226,75 @@ no_cached_files() {  # cache root: nothing cached there (no final names, no temp
 	[ -f "$XDG_CACHE_HOME/dann-toolkit/mnist/train-images-idx3-ubyte" ]
 	[[ "$stderr" == *"train-images-idx3-ubyte.gz: "*"elapsed"* ]] || { echo "$stderr"; return 1; }
 }
+
+# --- a hostile mirror (issue 16): every MNIST file's size is known, so neither the download nor
+# its decompression may grow past it; a download has a deadline.  Each class with both splits'
+# files (the bomb and the endless body answer every request), alone (exit 1) and followed by a
+# good mirror (used next).
+
+@test "http: a gzip bomb stops at the file's known size: exit 1, then the next mirror" {
+	start_bad_server bomb
+	local split
+	for split in train test; do
+		run --separate-stderr /usr/bin/time -f "%M" mnist-fetch -q --split $split --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+		[ "$status" -eq 1 ] || { echo "status $status: $stderr"; return 1; }
+		[[ "$stderr" =~ -images-idx3-ubyte.gz:\ decompressed\ data\ larger\ than\ (47040016|7840016)\ bytes ]] || { echo "$stderr"; return 1; }
+		# memory bounded by the file's real size (47 MB for train images), not by the bomb's 64 MB
+		local kb=${stderr##*$'\n'}
+		echo "max RSS $kb KB"
+		[ "$kb" -lt 200000 ]
+	done
+	run --separate-stderr mnist-fetch --split test --mirror "http://127.0.0.1:$BAD_PORT/x/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ] && [[ "$stderr" == *"decompressed data larger than 7840016 bytes; trying the next source"* ]]
+	check_stream "$T/out.npy" t10k
+}
+
+@test "http: an endless body stops past the most the file can take compressed: exit 1, then the next mirror" {
+	start_bad_server endless
+	t0=$(date +%s%N)
+	run --separate-stderr mnist-fetch -q --split test --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+	echo "took $(( ($(date +%s%N) - t0) / 1000000 )) ms: $stderr"
+	assert_fails_cleanly 1 mnist-fetch "t10k-images-idx3-ubyte.gz: larger than [0-9]+ bytes, more than the file can be: stopped"
+	no_cached_files "$T/c"
+	run --separate-stderr mnist-fetch --split test --mirror "http://127.0.0.1:$BAD_PORT/x/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ] && [[ "$stderr" == *"more than the file can be: stopped; trying the next source"* ]]
+	check_stream "$T/out.npy" t10k
+}
+
+@test "http: a trickle fast enough to pass the stall check ends at --deadline: exit 1, then the next mirror" {
+	start_bad_server trickle
+	export DANN_FETCH_STALL_TIMEOUT=60  # only the deadline can end it
+	t0=$(date +%s%N)
+	run --separate-stderr mnist-fetch -q --deadline 2 --mirror "http://127.0.0.1:$BAD_PORT/x/" --cache "$T/c"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	echo "took $ms ms: $stderr"
+	assert_fails_cleanly 1 mnist-fetch "train-images-idx3-ubyte.gz: deadline of 2 s passed after [0-9]+ bytes \(--deadline\)"
+	[ "$ms" -lt 5000 ]
+	no_cached_files "$T/c"
+	run --separate-stderr mnist-fetch --deadline 2 --mirror "http://127.0.0.1:$BAD_PORT/x/" --mirror "$URL/good/" --cache "$T/c" -o "$T/out.npy"
+	[ "$status" -eq 0 ] && [[ "$stderr" == *"deadline of 2 s passed"*"trying the next source"* ]]
+	check_stream "$T/out.npy" train
+	run --separate-stderr mnist-fetch --deadline 0 --offline
+	assert_fails_cleanly 2 mnist-fetch "--deadline: 0 is out of range"
+}
+
+@test "a mirror list that cannot name a source is a usage error saying why, before any look-up" {
+	local m re
+	while IFS='|' read -r m re; do
+		MNIST_MIRROR="$m" run --separate-stderr mnist-fetch --offline --cache "$T/c" -o "$T/x.npy"
+		assert_fails_cleanly 2 mnist-fetch "MNIST_MIRROR: $re" || { echo "case '$m'"; return 1; }
+		run --separate-stderr mnist-fetch --mirror "$m" --cache "$T/c" -o "$T/x.npy"
+		assert_fails_cleanly 2 mnist-fetch "--mirror: $re" || { echo "case --mirror '$m'"; return 1; }
+	done <<-'EOF'
+	http://|'http://': URL has no host
+	https:///mnist/|'https:///mnist/': URL has no host
+	http://:8080/x|'http://:8080/x': URL has no host
+	ftp://example.org/mnist/|'ftp://example.org/mnist/': unsupported scheme 'ftp'
+	file://relative/dir|'file://relative/dir': a file:// URL needs an absolute path
+	EOF
+	MNIST_MIRROR=$'/tmp/a\x01b' run --separate-stderr mnist-fetch --offline -o "$T/x.npy"
+	assert_fails_cleanly 2 mnist-fetch "MNIST_MIRROR: .*a space or control character"
+	DANN_FETCH_PUBLIC_MIRRORS="http://" run --separate-stderr mnist-fetch --offline -o "$T/x.npy"
+	assert_fails_cleanly 2 mnist-fetch "DANN_FETCH_PUBLIC_MIRRORS: 'http://': URL has no host"
+	[ ! -e "$T/x.npy" ]
+}

@@ -1,8 +1,10 @@
-/* mnist-fetch - write one split of MNIST (or Fashion-MNIST) as a dataset stream:
- * images (N,28,28) uint8, then labels (N,) uint8.
+/* mnist-fetch - write one split of MNIST, Fashion-MNIST or the published MNIST-M as a dataset
+ * stream: images (N,28,28) uint8 (or (N,S,S) with --size S; MNIST-M (N,32,32,3)), then labels
+ * (N,) uint8.
  *
- * The files come from the cache, the mirrors given, then the public mirrors (lib/fetch.c),
- * each verified by the SHA-256 of its decompressed content before it is used or cached. */
+ * The files come from the cache, the mirrors given, then the public mirrors (lib/fetch.c,
+ * lib/published.c), each verified by the SHA-256 of its decoded content before it is used or
+ * cached. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,26 +15,34 @@
 #include "fetch.h"
 #include "idx.h"
 #include "npy.h"
+#include "published.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: mnist-fetch [--split train|test] [--limit N] [--offset N] [--dataset NAME]\n"
-	        "                   [--mirror URL_OR_DIR]... [--cache DIR] [--offline] [-o FILE] [-q] [--progress]\n"
-	        "Write one split of MNIST as a dataset stream: images (N,28,28) uint8, then labels (N,) uint8.\n"
+	        "usage: mnist-fetch [--split train|test] [--limit N] [--offset N] [--dataset NAME] [--size S]\n"
+	        "                   [--mirror URL_OR_DIR]... [--cache DIR] [--offline] [--deadline SECONDS]\n"
+	        "                   [--allow-partial] [-o FILE] [-q] [--progress]\n"
+	        "Write one split of a dataset as a dataset stream: images (N,28,28) uint8, then labels (N,) uint8.\n"
 	        "  --split train|test      which split (default train: 60000 images; test: 10000)\n"
 	        "  --limit N               at most N images (default all)\n"
 	        "  --offset N              skip the first N images (0 .. size of the split - 1)\n"
-	        "  --dataset NAME          mnist (default) or fashion-mnist\n"
-	        "  --mirror URL_OR_DIR     a folder, file:// or http(s):// URL holding the .gz files;\n"
+	        "  --dataset NAME          mnist (default), fashion-mnist, or mnist-m: the published MNIST-M\n"
+	        "                          (Ganin et al.), images (N,32,32,3), from a folder or mnist_m.tar.gz\n"
+	        "  --size S                centre the 28x28 digits unscaled on an SxS canvas of zeros (S >= 28;\n"
+	        "                          32 is the published MNIST-M geometry); not for mnist-m\n"
+	        "  --mirror URL_OR_DIR     a folder, file:// or http(s):// URL holding the files;\n"
 	        "                          repeatable, tried in order before $MNIST_MIRROR and public mirrors\n"
+	        "                          ($FASHION_MNIST_MIRROR, $MNISTM_MIRROR for those datasets)\n"
 	        "  --cache DIR             cache root (default $XDG_CACHE_HOME/dann-toolkit); files go in DIR/NAME/\n"
 	        "  --offline               never touch the network: only the cache, folders and file:// URLs\n"
+	        "  --deadline SECONDS      the longest one download may take (default 900)\n"
+	        "  --allow-partial         mnist-m: accept a copy with fewer images than published (unverified)\n"
 	        "  -o, --output FILE       write to FILE (atomically) instead of stdout\n"
 	        "  -q, --quiet             no messages but errors\n"
 	        "      --progress          show download progress even when stderr is not a terminal\n"
 	        "  -h, --help              this help\n"
-	        "Every file is checked against the SHA-256 of its decompressed content. See mnist-fetch(1).\n");
+	        "Everything is checked against the SHA-256 of its decoded content. See mnist-fetch(1).\n");
 }
 
 /* --- callbacks from lib/fetch: notices and download progress on stderr ----------------------- */
@@ -108,38 +118,60 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static const char *env_mirror = "MNIST_MIRROR";  /* FASHION_MNIST_MIRROR for Fashion-MNIST */
+static const char *env_mirror = "MNIST_MIRROR";  /* FASHION_MNIST_MIRROR, MNISTM_MIRROR */
 
-static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *name, const char *want_hex,
-                         fetch_result *r)
+/* The expected SHA-256 of `name`: from DANN_FETCH_SHA256SUMS when set (tests, other copies),
+ * else the built-in one. */
+static void want_hash(const char *sums, const char *name, const char *want_hex, uint8_t want[SHA256_LEN])
 {
-	uint8_t want[SHA256_LEN];
 	if (sums) {
 		if (fetch_sums_lookup(sums, name, want) < 0)
 			cli_die("DANN_FETCH_SHA256SUMS=%s", err_msg());
-	} else if (sha256_parse_hex(want_hex, want) < 0) {
+	} else if (want_hex && sha256_parse_hex(want_hex, want) < 0) {
 		cli_die("internal error: %s", err_msg());
 	}
-	int rc = fetch_file(fo, name, want, r);
-	if (rc < 0 && r->unreachable)
+}
+
+static void die_fetch(int unreachable)
+{
+	if (unreachable)
 		cli_die("%s (no network? give a local copy with --mirror DIR or %s)", err_msg(), env_mirror);
-	if (rc < 0)
-		cli_die("%s", err_msg());
+	cli_die("%s", err_msg());
+}
+
+static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *name, const char *want_hex,
+                         size_t max, fetch_result *r)
+{
+	uint8_t want[SHA256_LEN];
+	want_hash(sums, name, want_hex, want);
+	if (fetch_file(fo, name, want, max, r) < 0)
+		die_fetch(r->unreachable);
+}
+
+/* Every source must say something usable before anything is tried (`from`: where it came from). */
+static void check_sources(const char *const *v, int from, int to, const char *what)
+{
+	for (int i = from; i < to; i++)
+		if (fetch_check_source(v[i]) < 0)
+			cli_usage_error("%s: %s", what, err_msg());
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS };
+	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS,
+	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL };
 	static const struct option opts[] = {
 		{"split", required_argument, 0, OPT_SPLIT}, {"limit", required_argument, 0, OPT_LIMIT},
 		{"offset", required_argument, 0, OPT_OFFSET}, {"dataset", required_argument, 0, OPT_DATASET},
 		{"mirror", required_argument, 0, OPT_MIRROR}, {"cache", required_argument, 0, OPT_CACHE},
 		{"offline", no_argument, 0, OPT_OFFLINE}, {"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, OPT_PROGRESS},
+		{"size", required_argument, 0, OPT_SIZE}, {"deadline", required_argument, 0, OPT_DEADLINE},
+		{"allow-partial", no_argument, 0, OPT_PARTIAL},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *split = "train", *dataset_name = "mnist", *cache = NULL, *out = NULL;
-	long long limit = -1, offset = 0;
-	int offline = 0, quiet = 0, progress = 0, c;
+	long long limit = -1, offset = 0, size = 0, deadline = 900;
+	int offline = 0, quiet = 0, progress = 0, allow_partial = 0, c;
 	const char **sources = NULL;
 	int nsources = 0;
 
@@ -160,6 +192,9 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
+		case OPT_SIZE: size = cli_parse_int("--size", optarg, 28, 1024); break;
+		case OPT_DEADLINE: deadline = cli_parse_int("--deadline", optarg, 1, 86400); break;
+		case OPT_PARTIAL: allow_partial = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
@@ -176,9 +211,14 @@ int main(int argc, char **argv)
 		test = 1;
 	else if (strcmp(split, "train"))
 		cli_usage_error("--split: '%s' is not train or test", split);
+	int mnistm = !strcmp(dataset_name, "mnist-m");
 	const fetch_dataset *ds = fetch_find_dataset(dataset_name);
-	if (!ds)
-		cli_usage_error("--dataset: '%s' is not mnist or fashion-mnist", dataset_name);
+	if (!ds && !mnistm)
+		cli_usage_error("--dataset: '%s' is not mnist, fashion-mnist or mnist-m", dataset_name);
+	if (mnistm && size)
+		cli_usage_error("--size: mnist-m is published at 32x32 and is not resized");
+	if (allow_partial && !mnistm)
+		cli_usage_error("--allow-partial: only for --dataset mnist-m");
 	if (cache && !*cache)
 		cli_usage_error("--cache: empty folder name");
 
@@ -190,24 +230,33 @@ int main(int argc, char **argv)
 	fo.stall_timeout_s = env_int("DANN_FETCH_STALL_TIMEOUT", fo.stall_timeout_s, 1, 3600);
 	fo.retries = (int)env_int("DANN_FETCH_RETRIES", fo.retries, 0, 10);
 	fo.retry_delay_ms = env_int("DANN_FETCH_RETRY_DELAY_MS", fo.retry_delay_ms, 0, 60000);
+	fo.deadline_s = deadline;
 	fo.notice = on_notice;
 	fo.progress = on_progress;
 
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
-	if (strcmp(ds->name, "mnist"))
+	const char *ds_name = mnistm ? "mnist-m" : ds->name;
+	if (mnistm)
+		env_mirror = "MNISTM_MIRROR";
+	else if (strcmp(ds->name, "mnist"))
 		env_mirror = "FASHION_MNIST_MIRROR";
+	check_sources(sources, 0, nsources, "--mirror");
+	int k = nsources;
 	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
-	for (int i = 0; ds->local_dirs[i]; i++)
+	check_sources(sources, k, nsources, env_mirror);
+	for (int i = 0; ds && ds->local_dirs[i]; i++)
 		if (is_dir(ds->local_dirs[i]))
 			add_source(&sources, &nsources, ds->local_dirs[i]);
 	const char *pub = getenv("DANN_FETCH_PUBLIC_MIRRORS");
 	char *pub_list = NULL;
+	k = nsources;
 	if (pub)
 		pub_list = add_list(&sources, &nsources, pub);
 	else
-		for (int i = 0; ds->public_mirrors[i]; i++)
+		for (int i = 0; ds && ds->public_mirrors[i]; i++)
 			add_source(&sources, &nsources, ds->public_mirrors[i]);
+	check_sources(sources, k, nsources, "DANN_FETCH_PUBLIC_MIRRORS");
 	fo.sources = sources;
 	fo.nsources = nsources;
 
@@ -219,7 +268,7 @@ int main(int argc, char **argv)
 		root[0] = '\0';
 	}
 	if (root[0]) {
-		snprintf(cache_dir, sizeof cache_dir, "%s/%s", root, ds->name);
+		snprintf(cache_dir, sizeof cache_dir, "%s/%s", root, ds_name);
 		fo.cache_dir = cache_dir;
 	}
 
@@ -228,30 +277,73 @@ int main(int argc, char **argv)
 	const char *sums = getenv("DANN_FETCH_SHA256SUMS");
 	if (sums && !*sums)
 		sums = NULL;
-	int fi = test ? FETCH_TEST_IMAGES : FETCH_TRAIN_IMAGES, fl = test ? FETCH_TEST_LABELS : FETCH_TRAIN_LABELS;
+	npy_dataset d = {.c = 1};
+	int64_t n;
 	fetch_result ri, rl;
-	fetch_or_die(&fo, sums, ds->files[fi], ds->sha256[fi], &ri);
-	fetch_or_die(&fo, sums, ds->files[fl], ds->sha256[fl], &rl);
-	if (idx_check_dataset(&ri.idx, ri.source, &rl.idx, rl.source) < 0)
-		cli_die("%s", err_msg());
+	pub_mnistm pm;
+	uint8_t *padded = NULL;
+	if (mnistm) {
+		pub_expect want;
+		if (pub_mnistm_expected(split, &want) < 0)
+			cli_die("%s", err_msg());
+		char ni[64], nl[64];
+		pub_mnistm_names(split, ni, nl);
+		want_hash(sums, ni, NULL, want.images_sha);
+		want_hash(sums, nl, NULL, want.labels_sha);
+		want.n = env_int("DANN_FETCH_MNISTM_N", want.n, 1, 1LL << 30);
+		if (pub_mnistm_fetch(&fo, split, &want, allow_partial, &pm) < 0)
+			die_fetch(pm.unreachable);
+		if (!pm.verified)
+			cli_warn("%s: partial copy of the MNIST-M %s split, %lld of %lld images: not verified", pm.source, split,
+			         (long long)pm.n, (long long)want.n);
+		n = pm.n;
+		d.h = d.w = PUB_MNISTM_SIDE;
+		d.c = 3;
+		d.images = pm.images;
+		d.labels = pm.labels;
+	} else {
+		int fi = test ? FETCH_TEST_IMAGES : FETCH_TRAIN_IMAGES, fl = test ? FETCH_TEST_LABELS : FETCH_TRAIN_LABELS;
+		fetch_or_die(&fo, sums, ds->files[fi], ds->sha256[fi], ds->size[fi], &ri);
+		fetch_or_die(&fo, sums, ds->files[fl], ds->sha256[fl], ds->size[fl], &rl);
+		if (idx_check_dataset(&ri.idx, ri.source, &rl.idx, rl.source) < 0)
+			cli_die("%s", err_msg());
+		n = ri.idx.dims[0];
+		d.h = (int)ri.idx.dims[1];
+		d.w = (int)ri.idx.dims[2];
+		d.images = (uint8_t *)ri.idx.data;
+		d.labels = (uint8_t *)rl.idx.data;
+	}
 
-	int64_t n = ri.idx.dims[0];
 	if (offset > 0 && offset >= n)
 		cli_usage_error("--offset: %lld is out of range for the %s split of %lld images (0..%lld)", offset, split,
 		                (long long)n, (long long)n - 1);
 	int64_t count = n - offset;
 	if (limit >= 0 && limit < count)
 		count = limit;
-	int64_t hw = ri.idx.dims[1] * ri.idx.dims[2];
-	npy_dataset d = {
-		.n = count, .h = (int)ri.idx.dims[1], .w = (int)ri.idx.dims[2], .c = 1,
-		.images = (uint8_t *)ri.idx.data + offset * hw, .labels = (uint8_t *)rl.idx.data + offset,
-	};
+	d.images += (size_t)offset * (size_t)(d.h * d.w * d.c);
+	d.labels += offset;
+	d.n = count;
+	if (size && (size < d.h || size < d.w))
+		cli_usage_error("--size: %lld is smaller than the %dx%d images", size, d.h, d.w);
+	if (size && (size != d.h || size != d.w)) {
+		padded = malloc((size_t)count * (size_t)size * (size_t)size);
+		if (!padded)
+			cli_die("out of memory for %lld images of %lldx%lld", (long long)count, size, size);
+		if (pub_pad_images(d.images, count, d.h, d.w, (int)size, padded) < 0)
+			cli_die("%s", err_msg());
+		d.images = padded;
+		d.h = d.w = (int)size;
+	}
 	if (npy_dataset_write(o, &d) < 0)
 		cli_write_failed();
 	cli_commit_out(o);
-	fetch_result_free(&ri);
-	fetch_result_free(&rl);
+	free(padded);
+	if (mnistm) {
+		pub_mnistm_free(&pm);
+	} else {
+		fetch_result_free(&ri);
+		fetch_result_free(&rl);
+	}
 	free(sources);
 	free(env_list);
 	free(pub_list);

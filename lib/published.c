@@ -1,0 +1,632 @@
+/* published.c - MNIST-M as published, from folders or tar.gz archives (see published.h).
+ *
+ * PNGs are decoded with libpng's simplified API (png_image_*), archives read with libarchive:
+ * both well kept, both already in Debian.  Every size a source could inflate is bounded before
+ * it is allocated (PUB_* in published.h). */
+#include "published.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "idx.h"
+
+/* SHA-256 of the decoded arrays of the published MNIST-M (Ganin et al. 2016), as given in the
+ * project's issue 15; the sample in ../shared/data/mnist_m_sample is the first 10,000 training
+ * images of the same data. */
+static const struct {
+	const char *split;
+	int64_t n;
+	const char *images, *labels;
+} published[] = {
+	{"train", 59001, "3c689850ded80df111260294d02c79ee0a6e602a9fd634c4e08e1339628f8d33",
+	 "3270ced1a201191cc8822212bf0969cb73d940b21842e1c8c09413d70ca57d76"},
+	{"test", 9001, "47415b066fe8a39de3f0e86f65a72d4c4078f1e2557a388ca0a7cfd8dfe90b14",
+	 "5584c5dac3ac6e4752351bfcdc1e040f4009fd6a566ba538de5eb6c6029a8055"},
+};
+
+int pub_mnistm_expected(const char *split, pub_expect *e)
+{
+	for (size_t i = 0; i < sizeof published / sizeof *published; i++) {
+		if (strcmp(published[i].split, split))
+			continue;
+		e->n = published[i].n;
+		if (sha256_parse_hex(published[i].images, e->images_sha) < 0 ||
+		    sha256_parse_hex(published[i].labels, e->labels_sha) < 0)
+			return err_set(DN_EARG, "internal error: bad built-in hash");
+		return 0;
+	}
+	return err_set(DN_EARG, "MNIST-M has no split '%s' (train or test)", split);
+}
+
+void pub_mnistm_names(const char *split, char images[64], char labels[64])
+{
+	snprintf(images, 64, "mnist_m_%.20s_images.u8", split);
+	snprintf(labels, 64, "mnist_m_%.20s_labels.u8", split);
+}
+
+void pub_mnistm_free(pub_mnistm *r)
+{
+	size_t ib = (size_t)r->n * PUB_MNISTM_IMAGE_BYTES;
+	if (r->images)
+		idx_unmap(r->images, ib, r->mapped);
+	if (r->labels)
+		idx_unmap(r->labels, (size_t)r->n, r->mapped);
+	r->images = r->labels = NULL;
+	r->n = 0;
+}
+
+int pub_pad_images(const uint8_t *src, int64_t n, int h, int w, int s, uint8_t *dst)
+{
+	if (h < 1 || w < 1 || s < h || s < w || n < 0)
+		return err_set(DN_EARG, "cannot place %dx%d images on a %dx%d canvas", h, w, s, s);
+	int top = (s - h) / 2, left = (s - w) / 2;
+	size_t plane = (size_t)s * (size_t)s;
+	for (int64_t i = 0; i < n; i++) {
+		uint8_t *d = dst + (size_t)i * plane;
+		memset(d, 0, plane);
+		for (int y = 0; y < h; y++)
+			memcpy(d + (size_t)(top + y) * (size_t)s + (size_t)left, src + ((size_t)i * (size_t)h + (size_t)y) * (size_t)w,
+			       (size_t)w);
+	}
+	return 0;
+}
+
+int pub_decode_png32(const uint8_t *buf, size_t len, const char *name, uint8_t out[PUB_MNISTM_IMAGE_BYTES])
+{
+	png_image im;
+	memset(&im, 0, sizeof im);
+	im.version = PNG_IMAGE_VERSION;
+	if (!png_image_begin_read_from_memory(&im, buf, len))
+		return err_set(DN_EFORMAT, "%s: not a readable PNG (%s)", name, im.message);
+	/* Header first: a wrong size is refused before any pixel is decoded. */
+	if (im.width != PUB_MNISTM_SIDE || im.height != PUB_MNISTM_SIDE) {
+		err_set(DN_EFORMAT, "%s: image is %ux%u, expected %dx%d", name, (unsigned)im.width, (unsigned)im.height,
+		        PUB_MNISTM_SIDE, PUB_MNISTM_SIDE);
+		png_image_free(&im);
+		return DN_EFORMAT;
+	}
+	if (!(im.format & PNG_FORMAT_FLAG_COLOR) || (im.format & PNG_FORMAT_FLAG_ALPHA)) {
+		err_set(DN_EFORMAT, "%s: image %s, expected RGB", name,
+		        im.format & PNG_FORMAT_FLAG_ALPHA ? "has an alpha channel" : "is grayscale");
+		png_image_free(&im);
+		return DN_EFORMAT;
+	}
+	im.format = PNG_FORMAT_RGB;
+	if (!png_image_finish_read(&im, NULL, out, 0, NULL)) {
+		err_set(DN_EFORMAT, "%s: corrupt PNG (%s)", name, im.message);
+		png_image_free(&im);
+		return DN_EFORMAT;
+	}
+	return 0;
+}
+
+/* --- the labels file ---------------------------------------------------------------------- */
+
+typedef struct {
+	char name[64];
+	uint8_t label;
+} entry;
+
+/* Parse "NAME LABEL" lines (the published mnist_m_SPLIT_labels.txt).  NAME is a plain file
+ * name (no '/'), LABEL one digit 0..9. */
+static int parse_labels(const uint8_t *text, size_t len, const char *path, entry **out, int64_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 0;
+	entry *v = NULL;
+	int64_t line = 0;
+	for (size_t i = 0; i < len;) {
+		size_t e = i;
+		while (e < len && text[e] != '\n')
+			e++;
+		size_t end = e;
+		if (end > i && text[end - 1] == '\r')
+			end--;
+		line++;
+		if (end > i) {
+			char buf[160];
+			size_t k = end - i < sizeof buf - 1 ? end - i : sizeof buf - 1;
+			memcpy(buf, text + i, k);
+			buf[k] = '\0';
+			char nm[80], lab[16], extra[2];
+			int f = end - i < sizeof buf - 1 ? sscanf(buf, "%79s %15s %1s", nm, lab, extra) : 0;
+			if (f != 2 || memchr(buf, '\0', k) != NULL || strlen(nm) >= sizeof v->name) {
+				free(v);
+				return err_set(DN_EFORMAT, "%s: line %" PRId64 " is not 'FILE LABEL': '%.60s'", path, line, buf);
+			}
+			if (strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, "..")) {
+				free(v);
+				return err_set(DN_EFORMAT, "%s: line %" PRId64 ": '%s' is not a plain file name", path, line, nm);
+			}
+			if (lab[1] != '\0' || lab[0] < '0' || lab[0] > '9') {
+				free(v);
+				return err_set(DN_ERANGE, "%s: line %" PRId64 ": label '%s' is not in 0..9", path, line, lab);
+			}
+			if ((size_t)*n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				entry *nv = realloc(v, cap * sizeof *v);
+				if (!nv) {
+					free(v);
+					return err_set(DN_ENOMEM, "%s: out of memory", path);
+				}
+				v = nv;
+			}
+			snprintf(v[*n].name, sizeof v->name, "%s", nm);
+			v[*n].label = (uint8_t)(lab[0] - '0');
+			(*n)++;
+		}
+		i = e + 1;
+	}
+	if (*n == 0) {
+		free(v);
+		return err_set(DN_EFORMAT, "%s: no images listed", path);
+	}
+	*out = v;
+	return 0;
+}
+
+/* --- verification and caching --------------------------------------------------------------- */
+
+typedef struct {
+	const char *split;
+	const pub_expect *want;
+	int allow_partial;
+	pub_mnistm *r;
+	const char *cache_dir;
+} job;
+
+/* Decoded arrays of n images (owned): check against the expected count and hashes; on success
+ * they move into j->r.  Returns FETCH_OK or a failure class. */
+static int accept(job *j, const char *where, uint8_t *images, uint8_t *labels, int64_t n)
+{
+	const pub_expect *w = j->want;
+	if (n < w->n && !j->allow_partial) {
+		free(images);
+		free(labels);
+		err_set(DN_EFORMAT, "%s: partial copy of the MNIST-M %s split: %" PRId64 " of %" PRId64
+		        " images (--allow-partial uses it unverified)", where, j->split, n, w->n);
+		return FETCH_FORMAT;
+	}
+	if (n >= w->n) {
+		uint8_t gi[SHA256_LEN], gl[SHA256_LEN];
+		sha256(images, (size_t)n * PUB_MNISTM_IMAGE_BYTES, gi);
+		sha256(labels, (size_t)n, gl);
+		int bad_i = memcmp(gi, w->images_sha, SHA256_LEN) != 0, bad_l = memcmp(gl, w->labels_sha, SHA256_LEN) != 0;
+		if (n > w->n || bad_i || bad_l) {
+			char hw[SHA256_HEX_LEN + 1], hg[SHA256_HEX_LEN + 1];
+			if (n > w->n)
+				err_set(DN_EHASH, "%s: the %s split has %" PRId64 " images, the published one %" PRId64, where,
+				        j->split, n, w->n);
+			else
+				err_set(DN_EHASH, "%s: SHA-256 mismatch in the decoded %s %s: expected %s, got %s", where, j->split,
+				        bad_i ? "images" : "labels", sha256_hex(bad_i ? w->images_sha : w->labels_sha, hw),
+				        sha256_hex(bad_i ? gi : gl, hg));
+			free(images);
+			free(labels);
+			return FETCH_HASH;
+		}
+		j->r->verified = 1;
+	}
+	j->r->n = n;
+	j->r->images = images;
+	j->r->labels = labels;
+	snprintf(j->r->source, sizeof j->r->source, "%s", where);
+	return FETCH_OK;
+}
+
+static int from_cache(job *j)
+{
+	char ni[64], nl[64], pi[4200], pl[4200];
+	pub_mnistm_names(j->split, ni, nl);
+	snprintf(pi, sizeof pi, "%s/%s", j->cache_dir, ni);
+	snprintf(pl, sizeof pl, "%s/%s", j->cache_dir, nl);
+	struct stat st;
+	if (lstat(pi, &st) < 0 || lstat(pl, &st) < 0)
+		return 0;
+	uint8_t *bi = NULL, *bl = NULL;
+	size_t li = 0, ll = 0;
+	int mi = 0, ml = 0, ok = 0;
+	size_t want_i = (size_t)j->want->n * PUB_MNISTM_IMAGE_BYTES;
+	if (idx_map(pi, want_i, &bi, &li, &mi) == 0 && idx_map(pl, (size_t)j->want->n, &bl, &ll, &ml) == 0 &&
+	    li == want_i && ll == (size_t)j->want->n) {
+		uint8_t gi[SHA256_LEN], gl[SHA256_LEN];
+		sha256(bi, li, gi);
+		sha256(bl, ll, gl);
+		ok = !memcmp(gi, j->want->images_sha, SHA256_LEN) && !memcmp(gl, j->want->labels_sha, SHA256_LEN);
+		if (!ok)
+			err_set(DN_EHASH, "%s: SHA-256 mismatch", pi);
+	} else if (!err_msg()[0]) {
+		err_set(DN_EFORMAT, "%s: wrong size", pi);
+	}
+	if (!ok || mi != ml) {
+		if (bi)
+			idx_unmap(bi, li, mi);
+		if (bl)
+			idx_unmap(bl, ll, ml);
+		if (ok)  /* one mapped, one read: copy both to plain memory would do; simply refetch */
+			err_set(DN_EIO, "%s: cannot be mapped", pi);
+		return -1;
+	}
+	j->r->n = j->want->n;
+	j->r->images = bi;
+	j->r->labels = bl;
+	j->r->mapped = mi;
+	j->r->verified = 1;
+	j->r->from_cache = 1;
+	snprintf(j->r->source, sizeof j->r->source, "cache %s", j->cache_dir);
+	return 1;
+}
+
+/* --- a folder as distributed ------------------------------------------------------------------ */
+
+static int join(char *out, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(out, len, "%s%s%s", a, a[0] && a[strlen(a) - 1] == '/' ? "" : "/", b);
+	return n < 0 || (size_t)n >= len ? err_set(DN_EARG, "%s: path too long", a) : 0;
+}
+
+static void progress(const fetch_opts *o, const char *label, int64_t done, int64_t total, int fin)
+{
+	if (o->progress)
+		o->progress(o->ctx, label, done, total, fin);
+}
+
+/* root holds mnist_m_SPLIT/ and labels_path. */
+static int from_folder(job *j, const fetch_opts *o, const char *root, const char *labels_path)
+{
+	uint8_t *text;
+	size_t tlen;
+	if (idx_slurp(labels_path, PUB_LABELS_MAX, &text, &tlen) < 0)
+		return FETCH_FORMAT;
+	entry *ent;
+	int64_t n;
+	int rc = parse_labels(text, tlen, labels_path, &ent, &n);
+	free(text);
+	if (rc < 0)
+		return FETCH_FORMAT;
+	if (n < j->want->n && !j->allow_partial)  /* refused before any image is decoded */
+		return free(ent), accept(j, root, NULL, NULL, n);
+	char sub[64], dir[4200], path[4400];
+	snprintf(sub, sizeof sub, "mnist_m_%s", j->split);
+	if (join(dir, sizeof dir, root, sub) < 0) {
+		free(ent);
+		return FETCH_NET;
+	}
+	uint8_t *images = malloc((size_t)n * PUB_MNISTM_IMAGE_BYTES), *labels = malloc((size_t)n);
+	if (!images || !labels) {
+		err_set(DN_ENOMEM, "%s: out of memory for %" PRId64 " images", labels_path, n);
+		free(images);
+		free(labels);
+		free(ent);
+		return FETCH_NET;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		uint8_t *buf;
+		size_t len;
+		if (join(path, sizeof path, dir, ent[i].name) < 0 || idx_slurp(path, PUB_PNG_MAX, &buf, &len) < 0 ||
+		    (rc = pub_decode_png32(buf, len, path, images + (size_t)i * PUB_MNISTM_IMAGE_BYTES), free(buf), rc < 0)) {
+			err_set(DN_EFORMAT, "%s (listed on line %" PRId64 " of %s)", err_msg(), i + 1, labels_path);
+			free(images);
+			free(labels);
+			free(ent);
+			return FETCH_FORMAT;
+		}
+		labels[i] = ent[i].label;
+		if ((i + 1) % 2000 == 0 || i + 1 == n)
+			progress(o, dir, i + 1, n, i + 1 == n);
+	}
+	free(ent);
+	return accept(j, root, images, labels, n);
+}
+
+/* --- the archive ---------------------------------------------------------------------------------- */
+
+typedef struct {
+	char name[64];
+	uint8_t px[PUB_MNISTM_IMAGE_BYTES];
+} decoded;
+
+static int cmp_decoded(const void *a, const void *b)
+{
+	return strcmp(((const decoded *)a)->name, ((const decoded *)b)->name);
+}
+
+/* The member path without "./" and an optional leading "mnist_m/"; NULL if it is elsewhere. */
+static const char *member_rel(const char *p)
+{
+	while (!strncmp(p, "./", 2))
+		p += 2;
+	if (!strncmp(p, "mnist_m/", 8))
+		p += 8;
+	return p;
+}
+
+/* Read the open archive `a` (described by `where`): the split's labels file and PNGs. */
+static int read_archive(job *j, const fetch_opts *o, struct archive *a, const char *where)
+{
+	char want_labels[64], want_dir[64];
+	snprintf(want_labels, sizeof want_labels, "mnist_m_%s_labels.txt", j->split);
+	snprintf(want_dir, sizeof want_dir, "mnist_m_%s/", j->split);
+	size_t dl = strlen(want_dir);
+	decoded *dec = NULL;
+	size_t nd = 0, cap = 0;
+	uint8_t *text = NULL, *buf = NULL;
+	size_t tlen = 0;
+	int cls = FETCH_FORMAT;
+	struct archive_entry *e;
+	buf = malloc(PUB_LABELS_MAX);
+	if (!buf) {
+		err_set(DN_ENOMEM, "%s: out of memory", where);
+		return FETCH_NET;
+	}
+	for (;;) {
+		int ar = archive_read_next_header(a, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN) {
+			err_set(DN_EFORMAT, "%s: corrupt archive: %s", where, archive_error_string(a));
+			goto out;
+		}
+		int64_t size = archive_entry_size(e);
+		int64_t pos = archive_filter_bytes(a, 0);
+		/* A tar bomb: members whose sizes add up past the cap are never unpacked. */
+		if (size < 0 || pos < 0 || (uint64_t)pos + (uint64_t)size > PUB_UNPACKED_MAX) {
+			err_set(DN_EFORMAT, "%s: unpacks to more than %zu bytes: stopped", where, (size_t)PUB_UNPACKED_MAX);
+			goto out;
+		}
+		const char *rel = member_rel(archive_entry_pathname(e));
+		int is_labels = !strcmp(rel, want_labels);
+		int is_png = !strncmp(rel, want_dir, dl) && rel[dl] && !strchr(rel + dl, '/');
+		if (archive_entry_filetype(e) != AE_IFREG || (!is_labels && !is_png)) {
+			archive_read_data_skip(a);
+			continue;
+		}
+		size_t max = is_labels ? PUB_LABELS_MAX : PUB_PNG_MAX;
+		if ((uint64_t)size > max) {
+			err_set(DN_EFORMAT, "%s: %s: member of %" PRId64 " bytes, more than %zu", where, rel, size, max);
+			goto out;
+		}
+		la_ssize_t got = archive_read_data(a, buf, (size_t)size);
+		if (got != (la_ssize_t)size) {
+			err_set(DN_EFORMAT, "%s: %s: %s", where, rel, got < 0 ? archive_error_string(a) : "truncated member");
+			goto out;
+		}
+		if (is_labels) {
+			free(text);
+			text = malloc((size_t)size + 1);
+			if (!text) {
+				err_set(DN_ENOMEM, "%s: out of memory", where);
+				cls = FETCH_NET;
+				goto out;
+			}
+			memcpy(text, buf, (size_t)size);
+			tlen = (size_t)size;
+			continue;
+		}
+		if (strlen(rel + dl) >= sizeof dec->name)
+			continue;  /* cannot be listed in the labels file */
+		if (nd == cap) {
+			cap = cap ? cap * 2 : 4096;
+			decoded *nv = realloc(dec, cap * sizeof *dec);
+			if (!nv) {
+				err_set(DN_ENOMEM, "%s: out of memory", where);
+				cls = FETCH_NET;
+				goto out;
+			}
+			dec = nv;
+		}
+		snprintf(dec[nd].name, sizeof dec->name, "%s", rel + dl);
+		char label[200];
+		snprintf(label, sizeof label, "%s: %s", where, rel);
+		if (pub_decode_png32(buf, (size_t)size, label, dec[nd].px) < 0)
+			goto out;
+		nd++;
+		if (nd % 2000 == 0)
+			progress(o, where, (int64_t)nd, 0, 0);
+	}
+	progress(o, where, (int64_t)nd, (int64_t)nd, 1);
+	if (!text) {
+		err_set(DN_EIO, "%s: no %s in the archive", where, want_labels);
+		cls = FETCH_NOTFOUND;
+		goto out;
+	}
+	entry *ent;
+	int64_t n;
+	char lname[300];
+	snprintf(lname, sizeof lname, "%s: %s", where, want_labels);
+	if (parse_labels(text, tlen, lname, &ent, &n) < 0)
+		goto out;
+	qsort(dec, nd, sizeof *dec, cmp_decoded);
+	for (size_t i = 1; i < nd; i++)
+		if (!strcmp(dec[i - 1].name, dec[i].name)) {
+			err_set(DN_EFORMAT, "%s: %s%s appears twice", where, want_dir, dec[i].name);
+			free(ent);
+			goto out;
+		}
+	uint8_t *images = malloc((size_t)n * PUB_MNISTM_IMAGE_BYTES), *labels = malloc((size_t)n);
+	if (!images || !labels) {
+		free(images);
+		free(labels);
+		free(ent);
+		err_set(DN_ENOMEM, "%s: out of memory for %" PRId64 " images", where, n);
+		cls = FETCH_NET;
+		goto out;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		decoded key;
+		snprintf(key.name, sizeof key.name, "%s", ent[i].name);
+		decoded *d = bsearch(&key, dec, nd, sizeof *dec, cmp_decoded);
+		if (!d) {
+			err_set(DN_EFORMAT, "%s: %s%s is listed on line %" PRId64 " of %s but not in the archive", where, want_dir,
+			        ent[i].name, i + 1, want_labels);
+			free(images);
+			free(labels);
+			free(ent);
+			goto out;
+		}
+		memcpy(images + (size_t)i * PUB_MNISTM_IMAGE_BYTES, d->px, PUB_MNISTM_IMAGE_BYTES);
+		labels[i] = ent[i].label;
+	}
+	free(ent);
+	cls = accept(j, where, images, labels, n);
+out:
+	free(dec);
+	free(text);
+	free(buf);
+	return cls;
+}
+
+static struct archive *archive_new(void)
+{
+	struct archive *a = archive_read_new();
+	if (a) {
+		archive_read_support_filter_gzip(a);
+		archive_read_support_filter_none(a);
+		archive_read_support_format_tar(a);
+	}
+	return a;
+}
+
+/* The archive at a local path: a regular file (opened without blocking) of at most
+ * PUB_ARCHIVE_MAX bytes. */
+static int from_archive_file(job *j, const fetch_opts *o, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		err_set(DN_EIO, "%s: %s", path, strerror(errno));
+		return FETCH_NOTFOUND;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > PUB_ARCHIVE_MAX) {
+		close(fd);
+		if (S_ISREG(st.st_mode))
+			err_set(DN_EFORMAT, "%s: archive larger than %zu bytes", path, (size_t)PUB_ARCHIVE_MAX);
+		else
+			err_set(DN_EIO, "%s: not a regular file", path);
+		return FETCH_FORMAT;
+	}
+	struct archive *a = archive_new();
+	if (!a || archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
+		err_set(DN_EFORMAT, "%s: not a tar or tar.gz archive: %s", path, a ? archive_error_string(a) : "out of memory");
+		if (a)
+			archive_read_free(a);
+		close(fd);
+		return FETCH_FORMAT;
+	}
+	int cls = read_archive(j, o, a, path);
+	archive_read_free(a);
+	close(fd);
+	return cls;
+}
+
+static int from_archive_url(job *j, const fetch_opts *o, const char *src, const char *url)
+{
+	uint8_t *buf;
+	size_t len;
+	int cls = fetch_http_get(o, src, url, PUB_ARCHIVE_MAX, &buf, &len);
+	if (cls != FETCH_OK)
+		return cls;
+	struct archive *a = archive_new();
+	if (!a || archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
+		err_set(DN_EFORMAT, "%s: not a tar or tar.gz archive: %s", url, a ? archive_error_string(a) : "out of memory");
+		if (a)
+			archive_read_free(a);
+		free(buf);
+		return FETCH_FORMAT;
+	}
+	cls = read_archive(j, o, a, url);
+	archive_read_free(a);
+	free(buf);
+	return cls;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static int try_source(void *ctx, const fetch_opts *o, const char *src, const char *path)
+{
+	job *j = ctx;
+	char p[4200], q[4200], labels[64];
+	snprintf(labels, sizeof labels, "mnist_m_%s_labels.txt", j->split);
+	if (!path) {
+		if (ends_with(src, ".tar.gz") || ends_with(src, ".tgz"))
+			return from_archive_url(j, o, src, src);
+		if (join(p, sizeof p, src, "mnist_m.tar.gz") < 0)
+			return FETCH_NET;
+		return from_archive_url(j, o, src, p);
+	}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		err_set(DN_EIO, "%s: %s", path, strerror(errno));
+		return FETCH_NOTFOUND;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return from_archive_file(j, o, path);
+	/* DIR as distributed, then its parent holding mnist_m/, then a mirror holding the archive. */
+	if (join(p, sizeof p, path, labels) < 0)
+		return FETCH_NET;
+	if (lstat(p, &st) == 0)
+		return from_folder(j, o, path, p);
+	if (join(q, sizeof q, path, "mnist_m") < 0 || join(p, sizeof p, q, labels) < 0)
+		return FETCH_NET;
+	if (lstat(p, &st) == 0)
+		return from_folder(j, o, q, p);
+	if (join(p, sizeof p, path, "mnist_m.tar.gz") < 0)
+		return FETCH_NET;
+	if (lstat(p, &st) == 0)
+		return from_archive_file(j, o, p);
+	err_set(DN_EIO, "%s: no %s, mnist_m/ or mnist_m.tar.gz", path, labels);
+	return FETCH_NOTFOUND;
+}
+
+int pub_mnistm_fetch(const fetch_opts *o, const char *split, const pub_expect *want, int allow_partial,
+                     pub_mnistm *r)
+{
+	memset(r, 0, sizeof *r);
+	job j = {split, want, allow_partial, r, o->cache_dir};
+	if (o->cache_dir) {
+		err_set(0, "%s", "");
+		int c = from_cache(&j);
+		if (c > 0)
+			return 0;
+		if (c < 0 && o->notice) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "cached copy is bad, fetching it again: %s", err_msg());
+			o->notice(o->ctx, msg);
+		}
+	}
+	char name[64];
+	snprintf(name, sizeof name, "MNIST-M %s", split);
+	int rc = fetch_sources(o, name, try_source, &j, &r->unreachable);
+	if (rc < 0)
+		return rc;
+	if (r->verified && o->cache_dir) {
+		char ni[64], nl[64];
+		pub_mnistm_names(split, ni, nl);
+		if (fetch_cache_store(o->cache_dir, ni, r->images, (size_t)r->n * PUB_MNISTM_IMAGE_BYTES) < 0 ||
+		    fetch_cache_store(o->cache_dir, nl, r->labels, (size_t)r->n) < 0) {
+			if (o->notice) {
+				char msg[600];
+				snprintf(msg, sizeof msg, "not cached: %s", err_msg());
+				o->notice(o->ctx, msg);
+			}
+		} else {
+			r->cached = 1;
+		}
+	}
+	return 0;
+}
