@@ -1,28 +1,45 @@
 # pipelines/paper.mk - make paper: Ganin et al.'s MNIST -> MNIST-M (Table 2 of the JMLR paper).
 #
-# MNIST-M from the bsds recipe (digits blended with random patches of the BSDS500 training
-# photographs), full MNIST, PAPER_SEEDS seeds.  For each seed: source-only, DANN and
-# train-on-target (an upper bound: trained on labelled MNIST-M), each scored on the MNIST-M
-# test split and on the MNIST test split.  Writes runs/paper/results.tsv (one row per model and
-# seed: accuracies and training seconds) and results.md (mean +- std next to the paper's figures).
+# The published MNIST-M's geometry and recipe (mnistm-gen --recipe bsds defaults: 32x32, the
+# digit unscaled in the centre, binary mask, random patches of the BSDS500 training photographs),
+# the MNIST source padded the same way (mnist-fetch --size 32), PAPER_SEEDS seeds.  For each
+# network (PAPER_ARCHS: `seed`, our network with BatchNorm and dropout, and `paper`, the paper's
+# own without either) and seed: source-only, DANN and train-on-target (an upper bound: trained on
+# labelled MNIST-M), each scored on the generated MNIST-M test split, on the published MNIST-M
+# when MNISTM_PUBLISHED names it, and on the MNIST test split.  Writes runs/paper/results.tsv (one
+# row per network, model and seed) and results.md (mean +- std beside the paper's figures).
 #
 #   BSDS500_DIR   a folder of BSDS500 training photographs; when unset and not found beside the
 #                 project, `make paper` downloads BSR_bsds500.tgz from Berkeley and unpacks it.
 #   PAPER_RECIPE  bsds (default) or noise; noise writes under runs/paper-noise instead.
+#   PAPER_ARCHS   networks, `seed paper` by default (dann-train --arch).
+#   PAPER_SIZE    image side, 32 by default (the published MNIST-M's); 28 gives the earlier setting.
 #   PAPER_TRAIN_N, PAPER_TEST_N   MNIST images used (0 = all; a smaller run for tests).
+#   PAPER_TRAIN_OFFSET   skip the first N MNIST training images (0); 10000 keeps the digits of
+#                 the published sample (made from MNIST's first 10,000) out of training.
+#   MNISTM_PUBLISHED  the published MNIST-M (a folder as distributed, or mnist_m.tar.gz, local or
+#                 a URL: mnist-fetch --dataset mnist-m --mirror); every model is also scored on it.
+#   MNISTM_PUBLISHED_SPLIT  test (default) or train;  MNISTM_PUBLISHED_OPTS  e.g. --allow-partial
 PAPER_SEEDS  ?= 1 2 3
 PAPER_EPOCHS ?= 15
 PAPER_TRAIN_OPTS ?=
 PAPER_RECIPE ?= bsds
+PAPER_ARCHS  ?= seed paper
+PAPER_SIZE   ?= 32
 PAPER_TRAIN_N ?= 0
 PAPER_TEST_N  ?= 0
+PAPER_TRAIN_OFFSET ?= 0
+MNISTM_PUBLISHED ?=
+MNISTM_PUBLISHED_SPLIT ?= test
+MNISTM_PUBLISHED_OPTS ?=
 BSDS500_URL  ?= http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz
 BSDS500_DIR  ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
 PR := runs/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
-PAPER_GEN := --recipe $(PAPER_RECIPE) $(if $(filter bsds,$(PAPER_RECIPE)),--backgrounds $(BSDS500_DIR))
+PAPER_GEN := --recipe $(PAPER_RECIPE) $(if $(filter bsds,$(PAPER_RECIPE)),--backgrounds $(BSDS500_DIR)) --size $(PAPER_SIZE)
 PAPER_GEN_DEP := $(if $(filter bsds,$(PAPER_RECIPE)),$(BSDS500_DIR))
-PAPER_LIMIT_TRAIN := $(if $(filter-out 0,$(PAPER_TRAIN_N)),--limit $(PAPER_TRAIN_N))
+PAPER_LIMIT_TRAIN := $(if $(filter-out 0,$(PAPER_TRAIN_N)),--limit $(PAPER_TRAIN_N)) $(if $(filter-out 0,$(PAPER_TRAIN_OFFSET)),--offset $(PAPER_TRAIN_OFFSET))
 PAPER_LIMIT_TEST := $(if $(filter-out 0,$(PAPER_TEST_N)),--limit $(PAPER_TEST_N))
+PAPER_PUB := $(if $(MNISTM_PUBLISHED),$(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy)
 
 paper: deps
 	@$(MAKE) --no-print-directory $(PR)/results.md
@@ -39,60 +56,62 @@ runs/bsds500/BSR/BSDS500/data/images/train:
 
 $(PR)/mnist-train.npy: | $(BIN)/mnist-fetch
 	@mkdir -p $(@D)
-	$(BIN)/mnist-fetch --split train $(PAPER_LIMIT_TRAIN) -q -o $@
+	$(BIN)/mnist-fetch --split train --size $(PAPER_SIZE) $(PAPER_LIMIT_TRAIN) -q -o $@
 $(PR)/mnist-test.npy: | $(BIN)/mnist-fetch
 	@mkdir -p $(@D)
-	$(BIN)/mnist-fetch --split test $(PAPER_LIMIT_TEST) -q -o $@
+	$(BIN)/mnist-fetch --split test --size $(PAPER_SIZE) $(PAPER_LIMIT_TEST) -q -o $@
+$(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy: | $(BIN)/mnist-fetch
+	@mkdir -p $(@D)
+	$(BIN)/mnist-fetch --dataset mnist-m --split $(MNISTM_PUBLISHED_SPLIT) --mirror $(MNISTM_PUBLISHED) $(MNISTM_PUBLISHED_OPTS) -q -o $@
 
-# $(call paper_train,SEED,MODEL,MODE,SOURCE): one training; its wall seconds go to MODEL.seconds.
+# $(call paper_train,ARCH,SEED,MODEL,MODE,SOURCE): one training; its wall seconds go to MODEL.seconds.
 define paper_train
-$(PR)/s$(1)/$(2).model: $(4) $(PR)/s$(1)/mnistm-train.npy $(PR)/s$(1)/mnistm-test.npy | $(BIN)/dann-train
+$(PR)/arch-$(1)/s$(2)/$(3).model: $(5) $(PR)/s$(2)/mnistm-train.npy $(PR)/s$(2)/mnistm-test.npy | $(BIN)/dann-train
+	@mkdir -p $$(@D)
 	t0=$$$$(date +%s.%N) && \
-	$(BIN)/dann-train --mode $(3) --source $(4) --target $(PR)/s$(1)/mnistm-train.npy --target-test $(PR)/s$(1)/mnistm-test.npy \
-		--epochs $(PAPER_EPOCHS) --seed $(1) --threads $(THREADS) $(PAPER_TRAIN_OPTS) --log $$(@:.model=.tsv) -o $$@.part && \
+	$(BIN)/dann-train --arch $(1) --mode $(4) --source $(5) --target $(PR)/s$(2)/mnistm-train.npy --target-test $(PR)/s$(2)/mnistm-test.npy \
+		--epochs $(PAPER_EPOCHS) --seed $(2) --threads $(THREADS) $(PAPER_TRAIN_OPTS) -q --log $$(@:.model=.tsv) -o $$@.part && \
 	awk -v a=$$$$t0 -v b=$$$$(date +%s.%N) 'BEGIN { printf "%.1f\n", b - a }' > $$(@:.model=.seconds) && \
 	mv $$@.part $$@
 endef
 
-# $(call paper_seed,SEED)
-define paper_seed
-$(PR)/s$(1)/mnistm-train.npy: $(PR)/mnist-train.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
-	@mkdir -p $$(@D)
-	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) -q -o $$@ $$<
-$(PR)/s$(1)/mnistm-test.npy: $(PR)/mnist-test.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
-	@mkdir -p $$(@D)
-	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) --offset 1000000 -q -o $$@ $$<
-$(call paper_train,$(1),source-only,source-only,$(PR)/mnist-train.npy)
-$(call paper_train,$(1),dann,dann,$(PR)/mnist-train.npy)
-$(call paper_train,$(1),train-on-target,source-only,$(PR)/s$(1)/mnistm-train.npy)
-$(PR)/s$(1)/results.tsv: $(PR)/s$(1)/source-only.model $(PR)/s$(1)/dann.model $(PR)/s$(1)/train-on-target.model $(PR)/s$(1)/mnistm-test.npy $(PR)/mnist-test.npy
+# $(call paper_score,MODEL,DOMAIN,FILE): the accuracy of MODEL on FILE, as the shell word $$a.
+paper_score = a=$$$$($(BIN)/dann-embed --model $(1) --accuracy --domain $(2) --threads $(THREADS) -q $(3) | awk 'NR==1{print $$$$2}') && [ -n "$$$$a" ]
+
+# $(call paper_arch_seed,ARCH,SEED): the three models of one network and seed, and their row.
+define paper_arch_seed
+$(call paper_train,$(1),$(2),source-only,source-only,$(PR)/mnist-train.npy)
+$(call paper_train,$(1),$(2),dann,dann,$(PR)/mnist-train.npy)
+$(call paper_train,$(1),$(2),train-on-target,source-only,$(PR)/s$(2)/mnistm-train.npy)
+$(PR)/arch-$(1)/s$(2)/results.tsv: $(PR)/arch-$(1)/s$(2)/source-only.model $(PR)/arch-$(1)/s$(2)/dann.model $(PR)/arch-$(1)/s$(2)/train-on-target.model $(PR)/s$(2)/mnistm-test.npy $(PR)/mnist-test.npy $(PAPER_PUB)
 	for m in source-only dann train-on-target; do \
-		t=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --domain target --threads $(THREADS) $$(@D)/mnistm-test.npy | awk 'NR==1{print $$$$2}') && \
-		s=$$$$($(BIN)/dann-embed --model $$(@D)/$$$$m.model --accuracy --domain source --threads $(THREADS) $(PR)/mnist-test.npy | awk 'NR==1{print $$$$2}') && \
-		[ -n "$$$$t" ] && [ -n "$$$$s" ] && printf '%s\t%s\t%s\t%s\t%s\n' $$$$m $(1) $$$$t $$$$s $$$$(cat $$(@D)/$$$$m.seconds) || exit 1; \
+		$(call paper_score,$$(@D)/$$$$m.model,target,$(PR)/s$(2)/mnistm-test.npy) && t=$$$$a && \
+		$(call paper_score,$$(@D)/$$$$m.model,source,$(PR)/mnist-test.npy) && s=$$$$a && \
+		p=- && $(if $(PAPER_PUB),$(call paper_score,$$(@D)/$$$$m.model,target,$(PAPER_PUB)) && p=$$$$a &&) \
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $(1) $$$$m $(2) $$$$t $$$$p $$$$s $$$$(cat $$(@D)/$$$$m.seconds) || exit 1; \
 	done > $$@.tmp
 	mv $$@.tmp $$@
 endef
-$(foreach s,$(PAPER_SEEDS),$(eval $(call paper_seed,$(s))))
 
-$(PR)/results.tsv: $(foreach s,$(PAPER_SEEDS),$(PR)/s$(s)/results.tsv)
-	{ printf 'model\tseed\ttarget_accuracy\tsource_accuracy\ttrain_seconds\n'; cat $^; } > $@.tmp
+# $(call paper_seed,SEED): the generated MNIST-M of one seed; the test split uses image indices
+# far from the train split's, so no patch draw repeats.
+define paper_seed
+$(PR)/s$(1)/mnistm-train.npy: $(PR)/mnist-train.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
+	@mkdir -p $$(@D)
+	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) $(if $(filter-out 0,$(PAPER_TRAIN_OFFSET)),--offset $(PAPER_TRAIN_OFFSET)) -q -o $$@ $$<
+$(PR)/s$(1)/mnistm-test.npy: $(PR)/mnist-test.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
+	@mkdir -p $$(@D)
+	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) --offset 1000000 -q -o $$@ $$<
+endef
+$(foreach s,$(PAPER_SEEDS),$(eval $(call paper_seed,$(s)))$(foreach a,$(PAPER_ARCHS),$(eval $(call paper_arch_seed,$(a),$(s)))))
+
+$(PR)/results.tsv: $(foreach a,$(PAPER_ARCHS),$(foreach s,$(PAPER_SEEDS),$(PR)/arch-$(a)/s$(s)/results.tsv))
+	{ printf 'arch\tmodel\tseed\ttarget_accuracy\tpublished_accuracy\tsource_accuracy\ttrain_seconds\n'; cat $^; } > $@.tmp
 	mv $@.tmp $@
 
-# mean +- sample std over seeds, beside the paper's Table 2 (MNIST -> MNIST-M).
+# mean +- sample std over seeds, beside the paper's Table 2 (MNIST -> MNIST-M), one block per
+# network; the published column only when MNISTM_PUBLISHED was given.
 $(PR)/results.md: $(PR)/results.tsv
-	awk -F'\t' -v epochs=$(PAPER_EPOCHS) -v recipe=$(PAPER_RECIPE) -v opts='$(PAPER_TRAIN_OPTS)' -v tn=$(PAPER_TEST_N) ' \
-		function sd(m, S, Q) { v = n[m] > 1 ? (Q[m] - n[m] * (S[m] / n[m]) ^ 2) / (n[m] - 1) : 0; return v > 0 ? sqrt(v) : 0 } \
-		NR > 1 { m = $$1; n[m]++; s[m] += $$3; q[m] += $$3 * $$3; a[m] += $$4; b[m] += $$4 * $$4; \
-		  if (!(m in lo) || $$4 < lo[m]) lo[m] = $$4; if (!(m in tlo) || $$3 < tlo[m]) tlo[m] = $$3; \
-		  if (!(m in thi) || $$3 > thi[m]) thi[m] = $$3; w[m] += $$5 } \
-		END { paper["source-only"] = ".5225"; paper["dann"] = ".7666"; paper["train-on-target"] = ".9596"; \
-		  print "# paper: MNIST -> MNIST-M (" recipe " recipe), " epochs " epochs" (opts != "" ? ", dann-train " opts : ""); print ""; \
-		  print "Target: the MNIST-M test split made from " (tn ? "the first " tn : "all 10,000") " of MNIST'"'"'s test images; source: the same MNIST test images."; print ""; \
-		  print "| model | target accuracy, mean ± std | target min – max | source accuracy, mean ± std (min) | seeds | training time per run | paper (Ganin et al. 2016) |"; \
-		  print "|---|---|---|---|---|---|---|"; \
-		  split("source-only dann train-on-target", order, " "); \
-		  for (i = 1; i <= 3; i++) { m = order[i]; if (!n[m]) continue; \
-		    printf "| %s | %.4f ± %.4f | %.4f – %.4f | %.4f ± %.4f (%.4f) | %d | %.0f s | %s |\n", m, s[m] / n[m], sd(m, s, q), \
-		      tlo[m], thi[m], a[m] / n[m], sd(m, a, b), lo[m], n[m], w[m] / n[m], paper[m] } }' $< > $@.tmp
+	awk -F'\t' -v epochs=$(PAPER_EPOCHS) -v recipe=$(PAPER_RECIPE) -v size=$(PAPER_SIZE) -v opts='$(PAPER_TRAIN_OPTS)' \
+		-v tn=$(PAPER_TEST_N) -v pub='$(if $(MNISTM_PUBLISHED),published MNIST-M $(MNISTM_PUBLISHED_SPLIT) split)' -f pipelines/paper-table.awk $< > $@.tmp
 	mv $@.tmp $@
