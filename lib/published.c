@@ -691,3 +691,333 @@ int pub_mnistm_fetch(const fetch_opts *o, const char *split, const pub_expect *w
 	}
 	return 0;
 }
+
+/* --- BSDS500: files known by name and SHA-256 ------------------------------------------------- */
+
+#include "bsds500_sums.h"
+
+void pub_files_free(pub_files *f)
+{
+	for (int i = 0; f->data && i < f->n; i++)
+		free(f->data[i]);
+	free(f->data);
+	free(f->len);
+	free(f->name);
+	free(f->sha);
+	memset(f, 0, sizeof *f);
+}
+
+static int files_alloc(pub_files *f, int n)
+{
+	memset(f, 0, sizeof *f);
+	f->name = calloc((size_t)n, sizeof *f->name);
+	f->sha = calloc((size_t)n, sizeof *f->sha);
+	f->data = calloc((size_t)n, sizeof *f->data);
+	f->len = calloc((size_t)n, sizeof *f->len);
+	if (!f->name || !f->sha || !f->data || !f->len) {
+		pub_files_free(f);
+		return err_set(DN_ENOMEM, "out of memory");
+	}
+	f->n = n;
+	return 0;
+}
+
+int pub_bsds500_list(const char *split, pub_files *f)
+{
+	if (strcmp(split, "train"))
+		return err_set(DN_EARG, "BSDS500: only the train split (200 photographs) is known, not '%s'", split);
+	int n = (int)(sizeof bsds500_train / sizeof *bsds500_train);
+	if (files_alloc(f, n) < 0)
+		return DN_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		snprintf(f->name[i], sizeof f->name[i], "%s", bsds500_train[i][0]);
+		if (sha256_parse_hex(bsds500_train[i][1], f->sha[i]) < 0) {
+			pub_files_free(f);
+			return err_set(DN_EARG, "internal error: bad built-in hash");
+		}
+	}
+	return 0;
+}
+
+int pub_files_from_sums(const char *path, pub_files *f)
+{
+	uint8_t *text;
+	size_t len;
+	if (idx_slurp(path, PUB_LABELS_MAX, &text, &len) < 0)
+		return DN_EIO;
+	int n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	int rc = files_alloc(f, n + 1);
+	int k = 0;
+	for (size_t i = 0; rc == 0 && i < len;) {
+		size_t e = i;
+		while (e < len && text[e] != '\n')
+			e++;
+		char line[256], hex[80], name[80];
+		size_t l = e - i < sizeof line - 1 ? e - i : sizeof line - 1;
+		memcpy(line, text + i, l);
+		line[l] = '\0';
+		i = e + 1;
+		if (line[0] == '#' || sscanf(line, "%79s %79s", hex, name) != 2)
+			continue;
+		const char *nm = name[0] == '*' ? name + 1 : name;
+		if (strlen(nm) >= sizeof f->name[k] || strchr(nm, '/') || sha256_parse_hex(hex, f->sha[k]) < 0)
+			rc = err_set(DN_EFORMAT, "%s: bad line '%.60s'", path, line);
+		else
+			snprintf(f->name[k++], sizeof f->name[k], "%s", nm);
+	}
+	free(text);
+	if (rc == 0 && k == 0)
+		rc = err_set(DN_EFORMAT, "%s: no files listed", path);
+	if (rc < 0) {
+		pub_files_free(f);
+		return rc;
+	}
+	f->n = k;
+	return 0;
+}
+
+typedef struct {
+	pub_files *f;
+	const char *split;
+	int nbad;             /* files a source gave with the wrong hash */
+	char bad_msg[400];
+} files_job;
+
+static int find_file(const pub_files *f, const char *name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->name[i], name))
+			return i;
+	return -1;
+}
+
+/* Keep `buf` (copied) as file i if its hash is right. */
+static void offer(files_job *fj, int i, const uint8_t *buf, size_t len, const char *where)
+{
+	pub_files *f = fj->f;
+	if (i < 0 || f->data[i])
+		return;
+	uint8_t got[SHA256_LEN];
+	sha256(buf, len, got);
+	if (memcmp(got, f->sha[i], SHA256_LEN) != 0) {
+		char hw[SHA256_HEX_LEN + 1], hg[SHA256_HEX_LEN + 1];
+		if (!fj->nbad++)
+			snprintf(fj->bad_msg, sizeof fj->bad_msg, "%s: SHA-256 mismatch: expected %s, got %s", where,
+			         sha256_hex(f->sha[i], hw), sha256_hex(got, hg));
+		return;
+	}
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;  /* counted as missing */
+	memcpy(copy, buf, len);
+	f->data[i] = copy;
+	f->len[i] = len;
+}
+
+static int missing(const pub_files *f, int *first)
+{
+	int m = 0;
+	*first = -1;
+	for (int i = 0; i < f->n; i++)
+		if (!f->data[i]) {
+			if (*first < 0)
+				*first = i;
+			m++;
+		}
+	return m;
+}
+
+/* What a source left: FETCH_OK when nothing is missing, else a class and a message. */
+static int files_outcome(files_job *fj, const char *where)
+{
+	int first, m = missing(fj->f, &first);
+	if (m == 0)
+		return FETCH_OK;
+	if (fj->nbad) {
+		err_set(DN_EHASH, "%s%s", fj->bad_msg, fj->nbad > 1 ? " (and more)" : "");
+		return FETCH_HASH;
+	}
+	err_set(DN_EIO, "%s: %d of %d photographs missing (%s first)", where, m, fj->f->n, fj->f->name[first]);
+	return FETCH_NOTFOUND;
+}
+
+static size_t bsds_want(void *ctx, const char *rel)
+{
+	files_job *fj = ctx;
+	char pre[128];
+	int n = snprintf(pre, sizeof pre, "BSR/BSDS500/data/images/%s/", fj->split);
+	if (strncmp(rel, pre, (size_t)n) || find_file(fj->f, rel + n) < 0)
+		return 0;
+	return PUB_PHOTO_MAX;
+}
+
+static int bsds_take(void *ctx, const char *rel, const uint8_t *buf, size_t len)
+{
+	files_job *fj = ctx;
+	const char *name = strrchr(rel, '/') + 1;
+	offer(fj, find_file(fj->f, name), buf, len, rel);
+	return FETCH_OK;
+}
+
+/* The photographs straight from folder `dir`: a file of another kind or size is refused. */
+static void bsds_from_folder(files_job *fj, const char *dir)
+{
+	pub_files *f = fj->f;
+	for (int i = 0; i < f->n; i++) {
+		char path[4200];
+		uint8_t *buf;
+		size_t len;
+		if (f->data[i] || join(path, sizeof path, dir, f->name[i]) < 0)
+			continue;
+		struct stat st;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (idx_slurp(path, PUB_PHOTO_MAX, &buf, &len) < 0) {
+			if (!fj->nbad++)
+				snprintf(fj->bad_msg, sizeof fj->bad_msg, "%s", err_msg());
+			continue;
+		}
+		offer(fj, i, buf, len, path);
+		free(buf);
+	}
+}
+
+static int bsds_try(void *ctx, const fetch_opts *o, const char *src, const char *path)
+{
+	files_job *fj = ctx;
+	fj->nbad = 0;
+	walker w = {bsds_want, bsds_take, fj, o, 0};
+	char p[4200], q[4200];
+	if (!path) {
+		if (ends_with(src, ".tgz") || ends_with(src, ".tar.gz")) {
+			snprintf(p, sizeof p, "%s", src);
+		} else if (join(p, sizeof p, src, "BSR_bsds500.tgz") < 0) {
+			return FETCH_NET;
+		}
+		int cls = walk_url(src, p, PUB_BSDS_ARCHIVE_MAX, &w);
+		return cls != FETCH_OK ? cls : files_outcome(fj, p);
+	}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		err_set(DN_EIO, "%s: %s", path, strerror(errno));
+		return FETCH_NOTFOUND;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		int cls = walk_file(path, PUB_BSDS_ARCHIVE_MAX, &w);
+		return cls != FETCH_OK ? cls : files_outcome(fj, path);
+	}
+	/* the photographs themselves, the unpacked archive, then the archive */
+	bsds_from_folder(fj, path);
+	snprintf(q, sizeof q, "BSR/BSDS500/data/images/%s", fj->split);
+	if (join(p, sizeof p, path, q) == 0)
+		bsds_from_folder(fj, p);
+	int first;
+	if (missing(fj->f, &first) && join(p, sizeof p, path, "BSR_bsds500.tgz") == 0 && lstat(p, &st) == 0) {
+		int cls = walk_file(p, PUB_BSDS_ARCHIVE_MAX, &w);
+		if (cls != FETCH_OK)
+			return cls;
+	}
+	return files_outcome(fj, path);
+}
+
+int pub_bsds500_fetch(const fetch_opts *o, const char *split, pub_files *f)
+{
+	files_job fj = {f, split, 0, ""};
+	if (o->cache_dir) {
+		bsds_from_folder(&fj, o->cache_dir);
+		int first;
+		f->from_cache = f->n - missing(f, &first);
+		if (fj.nbad && o->notice) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "cached copy is bad, fetching it again: %s", fj.bad_msg);
+			o->notice(o->ctx, msg);
+		}
+		if (f->from_cache == f->n)
+			return 0;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "BSDS500 %s", split);
+	int rc = fetch_sources(o, name, bsds_try, &fj, &f->unreachable);
+	if (rc < 0)
+		return rc;
+	if (o->cache_dir) {
+		for (int i = 0; i < f->n; i++)
+			if (fetch_cache_store(o->cache_dir, f->name[i], f->data[i], f->len[i]) < 0) {
+				if (o->notice) {
+					char msg[600];
+					snprintf(msg, sizeof msg, "not cached: %s", err_msg());
+					o->notice(o->ctx, msg);
+				}
+				break;
+			}
+	}
+	return 0;
+}
+
+static int write_all(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return err_set(DN_EIO, "%s: cannot create: %s", path, strerror(errno));
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			return err_set(DN_EIO, "%s: write error: %s", path, strerror(e));
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return err_set(DN_EIO, "%s: write error: %s", path, strerror(errno));
+	return 0;
+}
+
+static void remove_tmp_dir(const pub_files *f, const char *tmp)
+{
+	char p[4200];
+	for (int i = 0; i < f->n; i++)
+		if (join(p, sizeof p, tmp, f->name[i]) == 0)
+			unlink(p);
+	rmdir(tmp);
+}
+
+int pub_files_write_dir(const pub_files *f, const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return err_set(DN_EIO, "%s: exists and is not a folder", dir);
+	char tmp[4200], p[4200];
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	int n = snprintf(tmp, sizeof tmp, "%.*s.tmp.XXXXXX", (int)dl, dir);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		return err_set(DN_EARG, "%s: path too long", dir);
+	if (!mkdtemp(tmp))
+		return err_set(DN_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+	mode_t um = umask(0);
+	umask(um);
+	chmod(tmp, 0777 & ~um);
+	for (int i = 0; i < f->n; i++) {
+		if (join(p, sizeof p, tmp, f->name[i]) < 0 || write_all(p, f->data[i], f->len[i]) < 0) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "%s", err_msg());
+			remove_tmp_dir(f, tmp);
+			return err_set(DN_EIO, "%s", msg);
+		}
+	}
+	if (rename(tmp, dir) < 0) {
+		int e = errno;
+		remove_tmp_dir(f, tmp);
+		if (e == ENOTEMPTY || e == EEXIST)
+			return err_set(DN_EIO, "%s: exists and is not empty: not overwritten", dir);
+		return err_set(DN_EIO, "%s: cannot rename into place: %s", dir, strerror(e));
+	}
+	return 0;
+}
