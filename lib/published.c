@@ -961,17 +961,10 @@ static int write_all(const char *path, const uint8_t *buf, size_t len)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return err_set(DN_EIO, "%s: cannot create: %s", path, strerror(errno));
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			return err_set(DN_EIO, "%s: write error: %s", path, strerror(e));
-		}
-		off += (size_t)w;
+	int e = fetch_write_all(fd, buf, len);
+	if (e) {
+		close(fd);
+		return err_set(DN_EIO, "%s: write error: %s", path, strerror(e));
 	}
 	if (fsync(fd) < 0 || close(fd) < 0)
 		return err_set(DN_EIO, "%s: write error: %s", path, strerror(errno));

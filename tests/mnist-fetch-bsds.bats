@@ -6,8 +6,7 @@
 # the built-in list against ../shared/data/bsds500/train when it is there.
 bats_require_minimum_version 1.5.0
 load helper
-
-free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+load http
 
 setup_file() {
 	export FX="$BATS_FILE_TMPDIR/fx"
@@ -25,16 +24,11 @@ for i in range(4):
 	tar -czf "$FX/www/BSR_bsds500.tgz" -C "$FX/unpacked" BSR
 	cp "$FX/photos/"*.jpg "$FX/bad/"
 	printf 'x' >> "$FX/bad/1002.jpg"
-	export PORT
-	PORT=$(free_port)
-	"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$FX/www" "$PORT" >/dev/null 2>"$FX/server.log" &
-	echo $! > "$FX/server.pid"
-	for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-	export URL="http://127.0.0.1:$PORT"
+	start_static_server "$FX/www"
 }
 
 teardown_file() {
-	[ -f "$FX/server.pid" ] && kill "$(cat "$FX/server.pid")" 2>/dev/null || true
+	stop_static_server
 }
 
 setup() {
