@@ -563,7 +563,8 @@ static int mnistm_finish(mnistm_walk *m)
 	snprintf(lname, sizeof lname, "%s: %s", m->where, m->labels_name);
 	if (parse_labels(m->text, m->tlen, lname, &ent, &n) < 0)
 		return FETCH_FORMAT;
-	qsort(m->dec, m->nd, sizeof *m->dec, cmp_decoded);
+	if (m->nd)  /* qsort(NULL, 0, ...) is undefined (found by tests/fuzz/fuzz_mnistm.c) */
+		qsort(m->dec, m->nd, sizeof *m->dec, cmp_decoded);
 	for (size_t i = 1; i < m->nd; i++)
 		if (!strcmp(m->dec[i - 1].name, m->dec[i].name)) {
 			free(ent);
