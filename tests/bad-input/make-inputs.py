@@ -180,6 +180,21 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+# MNIST-M archives whose tar headers claim more than the caps: a 2 GiB member (a tar bomb:
+# refused before it is unpacked) and a 5 MB "PNG" (over the 1 MiB a PNG may have).
+import tarfile  # noqa: E402
+
+
+def claimed_tar(name, size):
+    ti = tarfile.TarInfo(name)
+    ti.size = size
+    ti.mtime = 0
+    return gzip.compress(ti.tobuf(format=tarfile.GNU_FORMAT) + bytes(1024), mtime=0)
+
+
+put("mnistm_tarbomb.tar.gz", claimed_tar("mnist_m/mnist_m_train/00000000.png", 2 << 30))
+put("mnistm_bigpng.tar.gz", claimed_tar("mnist_m/mnist_m_train/00000000.png", 5 << 20))
+
 # 16000 x 16000 1-bit gray (256 megapixels) in a 30 KB file: valid, all black
 side = 16000
 for d in ("photos_huge_png", "photos_huge_jpeg"):
