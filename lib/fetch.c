@@ -473,6 +473,20 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+int fetch_write_all(int fd, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
 /* Write the verified content under a temporary name in the cache folder, then rename it into
  * place: a reader never sees a partial file under the final name.  (No fsync: a cached file
  * is verified again each time it is read, and a bad one is removed.) */
@@ -492,18 +506,11 @@ int fetch_cache_store(const char *cache_dir, const char *name, const uint8_t *bu
 	mode_t um = umask(0);
 	umask(um);
 	fchmod(fd, 0666 & ~um);
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			unlink(tmp);
-			return err_set(DN_EIO, "%s: write error: %s", fin, strerror(e));
-		}
-		off += (size_t)w;
+	int e = fetch_write_all(fd, buf, len);
+	if (e) {
+		close(fd);
+		unlink(tmp);
+		return err_set(DN_EIO, "%s: write error: %s", fin, strerror(e));
 	}
 	if (close(fd) < 0) {
 		int e = errno;

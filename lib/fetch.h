@@ -116,6 +116,9 @@ int fetch_sources(const fetch_opts *o, const char *name, fetch_try_fn try, void 
  * is not tried again in this process).  FETCH_OK or a class with err_msg(). */
 int fetch_http_get(const fetch_opts *o, const char *src, const char *url, size_t max, uint8_t **buf, size_t *len);
 
+/* Write all `len` bytes to fd (retrying short writes and EINTR): 0, or the errno. */
+int fetch_write_all(int fd, const uint8_t *buf, size_t len);
+
 /* Store `len` bytes as cache_dir/name (created), under a temporary name renamed into place. */
 int fetch_cache_store(const char *cache_dir, const char *name, const uint8_t *buf, size_t len);
 

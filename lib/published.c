@@ -330,159 +330,86 @@ static int from_folder(job *j, const fetch_opts *o, const char *root, const char
 	return accept(j, root, images, labels, n);
 }
 
-/* --- the archive ---------------------------------------------------------------------------------- */
+/* --- archives ------------------------------------------------------------------------------------- */
 
+/* Which members of an archive to read, and what to do with each. */
 typedef struct {
-	char name[64];
-	uint8_t px[PUB_MNISTM_IMAGE_BYTES];
-} decoded;
+	/* The most bytes member `rel` may have, or 0 to skip it. */
+	size_t (*want)(void *ctx, const char *rel);
+	/* Take a member's bytes: FETCH_OK, or a failure class (message set) that stops the walk. */
+	int (*take)(void *ctx, const char *rel, const uint8_t *buf, size_t len);
+	void *ctx;
+	const fetch_opts *o;
+	int64_t ntaken;
+} walker;
 
-static int cmp_decoded(const void *a, const void *b)
+/* The member path without leading "./". */
+static const char *member_path(const char *p)
 {
-	return strcmp(((const decoded *)a)->name, ((const decoded *)b)->name);
-}
-
-/* The member path without "./" and an optional leading "mnist_m/"; NULL if it is elsewhere. */
-static const char *member_rel(const char *p)
-{
-	while (!strncmp(p, "./", 2))
+	while (p && !strncmp(p, "./", 2))
 		p += 2;
-	if (!strncmp(p, "mnist_m/", 8))
-		p += 8;
-	return p;
+	return p ? p : "";
 }
 
-/* Read the open archive `a` (described by `where`): the split's labels file and PNGs. */
-static int read_archive(job *j, const fetch_opts *o, struct archive *a, const char *where)
+/* Read the open archive `a` (described by `where`) member by member.  A member larger than
+ * what `want` allows, or members adding up past PUB_UNPACKED_MAX (a tar bomb), stop the walk
+ * before they are unpacked. */
+static int walk(struct archive *a, const char *where, walker *w)
 {
-	char want_labels[64], want_dir[64];
-	snprintf(want_labels, sizeof want_labels, "mnist_m_%s_labels.txt", j->split);
-	snprintf(want_dir, sizeof want_dir, "mnist_m_%s/", j->split);
-	size_t dl = strlen(want_dir);
-	decoded *dec = NULL;
-	size_t nd = 0, cap = 0;
-	uint8_t *text = NULL, *buf = NULL;
-	size_t tlen = 0;
-	int cls = FETCH_FORMAT;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int cls = FETCH_OK;
 	struct archive_entry *e;
-	buf = malloc(PUB_LABELS_MAX);
-	if (!buf) {
-		err_set(DN_ENOMEM, "%s: out of memory", where);
-		return FETCH_NET;
-	}
 	for (;;) {
 		int ar = archive_read_next_header(a, &e);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar < ARCHIVE_WARN) {
 			err_set(DN_EFORMAT, "%s: corrupt archive: %s", where, archive_error_string(a));
-			goto out;
+			cls = FETCH_FORMAT;
+			break;
 		}
 		int64_t size = archive_entry_size(e);
 		int64_t pos = archive_filter_bytes(a, 0);
-		/* A tar bomb: members whose sizes add up past the cap are never unpacked. */
 		if (size < 0 || pos < 0 || (uint64_t)pos + (uint64_t)size > PUB_UNPACKED_MAX) {
 			err_set(DN_EFORMAT, "%s: unpacks to more than %zu bytes: stopped", where, (size_t)PUB_UNPACKED_MAX);
-			goto out;
+			cls = FETCH_FORMAT;
+			break;
 		}
-		const char *rel = member_rel(archive_entry_pathname(e));
-		int is_labels = !strcmp(rel, want_labels);
-		int is_png = !strncmp(rel, want_dir, dl) && rel[dl] && !strchr(rel + dl, '/');
-		if (archive_entry_filetype(e) != AE_IFREG || (!is_labels && !is_png)) {
+		const char *rel = member_path(archive_entry_pathname(e));
+		size_t max = archive_entry_filetype(e) == AE_IFREG ? w->want(w->ctx, rel) : 0;
+		if (max == 0) {
 			archive_read_data_skip(a);
 			continue;
 		}
-		size_t max = is_labels ? PUB_LABELS_MAX : PUB_PNG_MAX;
 		if ((uint64_t)size > max) {
 			err_set(DN_EFORMAT, "%s: %s: member of %" PRId64 " bytes, more than %zu", where, rel, size, max);
-			goto out;
+			cls = FETCH_FORMAT;
+			break;
 		}
-		la_ssize_t got = archive_read_data(a, buf, (size_t)size);
+		if ((size_t)size > cap) {
+			uint8_t *nb = realloc(buf, (size_t)size);
+			if (!nb) {
+				err_set(DN_ENOMEM, "%s: out of memory", where);
+				cls = FETCH_NET;
+				break;
+			}
+			buf = nb;
+			cap = (size_t)size;
+		}
+		la_ssize_t got = size ? archive_read_data(a, buf, (size_t)size) : 0;
 		if (got != (la_ssize_t)size) {
 			err_set(DN_EFORMAT, "%s: %s: %s", where, rel, got < 0 ? archive_error_string(a) : "truncated member");
-			goto out;
+			cls = FETCH_FORMAT;
+			break;
 		}
-		if (is_labels) {
-			free(text);
-			text = malloc((size_t)size + 1);
-			if (!text) {
-				err_set(DN_ENOMEM, "%s: out of memory", where);
-				cls = FETCH_NET;
-				goto out;
-			}
-			memcpy(text, buf, (size_t)size);
-			tlen = (size_t)size;
-			continue;
-		}
-		if (strlen(rel + dl) >= sizeof dec->name)
-			continue;  /* cannot be listed in the labels file */
-		if (nd == cap) {
-			cap = cap ? cap * 2 : 4096;
-			decoded *nv = realloc(dec, cap * sizeof *dec);
-			if (!nv) {
-				err_set(DN_ENOMEM, "%s: out of memory", where);
-				cls = FETCH_NET;
-				goto out;
-			}
-			dec = nv;
-		}
-		snprintf(dec[nd].name, sizeof dec->name, "%s", rel + dl);
-		char label[200];
-		snprintf(label, sizeof label, "%s: %s", where, rel);
-		if (pub_decode_png32(buf, (size_t)size, label, dec[nd].px) < 0)
-			goto out;
-		nd++;
-		if (nd % 2000 == 0)
-			progress(o, where, (int64_t)nd, 0, 0);
+		cls = w->take(w->ctx, rel, buf, (size_t)size);
+		if (cls != FETCH_OK)
+			break;
+		if (++w->ntaken % 2000 == 0)
+			progress(w->o, where, w->ntaken, 0, 0);
 	}
-	progress(o, where, (int64_t)nd, (int64_t)nd, 1);
-	if (!text) {
-		err_set(DN_EIO, "%s: no %s in the archive", where, want_labels);
-		cls = FETCH_NOTFOUND;
-		goto out;
-	}
-	entry *ent;
-	int64_t n;
-	char lname[300];
-	snprintf(lname, sizeof lname, "%s: %s", where, want_labels);
-	if (parse_labels(text, tlen, lname, &ent, &n) < 0)
-		goto out;
-	qsort(dec, nd, sizeof *dec, cmp_decoded);
-	for (size_t i = 1; i < nd; i++)
-		if (!strcmp(dec[i - 1].name, dec[i].name)) {
-			err_set(DN_EFORMAT, "%s: %s%s appears twice", where, want_dir, dec[i].name);
-			free(ent);
-			goto out;
-		}
-	uint8_t *images = malloc((size_t)n * PUB_MNISTM_IMAGE_BYTES), *labels = malloc((size_t)n);
-	if (!images || !labels) {
-		free(images);
-		free(labels);
-		free(ent);
-		err_set(DN_ENOMEM, "%s: out of memory for %" PRId64 " images", where, n);
-		cls = FETCH_NET;
-		goto out;
-	}
-	for (int64_t i = 0; i < n; i++) {
-		decoded key;
-		snprintf(key.name, sizeof key.name, "%s", ent[i].name);
-		decoded *d = bsearch(&key, dec, nd, sizeof *dec, cmp_decoded);
-		if (!d) {
-			err_set(DN_EFORMAT, "%s: %s%s is listed on line %" PRId64 " of %s but not in the archive", where, want_dir,
-			        ent[i].name, i + 1, want_labels);
-			free(images);
-			free(labels);
-			free(ent);
-			goto out;
-		}
-		memcpy(images + (size_t)i * PUB_MNISTM_IMAGE_BYTES, d->px, PUB_MNISTM_IMAGE_BYTES);
-		labels[i] = ent[i].label;
-	}
-	free(ent);
-	cls = accept(j, where, images, labels, n);
-out:
-	free(dec);
-	free(text);
+	progress(w->o, where, w->ntaken, w->ntaken, 1);
 	free(buf);
 	return cls;
 }
@@ -498,22 +425,22 @@ static struct archive *archive_new(void)
 	return a;
 }
 
-/* The archive at a local path: a regular file (opened without blocking) of at most
- * PUB_ARCHIVE_MAX bytes. */
-static int from_archive_file(job *j, const fetch_opts *o, const char *path)
+/* Walk the archive at a local path: a regular file (opened without blocking) of at most `max`
+ * bytes. */
+static int walk_file(const char *path, size_t max, walker *w)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		err_set(DN_EIO, "%s: %s", path, strerror(errno));
 		return FETCH_NOTFOUND;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > PUB_ARCHIVE_MAX) {
+	struct stat st = {0};
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
 		close(fd);
 		if (S_ISREG(st.st_mode))
-			err_set(DN_EFORMAT, "%s: archive larger than %zu bytes", path, (size_t)PUB_ARCHIVE_MAX);
+			err_set(DN_EFORMAT, "%s: archive larger than %zu bytes", path, max);
 		else
-			err_set(DN_EIO, "%s: not a regular file", path);
+			err_set(DN_EIO, "%s: not a regular file (a FIFO, device or socket is not read)", path);
 		return FETCH_FORMAT;
 	}
 	struct archive *a = archive_new();
@@ -524,17 +451,18 @@ static int from_archive_file(job *j, const fetch_opts *o, const char *path)
 		close(fd);
 		return FETCH_FORMAT;
 	}
-	int cls = read_archive(j, o, a, path);
+	int cls = walk(a, path, w);
 	archive_read_free(a);
 	close(fd);
 	return cls;
 }
 
-static int from_archive_url(job *j, const fetch_opts *o, const char *src, const char *url)
+/* Download the archive at `url` (at most `max` bytes) and walk it. */
+static int walk_url(const char *src, const char *url, size_t max, walker *w)
 {
 	uint8_t *buf;
 	size_t len;
-	int cls = fetch_http_get(o, src, url, PUB_ARCHIVE_MAX, &buf, &len);
+	int cls = fetch_http_get(w->o, src, url, max, &buf, &len);
 	if (cls != FETCH_OK)
 		return cls;
 	struct archive *a = archive_new();
@@ -545,9 +473,143 @@ static int from_archive_url(job *j, const fetch_opts *o, const char *src, const 
 		free(buf);
 		return FETCH_FORMAT;
 	}
-	cls = read_archive(j, o, a, url);
+	cls = walk(a, url, w);
 	archive_read_free(a);
 	free(buf);
+	return cls;
+}
+
+/* --- MNIST-M from mnist_m.tar.gz -------------------------------------------------------------- */
+
+typedef struct {
+	char name[64];
+	uint8_t px[PUB_MNISTM_IMAGE_BYTES];
+} decoded;
+
+static int cmp_decoded(const void *a, const void *b)
+{
+	return strcmp(((const decoded *)a)->name, ((const decoded *)b)->name);
+}
+
+typedef struct {
+	job *j;
+	const char *where;
+	char labels_name[64], dir[64];
+	uint8_t *text;
+	size_t tlen;
+	decoded *dec;
+	size_t nd, cap;
+} mnistm_walk;
+
+/* A member name relative to an optional leading "mnist_m/". */
+static const char *in_mnistm(const char *rel)
+{
+	return !strncmp(rel, "mnist_m/", 8) ? rel + 8 : rel;
+}
+
+static size_t mnistm_want(void *ctx, const char *rel)
+{
+	mnistm_walk *m = ctx;
+	rel = in_mnistm(rel);
+	size_t dl = strlen(m->dir);
+	if (!strcmp(rel, m->labels_name))
+		return PUB_LABELS_MAX;
+	if (!strncmp(rel, m->dir, dl) && rel[dl] && !strchr(rel + dl, '/') && strlen(rel + dl) < sizeof m->dec->name)
+		return PUB_PNG_MAX;
+	return 0;
+}
+
+static int mnistm_take(void *ctx, const char *rel, const uint8_t *buf, size_t len)
+{
+	mnistm_walk *m = ctx;
+	rel = in_mnistm(rel);
+	if (!strcmp(rel, m->labels_name)) {
+		free(m->text);
+		m->text = malloc(len + 1);
+		if (!m->text)
+			return err_set(DN_ENOMEM, "%s: out of memory", m->where), FETCH_NET;
+		memcpy(m->text, buf, len);
+		m->tlen = len;
+		return FETCH_OK;
+	}
+	if (m->nd == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 4096;
+		decoded *nv = realloc(m->dec, ncap * sizeof *nv);
+		if (!nv)
+			return err_set(DN_ENOMEM, "%s: out of memory", m->where), FETCH_NET;
+		m->dec = nv;
+		m->cap = ncap;
+	}
+	decoded *d = &m->dec[m->nd];
+	snprintf(d->name, sizeof d->name, "%s", rel + strlen(m->dir));
+	char label[300];
+	snprintf(label, sizeof label, "%s: %s", m->where, rel);
+	if (pub_decode_png32(buf, len, label, d->px) < 0)
+		return FETCH_FORMAT;
+	m->nd++;
+	return FETCH_OK;
+}
+
+/* After the walk: the images in labels-file order. */
+static int mnistm_finish(mnistm_walk *m)
+{
+	if (!m->text) {
+		err_set(DN_EIO, "%s: no %s in the archive", m->where, m->labels_name);
+		return FETCH_NOTFOUND;
+	}
+	entry *ent;
+	int64_t n;
+	char lname[300];
+	snprintf(lname, sizeof lname, "%s: %s", m->where, m->labels_name);
+	if (parse_labels(m->text, m->tlen, lname, &ent, &n) < 0)
+		return FETCH_FORMAT;
+	if (m->nd)  /* qsort(NULL, 0, ...) is undefined (found by tests/fuzz/fuzz_mnistm.c) */
+		qsort(m->dec, m->nd, sizeof *m->dec, cmp_decoded);
+	for (size_t i = 1; i < m->nd; i++)
+		if (!strcmp(m->dec[i - 1].name, m->dec[i].name)) {
+			free(ent);
+			err_set(DN_EFORMAT, "%s: %s%s appears twice", m->where, m->dir, m->dec[i].name);
+			return FETCH_FORMAT;
+		}
+	uint8_t *images = malloc((size_t)n * PUB_MNISTM_IMAGE_BYTES), *labels = malloc((size_t)n);
+	if (!images || !labels) {
+		free(images);
+		free(labels);
+		free(ent);
+		err_set(DN_ENOMEM, "%s: out of memory for %" PRId64 " images", m->where, n);
+		return FETCH_NET;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		decoded key;
+		snprintf(key.name, sizeof key.name, "%s", ent[i].name);
+		decoded *d = m->dec ? bsearch(&key, m->dec, m->nd, sizeof *m->dec, cmp_decoded) : NULL;
+		if (!d) {
+			err_set(DN_EFORMAT, "%s: %s%s is listed on line %" PRId64 " of %s but not in the archive", m->where,
+			        m->dir, ent[i].name, i + 1, m->labels_name);
+			free(images);
+			free(labels);
+			free(ent);
+			return FETCH_FORMAT;
+		}
+		memcpy(images + (size_t)i * PUB_MNISTM_IMAGE_BYTES, d->px, PUB_MNISTM_IMAGE_BYTES);
+		labels[i] = ent[i].label;
+	}
+	free(ent);
+	return accept(m->j, m->where, images, labels, n);
+}
+
+/* MNIST-M from the archive at a local path (url NULL) or a URL. */
+static int mnistm_archive(job *j, const fetch_opts *o, const char *src, const char *path, const char *url)
+{
+	mnistm_walk m = {.j = j, .where = url ? url : path};
+	snprintf(m.labels_name, sizeof m.labels_name, "mnist_m_%s_labels.txt", j->split);
+	snprintf(m.dir, sizeof m.dir, "mnist_m_%s/", j->split);
+	walker w = {mnistm_want, mnistm_take, &m, o, 0};
+	int cls = url ? walk_url(src, url, PUB_ARCHIVE_MAX, &w) : walk_file(path, PUB_ARCHIVE_MAX, &w);
+	if (cls == FETCH_OK)
+		cls = mnistm_finish(&m);
+	free(m.dec);
+	free(m.text);
 	return cls;
 }
 
@@ -564,10 +626,10 @@ static int try_source(void *ctx, const fetch_opts *o, const char *src, const cha
 	snprintf(labels, sizeof labels, "mnist_m_%s_labels.txt", j->split);
 	if (!path) {
 		if (ends_with(src, ".tar.gz") || ends_with(src, ".tgz"))
-			return from_archive_url(j, o, src, src);
+			return mnistm_archive(j, o, src, NULL, src);
 		if (join(p, sizeof p, src, "mnist_m.tar.gz") < 0)
 			return FETCH_NET;
-		return from_archive_url(j, o, src, p);
+		return mnistm_archive(j, o, src, NULL, p);
 	}
 	struct stat st;
 	if (stat(path, &st) < 0) {
@@ -575,7 +637,7 @@ static int try_source(void *ctx, const fetch_opts *o, const char *src, const cha
 		return FETCH_NOTFOUND;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return from_archive_file(j, o, path);
+		return mnistm_archive(j, o, src, path, NULL);
 	/* DIR as distributed, then its parent holding mnist_m/, then a mirror holding the archive. */
 	if (join(p, sizeof p, path, labels) < 0)
 		return FETCH_NET;
@@ -588,7 +650,7 @@ static int try_source(void *ctx, const fetch_opts *o, const char *src, const cha
 	if (join(p, sizeof p, path, "mnist_m.tar.gz") < 0)
 		return FETCH_NET;
 	if (lstat(p, &st) == 0)
-		return from_archive_file(j, o, p);
+		return mnistm_archive(j, o, src, p, NULL);
 	err_set(DN_EIO, "%s: no %s, mnist_m/ or mnist_m.tar.gz", path, labels);
 	return FETCH_NOTFOUND;
 }
@@ -627,6 +689,329 @@ int pub_mnistm_fetch(const fetch_opts *o, const char *split, const pub_expect *w
 		} else {
 			r->cached = 1;
 		}
+	}
+	return 0;
+}
+
+/* --- BSDS500: files known by name and SHA-256 ------------------------------------------------- */
+
+#include "bsds500_sums.h"
+
+void pub_files_free(pub_files *f)
+{
+	for (int i = 0; f->data && i < f->n; i++)
+		free(f->data[i]);
+	free(f->data);
+	free(f->len);
+	free(f->name);
+	free(f->sha);
+	memset(f, 0, sizeof *f);
+}
+
+static int files_alloc(pub_files *f, int n)
+{
+	memset(f, 0, sizeof *f);
+	f->name = calloc((size_t)n, sizeof *f->name);
+	f->sha = calloc((size_t)n, sizeof *f->sha);
+	f->data = calloc((size_t)n, sizeof *f->data);
+	f->len = calloc((size_t)n, sizeof *f->len);
+	if (!f->name || !f->sha || !f->data || !f->len) {
+		pub_files_free(f);
+		return err_set(DN_ENOMEM, "out of memory");
+	}
+	f->n = n;
+	return 0;
+}
+
+int pub_bsds500_list(const char *split, pub_files *f)
+{
+	if (strcmp(split, "train"))
+		return err_set(DN_EARG, "BSDS500: only the train split (200 photographs) is known, not '%s'", split);
+	int n = (int)(sizeof bsds500_train / sizeof *bsds500_train);
+	if (files_alloc(f, n) < 0)
+		return DN_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		snprintf(f->name[i], sizeof f->name[i], "%s", bsds500_train[i][0]);
+		if (sha256_parse_hex(bsds500_train[i][1], f->sha[i]) < 0) {
+			pub_files_free(f);
+			return err_set(DN_EARG, "internal error: bad built-in hash");
+		}
+	}
+	return 0;
+}
+
+int pub_files_from_sums(const char *path, pub_files *f)
+{
+	uint8_t *text;
+	size_t len;
+	if (idx_slurp(path, PUB_LABELS_MAX, &text, &len) < 0)
+		return DN_EIO;
+	int n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	int rc = files_alloc(f, n + 1);
+	int k = 0;
+	for (size_t i = 0; rc == 0 && i < len;) {
+		size_t e = i;
+		while (e < len && text[e] != '\n')
+			e++;
+		char line[256], hex[80], name[80];
+		size_t l = e - i < sizeof line - 1 ? e - i : sizeof line - 1;
+		memcpy(line, text + i, l);
+		line[l] = '\0';
+		i = e + 1;
+		if (line[0] == '#' || sscanf(line, "%79s %79s", hex, name) != 2)
+			continue;
+		const char *nm = name[0] == '*' ? name + 1 : name;
+		if (strlen(nm) >= sizeof f->name[k] || strchr(nm, '/') || sha256_parse_hex(hex, f->sha[k]) < 0)
+			rc = err_set(DN_EFORMAT, "%s: bad line '%.60s'", path, line);
+		else
+			snprintf(f->name[k++], sizeof f->name[k], "%s", nm);
+	}
+	free(text);
+	if (rc == 0 && k == 0)
+		rc = err_set(DN_EFORMAT, "%s: no files listed", path);
+	if (rc < 0) {
+		pub_files_free(f);
+		return rc;
+	}
+	f->n = k;
+	return 0;
+}
+
+typedef struct {
+	pub_files *f;
+	const char *split;
+	int nbad;             /* files a source gave with the wrong hash */
+	char bad_msg[400];
+} files_job;
+
+static int find_file(const pub_files *f, const char *name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->name[i], name))
+			return i;
+	return -1;
+}
+
+/* Keep `buf` (copied) as file i if its hash is right. */
+static void offer(files_job *fj, int i, const uint8_t *buf, size_t len, const char *where)
+{
+	pub_files *f = fj->f;
+	if (i < 0 || f->data[i])
+		return;
+	uint8_t got[SHA256_LEN];
+	sha256(buf, len, got);
+	if (memcmp(got, f->sha[i], SHA256_LEN) != 0) {
+		char hw[SHA256_HEX_LEN + 1], hg[SHA256_HEX_LEN + 1];
+		if (!fj->nbad++)
+			snprintf(fj->bad_msg, sizeof fj->bad_msg, "%s: SHA-256 mismatch: expected %s, got %s", where,
+			         sha256_hex(f->sha[i], hw), sha256_hex(got, hg));
+		return;
+	}
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;  /* counted as missing */
+	memcpy(copy, buf, len);
+	f->data[i] = copy;
+	f->len[i] = len;
+}
+
+static int missing(const pub_files *f, int *first)
+{
+	int m = 0;
+	*first = -1;
+	for (int i = 0; i < f->n; i++)
+		if (!f->data[i]) {
+			if (*first < 0)
+				*first = i;
+			m++;
+		}
+	return m;
+}
+
+/* What a source left: FETCH_OK when nothing is missing, else a class and a message. */
+static int files_outcome(files_job *fj, const char *where)
+{
+	int first, m = missing(fj->f, &first);
+	if (m == 0)
+		return FETCH_OK;
+	if (fj->nbad) {
+		err_set(DN_EHASH, "%s%s", fj->bad_msg, fj->nbad > 1 ? " (and more)" : "");
+		return FETCH_HASH;
+	}
+	err_set(DN_EIO, "%s: %d of %d photographs missing (%s first)", where, m, fj->f->n, fj->f->name[first]);
+	return FETCH_NOTFOUND;
+}
+
+static size_t bsds_want(void *ctx, const char *rel)
+{
+	files_job *fj = ctx;
+	char pre[128];
+	int n = snprintf(pre, sizeof pre, "BSR/BSDS500/data/images/%s/", fj->split);
+	if (strncmp(rel, pre, (size_t)n) || find_file(fj->f, rel + n) < 0)
+		return 0;
+	return PUB_PHOTO_MAX;
+}
+
+static int bsds_take(void *ctx, const char *rel, const uint8_t *buf, size_t len)
+{
+	files_job *fj = ctx;
+	const char *name = strrchr(rel, '/') + 1;
+	offer(fj, find_file(fj->f, name), buf, len, rel);
+	return FETCH_OK;
+}
+
+/* The photographs straight from folder `dir`: a file of another kind or size is refused. */
+static void bsds_from_folder(files_job *fj, const char *dir)
+{
+	pub_files *f = fj->f;
+	for (int i = 0; i < f->n; i++) {
+		char path[4200];
+		uint8_t *buf;
+		size_t len;
+		if (f->data[i] || join(path, sizeof path, dir, f->name[i]) < 0)
+			continue;
+		struct stat st;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (idx_slurp(path, PUB_PHOTO_MAX, &buf, &len) < 0) {
+			if (!fj->nbad++)
+				snprintf(fj->bad_msg, sizeof fj->bad_msg, "%s", err_msg());
+			continue;
+		}
+		offer(fj, i, buf, len, path);
+		free(buf);
+	}
+}
+
+static int bsds_try(void *ctx, const fetch_opts *o, const char *src, const char *path)
+{
+	files_job *fj = ctx;
+	fj->nbad = 0;
+	walker w = {bsds_want, bsds_take, fj, o, 0};
+	char p[4200], q[4200];
+	if (!path) {
+		if (ends_with(src, ".tgz") || ends_with(src, ".tar.gz")) {
+			snprintf(p, sizeof p, "%s", src);
+		} else if (join(p, sizeof p, src, "BSR_bsds500.tgz") < 0) {
+			return FETCH_NET;
+		}
+		int cls = walk_url(src, p, PUB_BSDS_ARCHIVE_MAX, &w);
+		return cls != FETCH_OK ? cls : files_outcome(fj, p);
+	}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		err_set(DN_EIO, "%s: %s", path, strerror(errno));
+		return FETCH_NOTFOUND;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		int cls = walk_file(path, PUB_BSDS_ARCHIVE_MAX, &w);
+		return cls != FETCH_OK ? cls : files_outcome(fj, path);
+	}
+	/* the photographs themselves, the unpacked archive, then the archive */
+	bsds_from_folder(fj, path);
+	snprintf(q, sizeof q, "BSR/BSDS500/data/images/%s", fj->split);
+	if (join(p, sizeof p, path, q) == 0)
+		bsds_from_folder(fj, p);
+	int first;
+	if (missing(fj->f, &first) && join(p, sizeof p, path, "BSR_bsds500.tgz") == 0 && lstat(p, &st) == 0) {
+		int cls = walk_file(p, PUB_BSDS_ARCHIVE_MAX, &w);
+		if (cls != FETCH_OK)
+			return cls;
+	}
+	return files_outcome(fj, path);
+}
+
+int pub_bsds500_fetch(const fetch_opts *o, const char *split, pub_files *f)
+{
+	files_job fj = {f, split, 0, ""};
+	if (o->cache_dir) {
+		bsds_from_folder(&fj, o->cache_dir);
+		int first;
+		f->from_cache = f->n - missing(f, &first);
+		if (fj.nbad && o->notice) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "cached copy is bad, fetching it again: %s", fj.bad_msg);
+			o->notice(o->ctx, msg);
+		}
+		if (f->from_cache == f->n)
+			return 0;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "BSDS500 %s", split);
+	int rc = fetch_sources(o, name, bsds_try, &fj, &f->unreachable);
+	if (rc < 0)
+		return rc;
+	if (o->cache_dir) {
+		for (int i = 0; i < f->n; i++)
+			if (fetch_cache_store(o->cache_dir, f->name[i], f->data[i], f->len[i]) < 0) {
+				if (o->notice) {
+					char msg[600];
+					snprintf(msg, sizeof msg, "not cached: %s", err_msg());
+					o->notice(o->ctx, msg);
+				}
+				break;
+			}
+	}
+	return 0;
+}
+
+static int write_all(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return err_set(DN_EIO, "%s: cannot create: %s", path, strerror(errno));
+	int e = fetch_write_all(fd, buf, len);
+	if (e) {
+		close(fd);
+		return err_set(DN_EIO, "%s: write error: %s", path, strerror(e));
+	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return err_set(DN_EIO, "%s: write error: %s", path, strerror(errno));
+	return 0;
+}
+
+static void remove_tmp_dir(const pub_files *f, const char *tmp)
+{
+	char p[4200];
+	for (int i = 0; i < f->n; i++)
+		if (join(p, sizeof p, tmp, f->name[i]) == 0)
+			unlink(p);
+	rmdir(tmp);
+}
+
+int pub_files_write_dir(const pub_files *f, const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return err_set(DN_EIO, "%s: exists and is not a folder", dir);
+	char tmp[4200], p[4200];
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	int n = snprintf(tmp, sizeof tmp, "%.*s.tmp.XXXXXX", (int)dl, dir);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		return err_set(DN_EARG, "%s: path too long", dir);
+	if (!mkdtemp(tmp))
+		return err_set(DN_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+	mode_t um = umask(0);
+	umask(um);
+	chmod(tmp, 0777 & ~um);
+	for (int i = 0; i < f->n; i++) {
+		if (join(p, sizeof p, tmp, f->name[i]) < 0 || write_all(p, f->data[i], f->len[i]) < 0) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "%s", err_msg());
+			remove_tmp_dir(f, tmp);
+			return err_set(DN_EIO, "%s", msg);
+		}
+	}
+	if (rename(tmp, dir) < 0) {
+		int e = errno;
+		remove_tmp_dir(f, tmp);
+		if (e == ENOTEMPTY || e == EEXIST)
+			return err_set(DN_EIO, "%s: exists and is not empty: not overwritten", dir);
+		return err_set(DN_EIO, "%s: cannot rename into place: %s", dir, strerror(e));
 	}
 	return 0;
 }

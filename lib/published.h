@@ -59,6 +59,37 @@ int pub_mnistm_fetch(const fetch_opts *o, const char *split, const pub_expect *w
                      pub_mnistm *r);
 void pub_mnistm_free(pub_mnistm *r);
 
+/* --- files known by name and SHA-256: the BSDS500 photographs ------------------------------- */
+
+#define PUB_PHOTO_MAX ((size_t)4 << 20)          /* one photograph */
+#define PUB_BSDS_ARCHIVE_MAX ((size_t)256 << 20) /* BSR_bsds500.tgz (70 MB as published) */
+
+typedef struct {
+	int n;
+	char (*name)[64];
+	uint8_t (*sha)[SHA256_LEN];
+	uint8_t **data;      /* verified bytes of each file, NULL while missing */
+	size_t *len;
+	int from_cache;      /* how many came from the cache */
+	int unreachable;     /* on failure: every source tried was a host that could not be reached */
+} pub_files;
+
+/* The built-in list of split "train" of BSDS500: 200 photographs. */
+int pub_bsds500_list(const char *split, pub_files *f);
+/* A list from a file in sha256sum(1) format (every "HEX  NAME" line; for tests). */
+int pub_files_from_sums(const char *path, pub_files *f);
+/* Get every listed photograph of `split`: from o->cache_dir (one file per photograph), then
+ * the sources in order until none is missing: a folder holding the photographs, or holding
+ * BSR/BSDS500/data/images/SPLIT/, or holding BSR_bsds500.tgz, or that archive itself (a path
+ * or an http(s) URL ending in .tgz or .tar.gz; any other URL is a folder holding it).  Each
+ * file is verified by its SHA-256; what a source gives is kept, the next source fills in the
+ * rest.  Verified files are cached. */
+int pub_bsds500_fetch(const fetch_opts *o, const char *split, pub_files *f);
+/* Write every file into a new folder `dir` (none or an empty one): written into a temporary
+ * folder beside it, then renamed into place. */
+int pub_files_write_dir(const pub_files *f, const char *dir);
+void pub_files_free(pub_files *f);
+
 /* Decode a PNG held in memory that must be 32x32 colour (no alpha) into (32,32,3) RGB. */
 int pub_decode_png32(const uint8_t *buf, size_t len, const char *name, uint8_t out[PUB_MNISTM_IMAGE_BYTES]);
 

@@ -45,14 +45,12 @@ paper: deps
 	@$(MAKE) --no-print-directory $(PR)/results.md
 	@cat $(PR)/results.md
 
-# Only used when no local copy is given: download, then unpack.
-runs/bsds500/BSR/BSDS500/data/images/train:
-	@mkdir -p runs/bsds500
-	command -v curl >/dev/null || { echo "paper: curl is needed to download BSDS500 (or set BSDS500_DIR)" >&2; exit 1; }
-	curl -fL --retry 3 --connect-timeout 20 -o runs/bsds500/BSR_bsds500.tgz.part $(BSDS500_URL)
-	mv runs/bsds500/BSR_bsds500.tgz.part runs/bsds500/BSR_bsds500.tgz
-	tar -xzf runs/bsds500/BSR_bsds500.tgz -C runs/bsds500 BSR/BSDS500/data/images/train
-	touch $@
+# Only used when no local copy is given: the 200 photographs through mnist-fetch, each verified
+# by its SHA-256, from the cache, $BSDS500_MIRROR (folders, BSR_bsds500.tgz, URLs), then
+# BSDS500_URL; written into a temporary folder renamed into place.
+runs/bsds500/BSR/BSDS500/data/images/train: | $(BIN)/mnist-fetch
+	@mkdir -p $(@D)
+	DANN_FETCH_PUBLIC_MIRRORS='$(BSDS500_URL)' $(BIN)/mnist-fetch --dataset bsds500 --split train -q -O $@
 
 $(PR)/mnist-train.npy: | $(BIN)/mnist-fetch
 	@mkdir -p $(@D)

@@ -137,3 +137,28 @@ killed() {
 }
 
 # dann-train SIGINT/SIGTERM -> checkpoint -> --resume byte-identical: tests/dann-train.bats.
+
+@test "a FIFO or a device where a file is read never blocks: mirrors, the cache, MNIST-M, photos" {
+	# FIFOs with no writer and links to /dev/zero (tests/bad-input/make-inputs.py): each run must
+	# end at once with exit 1, never hang (timeout's 124) or read a device without end.
+	local cmds=()
+	export XDG_CACHE_HOME="$T/xdg"  # never the user's cache
+	unset MNIST_MIRROR MNISTM_MIRROR
+	[ -x "$BIN_ABS/mnist-fetch" ] && cmds+=(
+		"mnist-fetch --offline -q --mirror '$IN/mirror_fifo' --split test -o '$T/m.npy'"
+		"mnist-fetch --offline -q --mirror '$IN/mirror_dev' --split train -o '$T/m.npy'"
+		"mnist-fetch --offline -q --mirror 'file://$IN/mirror_fifo' --split train -o '$T/m.npy'"
+		"mnist-fetch --offline -q --cache '$IN/cache_fifo' --mirror '$IN/mirror_fifo' --split test -o '$T/m.npy'"
+		"mnist-fetch --dataset mnist-m --offline -q --mirror '$IN/mnistm_fifo' -o '$T/m.npy'"
+		"mnist-fetch --dataset mnist-m --offline -q --allow-partial --mirror '$IN/mnistm_dev' -o '$T/m.npy'"
+		"mnist-fetch --dataset mnist-m --offline -q --mirror '$IN/mirror_fifo/t10k-labels-idx1-ubyte.gz' -o '$T/m.npy'")
+	[ -x "$BIN_ABS/mnistm-gen" ] && cmds+=(
+		"mnistm-gen -q --recipe bsds --backgrounds '$IN/photos_fifo' -o '$T/m.npy' '$IN/ok_gray.npy'")
+	[ "${#cmds[@]}" -gt 0 ] || skip "no tool built"
+	local c
+	for c in "${cmds[@]}"; do
+		run --separate-stderr timeout 10 bash -c "$c"
+		assert_fails_cleanly 1 "${c%% *}" "not a regular file|no source to fetch it from but the cache" || { echo "in: $c"; return 1; }
+		[ ! -e "$T/m.npy" ]
+	done
+}

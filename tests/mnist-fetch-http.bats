@@ -6,17 +6,7 @@
 # list is emptied with DANN_FETCH_PUBLIC_MIRRORS="".
 bats_require_minimum_version 1.5.0
 load helper
-
-free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-wait_port() {  # port: wait until something listens (at most ~20 s: a cold machine starts Python slowly)
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server on port $1 did not start" >&2
-	return 1
-}
+load http
 
 start_bad_server() {  # mode [dir] -> sets BAD_PORT, BAD_PID; log in $T/bad-server.log
 	"$PYTHON" "$ROOT/tests/fetch-server.py" "$T/bad.port" "${2:-$FX/www/good}" "$1" 2>"$T/bad-server.log" &
@@ -29,16 +19,11 @@ start_bad_server() {  # mode [dir] -> sets BAD_PORT, BAD_PID; log in $T/bad-serv
 setup_file() {
 	export FX="$BATS_FILE_TMPDIR/fx"
 	"$PYTHON" "$ROOT/tests/fetch-fixture.py" "$FX" 7
-	export PORT
-	PORT=$(free_port)
-	"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$FX/www" "$PORT" >/dev/null 2>"$FX/server.log" &
-	echo $! > "$FX/server.pid"
-	wait_port "$PORT"
-	export URL="http://127.0.0.1:$PORT"
+	start_static_server "$FX/www"
 }
 
 teardown_file() {
-	[ -f "$FX/server.pid" ] && kill "$(cat "$FX/server.pid")" 2>/dev/null || true
+	stop_static_server
 }
 
 setup() {

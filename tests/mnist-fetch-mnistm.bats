@@ -6,31 +6,16 @@
 # come from DANN_FETCH_SHA256SUMS and DANN_FETCH_MNISTM_N.  No test touches the internet.
 bats_require_minimum_version 1.5.0
 load helper
-
-free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-wait_port() {  # port: wait until something listens (at most ~20 s)
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server on port $1 did not start" >&2
-	return 1
-}
+load http
 
 setup_file() {
 	export FX="$BATS_FILE_TMPDIR/fx"
 	"$PYTHON" "$ROOT/tests/mnistm-fixture.py" "$FX"
-	export PORT
-	PORT=$(free_port)
-	"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$FX/www" "$PORT" >/dev/null 2>"$FX/server.log" &
-	echo $! > "$FX/server.pid"
-	wait_port "$PORT"
-	export URL="http://127.0.0.1:$PORT"
+	start_static_server "$FX/www"
 }
 
 teardown_file() {
-	[ -f "$FX/server.pid" ] && kill "$(cat "$FX/server.pid")" 2>/dev/null || true
+	stop_static_server
 }
 
 setup() {

@@ -64,7 +64,7 @@ print(n)' "$1" "$2" "$3" "${4:-0}" "${5:-}"
 	run --separate-stderr mnist-fetch --split bogus
 	assert_fails_cleanly 2 mnist-fetch "--split: 'bogus' is not train or test"
 	run --separate-stderr mnist-fetch --dataset cifar
-	assert_fails_cleanly 2 mnist-fetch "--dataset: 'cifar' is not mnist, fashion-mnist or mnist-m"
+	assert_fails_cleanly 2 mnist-fetch "--dataset: 'cifar' is not mnist, fashion-mnist, mnist-m or bsds500"
 	run --separate-stderr mnist-fetch --limit 0
 	assert_fails_cleanly 2 mnist-fetch "--limit: 0 is out of range"
 	run --separate-stderr mnist-fetch --limit 10x

@@ -148,6 +148,29 @@ static void fetch_or_die(const fetch_opts *fo, const char *sums, const char *nam
 		die_fetch(r->unreachable);
 }
 
+/* The published archive of BSDS500 (as in Arbelaez et al.'s page). */
+#define BSDS500_URL "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
+
+/* --dataset bsds500 -O DIR: the 200 training photographs, each verified, into a new folder. */
+static void fetch_bsds(const fetch_opts *fo, const char *sums, const char *outdir)
+{
+	pub_files f;
+	if ((sums ? pub_files_from_sums(sums, &f) : pub_bsds500_list("train", &f)) < 0)
+		cli_die("%s%s", sums ? "DANN_FETCH_SHA256SUMS=" : "", err_msg());
+	struct stat st;
+	if (lstat(outdir, &st) == 0 && !S_ISDIR(st.st_mode))
+		cli_die("%s: exists and is not a folder", outdir);
+	if (pub_bsds500_fetch(fo, "train", &f) < 0) {
+		int u = f.unreachable;
+		pub_files_free(&f);
+		die_fetch(u);
+	}
+	if (pub_files_write_dir(&f, outdir) < 0)
+		cli_die("%s", err_msg());
+	cli_info("%s: %d photographs, each verified (%d from the cache)", outdir, f.n, f.from_cache);
+	pub_files_free(&f);
+}
+
 /* Every source must say something usable before anything is tried (`from`: where it came from). */
 static void check_sources(const char *const *v, int from, int to, const char *what)
 {
@@ -159,7 +182,7 @@ static void check_sources(const char *const *v, int from, int to, const char *wh
 int main(int argc, char **argv)
 {
 	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS,
-	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL };
+	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL, OPT_OUTDIR };
 	static const struct option opts[] = {
 		{"split", required_argument, 0, OPT_SPLIT}, {"limit", required_argument, 0, OPT_LIMIT},
 		{"offset", required_argument, 0, OPT_OFFSET}, {"dataset", required_argument, 0, OPT_DATASET},
@@ -167,16 +190,16 @@ int main(int argc, char **argv)
 		{"offline", no_argument, 0, OPT_OFFLINE}, {"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, OPT_PROGRESS},
 		{"size", required_argument, 0, OPT_SIZE}, {"deadline", required_argument, 0, OPT_DEADLINE},
-		{"allow-partial", no_argument, 0, OPT_PARTIAL},
+		{"allow-partial", no_argument, 0, OPT_PARTIAL}, {"output-dir", required_argument, 0, 'O'},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *split = "train", *dataset_name = "mnist", *cache = NULL, *out = NULL;
+	const char *split = "train", *dataset_name = "mnist", *cache = NULL, *out = NULL, *outdir = NULL;
 	long long limit = -1, offset = 0, size = 0, deadline = 900;
 	int offline = 0, quiet = 0, progress = 0, allow_partial = 0, c;
 	const char **sources = NULL;
 	int nsources = 0;
 
 	cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:O:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SPLIT: split = optarg; break;
 		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
@@ -190,6 +213,7 @@ int main(int argc, char **argv)
 		case OPT_CACHE: cache = optarg; break;
 		case OPT_OFFLINE: offline = 1; break;
 		case 'o': out = optarg; break;
+		case 'O': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
 		case OPT_SIZE: size = cli_parse_int("--size", optarg, 28, 1024); break;
@@ -211,10 +235,18 @@ int main(int argc, char **argv)
 		test = 1;
 	else if (strcmp(split, "train"))
 		cli_usage_error("--split: '%s' is not train or test", split);
-	int mnistm = !strcmp(dataset_name, "mnist-m");
+	int mnistm = !strcmp(dataset_name, "mnist-m"), bsds = !strcmp(dataset_name, "bsds500");
 	const fetch_dataset *ds = fetch_find_dataset(dataset_name);
-	if (!ds && !mnistm)
-		cli_usage_error("--dataset: '%s' is not mnist, fashion-mnist or mnist-m", dataset_name);
+	if (!ds && !mnistm && !bsds)
+		cli_usage_error("--dataset: '%s' is not mnist, fashion-mnist, mnist-m or bsds500", dataset_name);
+	if (bsds && (!outdir || !*outdir))
+		cli_usage_error("--dataset bsds500 writes photographs into a folder: give -O DIR");
+	if (bsds && (out || size || limit >= 0 || offset))
+		cli_usage_error("--dataset bsds500: -o, --size, --limit and --offset do not apply (give -O DIR)");
+	if (bsds && test)
+		cli_usage_error("--split: BSDS500 is fetched for its train split only (200 photographs)");
+	if (outdir && !bsds)
+		cli_usage_error("-O: only for --dataset bsds500 (datasets are streams: use -o FILE)");
 	if (mnistm && size)
 		cli_usage_error("--size: mnist-m is published at 32x32 and is not resized");
 	if (allow_partial && !mnistm)
@@ -236,9 +268,11 @@ int main(int argc, char **argv)
 
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
-	const char *ds_name = mnistm ? "mnist-m" : ds->name;
+	const char *ds_name = mnistm ? "mnist-m" : bsds ? "bsds500/train" : ds->name;
 	if (mnistm)
 		env_mirror = "MNISTM_MIRROR";
+	else if (bsds)
+		env_mirror = "BSDS500_MIRROR";
 	else if (strcmp(ds->name, "mnist"))
 		env_mirror = "FASHION_MNIST_MIRROR";
 	check_sources(sources, 0, nsources, "--mirror");
@@ -253,6 +287,8 @@ int main(int argc, char **argv)
 	k = nsources;
 	if (pub)
 		pub_list = add_list(&sources, &nsources, pub);
+	else if (bsds)
+		add_source(&sources, &nsources, BSDS500_URL);
 	else
 		for (int i = 0; ds && ds->public_mirrors[i]; i++)
 			add_source(&sources, &nsources, ds->public_mirrors[i]);
@@ -272,11 +308,18 @@ int main(int argc, char **argv)
 		fo.cache_dir = cache_dir;
 	}
 
-	/* Open the output first: a terminal on stdout is refused before any download. */
-	FILE *o = cli_open_out(out);
 	const char *sums = getenv("DANN_FETCH_SHA256SUMS");
 	if (sums && !*sums)
 		sums = NULL;
+	if (bsds) {
+		fetch_bsds(&fo, sums, outdir);
+		free(sources);
+		free(env_list);
+		free(pub_list);
+		return 0;
+	}
+	/* Open the output first: a terminal on stdout is refused before any download. */
+	FILE *o = cli_open_out(out);
 	npy_dataset d = {.c = 1};
 	int64_t n;
 	fetch_result ri, rl;

@@ -139,4 +139,77 @@ for n in names:
     z = gzip.compress(bytes([0, 0, 8, 3]) + rng.integers(0, 256, 20000, dtype=np.uint8).tobytes(), mtime=0)
     put("mirror_trunc/" + n, z[: len(z) // 2])
 
+# Hostile sources (issue 16): non-regular files where a file is read (FIFOs with no writer, a
+# device), photos whose small file announces more pixels than the budget, a partial MNIST-M.
+import struct  # noqa: E402
+import zlib  # noqa: E402
+
+
+def fifo(rel):
+    p = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    if not os.path.exists(p):
+        os.mkfifo(p)
+
+
+def link(rel, target):
+    p = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    if not os.path.lexists(p):
+        os.symlink(target, p)
+
+
+for n in names:
+    fifo("mirror_fifo/" + n)
+    link("mirror_dev/" + n, "/dev/zero")
+for n in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    fifo("cache_fifo/mnist/" + n)
+fifo("photos_fifo/x.jpg")
+fifo("mnistm_fifo/mnist_m_train_labels.txt")
+os.makedirs(os.path.join(out, "mnistm_dev/mnist_m_train"), exist_ok=True)
+put("mnistm_dev/mnist_m_train_labels.txt", b"00000000.png 5\n")
+link("mnistm_dev/mnist_m_train/00000000.png", "/dev/zero")
+os.makedirs(os.path.join(out, "mnistm_partial/mnist_m/mnist_m_train"), exist_ok=True)
+for i in range(2):
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), "RGB").save(
+        os.path.join(out, "mnistm_partial/mnist_m/mnist_m_train/%08d.png" % i))
+put("mnistm_partial/mnist_m/mnist_m_train_labels.txt", b"00000000.png 3\n00000001.png 7\n")
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# MNIST-M archives whose tar headers claim more than the caps: a 2 GiB member (a tar bomb:
+# refused before it is unpacked) and a 5 MB "PNG" (over the 1 MiB a PNG may have).
+import tarfile  # noqa: E402
+
+
+def claimed_tar(name, size):
+    ti = tarfile.TarInfo(name)
+    ti.size = size
+    ti.mtime = 0
+    return gzip.compress(ti.tobuf(format=tarfile.GNU_FORMAT) + bytes(1024), mtime=0)
+
+
+put("mnistm_tarbomb.tar.gz", claimed_tar("mnist_m/mnist_m_train/00000000.png", 2 << 30))
+put("mnistm_bigpng.tar.gz", claimed_tar("mnist_m/mnist_m_train/00000000.png", 5 << 20))
+
+# 16000 x 16000 1-bit gray (256 megapixels) in a 30 KB file: valid, all black
+side = 16000
+for d in ("photos_huge_png", "photos_huge_jpeg"):
+    os.makedirs(os.path.join(out, d), exist_ok=True)
+z = zlib.compressobj(9)
+row = bytes(1 + side // 8)
+idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+put("photos_huge_png/huge.png", b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+    + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+# a small JPEG whose frame header (SOF0) announces 16000 x 16000
+b = io.BytesIO()
+Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), "RGB").save(b, "JPEG")
+j = bytearray(b.getvalue())
+k = j.index(b"\xff\xc0")
+j[k + 5:k + 9] = struct.pack(">HH", side, side)
+put("photos_huge_jpeg/huge.jpg", bytes(j))
+
 os.makedirs(os.path.join(out, "a_directory"), exist_ok=True)
