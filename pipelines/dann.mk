@@ -43,10 +43,13 @@ $$($(1)_R)/mnistm-train.npy: $$($(1)_R)/mnist-train.npy | $(BIN)/mnistm-gen
 $$($(1)_R)/mnistm-test.npy: $$($(1)_R)/mnist-test.npy | $(BIN)/mnistm-gen
 	$(BIN)/mnistm-gen --recipe $$($(2)_RECIPE) $$($(2)_RECIPE_OPTS) --seed $(SEED) --offset 1000000 -q -o $$@ $$<
 
+# Source-only, with as many snapshots as DANN: the reference of the PAD table (pad.tsv).
 $$($(1)_R)/source-only.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
+	rm -rf $$($(1)_R)/source-only-snapshots
 	$(BIN)/dann-train --mode source-only --source $$(word 1,$$^) --target $$(word 2,$$^) \
 		--target-test $$(word 3,$$^) --epochs $$($(2)_EPOCHS) --seed $(SEED) --threads $(THREADS) \
-		$$($(2)_TRAIN_OPTS) --log $$($(1)_R)/source-only.tsv -o $$@
+		$$($(2)_TRAIN_OPTS) --snapshots $$($(2)_SNAPSHOTS) --snapshot-dir $$($(1)_R)/source-only-snapshots \
+		--log $$($(1)_R)/source-only.tsv -o $$@
 
 # DANN; its snapshots (step 0 included) feed the animation.
 $$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
