@@ -17,6 +17,15 @@ SEED    ?= 1
 MNIST_MIRROR ?= $(if $(wildcard $(SHARED)/data/mnist/SHA256SUMS),$(SHARED)/data/mnist)
 export MNIST_MIRROR
 
+# $(call embed_snapshots,DIR,PER_DOMAIN): the recipe that embeds every DIR/snap-*.model over
+# the same PER_DOMAIN source and target test images into the folder of the target, $(@D).
+embed_snapshots = rm -rf $(@D) && mkdir -p $(@D) && \
+	for m in $(1)/snap-*.model; do \
+		$(BIN)/dann-embed --model $$m --source $(word 2,$^) --target $(word 3,$^) \
+			--per-domain $(2) --seed $(SEED) --threads $(THREADS) -q \
+			-o $(@D)/$$(basename $$m .model).npy || exit 1; \
+	done && touch $@
+
 # $(call dann_pipeline,NAME,PREFIX) defines runs/NAME/... from the variables PREFIX_*:
 #   _TRAIN_N _TEST_N   images taken from MNIST train / test (0 = all)
 #   _EPOCHS _SNAPSHOTS _PER_DOMAIN _RECIPE _RECIPE_OPTS _TSNE_OPTS _TWEEN
@@ -61,13 +70,27 @@ $$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$
 
 # Embed every snapshot over the same source and target test images.
 $$($(1)_R)/embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
-	rm -rf $$(@D) && mkdir -p $$(@D)
-	for m in $$($(1)_R)/snapshots/snap-*.model; do \
-		$(BIN)/dann-embed --model $$$$m --source $$(word 2,$$^) --target $$(word 3,$$^) \
-			--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) --threads $(THREADS) -q \
-			-o $$(@D)/$$$$(basename $$$$m .model).npy || exit 1; \
+	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN))
+$$($(1)_R)/source-only-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN))
+
+# Proxy A-distance (domain-distance, the paper's protocol) of every snapshot's features, DANN
+# and source-only, and once of the raw pixels of the same test images: model snapshot step pad
+# epsilon C (the pixels' row has no snapshot or step).
+$$($(1)_R)/pad.tsv: $$($(1)_R)/embed/done $$($(1)_R)/source-only-embed/done $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/domain-distance
+	printf 'model\tsnapshot\tstep\tpad\tepsilon\tC\n' > $$@.tmp
+	for m in DANN:embed:snapshots source-only:source-only-embed:source-only-snapshots; do \
+		set -- $$$$(echo $$$$m | tr : ' '); \
+		$(BIN)/domain-distance -q $$($(1)_R)/$$$$2/snap-*.npy \
+		| awk -F'\t' -v m=$$$$1 'NR == FNR { if (FNR > 1) step[FNR - 2] = $$$$2; next } \
+			FNR > 1 { printf "%s\t%d\t%s\t%s\t%s\t%s\n", m, FNR - 2, step[FNR - 2], $$$$3, $$$$4, $$$$5 }' \
+			$$($(1)_R)/$$$$3/snapshots.tsv - >> $$@.tmp || exit 1; \
 	done
-	touch $$@
+	$(BIN)/domain-distance -q --source $$(word 3,$$^) --target $$(word 4,$$^) \
+		--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) \
+		| awk -F'\t' 'NR > 1 { printf "pixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
+	[ $$$$(wc -l < $$@.tmp) -eq $$$$(( 2 * $$($(2)_SNAPSHOTS) + 4 )) ]
+	mv $$@.tmp $$@
 
 # t-SNE frame after frame, each frame starting from the previous one.
 $$($(1)_R)/tsne/done: $$($(1)_R)/embed/done | $(BIN)/tsne
@@ -88,8 +111,9 @@ $$($(1)_R)/alignment.gif: $$($(1)_R)/tsne/done $$($(1)_R)/titles.txt | $(BIN)/pl
 		--gif $$@ --sheet $$($(1)_R)/sheet.png -o $$($(1)_R)/frames \
 		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
 
-$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model | $(BIN)/plot-frames
-	$(BIN)/plot-frames --curves --names source-only,DANN $$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
+$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/pad.tsv | $(BIN)/plot-frames
+	$(BIN)/plot-frames --curves --names source-only,DANN --pad $$($(1)_R)/pad.tsv \
+		$$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
 
 # Accuracy of each model on the source (MNIST) and target (MNIST-M) test splits.
 $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
@@ -101,12 +125,19 @@ $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(
 	done
 	mv $$@.tmp $$@
 
-$$($(1)_R)/results.md: $$($(1)_R)/results.tsv
+$$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 	{ echo "# $(1): MNIST -> MNIST-M ($$($(2)_RECIPE) recipe), seed $(SEED)"; echo; \
 	  echo "dann-train --epochs $$($(2)_EPOCHS) $$($(2)_TRAIN_OPTS) (DANN also: $$(or $$($(2)_DANN_OPTS),nothing more))"; echo; \
 	  echo "| model | source accuracy (MNIST test) | target accuracy (MNIST-M test) |"; \
 	  echo "|---|---|---|"; \
-	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; } > $$@.tmp
+	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; echo; \
+	  echo "Proxy A-distance (domain-distance, the paper's protocol) of the features of $$($(2)_PER_DOMAIN) + $$($(2)_PER_DOMAIN) test images, 0 = domains alike, 2 = told apart without error ([pad.tsv](pad.tsv)):"; echo; \
+	  echo "| model | first snapshot | last snapshot |"; \
+	  echo "|---|---|---|"; \
+	  awk -F'\t' 'NR > 1 && $$$$3 != "-" { if (!($$$$1 in f)) { f[$$$$1] = $$$$4; s0[$$$$1] = $$$$3; o[++n] = $$$$1 } l[$$$$1] = $$$$4; s1[$$$$1] = $$$$3 } \
+		$$$$3 == "-" { px = $$$$4 } \
+		END { for (i = 1; i <= n; i++) printf "| %s | %.3f (step %s) | %.3f (step %s) |\n", o[i], f[o[i]], s0[o[i]], l[o[i]], s1[o[i]]; \
+		      printf "| raw pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
 
 .PHONY: $(1)
