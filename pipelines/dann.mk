@@ -88,7 +88,7 @@ $$($(1)_R)/pad.tsv: $$($(1)_R)/embed/done $$($(1)_R)/source-only-embed/done $$($
 	done
 	$(BIN)/domain-distance -q --source $$(word 3,$$^) --target $$(word 4,$$^) \
 		--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) \
-		| awk -F'\t' 'NR > 1 { printf "pixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
+		| awk -F'\t' 'NR > 1 { printf "raw pixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
 	[ $$$$(wc -l < $$@.tmp) -eq $$$$(( 2 * $$($(2)_SNAPSHOTS) + 4 )) ]
 	mv $$@.tmp $$@
 
