@@ -841,26 +841,33 @@ static const panel_def panels[4] = {
 	{"Losses", {MET_LABEL_LOSS, MET_DOMAIN_LOSS}, {"label loss", "domain loss"}, 0, 1},
 	{"Schedules", {MET_LAMBDA, MET_LR}, {"\xce\xbb (adaptation weight)", "learning rate (right axis)"}, 1, 1},
 	{"Accuracy", {MET_SOURCE_ACC, MET_TARGET_ACC}, {"source accuracy", "target accuracy"}, 0, 0},
-	{"Alignment", {COL_PAD, MET_DOMAIN_ACC}, {"PAD (0 alike, 2 apart)", "domain classifier acc. (right)"}, 1, 1},
+	{"Alignment", {COL_PAD, MET_DOMAIN_ACC}, {"PAD (0 alike, 2 apart)", "domain acc. (right)"}, 1, 1},
 };
 
-/* Log l's values of `col` and their steps: a metrics column, or the PAD series. */
-static int64_t series(const metrics_log *logs, const plot_pad_table *pad, int l, int col,
+/* Log l's values of `col` and their steps: a metrics column, or the PAD series of layer j. */
+static int64_t series(const metrics_log *logs, const plot_pad_table *pad, int l, int col, int j,
                       const double **xs, const double **ys)
 {
 	if (col == COL_PAD) {
-		*xs = pad->step[l];
-		*ys = pad->pad[l];
-		return pad->n[l];
+		*xs = pad->step[l * PLOT_PAD_LAYERS + j];
+		*ys = pad->pad[l * PLOT_PAD_LAYERS + j];
+		return pad->n[l * PLOT_PAD_LAYERS + j];
 	}
 	*xs = logs[l].col[MET_STEP];
 	*ys = logs[l].col[col];
 	return logs[l].n;
 }
 
-static int64_t series_count(const metrics_log *logs, const plot_pad_table *pad, int l, int col)
+/* Series in column `col` (1, or one per layer for the PAD). */
+static int nseries(const plot_pad_table *pad, int col)
 {
-	return col == COL_PAD ? pad->n[l] : metrics_count(&logs[l], col);
+	return col == COL_PAD ? pad->nlayers : 1;
+}
+
+static int64_t series_count(const metrics_log *logs, const plot_pad_table *pad, int l, int col,
+                            int j)
+{
+	return col == COL_PAD ? pad->n[l * PLOT_PAD_LAYERS + j] : metrics_count(&logs[l], col);
 }
 
 /* Range of column `col` over all logs; returns 0 if it has no finite value. */
@@ -868,9 +875,10 @@ static int col_range(const metrics_log *logs, const plot_pad_table *pad, int nlo
                      double *lo, double *hi)
 {
 	int any = 0;
-	for (int l = 0; l < nlogs; l++) {
+	for (int l = 0; l < nlogs; l++)
+		for (int j = 0; j < nseries(pad, col); j++) {
 		const double *xs, *ys;
-		int64_t n = series(logs, pad, l, col, &xs, &ys);
+		int64_t n = series(logs, pad, l, col, j, &xs, &ys);
 		for (int64_t i = 0; i < n; i++) {
 			double v = ys[i];
 			if (!isfinite(v))
@@ -916,9 +924,9 @@ static void step_range(const metrics_log *logs, const plot_pad_table *pad, int n
 	*lo = INFINITY;
 	*hi = -INFINITY;
 	for (int l = 0; l < nlogs; l++)
-		for (int k = 0; k < (pad ? 2 : 1); k++) {
+		for (int k = 0; k < (pad ? 1 + pad->nlayers : 1); k++) {
 			const double *xs, *ys;
-			int64_t n = series(logs, pad, l, k ? COL_PAD : MET_STEP, &xs, &ys);
+			int64_t n = series(logs, pad, l, k ? COL_PAD : MET_STEP, k - 1, &xs, &ys);
 			for (int64_t i = 0; i < n; i++) {
 				*lo = fmin(*lo, xs[i]);
 				*hi = fmax(*hi, xs[i]);
@@ -980,6 +988,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 	plot_clear(c, plot_white);
 	const font_t *tf = &font_title, *bf = &font_body, *sf = &font_small;
 	const double dashes[2] = {0, 7};
+	const double layer_dash[PLOT_PAD_LAYERS] = {0, 2.5, 14};
 	int y = PAD;
 	if (title && *title) {
 		draw_title(c, tf, 1, y, PAD, c->w - PAD, title);
@@ -1097,18 +1106,19 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		/* Series, clipped to the box. */
 		plot_clip(c, bx0, by0, bx1, by1);
 		for (int l = 0; l < nlogs; l++)
-			for (int k = 0; k < 2; k++) {
-				if (series_count(logs, pad, l, pd->col[k]) == 0)
-					continue;
-				plot_rgb rgb = nlogs > 1 ? log_rgb[l % 6] : log_rgb[k];
-				int ax = pd->right_axis ? k : 0;
-				const double *xs, *ys;
-				int64_t n = series(logs, pad, l, pd->col[k], &xs, &ys);
-				int rc = draw_series(c, n, xs, ys, sx0, sx1, alo[ax], ahi[ax], ix0, iy0, ix1, iy1,
-				                     rgb, dashes[k]);
-				if (rc < 0)
-					return rc;
-			}
+			for (int k = 0; k < 2; k++)
+				for (int j = 0; j < nseries(pad, pd->col[k]); j++) {
+					if (series_count(logs, pad, l, pd->col[k], j) == 0)
+						continue;
+					plot_rgb rgb = nlogs > 1 ? log_rgb[l % 6] : log_rgb[k];
+					int ax = pd->right_axis ? k : 0;
+					const double *xs, *ys;
+					int64_t n = series(logs, pad, l, pd->col[k], j, &xs, &ys);
+					int rc = draw_series(c, n, xs, ys, sx0, sx1, alo[ax], ahi[ax], ix0, iy0, ix1,
+					                     iy1, rgb, pd->col[k] == COL_PAD ? layer_dash[j] : dashes[k]);
+					if (rc < 0)
+						return rc;
+				}
 		if (pd->col[0] == COL_PAD && pad->has_ref) {
 			/* the reference (raw pixels) as a dotted level, named at its left end */
 			double ly = iy1 - 0.5 - (pad->ref - alo[0]) / (ahi[0] - alo[0]) * (iy1 - iy0 - 1);
@@ -1123,23 +1133,29 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		plot_unclip(c);
 		/* Metric legend in the header row, right-aligned. */
 		int lx = bx1;
-		for (int k = 1; k >= 0; k--) {
-			const char *nm = pd->name[k];
-			int present = 0;
-			for (int l = 0; l < nlogs; l++)
-				present |= series_count(logs, pad, l, pd->col[k]) > 0;
-			if (!present)
-				continue;
-			int tw = plot_text_width(bf, 1, nm);
-			lx -= tw;
-			plot_text(c, bf, 1, lx, hy, nm, plot_ink);
-			lx -= 30;
-			int rc = legend_line(c, lx, hy + bf->h / 2.0, nlogs > 1 ? plot_ink : log_rgb[k],
-			                     dashes[k]);
-			if (rc < 0)
-				return rc;
-			lx -= 20;
-		}
+		for (int k = 1; k >= 0; k--)
+			for (int j = nseries(pad, pd->col[k]) - 1; j >= 0; j--) {
+				char nm[64];
+				/* one entry per PAD layer, named after it when there are several */
+				if (pd->col[k] == COL_PAD && pad->nlayers > 1)
+					snprintf(nm, sizeof nm, "PAD %.40s", pad->layer[j]);
+				else
+					snprintf(nm, sizeof nm, "%s", pd->name[k]);
+				int present = 0;
+				for (int l = 0; l < nlogs; l++)
+					present |= series_count(logs, pad, l, pd->col[k], j) > 0;
+				if (!present)
+					continue;
+				int tw = plot_text_width(bf, 1, nm);
+				lx -= tw;
+				plot_text(c, bf, 1, lx, hy, nm, plot_ink);
+				lx -= 30;
+				int rc = legend_line(c, lx, hy + bf->h / 2.0, nlogs > 1 ? plot_ink : log_rgb[k],
+				                     pd->col[k] == COL_PAD ? layer_dash[j] : dashes[k]);
+				if (rc < 0)
+					return rc;
+				lx -= 20;
+			}
 		if (!have[0] && !(pd->right_axis && have[1])) {
 			const char *nd = "no values in the log";
 			int tw = plot_text_width(bf, 1, nd);
@@ -1157,7 +1173,7 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 
 void plot_pad_free(plot_pad_table *t)
 {
-	for (int l = 0; l < t->nlogs; l++) {
+	for (int l = 0; l < t->nlogs * PLOT_PAD_LAYERS; l++) {
 		if (t->step)
 			free(t->step[l]);
 		if (t->pad)
@@ -1202,22 +1218,23 @@ int plot_pad_read(FILE *f, const char *name, const char *const *names, int nlogs
 	int nl, rc;
 	if ((rc = plot_read_lines(f, name, &lines, &nl)) < 0)
 		return rc;
+	int ns = nlogs * PLOT_PAD_LAYERS, ok = 1;
 	t->nlogs = nlogs;
-	t->n = calloc((size_t)nlogs, sizeof *t->n);
-	t->step = calloc((size_t)nlogs, sizeof *t->step);
-	t->pad = calloc((size_t)nlogs, sizeof *t->pad);
-	for (int l = 0; t->pad && l < nlogs; l++) {
+	t->n = calloc((size_t)ns, sizeof *t->n);
+	t->step = calloc((size_t)ns, sizeof *t->step);
+	t->pad = calloc((size_t)ns, sizeof *t->pad);
+	ok = t->n && t->step && t->pad;
+	for (int l = 0; ok && l < ns; l++) {
 		t->step[l] = malloc(sizeof(double) * (size_t)(nl ? nl : 1));
 		t->pad[l] = malloc(sizeof(double) * (size_t)(nl ? nl : 1));
-		if (!t->step[l] || !t->pad[l])
-			break;
+		ok = t->step[l] && t->pad[l];
 	}
-	if (!t->n || !t->step || !t->pad || (nlogs && !t->pad[nlogs - 1])) {
+	if (!ok) {
 		rc = err_set(DN_ENOMEM, "%s: out of memory", name);
 		goto fail;
 	}
 	char *fl[MAXF];
-	int hdr = -1, nf = 0, cm = -1, cs = -1, cp = -1;
+	int hdr = -1, nf = 0, cm = -1, cs = -1, cp = -1, cl = -1;
 	for (int i = 0; i < nl; i++) {
 		if (!lines[i][0] || lines[i][0] == '#')
 			continue;
@@ -1227,7 +1244,7 @@ int plot_pad_read(FILE *f, const char *name, const char *const *names, int nlogs
 			nf = k;
 			for (int j = 0; j < k && j < MAXF; j++) {
 				int *col = !strcmp(fl[j], "model") ? &cm : !strcmp(fl[j], "step") ? &cs
-				           : !strcmp(fl[j], "pad")  ? &cp : NULL;
+				           : !strcmp(fl[j], "pad")  ? &cp : !strcmp(fl[j], "layer") ? &cl : NULL;
 				if (col && *col >= 0) {
 					rc = err_set(DN_EFORMAT, "%s: line %d: column '%s' twice", name, i + 1, fl[j]);
 					goto fail;
@@ -1275,8 +1292,22 @@ int plot_pad_read(FILE *f, const char *name, const char *const *names, int nlogs
 			             i + 1, fl[cm]);
 			goto fail;
 		}
-		t->step[l][t->n[l]] = step;
-		t->pad[l][t->n[l]++] = v;
+		const char *ly = cl >= 0 ? fl[cl] : "";
+		int j = 0;
+		while (j < t->nlayers && strncmp(ly, t->layer[j], sizeof t->layer[j] - 1))
+			j++;
+		if (j == t->nlayers) {
+			if (j == PLOT_PAD_LAYERS) {
+				rc = err_set(DN_EFORMAT, "%s: line %d: more than %d layers", name, i + 1,
+				             PLOT_PAD_LAYERS);
+				goto fail;
+			}
+			snprintf(t->layer[j], sizeof t->layer[j], "%s", ly);
+			t->nlayers++;
+		}
+		int si = l * PLOT_PAD_LAYERS + j;
+		t->step[si][t->n[si]] = step;
+		t->pad[si][t->n[si]++] = v;
 	}
 	if (hdr < 0) {
 		rc = err_set(DN_EFORMAT, "%s: no header line", name);

@@ -17,12 +17,13 @@ SEED    ?= 1
 MNIST_MIRROR ?= $(if $(wildcard $(SHARED)/data/mnist/SHA256SUMS),$(SHARED)/data/mnist)
 export MNIST_MIRROR
 
-# $(call embed_snapshots,DIR,PER_DOMAIN): the recipe that embeds every DIR/snap-*.model over
-# the same PER_DOMAIN source and target test images into the folder of the target, $(@D).
+# $(call embed_snapshots,DIR,PER_DOMAIN[,OPTIONS]): the recipe that embeds every
+# DIR/snap-*.model over the same PER_DOMAIN source and target test images into the folder of
+# the target, $(@D) (OPTIONS: more dann-embed options, e.g. --layer label-hidden).
 embed_snapshots = rm -rf $(@D) && mkdir -p $(@D) && \
 	for m in $(1)/snap-*.model; do \
 		$(BIN)/dann-embed --model $$m --source $(word 2,$^) --target $(word 3,$^) \
-			--per-domain $(2) --seed $(SEED) --threads $(THREADS) -q \
+			--per-domain $(2) --seed $(SEED) --threads $(THREADS) $(3) -q \
 			-o $(@D)/$$(basename $$m .model).npy || exit 1; \
 	done && touch $@
 
@@ -73,23 +74,33 @@ $$($(1)_R)/embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R
 	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN))
 $$($(1)_R)/source-only-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
 	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN))
+# ... and their label predictor's hidden layer (100 units), for the PAD table
+$$($(1)_R)/label-embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN),--layer label-hidden)
+$$($(1)_R)/source-only-label-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN),--layer label-hidden)
 
-# Proxy A-distance (domain-distance, the paper's protocol) of every snapshot's features, DANN
-# and source-only, and once of the raw pixels of the same test images: model snapshot step pad
-# epsilon C (the pixels' row has no snapshot or step).
-$$($(1)_R)/pad.tsv: $$($(1)_R)/embed/done $$($(1)_R)/source-only-embed/done $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/domain-distance
-	printf 'model\tsnapshot\tstep\tpad\tepsilon\tC\n' > $$@.tmp
-	for m in DANN:embed:snapshots source-only:source-only-embed:source-only-snapshots; do \
-		set -- $$$$(echo $$$$m | tr : ' '); \
-		$(BIN)/domain-distance -q $$($(1)_R)/$$$$2/snap-*.npy \
-		| awk -F'\t' -v m=$$$$1 'NR == FNR { if (FNR > 1) step[FNR - 2] = $$$$2; next } \
-			FNR > 1 { printf "%s\t%d\t%s\t%s\t%s\t%s\n", m, FNR - 2, step[FNR - 2], $$$$3, $$$$4, $$$$5 }' \
-			$$($(1)_R)/$$$$3/snapshots.tsv - >> $$@.tmp || exit 1; \
+# Proxy A-distance (domain-distance, the paper's protocol) of every snapshot, DANN and
+# source-only, on two layers: the features (768, what the domain classifier sees) and the
+# label predictor's hidden layer (100); and once of the raw pixels of the same test images.
+# Columns: model layer snapshot step pad epsilon C (the pixels' row has no snapshot or step).
+$(1)_PAD_RUNS := DANN:features:embed:snapshots DANN:label-hidden:label-embed:snapshots \
+	source-only:features:source-only-embed:source-only-snapshots \
+	source-only:label-hidden:source-only-label-embed:source-only-snapshots
+$$($(1)_R)/pad.tsv: $$($(1)_R)/embed/done $$($(1)_R)/source-only-embed/done $$($(1)_R)/label-embed/done \
+		$$($(1)_R)/source-only-label-embed/done $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/domain-distance
+	printf 'model\tlayer\tsnapshot\tstep\tpad\tepsilon\tC\n' > $$@.tmp
+	for r in $$($(1)_PAD_RUNS); do \
+		set -- $$$$(echo $$$$r | tr : ' '); \
+		$(BIN)/domain-distance -q $$($(1)_R)/$$$$3/snap-*.npy \
+		| awk -F'\t' -v m=$$$$1 -v l=$$$$2 'NR == FNR { if (FNR > 1) step[FNR - 2] = $$$$2; next } \
+			FNR > 1 { printf "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m, l, FNR - 2, step[FNR - 2], $$$$3, $$$$4, $$$$5 }' \
+			$$($(1)_R)/$$$$4/snapshots.tsv - >> $$@.tmp || exit 1; \
 	done
-	$(BIN)/domain-distance -q --source $$(word 3,$$^) --target $$(word 4,$$^) \
+	$(BIN)/domain-distance -q --source $$(word 5,$$^) --target $$(word 6,$$^) \
 		--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) \
-		| awk -F'\t' 'NR > 1 { printf "raw pixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
-	[ $$$$(wc -l < $$@.tmp) -eq $$$$(( 2 * $$($(2)_SNAPSHOTS) + 4 )) ]
+		| awk -F'\t' 'NR > 1 { printf "raw pixels\tpixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
+	[ $$$$(wc -l < $$@.tmp) -eq $$$$(( 4 * $$($(2)_SNAPSHOTS) + 6 )) ]
 	mv $$@.tmp $$@
 
 # t-SNE frame after frame, each frame starting from the previous one.
@@ -131,13 +142,13 @@ $$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 	  echo "| model | source accuracy (MNIST test) | target accuracy (MNIST-M test) |"; \
 	  echo "|---|---|---|"; \
 	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; echo; \
-	  echo "Proxy A-distance (domain-distance, the paper's protocol) of the features of $$($(2)_PER_DOMAIN) + $$($(2)_PER_DOMAIN) test images, 0 = domains alike, 2 = told apart without error ([pad.tsv](pad.tsv)):"; echo; \
-	  echo "| model | first snapshot | last snapshot |"; \
-	  echo "|---|---|---|"; \
-	  awk -F'\t' 'NR > 1 && $$$$3 != "-" { if (!($$$$1 in f)) { f[$$$$1] = $$$$4; s0[$$$$1] = $$$$3; o[++n] = $$$$1 } l[$$$$1] = $$$$4; s1[$$$$1] = $$$$3 } \
-		$$$$3 == "-" { px = $$$$4 } \
+	  echo "Proxy A-distance (domain-distance, the paper's protocol) of $$($(2)_PER_DOMAIN) + $$($(2)_PER_DOMAIN) test images, 0 = domains alike, 2 = told apart without error ([pad.tsv](pad.tsv)):"; echo; \
+	  echo "| model | layer | first snapshot | last snapshot |"; \
+	  echo "|---|---|---|---|"; \
+	  awk -F'\t' 'NR > 1 && $$$$4 != "-" { k = $$$$1 " | " $$$$2; if (!(k in f)) { f[k] = $$$$5; s0[k] = $$$$4; o[++n] = k } l[k] = $$$$5; s1[k] = $$$$4 } \
+		$$$$4 == "-" { px = $$$$5 } \
 		END { for (i = 1; i <= n; i++) printf "| %s | %.3f (step %s) | %.3f (step %s) |\n", o[i], f[o[i]], s0[o[i]], l[o[i]], s1[o[i]]; \
-		      printf "| raw pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
+		      printf "| raw pixels | pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
 
 .PHONY: $(1)
