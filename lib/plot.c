@@ -877,19 +877,19 @@ static int col_range(const metrics_log *logs, const plot_pad_table *pad, int nlo
 	int any = 0;
 	for (int l = 0; l < nlogs; l++)
 		for (int j = 0; j < nseries(pad, col); j++) {
-		const double *xs, *ys;
-		int64_t n = series(logs, pad, l, col, j, &xs, &ys);
-		for (int64_t i = 0; i < n; i++) {
-			double v = ys[i];
-			if (!isfinite(v))
-				continue;
-			if (!any || v < *lo)
-				*lo = v;
-			if (!any || v > *hi)
-				*hi = v;
-			any = 1;
+			const double *xs, *ys;
+			int64_t n = series(logs, pad, l, col, j, &xs, &ys);
+			for (int64_t i = 0; i < n; i++) {
+				double v = ys[i];
+				if (!isfinite(v))
+					continue;
+				if (!any || v < *lo)
+					*lo = v;
+				if (!any || v > *hi)
+					*hi = v;
+				any = 1;
+			}
 		}
-	}
 	return any;
 }
 
@@ -1218,7 +1218,7 @@ int plot_pad_read(FILE *f, const char *name, const char *const *names, int nlogs
 	int nl, rc;
 	if ((rc = plot_read_lines(f, name, &lines, &nl)) < 0)
 		return rc;
-	int ns = nlogs * PLOT_PAD_LAYERS, ok = 1;
+	int ns = nlogs * PLOT_PAD_LAYERS, ok;
 	t->nlogs = nlogs;
 	t->n = calloc((size_t)ns, sizeof *t->n);
 	t->step = calloc((size_t)ns, sizeof *t->step);
@@ -1246,7 +1246,8 @@ int plot_pad_read(FILE *f, const char *name, const char *const *names, int nlogs
 				int *col = !strcmp(fl[j], "model") ? &cm : !strcmp(fl[j], "step") ? &cs
 				           : !strcmp(fl[j], "pad")  ? &cp : !strcmp(fl[j], "layer") ? &cl : NULL;
 				if (col && *col >= 0) {
-					rc = err_set(DN_EFORMAT, "%s: line %d: column '%s' twice", name, i + 1, fl[j]);
+					rc = err_set(DN_EFORMAT, "%s: line %d: column '%.40s' twice", name, i + 1,
+					             fl[j]);
 					goto fail;
 				}
 				if (col)
