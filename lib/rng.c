@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -70,4 +71,32 @@ void rng_shuffle(rng_t *r, int64_t *idx, int64_t n)
 		idx[i] = idx[j];
 		idx[j] = t;
 	}
+}
+
+int64_t *rng_subset(int64_t n, int64_t k, uint64_t seed, uint64_t stream)
+{
+	int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+	if (!idx)
+		return NULL;
+	for (int64_t i = 0; i < n; i++)
+		idx[i] = i;
+	if (k < n) {
+		rng_t r;
+		rng_seed(&r, seed, stream);
+		rng_shuffle(&r, idx, n);
+		/* sort the first k */
+		char *mark = calloc((size_t)n, 1);
+		if (!mark) {
+			free(idx);
+			return NULL;
+		}
+		for (int64_t i = 0; i < k; i++)
+			mark[idx[i]] = 1;
+		int64_t w = 0;
+		for (int64_t i = 0; i < n; i++)
+			if (mark[i])
+				idx[w++] = i;
+		free(mark);
+	}
+	return idx;
 }

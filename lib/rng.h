@@ -37,5 +37,9 @@ float rng_uniformf(rng_t *r);              /* [0, 1) with 24 bits */
 double rng_normal(rng_t *r);               /* standard normal (Box-Muller, no cached pair) */
 /* Fisher-Yates shuffle of idx[0..n) */
 void rng_shuffle(rng_t *r, int64_t *idx, int64_t n);
+/* A seeded subset of k of the indices 0..n-1 (all n when k >= n), in increasing order, in a
+ * malloc'd array of n entries; NULL when out of memory.  dann-embed --per-domain and
+ * domain-distance --per-domain pick their images with it. */
+int64_t *rng_subset(int64_t n, int64_t k, uint64_t seed, uint64_t stream);
 
 #endif

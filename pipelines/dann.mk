@@ -17,6 +17,16 @@ SEED    ?= 1
 MNIST_MIRROR ?= $(if $(wildcard $(SHARED)/data/mnist/SHA256SUMS),$(SHARED)/data/mnist)
 export MNIST_MIRROR
 
+# $(call embed_snapshots,DIR,PER_DOMAIN[,OPTIONS]): the recipe that embeds every
+# DIR/snap-*.model over the same PER_DOMAIN source and target test images into the folder of
+# the target, $(@D) (OPTIONS: more dann-embed options, e.g. --layer label-hidden).
+embed_snapshots = rm -rf $(@D) && mkdir -p $(@D) && \
+	for m in $(1)/snap-*.model; do \
+		$(BIN)/dann-embed --model $$m --source $(word 2,$^) --target $(word 3,$^) \
+			--per-domain $(2) --seed $(SEED) --threads $(THREADS) $(3) -q \
+			-o $(@D)/$$(basename $$m .model).npy || exit 1; \
+	done && touch $@
+
 # $(call dann_pipeline,NAME,PREFIX) defines runs/NAME/... from the variables PREFIX_*:
 #   _TRAIN_N _TEST_N   images taken from MNIST train / test (0 = all)
 #   _EPOCHS _SNAPSHOTS _PER_DOMAIN _RECIPE _RECIPE_OPTS _TSNE_OPTS _TWEEN
@@ -43,10 +53,13 @@ $$($(1)_R)/mnistm-train.npy: $$($(1)_R)/mnist-train.npy | $(BIN)/mnistm-gen
 $$($(1)_R)/mnistm-test.npy: $$($(1)_R)/mnist-test.npy | $(BIN)/mnistm-gen
 	$(BIN)/mnistm-gen --recipe $$($(2)_RECIPE) $$($(2)_RECIPE_OPTS) --seed $(SEED) --offset 1000000 -q -o $$@ $$<
 
+# Source-only, with as many snapshots as DANN: the reference of the PAD table (pad.tsv).
 $$($(1)_R)/source-only.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
+	rm -rf $$($(1)_R)/source-only-snapshots
 	$(BIN)/dann-train --mode source-only --source $$(word 1,$$^) --target $$(word 2,$$^) \
 		--target-test $$(word 3,$$^) --epochs $$($(2)_EPOCHS) --seed $(SEED) --threads $(THREADS) \
-		$$($(2)_TRAIN_OPTS) --log $$($(1)_R)/source-only.tsv -o $$@
+		$$($(2)_TRAIN_OPTS) --snapshots $$($(2)_SNAPSHOTS) --snapshot-dir $$($(1)_R)/source-only-snapshots \
+		--log $$($(1)_R)/source-only.tsv -o $$@
 
 # DANN; its snapshots (step 0 included) feed the animation.
 $$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-train
@@ -58,13 +71,37 @@ $$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$
 
 # Embed every snapshot over the same source and target test images.
 $$($(1)_R)/embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
-	rm -rf $$(@D) && mkdir -p $$(@D)
-	for m in $$($(1)_R)/snapshots/snap-*.model; do \
-		$(BIN)/dann-embed --model $$$$m --source $$(word 2,$$^) --target $$(word 3,$$^) \
-			--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) --threads $(THREADS) -q \
-			-o $$(@D)/$$$$(basename $$$$m .model).npy || exit 1; \
+	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN))
+$$($(1)_R)/source-only-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN))
+# ... and their label predictor's hidden layer (100 units), for the PAD table
+$$($(1)_R)/label-embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN),--layer label-hidden)
+$$($(1)_R)/source-only-label-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
+	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN),--layer label-hidden)
+
+# Proxy A-distance (domain-distance, the paper's protocol) of every snapshot, DANN and
+# source-only, on two layers: the features (768, what the domain classifier sees) and the
+# label predictor's hidden layer (100); and once of the raw pixels of the same test images.
+# Columns: model layer snapshot step pad epsilon C (the pixels' row has no snapshot or step).
+$(1)_PAD_RUNS := DANN:features:embed:snapshots DANN:label-hidden:label-embed:snapshots \
+	source-only:features:source-only-embed:source-only-snapshots \
+	source-only:label-hidden:source-only-label-embed:source-only-snapshots
+$$($(1)_R)/pad.tsv: $$($(1)_R)/embed/done $$($(1)_R)/source-only-embed/done $$($(1)_R)/label-embed/done \
+		$$($(1)_R)/source-only-label-embed/done $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/domain-distance
+	printf 'model\tlayer\tsnapshot\tstep\tpad\tepsilon\tC\n' > $$@.tmp
+	for r in $$($(1)_PAD_RUNS); do \
+		set -- $$$$(echo $$$$r | tr : ' '); \
+		$(BIN)/domain-distance -q $$($(1)_R)/$$$$3/snap-*.npy \
+		| awk -F'\t' -v m=$$$$1 -v l=$$$$2 'NR == FNR { if (FNR > 1) step[FNR - 2] = $$$$2; next } \
+			FNR > 1 { printf "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m, l, FNR - 2, step[FNR - 2], $$$$3, $$$$4, $$$$5 }' \
+			$$($(1)_R)/$$$$4/snapshots.tsv - >> $$@.tmp || exit 1; \
 	done
-	touch $$@
+	$(BIN)/domain-distance -q --source $$(word 5,$$^) --target $$(word 6,$$^) \
+		--per-domain $$($(2)_PER_DOMAIN) --seed $(SEED) \
+		| awk -F'\t' 'NR > 1 { printf "raw pixels\tpixels\t-\t-\t%s\t%s\t%s\n", $$$$3, $$$$4, $$$$5 }' >> $$@.tmp
+	[ $$$$(wc -l < $$@.tmp) -eq $$$$(( 4 * $$($(2)_SNAPSHOTS) + 6 )) ]
+	mv $$@.tmp $$@
 
 # t-SNE frame after frame, each frame starting from the previous one.
 $$($(1)_R)/tsne/done: $$($(1)_R)/embed/done | $(BIN)/tsne
@@ -85,8 +122,9 @@ $$($(1)_R)/alignment.gif: $$($(1)_R)/tsne/done $$($(1)_R)/titles.txt | $(BIN)/pl
 		--gif $$@ --sheet $$($(1)_R)/sheet.png -o $$($(1)_R)/frames \
 		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
 
-$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model | $(BIN)/plot-frames
-	$(BIN)/plot-frames --curves --names source-only,DANN $$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
+$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/pad.tsv | $(BIN)/plot-frames
+	$(BIN)/plot-frames --curves --names source-only,DANN --pad $$($(1)_R)/pad.tsv \
+		$$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
 
 # Accuracy of each model on the source (MNIST) and target (MNIST-M) test splits.
 $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
@@ -98,12 +136,19 @@ $$($(1)_R)/results.tsv: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(
 	done
 	mv $$@.tmp $$@
 
-$$($(1)_R)/results.md: $$($(1)_R)/results.tsv
+$$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 	{ echo "# $(1): MNIST -> MNIST-M ($$($(2)_RECIPE) recipe), seed $(SEED)"; echo; \
 	  echo "dann-train --epochs $$($(2)_EPOCHS) $$($(2)_TRAIN_OPTS) (DANN also: $$(or $$($(2)_DANN_OPTS),nothing more))"; echo; \
 	  echo "| model | source accuracy (MNIST test) | target accuracy (MNIST-M test) |"; \
 	  echo "|---|---|---|"; \
-	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; } > $$@.tmp
+	  awk -F'\t' 'NR > 1 { printf "| %s | %.2f%% | %.2f%% |\n", $$$$1, 100 * $$$$2, 100 * $$$$3 }' $$<; echo; \
+	  echo "Proxy A-distance (domain-distance, the paper's protocol) of $$($(2)_PER_DOMAIN) + $$($(2)_PER_DOMAIN) test images, 0 = domains alike, 2 = told apart without error ([pad.tsv](pad.tsv)):"; echo; \
+	  echo "| model | layer | first snapshot | last snapshot |"; \
+	  echo "|---|---|---|---|"; \
+	  awk -F'\t' 'NR > 1 && $$$$4 != "-" { k = $$$$1 " | " $$$$2; if (!(k in f)) { f[k] = $$$$5; s0[k] = $$$$4; o[++n] = k } l[k] = $$$$5; s1[k] = $$$$4 } \
+		$$$$4 == "-" { px = $$$$5 } \
+		END { for (i = 1; i <= n; i++) printf "| %s | %.3f (step %s) | %.3f (step %s) |\n", o[i], f[o[i]], s0[o[i]], l[o[i]], s1[o[i]]; \
+		      printf "| raw pixels | pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
 
 .PHONY: $(1)

@@ -3,7 +3,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames"
+PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames domain-distance"
 have_tools() { for t in $PIPE_TOOLS; do [ -f "$ROOT/tools/$t.c" ] || return 1; done; }
 
 setup_file() {
@@ -28,7 +28,7 @@ setup_file() {
 	echo "make demo took $(cat "$BATS_FILE_TMPDIR/demo.time") s" >&3
 	R="$DEMO_COPY/runs/demo"
 	for f in mnist-train.npy mnist-test.npy mnistm-train.npy mnistm-test.npy source-only.model dann.model \
-		dann.tsv source-only.tsv alignment.gif curves.png sheet.png results.tsv results.md titles.txt; do
+		dann.tsv source-only.tsv alignment.gif curves.png sheet.png results.tsv results.md titles.txt pad.tsv; do
 		[ -s "$R/$f" ] || { echo "missing $f"; false; }
 	done
 	ls "$R"/frames/frame-0000.png "$R"/snapshots/snap-0000.model "$R"/tsne/frame-0000.npy >/dev/null
@@ -61,6 +61,25 @@ assert acc["dann"][1] > acc["source-only"][1], acc
 ' "$R/results.tsv"
 }
 
+@test "pad.tsv: the PAD of every snapshot of both models and of the raw pixels" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	R="$DEMO_COPY/runs/demo"
+	py '
+import csv
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+k = int(sys.argv[2]) + 1
+runs = [(m, l) for m in ("DANN", "source-only") for l in ("features", "label-hidden")]
+assert [(r["model"], r["layer"]) for r in rows] == [x for x in runs for _ in range(k)] + [("raw pixels", "pixels")], rows
+for r in rows:
+    assert -2 <= float(r["pad"]) <= 2 and 0 <= float(r["epsilon"]) <= 1, r
+assert [int(r["snapshot"]) for r in rows[:k]] == list(range(k))
+assert rows[0]["step"] == "0" and rows[-1]["step"] == "-"
+print([(r["model"], r["layer"], r["step"], r["pad"]) for r in rows], file=sys.stderr)
+' "$R/pad.tsv" 4
+	grep -q "raw pixels" "$R/results.md"
+}
+
 @test "a second make demo does no work" {
 	need_mnist
 	have_tools || skip "not every pipeline tool is in this tree yet"
@@ -69,6 +88,6 @@ assert acc["dann"][1] > acc["source-only"][1], acc
 	run make --no-print-directory demo SHARED="$SHARED"
 	[ "$status" -eq 0 ]
 	# no stage ran: make prints no tool command, and no file changed
-	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames) ' <<<"$output"
+	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames|domain-distance) ' <<<"$output"
 	[ "$(find runs/demo -type f -newer runs/demo/results.md | wc -l)" -eq "$before" ]
 }

@@ -482,3 +482,43 @@ for p in range(3):
 	run --separate-stderr plot-frames --size 10x10 -o "$T/o" "$T/a.npy"
 	assert_fails_cleanly 2 plot-frames "size"
 }
+
+@test "curves --pad: a fourth panel with each log's PAD, the reference level; bad PAD tables" {
+	metrics_tsv "$T/m.tsv"
+	awk -F'\t' 'BEGIN{OFS="\t"} NR>1{$4="nan";$6="nan";$7="nan"} {print}' "$T/m.tsv" >"$T/so.tsv"
+	printf 'model\tsnapshot\tstep\tpad\n' >"$T/pad.tsv"
+	printf 'DANN\t0\t0\t1.9\nDANN\t1\t200\t1.0\nDANN\t2\t400\t0.4\n' >>"$T/pad.tsv"
+	printf 'source only\t0\t0\t1.95\nsource only\t1\t200\t1.99\nsource only\t2\t400\t2\n' >>"$T/pad.tsv"
+	printf 'raw pixels\t-\t-\t1.5\n' >>"$T/pad.tsv"
+	plot-frames --curves -q --names "DANN,source only" --pad "$T/pad.tsv" -o "$T/c.png" "$T/m.tsv" "$T/so.tsv"
+	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c.png")" = "800 1150" ]
+	# the last quarter holds both logs' colours (DANN's PAD and domain accuracy, source-only's
+	# PAD); without the reference row the picture differs (the dotted level and its label)
+	img '
+a = png_read(sys.argv[1])
+h = a.shape[0]
+s = a[3 * h // 4:]
+blue = (np.abs(s - np.array([0, 114, 178])).sum(axis=2) < 30).sum()
+red = (np.abs(s - np.array([213, 94, 0])).sum(axis=2) < 30).sum()
+assert blue > 300 and red > 300, (blue, red)
+' "$T/c.png"
+	grep -v '^raw pixels' "$T/pad.tsv" >"$T/noref.tsv"
+	plot-frames --curves -q --names "DANN,source only" --pad "$T/noref.tsv" -o "$T/c2.png" "$T/m.tsv" "$T/so.tsv"
+	! cmp -s "$T/c.png" "$T/c2.png"
+	plot-frames --curves -q --names "DANN,source only" -o "$T/c3.png" "$T/m.tsv" "$T/so.tsv"
+	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c3.png")" = "800 900" ]
+	# bad tables: exit 1, one line, no PNG
+	local c
+	for c in "model\tstep\n:columns model, step and pad" "model\tstep\tpad\nX\t0\t1\n:model 'X' is none" \
+		"model\tstep\tpad\nDANN\t0\tnan\n:pad 'nan' is not a finite number" \
+		"model\tstep\tpad\nDANN\tten\t1\n:step 'ten' is not a finite number" \
+		"model\tstep\tpad\nDANN\t0\n:line 2: 2 fields, the header has 3" \
+		"model\tstep\tpad\tpad\n:column 'pad' twice" "model\tstep\tpad\na\t-\t1\nb\t-\t1\n:second reference"; do
+		printf "${c%%:*}" >"$T/bad.tsv"
+		run --separate-stderr plot-frames --curves -q --names "DANN,source only" --pad "$T/bad.tsv" -o "$T/b.png" "$T/m.tsv" "$T/so.tsv"
+		assert_fails_cleanly 1 plot-frames "${c#*:}"
+		[ ! -e "$T/b.png" ]
+	done
+	run --separate-stderr plot-frames --pad "$T/pad.tsv" -o "$T/o" "$T/m.tsv"
+	assert_fails_cleanly 2 plot-frames "--pad goes with --curves"
+}

@@ -177,33 +177,6 @@ static void embed_stream(job *j, const char *path, int domain)
 	cli_close_in(f);
 }
 
-/* Seeded subset of k of n indices, in increasing order (the same for every model). */
-static int64_t *subset(int64_t n, int64_t k, uint64_t seed, uint64_t stream)
-{
-	int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-	if (!idx)
-		cli_die("out of memory");
-	for (int64_t i = 0; i < n; i++)
-		idx[i] = i;
-	if (k < n) {
-		rng_t r;
-		rng_seed(&r, seed, stream);
-		rng_shuffle(&r, idx, n);
-		/* sort the first k */
-		char *mark = calloc((size_t)n, 1);
-		if (!mark)
-			cli_die("out of memory");
-		for (int64_t i = 0; i < k; i++)
-			mark[idx[i]] = 1;
-		int64_t w = 0;
-		for (int64_t i = 0; i < n; i++)
-			if (mark[i])
-				idx[w++] = i;
-		free(mark);
-	}
-	return idx;
-}
-
 static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per, uint64_t seed)
 {
 	npy_dataset ds[2];
@@ -220,7 +193,9 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 			cli_die("%s: --per-domain %lld is larger than its %lld images", name, (long long)per,
 			        (long long)ds[d].n);
 		k[d] = per > 0 ? per : ds[d].n;
-		idx[d] = subset(ds[d].n, k[d], seed, 0x7000000 + (uint64_t)d);
+		idx[d] = rng_subset(ds[d].n, k[d], seed, 0x7000000 + (uint64_t)d);
+		if (!idx[d])
+			cli_die("out of memory");
 	}
 	int64_t n = k[0] + k[1];
 	if (j->out != OUT_EMBED) {

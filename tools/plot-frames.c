@@ -54,6 +54,10 @@ static void usage(FILE *out)
 	        "      --sheet-cols N     contact sheet columns (default: about square)\n"
 	        "      --curves           draw training curves from METRICS.tsv operands\n"
 	        "      --names A,B,...    curves: legend names of the logs (default: file names)\n"
+	        "      --pad FILE         curves: a fourth panel, the proxy A-distance of the rows of\n"
+	        "                         FILE (TSV: model step pad; model = a log's name, step '-'\n"
+	        "                         for the reference) and the domain accuracy (default size\n"
+	        "                         800x1150)\n"
 	        "  -q, --quiet            no messages\n"
 	        "      --progress         show progress even when stderr is not a terminal\n"
 	        "  -h, --help             this help\n",
@@ -63,11 +67,11 @@ static void usage(FILE *out)
 enum {
 	OPT_GIF = 256, OPT_SHEET, OPT_COLOR, OPT_SOURCE, OPT_TARGET, OPT_TITLE, OPT_TITLES, OPT_TWEEN,
 	OPT_SIZE, OPT_RADIUS, OPT_ALPHA, OPT_SEED, OPT_DELAY, OPT_KEYDELAY, OPT_LASTDELAY, OPT_LOOP,
-	OPT_THUMB, OPT_SHEETCOLS, OPT_CURVES, OPT_NAMES, OPT_PROGRESS, OPT_BARE
+	OPT_THUMB, OPT_SHEETCOLS, OPT_CURVES, OPT_NAMES, OPT_PROGRESS, OPT_BARE, OPT_PAD
 };
 
 typedef struct {
-	const char *out, *gif, *sheet, *title, *titles, *names;
+	const char *out, *gif, *sheet, *title, *titles, *names, *pad;
 	plot_scatter_opts so;
 	int tween, w, h, size_set, delay, key_delay, last_delay, loop, tw, th, sheet_cols;
 	uint64_t seed;
@@ -475,12 +479,22 @@ static int run_curves(const options *o, int nfiles, char **files)
 			snprintf(deftitle, sizeof deftitle, "Training curves");
 		title = deftitle;
 	}
+	plot_pad_table pad;
+	if (o->pad) {
+		FILE *f = cli_open_in(o->pad);
+		if (plot_pad_read(f, strcmp(o->pad, "-") ? o->pad : "stdin", (const char *const *)names,
+		                  nfiles, &pad) < 0)
+			cli_die("%s", err_msg());
+		cli_close_in(f);
+	}
 	plot_canvas c;
-	int w = o->size_set ? o->w : 800, h = o->size_set ? o->h : 900;
+	int w = o->size_set ? o->w : 800, h = o->size_set ? o->h : o->pad ? 1150 : 900;
 	if (plot_canvas_init(&c, w, h) < 0)
 		cli_die("%s", err_msg());
-	if (plot_curves(&c, logs, (const char *const *)names, nfiles, title) < 0)
+	if (plot_curves(&c, logs, (const char *const *)names, nfiles, title, o->pad ? &pad : NULL) < 0)
 		cli_die("%s", err_msg());
+	if (o->pad)
+		plot_pad_free(&pad);
 	write_png(o->out, &c);
 	plot_canvas_free(&c);
 	for (int i = 0; i < nfiles; i++) {
@@ -520,6 +534,7 @@ int main(int argc, char **argv)
 		{"loop", required_argument, 0, OPT_LOOP},   {"thumb", required_argument, 0, OPT_THUMB},
 		{"sheet-cols", required_argument, 0, OPT_SHEETCOLS},
 		{"curves", no_argument, 0, OPT_CURVES},     {"bare", no_argument, 0, OPT_BARE},     {"names", required_argument, 0, OPT_NAMES},
+		{"pad", required_argument, 0, OPT_PAD},
 		{"quiet", no_argument, 0, 'q'},            {"progress", no_argument, 0, OPT_PROGRESS},
 		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
 	int ch;
@@ -558,6 +573,7 @@ int main(int argc, char **argv)
 		case OPT_CURVES: o.curves = 1; break;
 		case OPT_BARE: o.so.bare = 1; break;
 		case OPT_NAMES: o.names = optarg; break;
+		case OPT_PAD: o.pad = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -570,6 +586,8 @@ int main(int argc, char **argv)
 	cli_set_progress(progress, quiet);
 	if (o.key_delay < 0)
 		o.key_delay = o.tween > 0 ? (o.delay * 4 > 65535 ? 65535 : o.delay * 4) : o.delay;
+	if (o.pad && !o.curves)
+		cli_usage_error("--pad goes with --curves");
 	if (o.curves)
 		return run_curves(&o, argc - optind, argv + optind);
 	return run_frames(&o, argc - optind, argv + optind);
