@@ -23,22 +23,25 @@ static void usage(FILE *f)
 	        "usage: mnist-fetch [--split train|test] [--limit N] [--offset N] [--dataset NAME] [--size S]\n"
 	        "                   [--mirror URL_OR_DIR]... [--cache DIR] [--offline] [--deadline SECONDS]\n"
 	        "                   [--allow-partial] [-o FILE] [-q] [--progress]\n"
+	        "       mnist-fetch --dataset bsds500 [--mirror URL_OR_DIR]... [--cache DIR] [--offline] -O DIR\n"
 	        "Write one split of a dataset as a dataset stream: images (N,28,28) uint8, then labels (N,) uint8.\n"
 	        "  --split train|test      which split (default train: 60000 images; test: 10000)\n"
 	        "  --limit N               at most N images (default all)\n"
 	        "  --offset N              skip the first N images (0 .. size of the split - 1)\n"
 	        "  --dataset NAME          mnist (default), fashion-mnist, or mnist-m: the published MNIST-M\n"
-	        "                          (Ganin et al.), images (N,32,32,3), from a folder or mnist_m.tar.gz\n"
+	        "                          (Ganin et al.), images (N,32,32,3), from a folder or mnist_m.tar.gz;\n"
+	        "                          bsds500: the 200 BSDS500 training photographs, into a folder (-O)\n"
 	        "  --size S                centre the 28x28 digits unscaled on an SxS canvas of zeros (S >= 28;\n"
 	        "                          32 is the published MNIST-M geometry); not for mnist-m\n"
 	        "  --mirror URL_OR_DIR     a folder, file:// or http(s):// URL holding the files;\n"
 	        "                          repeatable, tried in order before $MNIST_MIRROR and public mirrors\n"
-	        "                          ($FASHION_MNIST_MIRROR, $MNISTM_MIRROR for those datasets)\n"
+	        "                          ($FASHION_MNIST_MIRROR, $MNISTM_MIRROR, $BSDS500_MIRROR for those)\n"
 	        "  --cache DIR             cache root (default $XDG_CACHE_HOME/dann-toolkit); files go in DIR/NAME/\n"
 	        "  --offline               never touch the network: only the cache, folders and file:// URLs\n"
 	        "  --deadline SECONDS      the longest one download may take (default 900)\n"
 	        "  --allow-partial         mnist-m: accept a copy with fewer images than published (unverified)\n"
 	        "  -o, --output FILE       write to FILE (atomically) instead of stdout\n"
+	        "  -O, --output-dir DIR    bsds500: create DIR (new or empty) holding the photographs\n"
 	        "  -q, --quiet             no messages but errors\n"
 	        "      --progress          show download progress even when stderr is not a terminal\n"
 	        "  -h, --help              this help\n"
@@ -182,7 +185,7 @@ static void check_sources(const char *const *v, int from, int to, const char *wh
 int main(int argc, char **argv)
 {
 	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS,
-	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL, OPT_OUTDIR };
+	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL };
 	static const struct option opts[] = {
 		{"split", required_argument, 0, OPT_SPLIT}, {"limit", required_argument, 0, OPT_LIMIT},
 		{"offset", required_argument, 0, OPT_OFFSET}, {"dataset", required_argument, 0, OPT_DATASET},
