@@ -10,7 +10,8 @@
 # row per network, model and seed) and results.md (mean +- std beside the paper's figures).
 #
 #   BSDS500_DIR   a folder of BSDS500 training photographs; when unset and not found beside the
-#                 project, `make paper` downloads BSR_bsds500.tgz from Berkeley and unpacks it.
+#                 project, `make paper` fetches the 200 photographs with `mnist-fetch --dataset
+#                 bsds500` (cache, BSDS500_MIRROR, then BSDS500_URL), each verified by its SHA-256.
 #   PAPER_RECIPE  bsds (default) or noise; noise writes under runs/paper-noise instead.
 #   PAPER_ARCHS   networks, `seed paper` by default (dann-train --arch).
 #   PAPER_SIZE    image side, 32 by default (the published MNIST-M's); 28 gives the earlier setting.
