@@ -231,6 +231,14 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 		}
 	}
 	openblas_set_num_threads(blas_threads);
+	/* Every heap must be full of real points: a distance that is not a number (which finite
+	 * points of a sane scale never give; see tsne_affinities) would leave a place empty. */
+	for (int64_t t = 0; t < n * k; t++)
+		if (heap[t].j == INT32_MAX) {
+			free(sq), free(blk), free(heap);
+			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
+			               (long long)(t / k));
+		}
 	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
 	int rc = 0;
 #pragma omp parallel for schedule(static)
@@ -408,6 +416,25 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	return 0;
 }
 
+int tsne_rescale(float **xs, const float *x, int64_t n, int d)
+{
+	*xs = NULL;
+	float m = 0;
+	for (int64_t t = 0; t < n * d; t++)
+		m = fabsf(x[t]) > m ? fabsf(x[t]) : m;
+	if (m == 0 || (m >= 0x1p-24f && m <= 0x1p24f))
+		return 0;
+	int e;
+	frexpf(m, &e); /* m = f * 2^e, 0.5 <= f < 1 */
+	float *s = malloc((size_t)n * d * sizeof *s);
+	if (!s)
+		return err_set(DN_ENOMEM, "out of memory for (%lld,%d) points", (long long)n, d);
+	for (int64_t t = 0; t < n * d; t++)
+		s[t] = ldexpf(x[t], -e);
+	*xs = s;
+	return 0;
+}
+
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity)
 {
 	memset(P, 0, sizeof *P);
@@ -423,12 +450,15 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
 	double *dist2 = malloc((size_t)n * k * sizeof *dist2);
 	double *p = malloc((size_t)n * k * sizeof *p);
+	float *xs = NULL;
 	int rc = DN_ENOMEM;
 	if (!nbr || !dist2 || !p) {
 		err_set(DN_ENOMEM, "out of memory for %lld neighbours", (long long)n * k);
 		goto out;
 	}
-	if ((rc = tsne_knn(nbr, dist2, x, n, d, k)) < 0)
+	if ((rc = tsne_rescale(&xs, x, n, d)) < 0)
+		goto out;
+	if ((rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k)) < 0)
 		goto out;
 	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
 	if (bad < 0) {
@@ -437,7 +467,7 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	}
 	rc = tsne_symmetrize(P, nbr, p, n, k);
 out:
-	free(nbr), free(dist2), free(p);
+	free(nbr), free(dist2), free(p), free(xs);
 	return rc;
 }
 
@@ -638,7 +668,8 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 		if (nd->count == 0)
 			continue;
 		nd->start = (int32_t)no;
-		if (!ing && nd->count <= QT_GROUP) {
+		/* a leaf is a group even when it holds more (coincident points at QT_MAXDEPTH) */
+		if (!ing && (nd->count <= QT_GROUP || nd->child < 0)) {
 			w->group[w->ngroup++] = id;
 			ing = 1;
 		}
@@ -1046,6 +1077,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
 	memcpy(Q.col, P0->col, (size_t)P0->row[n] * sizeof *Q.col);
 	memcpy(Q.val, P0->val, (size_t)P0->row[n] * sizeof *Q.val);
+	for (int64_t t = 0; t < 2 * n; t++)
+		yf[t] = (float)yio[t];
+	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
+		goto out;
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
 	for (int64_t i = 0; i < n; i++)
 		perm[i] = (int32_t)i;
@@ -1082,7 +1117,8 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		/* One pass per point: gradient (Eq. 5 of vdM 2014), gains (Jacobs 1988: grow where
 		 * the gradient pushes against the current motion), momentum step.  New positions go
 		 * to ynew since other points still read y. */
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+		int far = 0;
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000) reduction(| : far)
 		for (int64_t i = 0; i < n; i++) {
 			double a[2];
 			attraction_f(a, yf, Q.row, Q.col, vf, i);
@@ -1094,7 +1130,15 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 					gain[t] = 0.01;
 				upd[t] = mom * upd[t] - eta * gain[t] * g;
 				ynew[t] = y[t] + upd[t];
+				far |= !(fabs(ynew[t]) <= TSNE_LAYOUT_MAX); /* NaN too */
 			}
+		}
+		if (far) {
+			rc = err_set(DN_ERANGE,
+			             "the optimisation diverged at iteration %d (a position beyond %g): "
+			             "lower the learning rate (%g) or the exaggeration (%g)",
+			             it + 1, TSNE_LAYOUT_MAX, eta, exag);
+			goto out;
 		}
 		double mx = 0, my = 0;
 		for (int64_t i = 0; i < n; i++)
@@ -1220,6 +1264,34 @@ out:
 	return rc;
 }
 
+/* N(0, 1e-4^2) per coordinate, point i from stream i of the seed. */
+static void random_init(double *y, int64_t n, uint64_t seed)
+{
+	for (int64_t i = 0; i < n; i++) {
+		rng_t r;
+		rng_seed(&r, seed, (uint64_t)i);
+		y[2 * i] = 1e-4 * rng_normal(&r);
+		y[2 * i + 1] = 1e-4 * rng_normal(&r);
+	}
+}
+
+int tsne_layout_check(const float *y, int64_t n, const char *what)
+{
+	int same = 1;
+	for (int64_t t = 0; t < 2 * n; t++) {
+		if (!isfinite(y[t]))
+			return err_set(DN_ERANGE, "%s: NaN or Inf at row %lld", what, (long long)(t / 2));
+		if (!(fabsf(y[t]) <= TSNE_LAYOUT_MAX))
+			return err_set(DN_ERANGE, "%s: %g at row %lld is beyond %g, not a t-SNE layout",
+			               what, y[t], (long long)(t / 2), TSNE_LAYOUT_MAX);
+		same &= y[t] == y[t & 1];
+	}
+	if (same && n > 1)
+		return err_set(DN_ERANGE, "%s: all %lld points at the same position", what,
+		               (long long)n);
+	return 0;
+}
+
 int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out)
 {
 	tsne_sparse P;
@@ -1235,12 +1307,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 		for (int64_t t = 0; t < 2 * n; t++)
 			y[t] = yout[t];
 	} else if (p->init == TSNE_INIT_RANDOM) {
-		for (int64_t i = 0; i < n; i++) {
-			rng_t r;
-			rng_seed(&r, p->seed, (uint64_t)i);
-			y[2 * i] = 1e-4 * rng_normal(&r);
-			y[2 * i + 1] = 1e-4 * rng_normal(&r);
-		}
+		random_init(y, n, p->seed);
 	} else {
 		if (d < 2) {
 			for (int64_t i = 0; i < n; i++) {
@@ -1272,6 +1339,10 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 		double sc = s0 > 0 ? 1e-4 / s0 : 1.0;
 		for (int64_t t = 0; t < 2 * n; t++)
 			y[t] *= sc;
+		/* All points alike (no principal direction): nothing to unfold, and a layout with
+		 * every point in one place has no gradient.  Start from the seeded random layout. */
+		if (!(s0 > 0))
+			random_init(y, n, p->seed);
 	}
 	rc = tsne_optimize(y, &P, p, kl_out);
 	if (rc >= 0)
@@ -1383,12 +1454,12 @@ int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name)
 		free(v);
 		return rc;
 	}
-	for (int64_t t = 0; t < h.count; t++)
-		if (!isfinite(v[t])) {
-			free(v);
-			return err_set(DN_ERANGE, "%s: init layout: NaN or Inf at row %lld", name,
-			               (long long)(t / 2));
-		}
+	char what[300];
+	snprintf(what, sizeof what, "%s: init layout", name);
+	if ((rc = tsne_layout_check(v, h.shape[0], what)) < 0) {
+		free(v);
+		return rc;
+	}
 	*y = v;
 	*n = h.shape[0];
 	return 0;

@@ -74,7 +74,14 @@ int64_t tsne_calibrate(double *p, double *beta, const double *dist2, int64_t n, 
 int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t n, int k);
 void tsne_sparse_free(tsne_sparse *P);
 
-/* kNN + calibration + symmetrisation.  Errors when n - 1 < 3 * perplexity. */
+/* Points whose largest |value| lies outside [2^-24, 2^24] scaled by a power of two into
+ * [0.5, 1): squared distances in float neither overflow (|x| ~ 1e19 and up) nor underflow, and
+ * the scaling is exact, so P (invariant to the scale: each beta_i adapts) is unchanged.  *xs
+ * is the malloc'd scaled copy, or NULL when x needs none. */
+int tsne_rescale(float **xs, const float *x, int64_t n, int d);
+
+/* kNN + calibration + symmetrisation (on tsne_rescale'd points).  Errors when
+ * n - 1 < 3 * perplexity. */
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity);
 
 /* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
@@ -95,8 +102,16 @@ double tsne_exact_z(const double *y, int64_t n);
  * (LAPACK dsyevr from OpenBLAS), each with its largest-magnitude coefficient positive. */
 int tsne_pca(float *out, const float *x, int64_t n, int d, int m);
 
-/* Gradient descent from y (n,2) (already initialised) with the schedule in p.  kl_out (may be
- * NULL) gets the final KL divergence. */
+/* A layout's coordinates stay within +-TSNE_LAYOUT_MAX (converged layouts span at most a few
+ * thousand units): a start beyond it, or an optimisation that goes beyond it, is an error. */
+#define TSNE_LAYOUT_MAX 1e8
+/* 0 when y (n,2) is a usable start: finite, within +-TSNE_LAYOUT_MAX, and not every point at
+ * the same position (which has no gradient); else DN_ERANGE with "what: reason". */
+int tsne_layout_check(const float *y, int64_t n, const char *what);
+
+/* Gradient descent from y (n,2) (already initialised, tsne_layout_check'ed) with the schedule
+ * in p.  Stops with DN_ERANGE when a position leaves +-TSNE_LAYOUT_MAX (divergence: too large
+ * a learning rate or exaggeration).  kl_out (may be NULL) gets the final KL divergence. */
 int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double *kl_out);
 
 /* Whole run: x (n,d) -> y (n,2).  With p->init == TSNE_INIT_GIVEN, y holds the start layout. */
@@ -119,8 +134,8 @@ int tsne_input_read(tsne_input *in, FILE *f, const char *name);
 void tsne_input_free(tsne_input *in);
 /* y (n,2) then in->extra. */
 int tsne_output_write(FILE *f, const float *y, const tsne_input *in);
-/* First array of a stream as a start layout: must be (N,2) float32 and finite; *y is
- * malloc'd (N,2), *n gets N. */
+/* First array of a stream as a start layout: must be (N,2) float32 and pass
+ * tsne_layout_check; *y is malloc'd (N,2), *n gets N. */
 int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name);
 
 #endif

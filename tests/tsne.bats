@@ -160,7 +160,7 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	assert_fails_cleanly 1 tsne "not per-point"
 	# init layout with another N, or not (N,2) float32
 	blobs "$T/in.npy" 60 4
-	py 'np.save(sys.argv[1], np.zeros((61, 2), np.float32))' "$T/init61.npy"
+	py 'np.save(sys.argv[1], np.random.default_rng(0).normal(size=(61, 2)).astype(np.float32))' "$T/init61.npy"
 	run --separate-stderr tsne -p 5 --init "$T/init61.npy" "$T/in.npy" -o "$T/out.npy"
 	assert_fails_cleanly 1 tsne "init layout has N=61"
 	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float32))' "$T/init3.npy"
@@ -182,4 +182,65 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	run --separate-stderr bash -c "tsne -q -p 5 -n 50 '$T/in.npy' | head -c 100 > /dev/null"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
+}
+
+@test "points of any finite scale: the same layout for x, x*2^70 and x*2^-100 (no overflow)" {
+	blobs "$T/in.npy" 300 8 4
+	py '
+f = open(sys.argv[1], "rb"); x = np.load(f); rest = [np.load(f), np.load(f)]
+for name, s in (("big", 2.0 ** 70), ("tiny", 2.0 ** -100), ("e19", 1e19), ("e37", 1e37)):
+    with open(sys.argv[2] + "/" + name + ".npy", "wb") as g:
+        np.save(g, (x.astype(np.float64) * s).astype(np.float32))
+        for a in rest: np.save(g, a)' "$T/in.npy" "$T"
+	tsne -q -j 1 -n 300 "$T/in.npy" -o "$T/y.npy"
+	for s in big tiny; do
+		tsne -q -j 1 -n 300 "$T/$s.npy" -o "$T/y-$s.npy"
+		cmp "$T/y.npy" "$T/y-$s.npy"
+	done
+	for s in e19 e37; do
+		tsne -q "$T/$s.npy" -o "$T/y-$s.npy"
+		agree=$(agreement "$T/y-$s.npy")
+		echo "$s: $agree"
+		py 'assert float(sys.argv[1]) >= 0.95' "$agree"
+	done
+}
+
+# finite_spread LAYOUT : the layout is finite and its points are not all in one place
+finite_spread() {
+	py '
+y = np.load(sys.argv[1]); s = y.std(0)
+print("std", s)
+assert np.isfinite(y).all() and (s > 1e-3).all(), s' "$1"
+}
+
+@test "all points identical: a finite layout with a spread, every method" {
+	py 'np.save(sys.argv[1], np.full((200, 6), 3.5, np.float32))' "$T/same.npy"
+	for m in exact bh; do
+		tsne -q -p 10 -n 300 --method "$m" "$T/same.npy" -o "$T/y-$m.npy"
+		finite_spread "$T/y-$m.npy"
+	done
+}
+
+@test "an optimisation that diverges stops with exit 1 and the reason, writes nothing" {
+	blobs "$T/in.npy" 200 5
+	run --separate-stderr tsne -q --lr 1e9 "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "diverged at iteration [0-9]+ .*lower the learning rate \(1e\+09\)"
+	[ ! -e "$T/y.npy" ]
+	run --separate-stderr tsne -q --exag 1e6 --lr 1e7 "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "diverged at iteration [0-9]+ .*exaggeration \(1e\+06\)"
+	[ ! -e "$T/y.npy" ]
+	# an --exag far above the usual 4-12 that does not diverge: a finite layout
+	tsne -q --exag 1000 -n 300 "$T/in.npy" -o "$T/y.npy"
+	finite_spread "$T/y.npy"
+}
+
+@test "a warm start from a bad frame is refused: far out, all in one place" {
+	blobs "$T/in.npy" 100 5
+	py 'np.save(sys.argv[1], np.random.default_rng(0).normal(0, 1e30, (100, 2)).astype(np.float32))' "$T/far.npy"
+	py 'np.save(sys.argv[1], np.full((100, 2), 7, np.float32))' "$T/same.npy"
+	run --separate-stderr tsne -q -p 5 --init "$T/far.npy" "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "far.npy: init layout: .* at row 0 is beyond 1e\+08"
+	run --separate-stderr tsne -q -p 5 --init "$T/same.npy" "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "same.npy: init layout: all 100 points at the same position"
+	[ ! -e "$T/y.npy" ]
 }
