@@ -26,7 +26,9 @@ typedef struct {
 	double *val;  /* (nnz), sums to 1 over the whole matrix */
 } tsne_sparse;
 
-typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH } tsne_method;
+typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
+/* AUTO: EXACT when theta is 0, else FFT from this many points on, Barnes-Hut below. */
+#define TSNE_FFT_MIN_N 10000
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
 
 /* Called every `report_every` iterations (and after the last) with the KL divergence of the
@@ -55,6 +57,8 @@ typedef struct {
 } tsne_params;
 
 void tsne_params_default(tsne_params *p);
+/* The method AUTO stands for at n points (other methods unchanged). */
+tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n);
 /* The learning rate actually used for n points. */
 double tsne_learning_rate(const tsne_params *p, int64_t n);
 
@@ -117,6 +121,36 @@ int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double 
 /* Whole run: x (n,d) -> y (n,2).  With p->init == TSNE_INIT_GIVEN, y holds the start layout. */
 int tsne_run(float *y, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out);
 
+/* ---- placing new points into a finished layout ----
+ * (openTSNE's prepare_partial / transform.)  Each new point gets conditional affinities
+ * p_{j|i} to its k = 3*perplexity nearest reference points (calibrated to the perplexity as
+ * above), starts at the p-weighted median of those neighbours' positions (per coordinate), and
+ * moves alone against the fixed reference layout: attraction to its neighbours, repulsion from
+ * every reference point (Barnes-Hut, theta) normalised over that point's own kernel sum, the
+ * gradient's norm clipped to max_grad_norm, gains as in tsne_optimize.  The reference points
+ * never move and the new points do not interact, so a point's place does not depend on the
+ * others placed with it. */
+typedef struct {
+	double perplexity;    /* 5 (openTSNE's transform default) */
+	int max_iter;         /* 250 */
+	double learning_rate; /* 0.1 */
+	double momentum;      /* 0 */
+	double max_grad_norm; /* 0.25 */
+	double theta;         /* 0.5 */
+	tsne_progress_fn progress;
+	void *ctx;
+} tsne_place_params;
+
+void tsne_place_params_default(tsne_place_params *p);
+/* Exact k nearest reference points xr (nr,d) of each query point xq (nq,d), as tsne_knn
+ * (nbr indexes xr; a query equal to a reference point has it at distance 0). */
+int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, const float *xr,
+                   int64_t nr, int d, int k);
+/* ynew (nnew,2) out: the places of xnew (nnew,d) in the layout yref (nref,2) of xref
+ * (nref,d).  yref must pass tsne_layout_check. */
+int tsne_place(float *ynew, const float *xnew, int64_t nnew, const float *xref, const float *yref,
+               int64_t nref, int d, const tsne_place_params *p);
+
 /* ---- streams ----
  * Input: points (N,D) float32, then any number of per-point arrays (first dimension N, any
  * dtype), passed through unchanged.  Output: layout (N,2) float32, then those arrays. */
@@ -137,5 +171,13 @@ int tsne_output_write(FILE *f, const float *y, const tsne_input *in);
 /* First array of a stream as a start layout: must be (N,2) float32 and pass
  * tsne_layout_check; *y is malloc'd (N,2), *n gets N. */
 int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name);
+
+/* Whether the per-point arrays of b can follow a's in one stream: as many, and each of the same
+ * dtype and trailing shape; else DN_EFORMAT naming the first difference. */
+int tsne_joinable(const tsne_input *a, const tsne_input *b, const char *aname, const char *bname);
+/* The rows of a then of b: layout (a->n + b->n, 2) from ya and yb, then each per-point array
+ * of a followed by b's (tsne_joinable first). */
+int tsne_output_write_joined(FILE *f, const float *ya, const tsne_input *a, const float *yb,
+                             const tsne_input *b);
 
 #endif

@@ -1,5 +1,8 @@
-# tsne: benchmark against scikit-learn (needs python3-sklearn; minutes, not part of check).
+# tsne: FFTW for --method fft (the repulsive forces by FFT convolution on a grid).
+APT_PKGS += libfftw3-dev
+# Benchmark against scikit-learn (python3-sklearn; minutes, not part of check).
 #   make bench-tsne [BENCH_TSNE_DIR=/tmp/x]
+APT_PKGS += python3-sklearn
 BENCH_TSNE_DIR ?= build/bench-tsne
 bench-tsne: all
 	bench/tsne-bench.sh $(BENCH_TSNE_DIR)
