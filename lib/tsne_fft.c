@@ -1,7 +1,7 @@
 /* tsne_fft.c - FFT-accelerated t-SNE repulsion (FIt-SNE); see tsne_fft.h. */
 #include "tsne_fft.h"
 
-#include <fftw3.h>
+#include <fftw3.h> /* single precision: fftwf_* */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +20,11 @@ struct tsne_fft {
 	int64_t *start;  /* (B*B + 1) first sorted position of each box */
 	float *wt;       /* (n, 2*NP) Lagrange weights of each point, x then y */
 	int nb;          /* boxes per dimension of the buffers below (0: none yet) */
-	double *kr;      /* (2m, 2m) kernel, m = NP * nb */
-	double *cr;      /* (NCH, 2m, 2m) charges, then potentials */
-	fftw_complex *kc, *cc; /* their transforms, (2m, m+1) each */
-	fftw_plan fwd, bwd;
+	double kh;       /* box width the kernel transform kc was made for (0: none) */
+	float *kr;       /* (2m, 2m) kernel, m = NP * nb */
+	float *cr;       /* (NCH, 2m, 2m) charges, then potentials */
+	fftwf_complex *kc, *cc; /* their transforms, (2m, m+1) each */
+	fftwf_plan fwd, bwd;
 };
 
 tsne_fft *tsne_fft_new(int64_t n)
@@ -45,10 +46,11 @@ tsne_fft *tsne_fft_new(int64_t n)
 static void grid_free(tsne_fft *f)
 {
 	if (f->fwd)
-		fftw_destroy_plan(f->fwd);
+		fftwf_destroy_plan(f->fwd);
 	if (f->bwd)
-		fftw_destroy_plan(f->bwd);
-	fftw_free(f->kr), fftw_free(f->cr), fftw_free(f->kc), fftw_free(f->cc);
+		fftwf_destroy_plan(f->bwd);
+	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->kc), fftwf_free(f->cc);
+	f->kh = 0;
 	free(f->start);
 	f->fwd = f->bwd = NULL;
 	f->kr = f->cr = NULL;
@@ -98,18 +100,18 @@ static int grid_alloc(tsne_fft *f, int nb)
 	grid_free(f);
 	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1;
 	f->start = malloc(((size_t)nb * nb + 1) * sizeof *f->start);
-	f->kr = fftw_malloc((size_t)L * L * sizeof *f->kr);
-	f->cr = fftw_malloc((size_t)NCH * L * L * sizeof *f->cr);
-	f->kc = fftw_malloc((size_t)L * Lc * sizeof *f->kc);
-	f->cc = fftw_malloc((size_t)NCH * L * Lc * sizeof *f->cc);
+	f->kr = fftwf_malloc((size_t)L * L * sizeof *f->kr);
+	f->cr = fftwf_malloc((size_t)NCH * L * L * sizeof *f->cr);
+	f->kc = fftwf_malloc((size_t)L * Lc * sizeof *f->kc);
+	f->cc = fftwf_malloc((size_t)NCH * L * Lc * sizeof *f->cc);
 	if (!f->start || !f->kr || !f->cr || !f->kc || !f->cc) {
 		grid_free(f);
 		return err_set(DN_ENOMEM, "out of memory for a %lld x %lld FFT grid", (long long)L,
 		               (long long)L);
 	}
 	/* FFTW_ESTIMATE: the plan does not depend on timings, so neither do the results. */
-	f->fwd = fftw_plan_dft_r2c_2d((int)L, (int)L, f->kr, f->kc, FFTW_ESTIMATE);
-	f->bwd = fftw_plan_dft_c2r_2d((int)L, (int)L, f->cc, f->cr, FFTW_ESTIMATE);
+	f->fwd = fftwf_plan_dft_r2c_2d((int)L, (int)L, f->kr, f->kc, FFTW_ESTIMATE);
+	f->bwd = fftwf_plan_dft_c2r_2d((int)L, (int)L, f->cc, f->cr, FFTW_ESTIMATE);
 	if (!f->fwd || !f->bwd) {
 		grid_free(f);
 		return err_set(DN_ENOMEM, "FFTW could not plan a %lld x %lld transform", (long long)L,
@@ -142,14 +144,17 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
 		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
 	}
-	double span = fmax(fmax(x1 - x0, y1 - y0), 1e-3);
+	/* A square a little larger than the layout, centred on it (charges relative to the
+	 * centre keep x^2 + y^2 small, so little cancels in the sums below).  Boxes one unit wide
+	 * once the layout spans more than MIN_BOXES units: then the kernel, and its transform,
+	 * change only when the number of boxes does. */
+	double span = fmax(fmax(x1 - x0, y1 - y0), 1e-3) * (1 + 1e-6);
 	int nb = tsne_fft_boxes(span), rc;
+	double h = span <= MIN_BOXES ? span / nb : 1.0;
 	if ((rc = grid_alloc(f, nb)) < 0)
 		return rc;
-	/* A square a little larger than the layout, centred on it: charges relative to the
-	 * centre keep x^2 + y^2 small, so little cancels in the sums below. */
-	double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-	double side = span * (1 + 1e-6), h = side / nb, lo_x = cx - side / 2, lo_y = cy - side / 2;
+	double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, side = nb * h;
+	double lo_x = cx - side / 2, lo_y = cy - side / 2;
 	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1, nbox = (int64_t)nb * nb;
 
 	/* Boxes and weights, then a stable counting sort of the points by box. */
@@ -175,16 +180,21 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 		st[b] = st[b - 1];
 	st[0] = 0;
 
-	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m. */
+	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m;
+	 * transformed here, kept while the box width stays. */
 	double hn = h / NP;
+	if (f->kh != h) {
 #pragma omp parallel for schedule(static)
-	for (int64_t a = 0; a < L; a++) {
-		double da = (a < m ? a : a - L) * hn;
-		for (int64_t b = 0; b < L; b++) {
-			double db = (b < m ? b : b - L) * hn;
-			double q = 1.0 / (1.0 + da * da + db * db);
-			f->kr[a * L + b] = a == m || b == m ? 0.0 : q * q;
+		for (int64_t a = 0; a < L; a++) {
+			double da = (a < m ? a : a - L) * hn;
+			for (int64_t b = 0; b < L; b++) {
+				double db = (b < m ? b : b - L) * hn;
+				double q = 1.0 / (1.0 + da * da + db * db);
+				f->kr[a * L + b] = a == m || b == m ? 0.0f : (float)(q * q);
+			}
 		}
+		fftwf_execute_dft_r2c(f->fwd, f->kr, f->kc);
+		f->kh = h;
 	}
 	/* Spread: each box writes its own NP x NP nodes, its points in index order. */
 	memset(f->cr, 0, (size_t)NCH * L * L * sizeof *f->cr);
@@ -210,29 +220,25 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 		for (int c = 0; c < NCH; c++)
 			for (int k = 0; k < NP; k++)
 				for (int l = 0; l < NP; l++)
-					f->cr[c * L * L + (gx + k) * L + gy + l] = acc[c][k][l];
+					f->cr[c * L * L + (gx + k) * L + gy + l] = (float)acc[c][k][l];
 	}
 	/* Convolve: transforms in parallel (FFTW's execute is thread-safe; planning is not). */
 #pragma omp parallel for schedule(static, 1)
-	for (int c = 0; c <= NCH; c++) {
-		if (c == NCH)
-			fftw_execute_dft_r2c(f->fwd, f->kr, f->kc);
-		else
-			fftw_execute_dft_r2c(f->fwd, f->cr + c * L * L, f->cc + c * L * Lc);
-	}
+	for (int c = 0; c < NCH; c++)
+		fftwf_execute_dft_r2c(f->fwd, f->cr + c * L * L, f->cc + c * L * Lc);
 	double scale = 1.0 / ((double)L * L);
 #pragma omp parallel for schedule(static)
 	for (int64_t t = 0; t < L * Lc; t++) {
 		double kr = f->kc[t][0] * scale, ki = f->kc[t][1] * scale;
 		for (int c = 0; c < NCH; c++) {
-			fftw_complex *z = &f->cc[c * L * Lc + t];
+			fftwf_complex *z = &f->cc[c * L * Lc + t];
 			double re = (*z)[0] * kr - (*z)[1] * ki, im = (*z)[0] * ki + (*z)[1] * kr;
 			(*z)[0] = re, (*z)[1] = im;
 		}
 	}
 #pragma omp parallel for schedule(static, 1)
 	for (int c = 0; c < NCH; c++)
-		fftw_execute_dft_c2r(f->bwd, f->cc + c * L * Lc, f->cr + c * L * L);
+		fftwf_execute_dft_c2r(f->bwd, f->cc + c * L * Lc, f->cr + c * L * L);
 	/* The kernel between nodes of one box, offsets -(NP-1) .. NP-1 in each dimension. */
 	double kself[2 * NPMAX - 1][2 * NPMAX - 1];
 	for (int a = 0; a < 2 * NP - 1; a++)
@@ -251,7 +257,7 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 			for (int l = 0; l < NP; l++) {
 				double w = (double)wx[k] * wy[l];
 				for (int c = 0; c < NCH; c++)
-					phi[c] += w * f->cr[c * L * L + (gx + k) * L + gy + l];
+					phi[c] += w * (double)f->cr[c * L * L + (gx + k) * L + gy + l];
 			}
 		/* The point's own term, as the interpolation sees it: spread to the nodes of its
 		 * box, the kernel between them, interpolated back. */
