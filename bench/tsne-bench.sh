@@ -8,7 +8,8 @@
 # Environment: BIN_ABS (tools, default ./bin), PYTHON (/usr/bin/python3 with numpy and
 # python3-sklearn), SHARED (folder holding data/mnist), ROUNDS (2: the 10,000-point runs
 # alternate ours and scikit-learn's ROUNDS times, medians compared), SCALE_N ("5000 20000
-# 70000": the sizes of the growth table), SKIP_SKLEARN=1, SKIP_SCALE=1, SKIP_FFT=1, SKIP_SEQ=1.
+# 70000": the sizes of the growth table), SKIP_SKLEARN=1, SKIP_SCALE=1, SKIP_FFT=1,
+# SKIP_REPULSION=1 (needs build/rel/bench/tsne_repulsion: make bench-tsne builds it), SKIP_SEQ=1.
 # Prints one line per figure; times are wall seconds and CPU (user+sys) seconds, since a
 # shared machine's load changes wall times from one run to the next.  10-NN preservation is
 # measured against the input pixels (784-D), exactly.
@@ -77,6 +78,25 @@ if [ "${SKIP_FFT:-0}" != 1 ]; then
 		timed "tsne-$n-$m" "$BIN/tsne" --method "$m" --pca 50 "$W/m$n.npy" -o "$W/ours-$n-$m.npy"
 	done
 	for m in bh fft; do echo "   $m: $(H knnpres "$W/m$n.npy" "$W/ours-$n-$m.npy")"; done
+	load
+fi
+
+if [ "${SKIP_REPULSION:-0}" != 1 ]; then
+	# one repulsion evaluation, bh against fft, on the 70,000-point layout and on 4, 8 and 15
+	# copies of it jittered by N(0, 0.5^2): same span, N up to 1,050,000 (TSNE_FFT_MIN_N)
+	REP="${REPULSION_BIN:-$ROOT/build/rel/bench/tsne_repulsion}"
+	echo "== one repulsion evaluation, bh (theta 0.5) against fft, alternating, medians of 5"
+	[ -f "$W/ours-70000.npy" ] || "$BIN/tsne" -q --pca 50 "$W/m70000.npy" -o "$W/ours-70000.npy"
+	"$PY" -c '
+import sys, numpy as np
+y = np.load(sys.argv[1]).astype(np.float64); r = np.random.default_rng(0)
+for k in (4, 8, 15):
+    np.save("%s/rep-%d.npy" % (sys.argv[2], k),
+            np.concatenate([y + r.normal(0, 0.5, y.shape) for _ in range(k)]).astype(np.float32))' \
+		"$W/ours-70000.npy" "$W"
+	for f in "$W/ours-70000.npy" "$W/rep-4.npy" "$W/rep-8.npy" "$W/rep-15.npy"; do
+		"$REP" "$f" 5
+	done
 	load
 fi
 
