@@ -86,6 +86,7 @@ if [ "${SKIP_REPULSION:-0}" != 1 ]; then
 	# copies of it jittered by N(0, 0.5^2): same span, N up to 1,050,000 (TSNE_FFT_MIN_N)
 	REP="${REPULSION_BIN:-$ROOT/build/rel/bench/tsne_repulsion}"
 	echo "== one repulsion evaluation, bh (theta 0.5) against fft, alternating, medians of 5"
+	[ -f "$W/m70000.npy" ] || H mnist 70000 "$W/m70000.npy" "$MNIST"
 	[ -f "$W/ours-70000.npy" ] || "$BIN/tsne" -q --pca 50 "$W/m70000.npy" -o "$W/ours-70000.npy"
 	"$PY" -c '
 import sys, numpy as np
