@@ -117,6 +117,40 @@ static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
 		heap_replace_top(h, k, e);
 }
 
+/* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
+ * cancellation) and sorted.  A heap still holding an empty place means distances that were
+ * not numbers (finite points of a sane scale never give them; see tsne_affinities). */
+static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const float *xq,
+                      int64_t nq, const float *xr, int d, int k)
+{
+	for (int64_t t = 0; t < nq * k; t++)
+		if (heap[t].j == INT32_MAX)
+			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
+			               (long long)(t / k));
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < nq; i++) {
+		knn_entd tmp[k];
+		const float *xi = xq + i * d;
+		for (int t = 0; t < k; t++) {
+			int32_t j = heap[i * k + t].j;
+			const float *xj = xr + (int64_t)j * d;
+			float s = 0;
+#pragma omp simd reduction(+ : s)
+			for (int u = 0; u < d; u++) {
+				float df = xi[u] - xj[u];
+				s += df * df;
+			}
+			tmp[t] = (knn_entd){s, j};
+		}
+		qsort(tmp, k, sizeof *tmp, cmp_entd);
+		for (int t = 0; t < k; t++) {
+			nbr[i * k + t] = tmp[t].j;
+			dist2[i * k + t] = tmp[t].d;
+		}
+	}
+	return 0;
+}
+
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
 {
 	if (k < 1 || k > n - 1)
@@ -241,37 +275,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 		}
 	}
 	openblas_set_num_threads(blas_threads);
-	/* Every heap must be full of real points: a distance that is not a number (which finite
-	 * points of a sane scale never give; see tsne_affinities) would leave a place empty. */
-	for (int64_t t = 0; t < n * k; t++)
-		if (heap[t].j == INT32_MAX) {
-			free(sq), free(blk), free(heap);
-			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
-			               (long long)(t / k));
-		}
-	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
-	int rc = 0;
-#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		knn_entd tmp[k];
-		const float *xi = x + i * d;
-		for (int t = 0; t < k; t++) {
-			int32_t j = heap[i * k + t].j;
-			const float *xj = x + (int64_t)j * d;
-			float s = 0;
-#pragma omp simd reduction(+ : s)
-			for (int u = 0; u < d; u++) {
-				float df = xi[u] - xj[u];
-				s += df * df;
-			}
-			tmp[t] = (knn_entd){s, j};
-		}
-		qsort(tmp, k, sizeof *tmp, cmp_entd);
-		for (int t = 0; t < k; t++) {
-			nbr[i * k + t] = tmp[t].j;
-			dist2[i * k + t] = tmp[t].d;
-		}
-	}
+	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
 	(void)cmp_ent;
 	free(sq), free(blk), free(heap);
 	return rc;
@@ -1455,38 +1459,10 @@ int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, con
 		free(blk);
 	}
 	openblas_set_num_threads(blas_threads);
-	for (int64_t t = 0; !fail && t < nq * k; t++)
-		if (heap[t].j == INT32_MAX) {
-			free(sq), free(heap);
-			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
-			               (long long)(t / k));
-		}
-	if (fail) {
-		free(sq), free(heap);
-		return err_set(DN_ENOMEM, "knn: out of memory");
-	}
-#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < nq; i++) {
-		knn_entd tmp[k];
-		const float *xi = xq + i * d;
-		for (int t = 0; t < k; t++) {
-			int32_t j = heap[i * k + t].j;
-			const float *xj = xr + (int64_t)j * d;
-			float s = 0;
-			for (int u = 0; u < d; u++) {
-				float df = xi[u] - xj[u];
-				s += df * df;
-			}
-			tmp[t] = (knn_entd){s, j};
-		}
-		qsort(tmp, k, sizeof *tmp, cmp_entd);
-		for (int t = 0; t < k; t++) {
-			nbr[i * k + t] = tmp[t].j;
-			dist2[i * k + t] = tmp[t].d;
-		}
-	}
+	int rc = fail ? err_set(DN_ENOMEM, "knn: out of memory")
+	              : knn_finish(nbr, dist2, heap, xq, nq, xr, d, k);
 	free(sq), free(heap);
-	return 0;
+	return rc;
 }
 
 typedef struct {
