@@ -28,12 +28,11 @@ $$($(1)_R)/place/%-both.npy: $$($(1)_R)/place/%-map.npy $$($(1)_R)/place/%-sourc
 		--threads $(THREADS) -q -o $$@ $$(word 3,$$^)
 $$($(1)_R)/place/titles.txt:
 	@mkdir -p $$(@D)
-	printf '%s\n' "source-only: MNIST-M test digits placed into the map of MNIST test features" \
-		"DANN: MNIST-M test digits placed into the map of MNIST test features" > $$@.tmp
+	printf '%s\n' "source-only model" "DANN model" > $$@.tmp
 	mv $$@.tmp $$@
 $$($(1)_R)/placed.png: $$($(1)_R)/place/source-only-both.npy $$($(1)_R)/place/dann-both.npy $$($(1)_R)/place/titles.txt | $(BIN)/plot-frames
 	rm -rf $$($(1)_R)/placed
-	$(BIN)/plot-frames --titles $$(word 3,$$^) --title "target digits placed into the source map" \
+	$(BIN)/plot-frames --titles $$(word 3,$$^) --title "MNIST-M test digits placed into the t-SNE map of the MNIST test features" \
 		--sheet-cols 2 --thumb 600x450 -q -o $$($(1)_R)/placed --gif $$($(1)_R)/place/placed.gif \
 		--sheet $$@ $$(word 1,$$^) $$(word 2,$$^)
 endef
