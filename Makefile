@@ -19,7 +19,7 @@ OMP_WAIT_POLICY ?= passive
 export OMP_WAIT_POLICY
 
 # System libraries, all found with pkg-config (see README "Dependencies" for why each).
-PKGS := zlib libpng libjpeg libcurl libgif openblas libarchive
+PKGS := zlib libpng libjpeg libcurl libgif openblas libarchive fftw3f
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -43,7 +43,7 @@ def idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(shape)
 
 
-def mnist(n, out, root="/work/shared/data/mnist"):
+def mnist(n, out, root="data/mnist"):
     xs = [idx(f"{root}/t10k-images-idx3-ubyte.gz")]
     ys = [idx(f"{root}/t10k-labels-idx1-ubyte.gz")]
     if n > 10000:

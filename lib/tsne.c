@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "rng.h"
+#include "tsne_fft.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -36,6 +37,15 @@ void tsne_params_default(tsne_params *p)
 	p->theta = 0.5;
 	p->init = TSNE_INIT_PCA;
 	p->seed = 0;
+}
+
+tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n)
+{
+	if (m != TSNE_AUTO)
+		return m;
+	if (theta <= 0)
+		return TSNE_EXACT;
+	return n >= TSNE_FFT_MIN_N ? TSNE_FFT : TSNE_BH;
 }
 
 double tsne_learning_rate(const tsne_params *p, int64_t n)
@@ -105,6 +115,40 @@ static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
 	knn_ent e = {d, j};
 	if (knn_worse(h[0], e))
 		heap_replace_top(h, k, e);
+}
+
+/* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
+ * cancellation) and sorted.  A heap still holding an empty place means distances that were
+ * not numbers (finite points of a sane scale never give them; see tsne_affinities). */
+static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const float *xq,
+                      int64_t nq, const float *xr, int d, int k)
+{
+	for (int64_t t = 0; t < nq * k; t++)
+		if (heap[t].j == INT32_MAX)
+			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
+			               (long long)(t / k));
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < nq; i++) {
+		knn_entd tmp[k];
+		const float *xi = xq + i * d;
+		for (int t = 0; t < k; t++) {
+			int32_t j = heap[i * k + t].j;
+			const float *xj = xr + (int64_t)j * d;
+			float s = 0;
+#pragma omp simd reduction(+ : s)
+			for (int u = 0; u < d; u++) {
+				float df = xi[u] - xj[u];
+				s += df * df;
+			}
+			tmp[t] = (knn_entd){s, j};
+		}
+		qsort(tmp, k, sizeof *tmp, cmp_entd);
+		for (int t = 0; t < k; t++) {
+			nbr[i * k + t] = tmp[t].j;
+			dist2[i * k + t] = tmp[t].d;
+		}
+	}
+	return 0;
 }
 
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
@@ -231,29 +275,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 		}
 	}
 	openblas_set_num_threads(blas_threads);
-	/* Distances of the chosen neighbours recomputed directly (no cancellation), sorted. */
-	int rc = 0;
-#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		knn_entd tmp[k];
-		const float *xi = x + i * d;
-		for (int t = 0; t < k; t++) {
-			int32_t j = heap[i * k + t].j;
-			const float *xj = x + (int64_t)j * d;
-			float s = 0;
-#pragma omp simd reduction(+ : s)
-			for (int u = 0; u < d; u++) {
-				float df = xi[u] - xj[u];
-				s += df * df;
-			}
-			tmp[t] = (knn_entd){s, j};
-		}
-		qsort(tmp, k, sizeof *tmp, cmp_entd);
-		for (int t = 0; t < k; t++) {
-			nbr[i * k + t] = tmp[t].j;
-			dist2[i * k + t] = tmp[t].d;
-		}
-	}
+	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
 	(void)cmp_ent;
 	free(sq), free(blk), free(heap);
 	return rc;
@@ -408,6 +430,46 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	return 0;
 }
 
+/* Largest |value| of x (n,d). */
+static float max_abs(const float *x, int64_t n, int d)
+{
+	float m = 0;
+	for (int64_t t = 0; t < n * d; t++)
+		m = fabsf(x[t]) > m ? fabsf(x[t]) : m;
+	return m;
+}
+
+/* The power of two e such that x * 2^-e has its largest |value| m in [0.5, 1), or 0 when m is
+ * 0 or already in [2^-24, 2^24] (no scaling needed). */
+static int scale_exponent(float m)
+{
+	int e = 0;
+	if (m == 0 || (m >= 0x1p-24f && m <= 0x1p24f))
+		return 0;
+	frexpf(m, &e); /* m = f * 2^e, 0.5 <= f < 1 */
+	return e;
+}
+
+/* *xs = x * 2^-e (malloc'd), or NULL when e == 0. */
+static int scaled_copy(float **xs, const float *x, int64_t n, int d, int e)
+{
+	*xs = NULL;
+	if (e == 0)
+		return 0;
+	float *s = malloc((size_t)n * d * sizeof *s);
+	if (!s)
+		return err_set(DN_ENOMEM, "out of memory for (%lld,%d) points", (long long)n, d);
+	for (int64_t t = 0; t < n * d; t++)
+		s[t] = ldexpf(x[t], -e);
+	*xs = s;
+	return 0;
+}
+
+int tsne_rescale(float **xs, const float *x, int64_t n, int d)
+{
+	return scaled_copy(xs, x, n, d, scale_exponent(max_abs(x, n, d)));
+}
+
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity)
 {
 	memset(P, 0, sizeof *P);
@@ -423,12 +485,15 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
 	double *dist2 = malloc((size_t)n * k * sizeof *dist2);
 	double *p = malloc((size_t)n * k * sizeof *p);
+	float *xs = NULL;
 	int rc = DN_ENOMEM;
 	if (!nbr || !dist2 || !p) {
 		err_set(DN_ENOMEM, "out of memory for %lld neighbours", (long long)n * k);
 		goto out;
 	}
-	if ((rc = tsne_knn(nbr, dist2, x, n, d, k)) < 0)
+	if ((rc = tsne_rescale(&xs, x, n, d)) < 0)
+		goto out;
+	if ((rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k)) < 0)
 		goto out;
 	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
 	if (bad < 0) {
@@ -437,7 +502,7 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	}
 	rc = tsne_symmetrize(P, nbr, p, n, k);
 out:
-	free(nbr), free(dist2), free(p);
+	free(nbr), free(dist2), free(p), free(xs);
 	return rc;
 }
 
@@ -483,6 +548,7 @@ struct tsne_work {
 	int64_t ngroup;
 	double *rep;         /* (n,2) repulsive sums */
 	double *zi;          /* (n) per-point sum of w */
+	tsne_fft *fft;       /* FFT grid, made on first use */
 };
 
 tsne_work *tsne_work_new(int64_t n)
@@ -514,6 +580,7 @@ void tsne_work_free(tsne_work *w)
 	free(w->order);
 	free(w->next);
 	free(w->group);
+	tsne_fft_free(w->fft);
 	free(w);
 }
 
@@ -638,7 +705,8 @@ static int qt_build(tsne_work *w, const double *y, int64_t n)
 		if (nd->count == 0)
 			continue;
 		nd->start = (int32_t)no;
-		if (!ing && nd->count <= QT_GROUP) {
+		/* a leaf is a group even when it holds more (coincident points at QT_MAXDEPTH) */
+		if (!ing && (nd->count <= QT_GROUP || nd->child < 0)) {
 			w->group[w->ngroup++] = id;
 			ing = 1;
 		}
@@ -850,6 +918,12 @@ static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method metho
 {
 	if (method == TSNE_EXACT) {
 		exact_repulsion(w, y, n);
+	} else if (method == TSNE_FFT) {
+		if (!w->fft && !(w->fft = tsne_fft_new(n)))
+			return err_set(DN_ENOMEM, "out of memory for the FFT grid");
+		int rc = tsne_fft_repulsion(w->fft, y, n, w->rep, w->zi, w->order);
+		if (rc < 0)
+			return rc;
 	} else {
 		int rc = bh_repulsion(w, y, n, theta);
 		if (rc < 0)
@@ -921,8 +995,7 @@ int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double ex
                   tsne_method method, double theta, tsne_work *w, double *z_out)
 {
 	int64_t n = P->n;
-	if (method == TSNE_AUTO)
-		method = theta > 0 ? TSNE_BH : TSNE_EXACT;
+	method = tsne_resolve_method(method, theta, n);
 	double z;
 	int rc = repulsion(w, y, n, method, theta, &z);
 	if (rc < 0)
@@ -1021,9 +1094,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 {
 	int64_t n = P0->n;
 	double eta = tsne_learning_rate(p, n);
-	tsne_method method = p->method;
-	if (method == TSNE_AUTO)
-		method = p->theta <= 0 ? TSNE_EXACT : TSNE_BH;
+	tsne_method method = tsne_resolve_method(p->method, p->theta, n);
 	tsne_work *w = tsne_work_new(n);
 	double *y = malloc((size_t)n * 2 * sizeof *y);
 	double *ynew = malloc((size_t)n * 2 * sizeof *ynew);
@@ -1046,6 +1117,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
 	memcpy(Q.col, P0->col, (size_t)P0->row[n] * sizeof *Q.col);
 	memcpy(Q.val, P0->val, (size_t)P0->row[n] * sizeof *Q.val);
+	for (int64_t t = 0; t < 2 * n; t++)
+		yf[t] = (float)yio[t];
+	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
+		goto out;
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
 	for (int64_t i = 0; i < n; i++)
 		perm[i] = (int32_t)i;
@@ -1056,7 +1131,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method == TSNE_BH && n >= 4096 && it % 100 == 50) {
+		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50) {
 			renumber(w, &Q, y, upd, gain, perm, n);
 			vf_n = -1;
 		}
@@ -1082,7 +1157,8 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		/* One pass per point: gradient (Eq. 5 of vdM 2014), gains (Jacobs 1988: grow where
 		 * the gradient pushes against the current motion), momentum step.  New positions go
 		 * to ynew since other points still read y. */
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+		int far = 0;
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000) reduction(| : far)
 		for (int64_t i = 0; i < n; i++) {
 			double a[2];
 			attraction_f(a, yf, Q.row, Q.col, vf, i);
@@ -1094,7 +1170,15 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 					gain[t] = 0.01;
 				upd[t] = mom * upd[t] - eta * gain[t] * g;
 				ynew[t] = y[t] + upd[t];
+				far |= !(fabs(ynew[t]) <= TSNE_LAYOUT_MAX); /* NaN too */
 			}
+		}
+		if (far) {
+			rc = err_set(DN_ERANGE,
+			             "the optimisation diverged at iteration %d (a position beyond %g): "
+			             "lower the learning rate (%g) or the exaggeration (%g)",
+			             it + 1, TSNE_LAYOUT_MAX, eta, exag);
+			goto out;
 		}
 		double mx = 0, my = 0;
 		for (int64_t i = 0; i < n; i++)
@@ -1220,6 +1304,34 @@ out:
 	return rc;
 }
 
+/* N(0, 1e-4^2) per coordinate, point i from stream i of the seed. */
+static void random_init(double *y, int64_t n, uint64_t seed)
+{
+	for (int64_t i = 0; i < n; i++) {
+		rng_t r;
+		rng_seed(&r, seed, (uint64_t)i);
+		y[2 * i] = 1e-4 * rng_normal(&r);
+		y[2 * i + 1] = 1e-4 * rng_normal(&r);
+	}
+}
+
+int tsne_layout_check(const float *y, int64_t n, const char *what)
+{
+	int same = 1;
+	for (int64_t t = 0; t < 2 * n; t++) {
+		if (!isfinite(y[t]))
+			return err_set(DN_ERANGE, "%s: NaN or Inf at row %lld", what, (long long)(t / 2));
+		if (!(fabsf(y[t]) <= TSNE_LAYOUT_MAX))
+			return err_set(DN_ERANGE, "%s: %g at row %lld is beyond %g, not a t-SNE layout",
+			               what, y[t], (long long)(t / 2), TSNE_LAYOUT_MAX);
+		same &= y[t] == y[t & 1];
+	}
+	if (same && n > 1)
+		return err_set(DN_ERANGE, "%s: all %lld points at the same position", what,
+		               (long long)n);
+	return 0;
+}
+
 int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out)
 {
 	tsne_sparse P;
@@ -1235,12 +1347,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 		for (int64_t t = 0; t < 2 * n; t++)
 			y[t] = yout[t];
 	} else if (p->init == TSNE_INIT_RANDOM) {
-		for (int64_t i = 0; i < n; i++) {
-			rng_t r;
-			rng_seed(&r, p->seed, (uint64_t)i);
-			y[2 * i] = 1e-4 * rng_normal(&r);
-			y[2 * i + 1] = 1e-4 * rng_normal(&r);
-		}
+		random_init(y, n, p->seed);
 	} else {
 		if (d < 2) {
 			for (int64_t i = 0; i < n; i++) {
@@ -1272,6 +1379,10 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 		double sc = s0 > 0 ? 1e-4 / s0 : 1.0;
 		for (int64_t t = 0; t < 2 * n; t++)
 			y[t] *= sc;
+		/* All points alike (no principal direction): nothing to unfold, and a layout with
+		 * every point in one place has no gradient.  Start from the seeded random layout. */
+		if (!(s0 > 0))
+			random_init(y, n, p->seed);
 	}
 	rc = tsne_optimize(y, &P, p, kl_out);
 	if (rc >= 0)
@@ -1281,6 +1392,251 @@ out:
 	tsne_sparse_free(&P);
 	free(y);
 	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Placing new points into a finished layout (openTSNE's prepare_partial / transform,
+ * Policar, Strazar & Zupan, "openTSNE", JMLR 2024). */
+
+int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, const float *xr,
+                   int64_t nr, int d, int k)
+{
+	if (k < 1 || k > nr)
+		return err_set(DN_EARG, "knn: k=%d out of range for %lld reference points", k,
+		               (long long)nr);
+	/* Query strips of QB rows, one per thread at a time, against reference blocks of RB:
+	 * each strip's heaps see every reference point once; the k best under the total order
+	 * (distance, index) do not depend on the order of the offers. */
+	enum { QB = 256, RB = 2048 };
+	float *sq = malloc((size_t)nr * sizeof *sq);
+	knn_ent *heap = malloc((size_t)nq * k * sizeof *heap);
+	if (!sq || !heap) {
+		free(sq), free(heap);
+		return err_set(DN_ENOMEM, "knn: out of memory");
+	}
+	for (int64_t j = 0; j < nr; j++) {
+		float s = 0;
+		for (int t = 0; t < d; t++)
+			s += xr[j * d + t] * xr[j * d + t];
+		sq[j] = s;
+	}
+	for (int64_t t = 0; t < nq * k; t++)
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
+	int fail = 0;
+#pragma omp parallel
+	{
+		float *blk = malloc((size_t)QB * RB * sizeof *blk);
+		if (!blk) {
+#pragma omp atomic write
+			fail = 1;
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (int64_t q0 = 0; q0 < nq; q0 += QB) {
+			if (!blk)
+				continue;
+			int64_t qn = nq - q0 < QB ? nq - q0 : QB;
+			for (int64_t r0 = 0; r0 < nr; r0 += RB) {
+				int64_t rn = nr - r0 < RB ? nr - r0 : RB;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)rn, d, -2.0f,
+				            xq + q0 * d, d, xr + r0 * d, d, 0.0f, blk, (int)rn);
+				for (int64_t i = 0; i < qn; i++) {
+					const float *xi = xq + (q0 + i) * d;
+					float si = 0;
+					for (int t = 0; t < d; t++)
+						si += xi[t] * xi[t];
+					knn_ent *h = heap + (q0 + i) * k;
+					const float *b = blk + i * rn;
+					for (int64_t j = 0; j < rn; j++) {
+						float v = b[j] + si + sq[r0 + j];
+						if (v <= h[0].d)
+							heap_offer(h, k, v, (int32_t)(r0 + j));
+					}
+				}
+			}
+		}
+		free(blk);
+	}
+	openblas_set_num_threads(blas_threads);
+	int rc = fail ? err_set(DN_ENOMEM, "knn: out of memory")
+	              : knn_finish(nbr, dist2, heap, xq, nq, xr, d, k);
+	free(sq), free(heap);
+	return rc;
+}
+
+typedef struct {
+	double v, w;
+} wv_ent;
+
+static int cmp_wv(const void *a, const void *b)
+{
+	const wv_ent *x = a, *y = b;
+	return (x->v > y->v) - (x->v < y->v);
+}
+
+/* Median of v[0..k) weighted by w (summing to 1): the smallest value whose cumulative weight
+ * reaches one half. */
+static double weighted_median(wv_ent *e, int k)
+{
+	qsort(e, k, sizeof *e, cmp_wv);
+	double c = 0;
+	for (int t = 0; t < k; t++) {
+		c += e[t].w;
+		if (c >= 0.5)
+			return e[t].v;
+	}
+	return e[k - 1].v;
+}
+
+/* Repulsion on a point at (px, py) from the fixed reference points in the quadtree of w
+ * (per-point Barnes-Hut criterion): rep = sum_j w_j^2 (p - y_j), returns sum_j w_j. */
+static double place_repulse(const tsne_work *w, const double *yr, double px, double py,
+                            double theta2, double rep[2])
+{
+	const qwalk *node = w->walk;
+	int32_t stack[4 * QT_MAXDEPTH + 8];
+	int sp = 0;
+	double z = 0, fx = 0, fy = 0;
+	stack[sp++] = 0;
+	while (sp) {
+		const qwalk *nd = &node[stack[--sp]];
+		if (nd->count == 0)
+			continue;
+		double dx = px - nd->mx, dy = py - nd->my, d2 = dx * dx + dy * dy;
+		if (nd->child < 0) {
+			for (int32_t u = nd->start; u < nd->start + nd->count; u++) {
+				int32_t j = w->order[u];
+				double ex = px - yr[2 * j], ey = py - yr[2 * j + 1];
+				double q = 1.0 / (1.0 + ex * ex + ey * ey);
+				z += q, fx += q * q * ex, fy += q * q * ey;
+			}
+		} else if ((double)nd->width * nd->width < theta2 * d2) {
+			double q = 1.0 / (1.0 + d2);
+			z += nd->count * q, fx += nd->count * q * q * dx, fy += nd->count * q * q * dy;
+		} else {
+			for (int q = 0; q < 4; q++)
+				stack[sp++] = nd->child + q;
+		}
+	}
+	rep[0] = fx, rep[1] = fy;
+	return z;
+}
+
+int tsne_place(float *ynew, const float *xnew, int64_t nnew, const float *xref, const float *yref,
+               int64_t nref, int d, const tsne_place_params *pp)
+{
+	int k = (int)(3.0 * pp->perplexity);
+	if (!(pp->perplexity > 1.0))
+		return err_set(DN_EARG, "perplexity must be > 1");
+	if (nref < k)
+		return err_set(DN_ERANGE,
+		               "%lld reference points too few for perplexity %g (need N >= 3*perplexity)",
+		               (long long)nref, pp->perplexity);
+	int rc = tsne_layout_check(yref, nref, "reference layout");
+	if (rc < 0)
+		return rc;
+	int32_t *nbr = malloc((size_t)nnew * k * sizeof *nbr);
+	double *dist2 = malloc((size_t)nnew * k * sizeof *dist2);
+	double *p = malloc((size_t)nnew * k * sizeof *p);
+	double *yr = malloc((size_t)nref * 2 * sizeof *yr);
+	double *y = malloc((size_t)nnew * 2 * sizeof *y);
+	double *upd = calloc((size_t)nnew * 2, sizeof *upd);
+	double *gain = malloc((size_t)nnew * 2 * sizeof *gain);
+	float *xq = NULL, *xr = NULL;
+	tsne_work *w = tsne_work_new(nref);
+	if (!nbr || !dist2 || !p || !yr || !y || !upd || !gain || !w) {
+		rc = err_set(DN_ENOMEM, "out of memory for placing %lld points", (long long)nnew);
+		goto out;
+	}
+	/* one power-of-two scale for both sets (see tsne_rescale) */
+	float mq = max_abs(xnew, nnew, d), mr = max_abs(xref, nref, d);
+	int e = scale_exponent(mq > mr ? mq : mr);
+	if ((rc = scaled_copy(&xq, xnew, nnew, d, e)) < 0 ||
+	    (rc = scaled_copy(&xr, xref, nref, d, e)) < 0)
+		goto out;
+	if ((rc = tsne_knn_cross(nbr, dist2, xq ? xq : xnew, nnew, xr ? xr : xref, nref, d, k)) < 0)
+		goto out;
+	int64_t bad = tsne_calibrate(p, NULL, dist2, nnew, k, pp->perplexity);
+	if (bad < 0) {
+		rc = (int)bad;
+		goto out;
+	}
+	for (int64_t t = 0; t < 2 * nref; t++)
+		yr[t] = yref[t];
+	/* Start: each coordinate at the median of the neighbours', weighted by p_{j|i}. */
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < nnew; i++) {
+		wv_ent e2[k];
+		for (int c = 0; c < 2; c++) {
+			for (int t = 0; t < k; t++)
+				e2[t] = (wv_ent){yr[2 * (int64_t)nbr[i * k + t] + c], p[i * k + t]};
+			y[2 * i + c] = weighted_median(e2, k);
+		}
+	}
+	for (int64_t t = 0; t < 2 * nnew; t++)
+		gain[t] = 1.0;
+	if ((rc = qt_build(w, yr, nref)) < 0)
+		goto out;
+	double theta2 = pp->theta * pp->theta;
+	for (int it = 0; it < pp->max_iter; it++) {
+		int far = 0;
+		/* Each new point alone against the fixed reference (q normalised point by point, as
+		 * openTSNE does): the new points neither move the old ones nor one another. */
+#pragma omp parallel for schedule(dynamic, 64) reduction(| : far)
+		for (int64_t i = 0; i < nnew; i++) {
+			double px = y[2 * i], py = y[2 * i + 1], rep[2], a[2] = {0, 0};
+			double z = place_repulse(w, yr, px, py, theta2, rep);
+			for (int t = 0; t < k; t++) {
+				int64_t j = nbr[i * k + t];
+				double dx = px - yr[2 * j], dy = py - yr[2 * j + 1];
+				double q = p[i * k + t] / (1.0 + dx * dx + dy * dy);
+				a[0] += q * dx, a[1] += q * dy;
+			}
+			double g[2], gn = 0;
+			for (int c = 0; c < 2; c++) {
+				g[c] = 4.0 * (a[c] - rep[c] / z);
+				gn += g[c] * g[c];
+			}
+			gn = sqrt(gn);
+			if (gn > pp->max_grad_norm) /* openTSNE's max_grad_norm */
+				g[0] *= pp->max_grad_norm / gn, g[1] *= pp->max_grad_norm / gn;
+			for (int c = 0; c < 2; c++) {
+				int64_t t = 2 * i + c;
+				gain[t] = (g[c] > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
+				if (gain[t] < 0.01)
+					gain[t] = 0.01;
+				upd[t] = pp->momentum * upd[t] - pp->learning_rate * gain[t] * g[c];
+				y[t] += upd[t];
+				far |= !(fabs(y[t]) <= TSNE_LAYOUT_MAX);
+			}
+		}
+		if (far) {
+			rc = err_set(DN_ERANGE,
+			             "placing diverged at iteration %d (a position beyond %g): lower the "
+			             "learning rate (%g)", it + 1, TSNE_LAYOUT_MAX, pp->learning_rate);
+			goto out;
+		}
+		if (pp->progress)
+			pp->progress(pp->ctx, it + 1, pp->max_iter);
+	}
+	for (int64_t t = 0; t < 2 * nnew; t++)
+		ynew[t] = (float)y[t];
+out:
+	tsne_work_free(w);
+	free(nbr), free(dist2), free(p), free(yr), free(y), free(upd), free(gain), free(xq), free(xr);
+	return rc;
+}
+
+void tsne_place_params_default(tsne_place_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->perplexity = 5.0;
+	p->max_iter = 250;
+	p->learning_rate = 0.1;
+	p->momentum = 0.0;
+	p->max_grad_norm = 0.25;
+	p->theta = 0.5;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1383,13 +1739,58 @@ int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name)
 		free(v);
 		return rc;
 	}
-	for (int64_t t = 0; t < h.count; t++)
-		if (!isfinite(v[t])) {
-			free(v);
-			return err_set(DN_ERANGE, "%s: init layout: NaN or Inf at row %lld", name,
-			               (long long)(t / 2));
-		}
+	char what[300];
+	snprintf(what, sizeof what, "%s: init layout", name);
+	if ((rc = tsne_layout_check(v, h.shape[0], what)) < 0) {
+		free(v);
+		return rc;
+	}
 	*y = v;
 	*n = h.shape[0];
 	return 0;
+}
+
+int tsne_joinable(const tsne_input *a, const tsne_input *b, const char *aname, const char *bname)
+{
+	if (a->nextra != b->nextra)
+		return err_set(DN_EFORMAT, "%s has %d per-point arrays after the layout, %s %d: cannot join",
+		               aname, a->nextra, bname, b->nextra);
+	for (int i = 0; i < a->nextra; i++) {
+		const npy_header *x = &a->extra[i].h, *y = &b->extra[i].h;
+		int same = x->dtype == y->dtype && x->ndim == y->ndim;
+		for (int t = 1; same && t < x->ndim; t++)
+			same = x->shape[t] == y->shape[t];
+		if (!same) {
+			char s1[160], s2[160];
+			return err_set(DN_EFORMAT, "per-point array %d is %s in %s but %s in %s: cannot join",
+			               i + 1, npy_header_str(x, s1, sizeof s1), aname,
+			               npy_header_str(y, s2, sizeof s2), bname);
+		}
+	}
+	return 0;
+}
+
+int tsne_output_write_joined(FILE *f, const float *ya, const tsne_input *a, const float *yb,
+                             const tsne_input *b)
+{
+	npy_header h;
+	int64_t shape[NPY_MAXDIM] = {a->n + b->n, 2};
+	int rc = npy_header_init(&h, NPY_F32, 2, shape);
+	if (rc >= 0)
+		rc = npy_write_header(f, &h);
+	if (rc >= 0)
+		rc = npy_write_data(f, ya, (size_t)a->n * 2, NPY_F32);
+	if (rc >= 0)
+		rc = npy_write_data(f, yb, (size_t)b->n * 2, NPY_F32);
+	for (int i = 0; rc >= 0 && i < a->nextra; i++) {
+		const npy_array *x = &a->extra[i], *y = &b->extra[i];
+		memcpy(shape, x->h.shape, sizeof shape);
+		shape[0] = a->n + b->n;
+		if ((rc = npy_header_init(&h, x->h.dtype, x->h.ndim, shape)) < 0 ||
+		    (rc = npy_write_header(f, &h)) < 0 ||
+		    (rc = npy_write_data(f, x->data, (size_t)x->h.count, x->h.dtype)) < 0)
+			break;
+		rc = npy_write_data(f, y->data, (size_t)y->h.count, y->h.dtype);
+	}
+	return rc;
 }

@@ -26,7 +26,11 @@ typedef struct {
 	double *val;  /* (nnz), sums to 1 over the whole matrix */
 } tsne_sparse;
 
-typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH } tsne_method;
+typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
+/* AUTO: EXACT when theta is 0, else FFT from this many points on, Barnes-Hut below (one
+ * repulsion on 2 cores, layouts spanning ~245 units: BH 2.0x faster at 280k, even at 560k,
+ * FFT 1.36x faster at 1.05M; see bench/tsne-bench.sh). */
+#define TSNE_FFT_MIN_N 600000
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
 
 /* Called every `report_every` iterations (and after the last) with the KL divergence of the
@@ -55,6 +59,8 @@ typedef struct {
 } tsne_params;
 
 void tsne_params_default(tsne_params *p);
+/* The method AUTO stands for at n points (other methods unchanged). */
+tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n);
 /* The learning rate actually used for n points. */
 double tsne_learning_rate(const tsne_params *p, int64_t n);
 
@@ -74,7 +80,14 @@ int64_t tsne_calibrate(double *p, double *beta, const double *dist2, int64_t n, 
 int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t n, int k);
 void tsne_sparse_free(tsne_sparse *P);
 
-/* kNN + calibration + symmetrisation.  Errors when n - 1 < 3 * perplexity. */
+/* Points whose largest |value| lies outside [2^-24, 2^24] scaled by a power of two into
+ * [0.5, 1): squared distances in float neither overflow (|x| ~ 1e19 and up) nor underflow, and
+ * the scaling is exact, so P (invariant to the scale: each beta_i adapts) is unchanged.  *xs
+ * is the malloc'd scaled copy, or NULL when x needs none. */
+int tsne_rescale(float **xs, const float *x, int64_t n, int d);
+
+/* kNN + calibration + symmetrisation (on tsne_rescale'd points).  Errors when
+ * n - 1 < 3 * perplexity. */
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity);
 
 /* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
@@ -95,12 +108,50 @@ double tsne_exact_z(const double *y, int64_t n);
  * (LAPACK dsyevr from OpenBLAS), each with its largest-magnitude coefficient positive. */
 int tsne_pca(float *out, const float *x, int64_t n, int d, int m);
 
-/* Gradient descent from y (n,2) (already initialised) with the schedule in p.  kl_out (may be
- * NULL) gets the final KL divergence. */
+/* A layout's coordinates stay within +-TSNE_LAYOUT_MAX (converged layouts span at most a few
+ * thousand units): a start beyond it, or an optimisation that goes beyond it, is an error. */
+#define TSNE_LAYOUT_MAX 1e8
+/* 0 when y (n,2) is a usable start: finite, within +-TSNE_LAYOUT_MAX, and not every point at
+ * the same position (which has no gradient); else DN_ERANGE with "what: reason". */
+int tsne_layout_check(const float *y, int64_t n, const char *what);
+
+/* Gradient descent from y (n,2) (already initialised, tsne_layout_check'ed) with the schedule
+ * in p.  Stops with DN_ERANGE when a position leaves +-TSNE_LAYOUT_MAX (divergence: too large
+ * a learning rate or exaggeration).  kl_out (may be NULL) gets the final KL divergence. */
 int tsne_optimize(double *y, const tsne_sparse *P, const tsne_params *p, double *kl_out);
 
 /* Whole run: x (n,d) -> y (n,2).  With p->init == TSNE_INIT_GIVEN, y holds the start layout. */
 int tsne_run(float *y, const float *x, int64_t n, int d, const tsne_params *p, double *kl_out);
+
+/* ---- placing new points into a finished layout ----
+ * (openTSNE's prepare_partial / transform.)  Each new point gets conditional affinities
+ * p_{j|i} to its k = 3*perplexity nearest reference points (calibrated to the perplexity as
+ * above), starts at the p-weighted median of those neighbours' positions (per coordinate), and
+ * moves alone against the fixed reference layout: attraction to its neighbours, repulsion from
+ * every reference point (Barnes-Hut, theta) normalised over that point's own kernel sum, the
+ * gradient's norm clipped to max_grad_norm, gains as in tsne_optimize.  The reference points
+ * never move and the new points do not interact, so a point's place does not depend on the
+ * others placed with it. */
+typedef struct {
+	double perplexity;    /* 5 (openTSNE's transform default) */
+	int max_iter;         /* 250 */
+	double learning_rate; /* 0.1 */
+	double momentum;      /* 0 */
+	double max_grad_norm; /* 0.25 */
+	double theta;         /* 0.5 */
+	tsne_progress_fn progress;
+	void *ctx;
+} tsne_place_params;
+
+void tsne_place_params_default(tsne_place_params *p);
+/* Exact k nearest reference points xr (nr,d) of each query point xq (nq,d), as tsne_knn
+ * (nbr indexes xr; a query equal to a reference point has it at distance 0). */
+int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, const float *xr,
+                   int64_t nr, int d, int k);
+/* ynew (nnew,2) out: the places of xnew (nnew,d) in the layout yref (nref,2) of xref
+ * (nref,d).  yref must pass tsne_layout_check. */
+int tsne_place(float *ynew, const float *xnew, int64_t nnew, const float *xref, const float *yref,
+               int64_t nref, int d, const tsne_place_params *p);
 
 /* ---- streams ----
  * Input: points (N,D) float32, then any number of per-point arrays (first dimension N, any
@@ -119,8 +170,16 @@ int tsne_input_read(tsne_input *in, FILE *f, const char *name);
 void tsne_input_free(tsne_input *in);
 /* y (n,2) then in->extra. */
 int tsne_output_write(FILE *f, const float *y, const tsne_input *in);
-/* First array of a stream as a start layout: must be (N,2) float32 and finite; *y is
- * malloc'd (N,2), *n gets N. */
+/* First array of a stream as a start layout: must be (N,2) float32 and pass
+ * tsne_layout_check; *y is malloc'd (N,2), *n gets N. */
 int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name);
+
+/* Whether the per-point arrays of b can follow a's in one stream: as many, and each of the same
+ * dtype and trailing shape; else DN_EFORMAT naming the first difference. */
+int tsne_joinable(const tsne_input *a, const tsne_input *b, const char *aname, const char *bname);
+/* The rows of a then of b: layout (a->n + b->n, 2) from ya and yb, then each per-point array
+ * of a followed by b's (tsne_joinable first). */
+int tsne_output_write_joined(FILE *f, const float *ya, const tsne_input *a, const float *yb,
+                             const tsne_input *b);
 
 #endif

@@ -160,7 +160,7 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	assert_fails_cleanly 1 tsne "not per-point"
 	# init layout with another N, or not (N,2) float32
 	blobs "$T/in.npy" 60 4
-	py 'np.save(sys.argv[1], np.zeros((61, 2), np.float32))' "$T/init61.npy"
+	py 'np.save(sys.argv[1], np.random.default_rng(0).normal(size=(61, 2)).astype(np.float32))' "$T/init61.npy"
 	run --separate-stderr tsne -p 5 --init "$T/init61.npy" "$T/in.npy" -o "$T/out.npy"
 	assert_fails_cleanly 1 tsne "init layout has N=61"
 	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float32))' "$T/init3.npy"
@@ -182,4 +182,149 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	run --separate-stderr bash -c "tsne -q -p 5 -n 50 '$T/in.npy' | head -c 100 > /dev/null"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
+}
+
+@test "points of any finite scale: the same layout for x, x*2^70 and x*2^-100 (no overflow)" {
+	blobs "$T/in.npy" 300 8 4
+	py '
+f = open(sys.argv[1], "rb"); x = np.load(f); rest = [np.load(f), np.load(f)]
+for name, s in (("big", 2.0 ** 70), ("tiny", 2.0 ** -100), ("e19", 1e19), ("e37", 1e37)):
+    with open(sys.argv[2] + "/" + name + ".npy", "wb") as g:
+        np.save(g, (x.astype(np.float64) * s).astype(np.float32))
+        for a in rest: np.save(g, a)' "$T/in.npy" "$T"
+	tsne -q -j 1 -n 300 "$T/in.npy" -o "$T/y.npy"
+	for s in big tiny; do
+		tsne -q -j 1 -n 300 "$T/$s.npy" -o "$T/y-$s.npy"
+		cmp "$T/y.npy" "$T/y-$s.npy"
+	done
+	for s in e19 e37; do
+		tsne -q "$T/$s.npy" -o "$T/y-$s.npy"
+		agree=$(agreement "$T/y-$s.npy")
+		echo "$s: $agree"
+		py 'assert float(sys.argv[1]) >= 0.95' "$agree"
+	done
+}
+
+# finite_spread LAYOUT : the layout is finite and its points are not all in one place
+finite_spread() {
+	py '
+y = np.load(sys.argv[1]); s = y.std(0)
+print("std", s)
+assert np.isfinite(y).all() and (s > 1e-3).all(), s' "$1"
+}
+
+@test "all points identical: a finite layout with a spread, every method" {
+	py 'np.save(sys.argv[1], np.full((200, 6), 3.5, np.float32))' "$T/same.npy"
+	for m in exact bh; do
+		tsne -q -p 10 -n 300 --method "$m" "$T/same.npy" -o "$T/y-$m.npy"
+		finite_spread "$T/y-$m.npy"
+	done
+}
+
+@test "an optimisation that diverges stops with exit 1 and the reason, writes nothing" {
+	blobs "$T/in.npy" 200 5
+	run --separate-stderr tsne -q --lr 1e9 "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "diverged at iteration [0-9]+ .*lower the learning rate \(1e\+09\)"
+	[ ! -e "$T/y.npy" ]
+	run --separate-stderr tsne -q --exag 1e6 --lr 1e7 "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "diverged at iteration [0-9]+ .*exaggeration \(1e\+06\)"
+	[ ! -e "$T/y.npy" ]
+	# an --exag far above the usual 4-12 that does not diverge: a finite layout
+	tsne -q --exag 1000 -n 300 "$T/in.npy" -o "$T/y.npy"
+	finite_spread "$T/y.npy"
+}
+
+@test "a warm start from a bad frame is refused: far out, all in one place" {
+	blobs "$T/in.npy" 100 5
+	py 'np.save(sys.argv[1], np.random.default_rng(0).normal(0, 1e30, (100, 2)).astype(np.float32))' "$T/far.npy"
+	py 'np.save(sys.argv[1], np.full((100, 2), 7, np.float32))' "$T/same.npy"
+	run --separate-stderr tsne -q -p 5 --init "$T/far.npy" "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "far.npy: init layout: .* at row 0 is beyond 1e\+08"
+	run --separate-stderr tsne -q -p 5 --init "$T/same.npy" "$T/in.npy" -o "$T/y.npy"
+	assert_fails_cleanly 1 tsne "same.npy: init layout: all 100 points at the same position"
+	[ ! -e "$T/y.npy" ]
+}
+
+@test "--method fft keeps the clusters apart; same bytes for the same thread count" {
+	blobs "$T/in.npy" 1500 6 6
+	tsne -q -j 2 --method fft -n 400 "$T/in.npy" -o "$T/a.npy"
+	tsne -q -j 2 --method fft -n 400 "$T/in.npy" -o "$T/b.npy"
+	cmp "$T/a.npy" "$T/b.npy"
+	agree=$(agreement "$T/a.npy")
+	echo "fft: $agree"
+	py 'assert float(sys.argv[1]) >= 0.95' "$agree"
+	run --separate-stderr tsne -v --method fft -n 100 --report-every 50 "$T/in.npy" -o "$T/c.npy"
+	[ "$status" -eq 0 ]
+	grep -q 'iteration 100/100: KL divergence [0-9.]*' <<<"$stderr"
+}
+
+# two samples of the same 6 Gaussian clusters in 10-D: the reference and new points
+place_data() {
+	py '
+r = np.random.default_rng(0); d = 10
+cen = r.normal(0, 4, (6, d))
+def mk(n, seed, fn):
+    g = np.random.default_rng(seed); lab = (np.arange(n) % 6).astype(np.uint8)
+    x = (cen[lab] + g.normal(0, 1, (n, d))).astype(np.float32)
+    with open(fn, "wb") as f:
+        np.save(f, x); np.save(f, lab); np.save(f, np.full(n, int(sys.argv[2]) if seed > 1 else 0, np.uint8))
+mk(1200, 1, sys.argv[1] + "/ref.npy"); mk(300, 2, sys.argv[1] + "/new.npy")' "$T" 1
+}
+
+@test "--place-into: new points land among their reference neighbours; the reference stays put" {
+	place_data
+	tsne -q "$T/ref.npy" -o "$T/refy.npy"
+	tsne -q --place-into "$T/refy.npy" --reference "$T/ref.npy" "$T/new.npy" -o "$T/newy.npy"
+	tsne -q --place-into "$T/refy.npy" --reference "$T/ref.npy" "$T/ref.npy" -o "$T/selfy.npy"
+	py '
+def ld(p, k=3):
+    f = open(p, "rb"); return [np.load(f) for _ in range(k)]
+xr, lr, _ = ld(sys.argv[1]); yr, _, _ = ld(sys.argv[2]); xn, ln, dn = ld(sys.argv[3])
+yn, ln2, dn2 = ld(sys.argv[4]); ys, _, _ = ld(sys.argv[5])
+assert yn.shape == (300, 2) and yn.dtype == np.float32 and np.isfinite(yn).all()
+assert np.array_equal(ln, ln2) and np.array_equal(dn, dn2)
+def knn(a, b, k, skip=0):
+    d = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1); return np.argsort(d, 1)[:, skip:skip + k]
+def pres(h, l): return np.mean([len(set(h[i]) & set(l[i])) / h.shape[1] for i in range(len(h))])
+new = pres(knn(xn, xr, 10), knn(yn, yr, 10))
+own = pres(knn(xr, xr, 10, 1), knn(yr, yr, 10, 1))
+lab = (lr[knn(yn, yr, 10)] == ln[:, None]).mean()
+dd = np.sqrt(((yr[:, None, :] - yr[None, :, :]) ** 2).sum(-1)); np.fill_diagonal(dd, np.inf)
+rel = np.median(np.sqrt(((ys - yr) ** 2).sum(1)) / dd.min(1))
+print("new points: 10-NN preservation %.3f (the reference points in their own layout %.3f), "
+      "label agreement %.3f; reference placed again: median move / NN distance %.3f" % (new, own, lab, rel))
+assert lab >= 0.98 and new >= 0.7 * own and rel < 0.3, (lab, new, own, rel)' \
+		"$T/ref.npy" "$T/refy.npy" "$T/new.npy" "$T/newy.npy" "$T/selfy.npy"
+	# --with-reference: the reference rows, then the new ones, per-point arrays joined
+	tsne -q --place-into "$T/refy.npy" --reference "$T/ref.npy" --with-reference "$T/new.npy" -o "$T/both.npy"
+	py '
+f = open(sys.argv[1], "rb"); y, lab, dom = np.load(f), np.load(f), np.load(f)
+g = open(sys.argv[2], "rb"); yr = np.load(g)
+h = open(sys.argv[3], "rb"); yn = np.load(h)
+assert y.shape == (1500, 2) and lab.shape == (1500,) and f.read() == b""
+assert np.array_equal(y[:1200], yr) and np.array_equal(y[1200:], yn)
+assert (dom[:1200] == 0).all() and (dom[1200:] == 1).all()' "$T/both.npy" "$T/refy.npy" "$T/newy.npy"
+	# the same bytes again (a point's place depends on nothing random)
+	tsne -q --place-into "$T/refy.npy" --reference "$T/ref.npy" "$T/new.npy" -o "$T/again.npy"
+	cmp "$T/newy.npy" "$T/again.npy"
+}
+
+@test "--place-into: usage and data errors" {
+	place_data
+	tsne -q -n 200 "$T/ref.npy" -o "$T/refy.npy"
+	run --separate-stderr tsne --place-into "$T/refy.npy" "$T/new.npy"
+	assert_fails_cleanly 2 tsne "--place-into LAYOUT and --reference POINTS go together"
+	run --separate-stderr tsne --place-into "$T/refy.npy" --reference "$T/ref.npy" --pca 5 "$T/new.npy"
+	assert_fails_cleanly 2 tsne "does not go with"
+	# the layout of other points, points of another D, a layout far out
+	py 'np.save(sys.argv[1], np.random.default_rng(1).normal(size=(50, 2)).astype(np.float32))' "$T/y50.npy"
+	run --separate-stderr tsne --place-into "$T/y50.npy" --reference "$T/ref.npy" "$T/new.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "y50.npy: N=50 points, the reference .*ref.npy has N=1200"
+	py 'np.save(sys.argv[1], np.zeros((20, 4), np.float32))' "$T/d4.npy"
+	run --separate-stderr tsne --place-into "$T/refy.npy" --reference "$T/ref.npy" "$T/d4.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "d4.npy: points have D=4, the reference .*ref.npy D=10"
+	py 'np.save(sys.argv[1], np.random.default_rng(1).normal(0, 1e12, (1200, 2)).astype(np.float32))' "$T/far.npy"
+	run --separate-stderr tsne --place-into "$T/far.npy" --reference "$T/ref.npy" "$T/new.npy" -o "$T/out.npy"
+	assert_fails_cleanly 1 tsne "new.npy: reference layout: .* is beyond 1e\+08"
+	[ ! -e "$T/out.npy" ]
 }

@@ -34,7 +34,7 @@ static void usage(FILE *f)
 	        "      --exag-iter N     iterations with exaggeration (250; 0 for warm starts)\n"
 	        "      --momentum-switch N  momentum 0.5 -> 0.8 at iteration N (= --exag-iter)\n"
 	        "      --lr X            learning rate (default max(N/12, 200))\n"
-	        "      --method M        auto, exact or bh (auto)\n"
+	        "      --method M        auto, exact, bh or fft (auto: fft from %d points)\n"
 	        "      --theta X         Barnes-Hut opening angle (0.5); 0 means exact\n"
 	        "      --pca M           project the points on their first M principal components\n"
 	        "      --init FILE       start from the (N,2) float32 first array of FILE\n"
@@ -48,7 +48,14 @@ static void usage(FILE *f)
 	        "      --report-every K  (50)\n"
 	        "  -q, --quiet           no messages but errors\n"
 	        "      --progress        progress line on stderr even when it is not a terminal\n"
-	        "  -h, --help            this help\n");
+	        "  -h, --help            this help\n"
+	        "Placing new points into a finished layout (the reference points do not move):\n"
+	        "  tsne --place-into LAYOUT --reference POINTS [options] [FILE]\n"
+	        "      --place-into LAYOUT   the reference layout: (N,2) float32 (a tsne output)\n"
+	        "      --reference POINTS    the (N,D) points LAYOUT was made from\n"
+	        "      --with-reference      write the reference rows first, then the new ones\n"
+	        "  here -p is 5, -n 250 and --lr 0.1 unless given (openTSNE's transform).\n",
+	        TSNE_FFT_MIN_N);
 }
 
 typedef struct {
@@ -73,6 +80,54 @@ static void on_progress(void *c, int iter, int max_iter)
 {
 	ui_ctx *u = c;
 	cli_progress_update(&u->prog, iter);
+}
+
+/* --place-into: put the points of in_path into the layout of the reference points. */
+static void run_place(const char *in_path, const char *out_path, const char *lay_path,
+                      const char *ref_path, int with_ref, const tsne_place_params *pp, ui_ctx *u)
+{
+	const char *rname = strcmp(ref_path, "-") ? ref_path : "stdin";
+	const char *lname = strcmp(lay_path, "-") ? lay_path : "stdin";
+	const char *name = (!in_path || !strcmp(in_path, "-")) ? "stdin" : in_path;
+	tsne_input ref, lay, in;
+	FILE *f = cli_open_in(ref_path);
+	if (tsne_input_read(&ref, f, rname) < 0)
+		cli_die("%s", err_msg());
+	cli_close_in(f);
+	f = cli_open_in(lay_path);
+	if (tsne_input_read(&lay, f, lname) < 0)
+		cli_die("%s", err_msg());
+	cli_close_in(f);
+	if (lay.d != 2)
+		cli_die("%s: a layout must be (N,2) float32, got (%lld,%d)", lname, (long long)lay.n,
+		        lay.d);
+	if (lay.n != ref.n)
+		cli_die("%s: N=%lld points, the reference %s has N=%lld", lname, (long long)lay.n,
+		        rname, (long long)ref.n);
+	f = cli_open_in(in_path);
+	if (tsne_input_read(&in, f, name) < 0)
+		cli_die("%s", err_msg());
+	cli_close_in(f);
+	if (in.d != ref.d)
+		cli_die("%s: points have D=%d, the reference %s D=%d", name, in.d, rname, ref.d);
+	if (with_ref && tsne_joinable(&lay, &in, lname, name) < 0)
+		cli_die("%s", err_msg());
+	float *y = malloc((size_t)in.n * 2 * sizeof *y);
+	if (!y)
+		cli_die("out of memory");
+	tsne_place_params p = *pp;
+	p.ctx = u;
+	cli_progress_start(&u->prog, "tsne", p.max_iter);
+	if (tsne_place(y, in.x, in.n, ref.x, lay.x, ref.n, ref.d, &p) < 0)
+		cli_die("%s: %s", name, err_msg());
+	cli_progress_end(&u->prog);
+	FILE *o = cli_open_out(out_path);
+	if ((with_ref ? tsne_output_write_joined(o, lay.x, &lay, y, &in)
+	              : tsne_output_write(o, y, &in)) < 0)
+		cli_write_failed();
+	cli_commit_out(o);
+	free(y);
+	tsne_input_free(&ref), tsne_input_free(&lay), tsne_input_free(&in);
 }
 
 /* The -O folder of --sequence, made only when the first frame is written, so that a bad first
@@ -148,7 +203,7 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 int main(int argc, char **argv)
 {
 	enum { O_EXAG = 256, O_EXAG_ITER, O_MOMSW, O_LR, O_METHOD, O_THETA, O_PCA, O_INIT,
-	       O_RANDOM, O_SEQ, O_COLD, O_REPORT, O_PROGRESS };
+	       O_RANDOM, O_SEQ, O_COLD, O_REPORT, O_PROGRESS, O_PLACE, O_REF, O_WITHREF };
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"perplexity", required_argument, 0, 'p'},
 		{"iter", required_argument, 0, 'n'}, {"exag", required_argument, 0, O_EXAG},
@@ -161,10 +216,13 @@ int main(int argc, char **argv)
 		{"cold", no_argument, 0, O_COLD}, {"threads", required_argument, 0, 'j'},
 		{"verbose", no_argument, 0, 'v'}, {"report-every", required_argument, 0, O_REPORT},
 		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
+		{"place-into", required_argument, 0, O_PLACE}, {"reference", required_argument, 0, O_REF},
+		{"with-reference", no_argument, 0, O_WITHREF},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	tsne_params p;
 	tsne_params_default(&p);
-	const char *out = NULL, *outdir = NULL, *init_path = NULL;
+	const char *out = NULL, *outdir = NULL, *init_path = NULL, *place = NULL, *refp = NULL;
+	int with_ref = 0, p_given = 0, n_given = 0, lr_given = 0;
 	int quiet = 0, verbose = 0, progress = 0, seq = 0, cold = 0, pca_dims = 0, threads = 0;
 	int exag_iter = -1, mom_switch = -1, c;
 	p.report_every = 50;
@@ -181,17 +239,21 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:p:n:s:O:j:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
-		case 'p': p.perplexity = cli_parse_double("--perplexity", optarg, 1.0001, 1e6); break;
-		case 'n': p.max_iter = (int)cli_parse_int("--iter", optarg, 0, 100000000); break;
+		case 'p': p.perplexity = cli_parse_double("--perplexity", optarg, 1.0001, 1e6); p_given = 1; break;
+		case 'n': p.max_iter = (int)cli_parse_int("--iter", optarg, 0, 100000000); n_given = 1; break;
 		case O_EXAG: p.exaggeration = cli_parse_double("--exag", optarg, 1e-3, 1e6); break;
 		case O_EXAG_ITER: exag_iter = (int)cli_parse_int("--exag-iter", optarg, 0, 100000000); break;
 		case O_MOMSW: mom_switch = (int)cli_parse_int("--momentum-switch", optarg, 0, 100000000); break;
-		case O_LR: p.learning_rate = cli_parse_double("--lr", optarg, 1e-6, 1e9); break;
+		case O_LR: p.learning_rate = cli_parse_double("--lr", optarg, 1e-6, 1e9); lr_given = 1; break;
+		case O_PLACE: place = optarg; break;
+		case O_REF: refp = optarg; break;
+		case O_WITHREF: with_ref = 1; break;
 		case O_METHOD:
 			if (!strcmp(optarg, "auto")) p.method = TSNE_AUTO;
 			else if (!strcmp(optarg, "exact")) p.method = TSNE_EXACT;
 			else if (!strcmp(optarg, "bh")) p.method = TSNE_BH;
-			else cli_usage_error("--method: '%s' is not auto, exact or bh", optarg);
+			else if (!strcmp(optarg, "fft")) p.method = TSNE_FFT;
+			else cli_usage_error("--method: '%s' is not auto, exact, bh or fft", optarg);
 			break;
 		case O_THETA: p.theta = cli_parse_double("--theta", optarg, 0.0, 10.0); break;
 		case O_PCA: pca_dims = (int)cli_parse_int("--pca", optarg, 2, 1000000); break;
@@ -223,6 +285,28 @@ int main(int argc, char **argv)
 		openblas_set_num_threads(threads);
 	}
 	int nin = argc - optind;
+	if (place || refp || with_ref) {
+		if (!place || !refp)
+			cli_usage_error("--place-into LAYOUT and --reference POINTS go together");
+		if (seq || outdir || cold || init_path || p.init == TSNE_INIT_RANDOM || pca_dims)
+			cli_usage_error("--place-into does not go with --sequence, -O, --cold, --init, "
+			                "--random-init or --pca");
+		if (nin > 1)
+			cli_usage_error("one input FILE of new points");
+		tsne_place_params pp;
+		tsne_place_params_default(&pp);
+		if (p_given)
+			pp.perplexity = p.perplexity;
+		if (n_given)
+			pp.max_iter = p.max_iter;
+		if (lr_given)
+			pp.learning_rate = p.learning_rate;
+		pp.theta = p.theta;
+		pp.progress = on_progress;
+		ui_ctx u = {0};
+		run_place(nin ? argv[optind] : NULL, out, place, refp, with_ref, &pp, &u);
+		return 0;
+	}
 	if (seq) {
 		if (!outdir)
 			cli_usage_error("--sequence needs -O DIR");

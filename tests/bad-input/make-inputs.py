@@ -213,3 +213,7 @@ j[k + 5:k + 9] = struct.pack(">HH", side, side)
 put("photos_huge_jpeg/huge.jpg", bytes(j))
 
 os.makedirs(os.path.join(out, "a_directory"), exist_ok=True)
+
+# tsne start layouts that are finite but unusable: far beyond any layout, every point in one place
+put("pts_far.npy", npy((pts * np.float32(1e30)).astype("<f4"), labels, domains))
+put("pts_same.npy", npy(np.zeros((N, 2), "<f4"), labels, domains))

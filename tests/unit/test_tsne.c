@@ -187,11 +187,39 @@ static void test_gradients(void)
 			CHECK_CLOSE(zb, ze, 1e-6);
 		}
 	}
-	/* Coincident points must not break the tree. */
-	for (int64_t i = 0; i < 50; i++)
+	/* FFT interpolation (FIt-SNE): close to exact, at this spread (~20 units) and at a
+	 * small one (all boxes far narrower than the kernel); a sparse wide one (~200 units)
+	 * within 10%.  Z within 1e-3 in all three (the self term is taken off as interpolated). */
+	{
+		const double spreads[] = {1.0, 0.01, 10.0};
+		double *ys = malloc((size_t)n * 2 * sizeof *ys);
+		for (int a = 0; a < 3; a++) {
+			for (int64_t t = 0; t < 2 * n; t++)
+				ys[t] = y[t] * spreads[a];
+			CHECK(tsne_gradient(ge, ys, &P, 1.0, TSNE_EXACT, 0, w, &ze) == 0);
+			CHECK(tsne_gradient(gb, ys, &P, 1.0, TSNE_FFT, 0.5, w, &zb) == 0);
+			double num = 0, den = 0;
+			for (int64_t t = 0; t < 2 * n; t++) {
+				num += (gb[t] - ge[t]) * (gb[t] - ge[t]);
+				den += ge[t] * ge[t];
+			}
+			printf("  FFT, layout x%g: relative gradient error %.3g, Z %.6g (exact %.6g)\n",
+			       spreads[a], sqrt(num / den), zb, ze);
+			/* sparse (400 points over 200 x 200 units): the small forces lose digits */
+			double tol = spreads[a] > 1 ? 0.1 : 5e-3;
+			CHECK_MSG(sqrt(num / den) < tol, "FFT x%g: rel err %g", spreads[a], sqrt(num / den));
+			CHECK_CLOSE(zb, ze, 1e-3);
+		}
+		free(ys);
+	}
+	/* Coincident points must not break the tree: more than a group (QT_GROUP = 64), so they
+	 * end in one leaf at full depth, which must still get its forces. */
+	for (int64_t i = 0; i < 150; i++)
 		y[2 * i] = y[2 * i + 1] = 1.0;
-	CHECK(tsne_gradient(ge, y, &P, 1.0, TSNE_EXACT, 0, w, &ze) == 0);
+	/* Barnes-Hut first: w still holds the forces of the layout before, so a point the walk
+	 * skips keeps a stale force and shows. */
 	CHECK(tsne_gradient(gb, y, &P, 1.0, TSNE_BH, 1e-9, w, &zb) == 0);
+	CHECK(tsne_gradient(ge, y, &P, 1.0, TSNE_EXACT, 0, w, &ze) == 0);
 	{
 		double num = 0, den = 0;
 		for (int64_t t = 0; t < 2 * n; t++) {
@@ -348,6 +376,54 @@ static void test_errors(void)
 	CHECK_ERR(tsne_affinities(&P, x, 40, 0, 5), "D=0");
 	CHECK(tsne_affinities(&P, x, 40, 3, 13) == 0); /* 39 >= 39 */
 	tsne_sparse_free(&P);
+
+	/* Start layouts: finite, within +-TSNE_LAYOUT_MAX, not all in one place. */
+	float y[8] = {1, 2, 1, 2, 1, 2, 1, 2};
+	CHECK_ERR(tsne_layout_check(y, 4, "init"), "init: all 4 points at the same position");
+	y[5] = 2.5f;
+	CHECK(tsne_layout_check(y, 4, "init") == 0);
+	y[6] = NAN;
+	CHECK_ERR(tsne_layout_check(y, 4, "init"), "init: NaN or Inf at row 3");
+	y[6] = -3e8f;
+	CHECK_ERR(tsne_layout_check(y, 4, "init"), "at row 3 is beyond 1e+08");
+}
+
+/* Points far from 1 in scale are scaled by a power of two (exactly): the same P. */
+static void test_rescale(void)
+{
+	int64_t n = 120;
+	int d = 4;
+	float *x = blobs(n, d, 3, 3.0, 9, NULL);
+	float *xs;
+	CHECK(tsne_rescale(&xs, x, n, d) == 0 && xs == NULL); /* a usual scale: no copy */
+	tsne_sparse P0, P1;
+	CHECK(tsne_affinities(&P0, x, n, d, 10) == 0);
+	const double scales[] = {0x1p80, 0x1p-110, 1e19, 3e-36};
+	for (int a = 0; a < 4; a++) {
+		float *xb = malloc((size_t)n * d * sizeof *xb);
+		for (int64_t t = 0; t < n * d; t++)
+			xb[t] = (float)(x[t] * scales[a]);
+		CHECK(tsne_rescale(&xs, xb, n, d) == 0 && xs != NULL);
+		float m = 0;
+		for (int64_t t = 0; xs && t < n * d; t++)
+			m = fmaxf(m, fabsf(xs[t]));
+		CHECK_MSG(m >= 0.5f && m < 1.0f, "scale %g: max |x| %g after rescaling", scales[a], m);
+		free(xs);
+		CHECK(tsne_affinities(&P1, xb, n, d, 10) == 0);
+		int same = P1.row[n] == P0.row[n];
+		double worst = 0;
+		for (int64_t t = 0; same && t < P0.row[n]; t++) {
+			same &= P1.col[t] == P0.col[t];
+			worst = fmax(worst, fabs(P1.val[t] - P0.val[t]) / P0.val[t]);
+		}
+		CHECK_MSG(same, "scale %g: other neighbours", scales[a]);
+		/* powers of two: exact; others: float rounding of the scaled inputs */
+		CHECK_MSG(worst <= (a < 2 ? 0 : 1e-4), "scale %g: P differs by %g", scales[a], worst);
+		tsne_sparse_free(&P1);
+		free(xb);
+	}
+	tsne_sparse_free(&P0);
+	free(x);
 }
 
 int main(void)
@@ -358,5 +434,6 @@ int main(void)
 	test_optimize();
 	test_pca();
 	test_errors();
+	test_rescale();
 	return check_summary("test_tsne");
 }

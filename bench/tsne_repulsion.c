@@ -1,0 +1,88 @@
+/* tsne_repulsion.c - one repulsion evaluation, Barnes-Hut (theta 0.5) against FFT
+ * interpolation, on a given layout: the measurement behind tsne's automatic choice of
+ * --method (TSNE_FFT_MIN_N).  Alternates bh, fft REPS times (default 5) and prints medians,
+ * and the FFT's relative error against Barnes-Hut's repulsion and Z.
+ *
+ *   tsne_repulsion LAYOUT.npy [REPS]     (LAYOUT: (N,2) float32 first array, e.g. a tsne
+ *                                         output; bench/tsne-bench.sh makes larger ones by
+ *                                         jittered copies of the 70,000-point layout) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "err.h"
+#include "npy.h"
+#include "tsne.h"
+#include "tsne_fft.h"
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: tsne_repulsion LAYOUT.npy [REPS]\n");
+		return 2;
+	}
+	int reps = argc > 2 ? atoi(argv[2]) : 5;
+	if (reps < 1 || reps > 100)
+		reps = 5;
+	FILE *f = fopen(argv[1], "rb");
+	npy_array a;
+	if (!f || npy_read_array(f, argv[1], &a) < 0 || a.h.dtype != NPY_F32 || a.h.ndim != 2 ||
+	    a.h.shape[1] != 2) {
+		fprintf(stderr, "tsne_repulsion: %s: not an (N,2) float32 layout\n", argv[1]);
+		return 1;
+	}
+	int64_t n = a.h.shape[0];
+	double *y = malloc((size_t)n * 2 * sizeof *y), *rf = malloc((size_t)n * 2 * sizeof *rf);
+	double *zf = malloc((size_t)n * sizeof *zf), *g = malloc((size_t)n * 2 * sizeof *g);
+	tsne_sparse P = {n, calloc((size_t)n + 1, sizeof(int64_t)), NULL, NULL}; /* no attraction */
+	tsne_fft *fft = tsne_fft_new(n);
+	tsne_work *w = tsne_work_new(n);
+	if (!y || !rf || !zf || !g || !P.row || !fft || !w) {
+		fprintf(stderr, "tsne_repulsion: out of memory\n");
+		return 1;
+	}
+	double x0 = INFINITY, x1 = -INFINITY;
+	for (int64_t t = 0; t < 2 * n; t++) {
+		y[t] = ((float *)a.data)[t];
+		x0 = fmin(x0, y[t]), x1 = fmax(x1, y[t]);
+	}
+	double tb[100], tf[100], zb = 0;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		if (tsne_gradient(g, y, &P, 1.0, TSNE_BH, 0.5, w, &zb) < 0)
+			return fprintf(stderr, "tsne_repulsion: %s\n", err_msg()), 1;
+		double t1 = now();
+		if (tsne_fft_repulsion(fft, y, n, rf, zf, NULL) < 0)
+			return fprintf(stderr, "tsne_repulsion: %s\n", err_msg()), 1;
+		tb[r] = t1 - t0, tf[r] = now() - t1;
+	}
+	/* gradient of BH with P = 0 is -4 rep / Z: compare with the FFT's -4 rep / Z */
+	double zs = 0, num = 0, den = 0;
+	for (int64_t i = 0; i < n; i++)
+		zs += zf[i];
+	for (int64_t t = 0; t < 2 * n; t++) {
+		double e = -4.0 * rf[t] / zs - g[t];
+		num += e * e, den += g[t] * g[t];
+	}
+	qsort(tb, reps, sizeof *tb, cmp_d);
+	qsort(tf, reps, sizeof *tf, cmp_d);
+	printf("N %lld, span %.0f, boxes %d: bh %.1f ms, fft %.1f ms (medians of %d), bh/fft %.2f; "
+	       "fft vs bh: repulsion rel. diff %.2e, Z rel. diff %.2e\n",
+	       (long long)n, x1 - x0, tsne_fft_boxes(x1 - x0), 1e3 * tb[reps / 2], 1e3 * tf[reps / 2],
+	       reps, tb[reps / 2] / tf[reps / 2], sqrt(num / den), zs / zb - 1);
+	return 0;
+}
