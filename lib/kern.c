@@ -2,6 +2,7 @@
  * (kern.h): the instruction-set path, and fused kernels or the layers of nn.c one by one. */
 #include "kern.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,20 @@ int kern_isa(void)
 	if (cur < 0)
 		(void)kern_isa_init();
 	return cur;
+}
+
+const char *kern_isa_describe(char *buf, size_t n)
+{
+	const char *e = getenv("DANN_ISA");
+	int k = snprintf(buf, n, "kernels: %s (%s%s; this binary and CPU run:",
+	                 kern_isa_name(kern_isa()), e && *e ? "DANN_ISA=" : "chosen automatically",
+	                 e && *e ? e : "");
+	for (int i = 0; i < KERN_ISA_N; i++)
+		if (kern_isa_runs(i) && k >= 0 && (size_t)k < n)
+			k += snprintf(buf + k, n - k, " %s", kern_isa_name(i));
+	if (k >= 0 && (size_t)k < n)
+		snprintf(buf + k, n - k, ")");
+	return buf;
 }
 
 void kern_set_fusion(int on)

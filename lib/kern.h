@@ -34,6 +34,8 @@ int kern_isa(void);
 const char *kern_isa_name(int isa);
 /* 1 if this binary has the path's kernels and the CPU (and OS) can run them. */
 int kern_isa_runs(int isa);
+/* One line for -v: the path in use and the paths this binary and CPU run, into buf. */
+const char *kern_isa_describe(char *buf, size_t n);
 /* Force a path (tests, benchmarks).  Returns 0 or DN_ERANGE when it cannot run here. */
 int kern_isa_set(int isa);
 /* 0: never fuse BatchNorm backward into the conv backward nor the evaluation layers into the
