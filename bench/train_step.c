@@ -6,7 +6,8 @@
  *
  * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
  * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
- * of the process, which on a shared machine is steadier than the wall clock).  An image is one of the 2B in a DANN batch.  With --profile it
+ * of the process, which on a shared machine is steadier than the wall clock).  DANN_ISA picks
+ * the kernels' instruction-set path (lib/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
  * also prints the time of every layer call inside one step (averaged over the timed steps):
  * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
  * exactly the code dann-train runs. */
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "err.h"
 #include "kern.h"
 #include "model.h"
 #include "nn.h"
@@ -250,6 +252,12 @@ int main(int argc, char **argv)
 	if (reps < 1 || steps < 1 || reps > 1000)
 		return 2;
 	nn_set_threads(threads);
+	if (kern_isa_init() < 0) {
+		fprintf(stderr, "train_step: %s\n", err_msg());
+		return 2;
+	}
+	char isa[128];
+	printf("# %s\n", kern_isa_describe(isa, sizeof isa));
 	npy_dataset src, tgt;
 	/* source grayscale as MNIST, target RGB as MNIST-M */
 	synth(&src, 4096, size, size, 1, 1);
