@@ -23,7 +23,9 @@ PKGS := zlib libpng libjpeg libcurl libgif openblas libarchive fftw3f
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-OPT     ?= -O2 -march=native
+# No -march=native: the binary runs on any x86-64; the hot kernels are compiled per
+# instruction set (mk/kern.mk) and chosen at run time (lib/kern.h).
+OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wno-unused-parameter
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -MMD -MP -Ilib $(PKG_CFLAGS) $(CFLAGS)

@@ -1,10 +1,12 @@
 #!/bin/sh
-# run.sh - issue 10's benchmark, side by side in one run (called by `make bench`).
-#   1. the machine's measured peak (bench/peak.c: FMA loop, OpenBLAS sgemm)
-#   2. our DANN training step (bench/train_step.c, the code dann-train runs) and PyTorch's
-#      (bench/torch_dann.py), 1 and 2 threads, interleaved, median images/s
-#   3. FLOPs per image, achieved FLOP/s and the fraction of peak, per-layer profile
-#   4. the embedding forward (what dann-embed runs) against PyTorch's no_grad forward
+# run.sh - issues 10 and 19's benchmark, side by side in one run (called by `make bench`).
+#   1. the machine's measured peak (bench/peak.c: FMA loop of each instruction-set path the CPU
+#      runs, OpenBLAS sgemm)
+#   2. our DANN training step (bench/train_step.c, the code dann-train runs) on every path
+#      (DANN_ISA), 28x28 and 32x32, and PyTorch's (bench/torch_dann.py), 1 and 2 threads, median
+#      images/s; FLOP/s against each path's FMA peak; the 32x32 / 28x28 FLOP-rate ratio
+#   3. per-layer profile of the best path
+#   4. the embedding forward (what dann-embed runs) on every path against PyTorch's no_grad
 # Every rate is given twice: per wall-clock second, and per CPU-second of the process (on a
 # shared machine the second is what the code achieves while it runs; on an idle machine the
 # two agree for 1 thread).  PyTorch lines are skipped when python3-torch is missing.
@@ -21,41 +23,50 @@ have_torch=0
 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# OpenBLAS core: $(OPENBLAS_VERBOSE=2 "$D/peak" 2>&1 >/dev/null | grep -m1 -i core || echo '?')  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
-echo "## 1. peak (GFLOP/s: wall, per CPU-second x threads)"
+echo "## 1. peak (GFLOP/s: wall, per CPU-second x threads), per instruction-set path"
 "$D/peak" | tee "$TMP/peak"
-fma1=$(awk '$1=="fma" && $2==1 {print $4}' "$TMP/peak")
+# the kernels' paths this CPU runs, best first (lib/kern.h), from the peak loops it could run
+PATHS=$(awk '$2 == 1 { sub(/^(fma|muladd)-/, "", $1); if ($1 != "sgemm") printf "%s ", $1 }' "$TMP/peak")
+BEST=${PATHS%% *}
 
-echo "## 2. training step, batch 64 source + 64 target (images/s: median min max, then per CPU-s)"
+echo "## 2. training step, batch 64 source + 64 target, every path side by side (paths alternate"
+echo "##    within each size and thread count; images/s: median min max, then per CPU-s)"
 for t in $THREADS; do
-	"$D/train_step" --threads "$t" --steps "$STEPS" --reps "$REPS" | grep -v '^#' | tee -a "$TMP/train"
+	for size in 28 32; do
+		for isa in $PATHS; do
+			DANN_ISA=$isa "$D/train_step" --threads "$t" --size "$size" --steps "$STEPS" --reps "$REPS" > "$TMP/one"
+			g=$(awk '/GFLOP\/s per CPU-second/ { print $(NF - 3) }' "$TMP/one")
+			grep -v '^#' "$TMP/one" | sed "s/^ours/ours-$isa-$size/; s/\$/\t$g/" | tee -a "$TMP/train"
+		done
+	done
 	if [ "$have_torch" = 1 ]; then
 		"$PY" bench/torch_dann.py --threads "$t" --steps "$STEPS" --reps "$REPS" 2>/dev/null | tee -a "$TMP/train"
 	fi
 done
-awk -v fma1="$fma1" '
-	$1 == "ours" { o[$2] = $3; oc[$2] = $6 }
-	$1 == "pytorch" { p[$2] = $3; pc[$2] = $6 }
-	END {
-		bo = 0; bp = 0; bpc = 0; boc = 0
-		for (t in o) { if (o[t] > bo) { bo = o[t]; bt = t }; if (oc[t] > boc) boc = oc[t] }
-		for (t in p) { if (p[t] > bp) { bp = p[t]; pt = t }; if (pc[t] > bpc) bpc = pc[t] }
-		printf "# best: ours %d images/s (%s threads)", bo, bt
-		if (bp > 0) printf ", PyTorch %d images/s (%s threads): ratio %.2f", bp, pt, bo / bp
-		printf "\n# per CPU-second (1 thread): ours %d, PyTorch %s", oc[1], (1 in pc) ? pc[1] : "-"
-		if (1 in pc) printf ": ratio %.2f", oc[1] / pc[1]
-		printf "\n"
-	}' "$TMP/train"
+echo "# impl-path-size threads img/s(median min max) img/s-per-CPU-s GFLOP/s-per-CPU-s; below, the"
+echo "# GFLOP/s per CPU-second against the FMA peak of one core of the same path (peak.c)"
+awk 'NR == FNR { if ($2 == 1) pk[$1] = $4; next }
+	$1 ~ /^ours-/ { split($1, a, "-"); p = pk["fma-" a[2]]; if (p == "") p = pk["muladd-" a[2]]
+		printf "#   %-9s %sx%s %s threads: %6.0f images/s, %5.1f GFLOP/s per CPU-second = %3.0f%% of its peak (%.1f)\n",
+			a[2], a[3], a[3], $2, $3, $7, 100 * $7 / p, p
+		if (a[3] == 28) r28[a[2] " " $2] = $7
+		else if ((a[2] " " $2) in r28)
+			printf "#   %-9s %s threads: FLOP rate 32x32 / 28x28 = %.2f\n", a[2], $2, $7 / r28[a[2] " " $2] }
+	$1 == "pytorch" { printf "#   PyTorch 28x28 %s threads: %6.0f images/s\n", $2, $3 }' \
+	"$TMP/peak" "$TMP/train"
 
-echo "## 3. FLOPs, fraction of peak, per-layer profile (1 thread)"
-"$D/train_step" --threads 1 --steps "$STEPS" --reps 3 --profile | grep '^#' | tee "$TMP/prof"
-awk -v fma1="$fma1" '/GFLOP\/s per CPU-second/ { for (i = 1; i <= NF; i++) if ($i == "(wall),") g = $(i + 1);
-	printf "# 1 thread: %.1f GFLOP/s per CPU-second = %.0f%% of the FMA peak of one core (%.1f)\n", g, 100 * g / fma1, fma1 }' "$TMP/prof"
+echo "## 3. per-layer profile of the best path ($BEST), 28x28 and 32x32 (1 thread)"
+for size in 28 32; do
+	DANN_ISA=$BEST "$D/train_step" --threads 1 --size "$size" --steps "$STEPS" --reps 3 --profile | grep '^#'
+done
 
-echo "## 4. embedding forward to the 768 features (dann-embed's path), batches of 256"
+echo "## 4. embedding forward to the features (dann-embed's path), batches of 256"
 for t in $THREADS; do
-	"$D/train_step" --threads "$t" --reps "$REPS" --embed-only | grep -v '^#'
+	for isa in $PATHS; do
+		DANN_ISA=$isa "$D/train_step" --threads "$t" --reps "$REPS" --embed-only | grep -v '^#' | sed "s/^ours/ours-$isa/"
+	done
 	if [ "$have_torch" = 1 ]; then
 		"$PY" bench/torch_dann.py --threads "$t" --reps "$REPS" --embed --steps 1 --warmup 1 2>/dev/null | grep embed
 	fi
 done
-"$D/train_step" --threads 1 --reps 3 --embed-only --profile | grep '^#'
+DANN_ISA=$BEST "$D/train_step" --threads 1 --reps 3 --embed-only --profile | grep '^#'

@@ -6,7 +6,8 @@
  *
  * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
  * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
- * of the process, which on a shared machine is steadier than the wall clock).  An image is one of the 2B in a DANN batch.  With --profile it
+ * of the process, which on a shared machine is steadier than the wall clock).  DANN_ISA picks
+ * the kernels' instruction-set path (lib/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
  * also prints the time of every layer call inside one step (averaged over the timed steps):
  * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
  * exactly the code dann-train runs. */
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "err.h"
 #include "kern.h"
 #include "model.h"
 #include "nn.h"
@@ -110,13 +112,22 @@ WRAPV(model_domain_backward, (const model *m, model_params *g, model_acts *ga,
 WRAPV(model_features_backward, (const model *m, model_params *g, model_acts *ga,
                                 const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= features backward (total)")
-WRAPV(kern_conv2d_forward, (float *out, float *cols, const float *in, const float *w,
-                          const float *b, int B, int H, int W, int C, int OC, int KS),
-      (out, cols, in, w, b, B, H, W, C, OC, KS), L("conv fwd OC", OC))
-WRAPV(kern_conv2d_backward, (float *din, float *dw, float *db, float *dcols, const float *dout,
-                             const float *cols, const float *in, const float *w, int B, int H,
-                             int W, int C, int OC, int KS),
-      (din, dw, db, dcols, dout, cols, in, w, B, H, W, C, OC, KS), L("conv bwd OC", OC))
+WRAPV(kern_block_forward, (const kern_block *Lb, float *r, kern_saved *s, const float *in,
+                           const float *w, const float *b, const float *gamma, const float *beta,
+                           float *const *rm, float *const *rv, int B, int groups, int train,
+                           float mom, float *ws),
+      (Lb, r, s, in, w, b, gamma, beta, rm, rv, B, groups, train, mom, ws),
+      L("conv+bn+pool+relu fwd OC", Lb->OC))
+WRAPV(kern_block_backward, (const kern_block *Lb, float *din, float *dw, float *db, float *dgamma,
+                            float *dbeta, const kern_saved *gs, const float *dr, const float *r,
+                            const kern_saved *s, const float *in, const float *w,
+                            const float *gamma, int B, int groups, float *ws),
+      (Lb, din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, B, groups, ws),
+      L("relu+pool+bn+conv bwd OC", Lb->OC))
+WRAPV(kern_features_eval, (const kern_block Lb[2], float *feat, float *r1, kern_saved s[2],
+                           const float *x, const float *const l1[6], const float *const l2[6],
+                           int B, float *ws, float *ws2),
+      (Lb, feat, r1, s, x, l1, l2, B, ws, ws2), "features eval (2 blocks)")
 WRAPV(nn_batchnorm_forward, (float *out, float *mean, float *rstd, const float *in,
                              const float *gamma, const float *beta, float *const *run_mean,
                              float *const *run_var, int N, int C, int groups, int train,
@@ -193,30 +204,6 @@ static double flops_report(const model *m, int batch, int print)
 	return total;
 }
 
-WRAP(int, kern_bn_pool_relu_forward, (float *r, uint8_t *arg, float *mean, float *rstd,
-                                      const float *x, const float *gamma, const float *beta,
-                                      float *const *rm, float *const *rv, int B, int H, int W,
-                                      int C, int groups, float mom),
-     (r, arg, mean, rstd, x, gamma, beta, rm, rv, B, H, W, C, groups, mom),
-     L("bn+pool+relu fwd C", C))
-WRAP(int, kern_relu_pool_bn_backward, (float *dx, float *dgamma, float *dbeta, const float *dr,
-                                       const float *r, const uint8_t *arg, const float *x,
-                                       const float *mean, const float *rstd, const float *gamma,
-                                       int B, int H, int W, int C, int groups),
-     (dx, dgamma, dbeta, dr, r, arg, x, mean, rstd, gamma, B, H, W, C, groups),
-     L("relu+pool+bn bwd C", C))
-WRAP(int, kern_conv2d_bn_backward, (float *din, float *dw, float *db, float *dgamma, float *dbeta,
-                                    const float *dr, const float *r, const uint8_t *arg,
-                                    const float *cx, const float *mean, const float *rstd,
-                                    const float *gamma, const float *in, const float *w, int B,
-                                    int H, int W, int C, int OC, int KS, int groups),
-     (din, dw, db, dgamma, dbeta, dr, r, arg, cx, mean, rstd, gamma, in, w, B, H, W, C, OC, KS,
-      groups),
-     L("relu+pool+bn+conv bwd OC", OC))
-WRAP(int, kern_features_eval, (float *feat, float *p1, const float *x, const float *const l1[6],
-                               const float *const l2[6], int B, int H, int W),
-     (feat, p1, x, l1, l2, B, H, W), "features eval (fused)")
-
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -265,6 +252,12 @@ int main(int argc, char **argv)
 	if (reps < 1 || steps < 1 || reps > 1000)
 		return 2;
 	nn_set_threads(threads);
+	if (kern_isa_init() < 0) {
+		fprintf(stderr, "train_step: %s\n", err_msg());
+		return 2;
+	}
+	char isa[128];
+	printf("# %s\n", kern_isa_describe(isa, sizeof isa));
 	npy_dataset src, tgt;
 	/* source grayscale as MNIST, target RGB as MNIST-M */
 	synth(&src, 4096, size, size, 1, 1);

@@ -1,75 +1,93 @@
-/* kern.h - fast convolution kernels for the digits network (issue 10).
+/* kern.h - the convolutional layers of the network as one API: conv -> [BatchNorm] -> 2x2
+ * max-pool -> ReLU blocks, forward and backward (issue 19).  Which implementation runs is
+ * decided here, in one place (lib/kern.c), not by the caller:
+ *   - the instruction set: the kernels of lib/kern_simd.h are compiled for portable C
+ *     ("generic"), AVX2 + FMA ("avx2") and AVX-512 ("avx512") into the same binary; the best
+ *     the CPU runs is taken, or the one the environment variable DANN_ISA names;
+ *   - fused or not: direct convolutions with register tiles and BatchNorm + pool + ReLU fused
+ *     into their neighbours where the instruction set has kernels for the shapes; otherwise the
+ *     layers of nn.h one by one (im2col + sgemm for the convolution).
+ * Same contracts as nn.h: NHWC activations, weights (OC,KS,KS,C), valid convolution with
+ * stride 1, backward ADDS into every gradient.  The caller owns every buffer, including the
+ * kernels' workspace (kern_ws_floats), so two models can run in one process.
  *
- * Same contracts as nn_conv2d_forward / nn_conv2d_backward (nn.h): NHWC activations, weights
- * (OC,KS,KS,C), valid convolution with stride 1, backward ADDS into din, dw and db.  They
- * compute the same function, but as direct convolutions with AVX-512 register tiles instead of
- * im2col + sgemm: no patch matrix is written, each image's working set stays in L1/L2, and
- * threads take whole images.  The `cols` / `dcols` arguments are unused on that path.
- *
- * The direct path is taken when the build has AVX-512 (-march=native on such a CPU) and the
- * shapes fit the tiles (OC a multiple of 16 up to 48; for backward C = 3 or a multiple of 16 up
- * to 48; output width within the tile sizes); otherwise the calls fall through to nn.c.
- *
- * Determinism: each output of the forward and of din is computed by one thread in a fixed
- * order; dw and db are summed per fixed chunk of images (NN_CHUNKS) and the chunks added in
- * order, so results do not depend on the thread count. */
+ * Determinism: within one path, results do not depend on the thread count (fixed chunks, as
+ * nn.h).  Across paths the functions agree to floating-point rounding (different summation
+ * orders and fused multiply-adds): tests/unit/test_kern.c checks each path against nn.c to a
+ * relative 1e-5 per layer, and whole training runs against the generic path to 1e-4 relative
+ * (test_nn_isa.c). */
 #ifndef DN_KERN_H
 #define DN_KERN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-/* 1 if the direct kernels handle this convolution (else the nn.c path is used). */
-int kern_conv2d_supported(int H, int W, int C, int OC, int KS, int backward);
+/* --- instruction-set paths ------------------------------------------------------------------ */
+enum { KERN_ISA_GENERIC = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2, KERN_ISA_N = 3 };
 
-void kern_conv2d_forward(float *out, float *cols, const float *in, const float *w,
-                         const float *b, int B, int H, int W, int C, int OC, int KS);
-void kern_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
-                          const float *cols, const float *in, const float *w, int B, int H,
-                          int W, int C, int OC, int KS);
+/* Choose the path: DANN_ISA when set (generic, avx2, avx512 or auto), else the best this CPU
+ * runs.  Returns 0, or DN_ERANGE (err_msg says why) when DANN_ISA names no path or one this
+ * binary or CPU cannot run; then the automatic choice stays in effect.  Tools call it before
+ * any work; the layer calls run it themselves (ignoring the error) when nobody did. */
+int kern_isa_init(void);
+/* The path in use, and a path's name ("generic", "avx2", "avx512"). */
+int kern_isa(void);
+const char *kern_isa_name(int isa);
+/* 1 if this binary has the path's kernels and the CPU (and OS) can run them. */
+int kern_isa_runs(int isa);
+/* One line for -v: the path in use and the paths this binary and CPU run, into buf. */
+const char *kern_isa_describe(char *buf, size_t n);
+/* Force a path (tests, benchmarks).  Returns 0 or DN_ERANGE when it cannot run here. */
+int kern_isa_set(int isa);
+/* 0: never fuse BatchNorm backward into the conv backward nor the evaluation layers into the
+ * conv (tests: the unfused kernels run too); 1 (default): fuse where possible. */
+void kern_set_fusion(int on);
 
-/* Evaluation-mode conv -> BatchNorm (running statistics; gamma NULL: none) -> 2x2 max-pool ->
- * ReLU in one pass: BN folded into the weights, the pool and ReLU applied to the register tile,
- * so only the pooled map (B,OH/2,OW/2,OC) is written.  Returns 0, or -1 when the shapes are
- * not handled (then nothing is written and the caller takes the layer-by-layer path). */
-int kern_conv2d_bn_pool_relu_eval(float *out, const float *in, const float *w, const float *b,
-                                  const float *gamma, const float *beta, const float *rmean,
-                                  const float *rvar, int B, int H, int W, int C, int OC, int KS);
+/* --- conv -> [BN] -> pool -> ReLU ------------------------------------------------------------ */
+typedef struct {
+	int H, W, C;   /* input (B,H,W,C) */
+	int OC, KS;    /* filters: OH = H-KS+1, OW = W-KS+1, both even */
+	int bn;        /* BatchNorm between the conv and the pool */
+	int din;       /* the backward computes the input gradient */
+} kern_block;
 
-/* The whole feature extractor in evaluation mode (dann-embed, accuracy): conv1 -> BN -> pool ->
- * ReLU -> conv2 -> BN -> pool -> ReLU, fused as above, one image at a time through both layers
- * in one parallel region.  l1 and l2 are {weight, bias, gamma, beta, running mean, running var}
- * of each layer (gamma NULL: no BatchNorm).  x (B,H,W,3); p1 (B,H1,W1,32) receives the first
- * pooled map; feat (B,H2,W2,48).  Returns 0, or -1 when not handled (nothing written). */
-int kern_features_eval(float *feat, float *p1, const float *x, const float *const l1[6],
-                       const float *const l2[6], int B, int H, int W);
+/* What the training forward saves for the backward (and, in a gradient set, the backward's
+ * scratch).  conv (B,OH,OW,OC) always; norm (B,OH,OW,OC), pool (B,OH/2,OW/2,OC) and cols
+ * (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax; mean and
+ * rstd (groups,OC). */
+typedef struct {
+	float *conv, *norm, *pool, *cols;
+	uint8_t *arg;
+	float *mean, *rstd;
+} kern_saved;
 
-/* Training-mode BatchNorm -> 2x2 max-pool -> ReLU of a conv map x (B,H,W,C), H and W even, in
- * two passes (statistics, then normalise+pool+ReLU) without writing the normalised map:
- * r (B,H/2,W/2,C) the ReLU output, arg its window argmax (0..3, first of equal maxima), mean and
- * rstd (groups,C) per consecutive group of B/groups images, running statistics rm[g], rv[g]
- * updated per group as nn_batchnorm_forward.  Returns 0, or -1 when not handled (nothing
- * written). */
-int kern_bn_pool_relu_forward(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-                              const float *gamma, const float *beta, float *const *rm,
-                              float *const *rv, int B, int H, int W, int C, int groups, float mom);
-/* Its backward from dr (the gradient at r): ADDS d(x) into dx (B,H,W,C), d(gamma), d(beta).
- * The same as nn_relu_backward + nn_maxpool2_backward + nn_batchnorm_backward, without the
- * scattered intermediate: the sums of BN's backward run over the pooled cells only. */
-int kern_relu_pool_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dr,
-                               const float *r, const uint8_t *arg, const float *x,
-                               const float *mean, const float *rstd, const float *gamma, int B,
-                               int H, int W, int C, int groups);
+/* Workspace of one block (packed weights, per-chunk partial sums), in floats. */
+size_t kern_ws_floats(const kern_block *L);
 
-/* ReLU + pool + BN backward (as kern_relu_pool_bn_backward) and then the convolution's
- * backward (as kern_conv2d_backward) in one: the gradient at the conv output is computed one
- * image at a time into a per-thread buffer and consumed at once by the dw / db / din tiles, so
- * it is never stored.  cx is the conv output (the BN input); in, w the conv's input and
- * weights.  Adds into din (may be NULL), dw, db, dgamma, dbeta.  Returns 0, or -1 when not
- * handled (nothing written). */
-int kern_conv2d_bn_backward(float *din, float *dw, float *db, float *dgamma, float *dbeta,
-                            const float *dr, const float *r, const uint8_t *arg, const float *cx,
-                            const float *mean, const float *rstd, const float *gamma,
-                            const float *in, const float *w, int B, int H, int W, int C, int OC,
-                            int KS, int groups);
+/* r (B,OH/2,OW/2,OC) = ReLU(pool(BN(conv(in)))).  train: BN with batch statistics over
+ * `groups` equal consecutive groups of images, running statistics rm[g], rv[g] updated with
+ * momentum mom (as nn_batchnorm_forward), s filled for the backward; otherwise BN with rm[0],
+ * rv[0] (s->conv, norm, pool, cols may be used as scratch).  gamma, beta, rm, rv unused
+ * without BN. */
+void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const float *in,
+                        const float *w, const float *b, const float *gamma, const float *beta,
+                        float *const *rm, float *const *rv, int B, int groups, int train,
+                        float mom, float *ws);
+/* From dr (the gradient at r) and the forward's s: adds into din (when L->din), dw, db,
+ * dgamma, dbeta (BN only).  gs: scratch of the same shapes as s (zeroed by the caller: the
+ * layer-by-layer path adds into it). */
+void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, float *dgamma,
+                         float *dbeta, const kern_saved *gs, const float *dr, const float *r,
+                         const kern_saved *s, const float *in, const float *w,
+                         const float *gamma, int B, int groups, float *ws);
+
+/* Two blocks in evaluation mode (the feature extractor of dann-embed): feat = block 2 of
+ * block 1 of x, r1 receives block 1's output.  l1, l2: {weight, bias, gamma, beta, running
+ * mean, running var} (gamma NULL: no BN).  One image at a time through both layers where the
+ * path has fused kernels; s[2] scratch for the layer-by-layer path; ws, ws2 each block's
+ * workspace. */
+void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_saved s[2],
+                        const float *x, const float *const l1[6], const float *const l2[6],
+                        int B, float *ws, float *ws2);
 
 #endif

@@ -192,6 +192,21 @@ void model_init_params(model *m, uint64_t seed)
 
 /* --- activations --------------------------------------------------------------------------- */
 
+/* the two conv -> [BN] -> pool -> ReLU blocks of the feature extractor (kern.h) */
+static void blocks(const model *m, kern_block L[2])
+{
+	L[0] = (kern_block){m->H, m->W, 3, MODEL_C1, MODEL_KS, m->bn, 0};
+	L[1] = (kern_block){m->p1h, m->p1w, MODEL_C1, MODEL_C2, MODEL_KS, m->bn, 1};
+}
+
+/* block i's saved state (or, in a gradient set, its scratch) in a */
+static kern_saved saved(const model_acts *a, int i)
+{
+	if (i == 0)
+		return (kern_saved){a->c1, a->n1, a->p1, a->cols1, a->arg1, a->bnm1, a->bnr1};
+	return (kern_saved){a->c2, a->n2, a->p2, a->cols2, a->arg2, a->bnm2, a->bnr2};
+}
+
 int model_acts_alloc(model_acts *a, const model *m, int B)
 {
 	memset(a, 0, sizeof *a);
@@ -232,13 +247,24 @@ int model_acts_alloc(model_acts *a, const model *m, int B)
 #undef TAKE
 	a->arg1 = (uint8_t *)p;
 	a->arg2 = a->arg1 + q1;
+	kern_block L[2];
+	blocks(m, L);
+	size_t w1 = kern_ws_floats(&L[0]), w2 = kern_ws_floats(&L[1]);
+	a->ws1 = aligned_alloc(64, ((w1 + w2) * sizeof(float) + 63) & ~(size_t)63);
+	if (!a->ws1) {
+		model_acts_free(a);
+		return err_set(DN_ENOMEM, "out of memory for activations (batch %d)", B);
+	}
+	a->ws2 = a->ws1 + w1;
 	return 0;
 }
 
 void model_acts_free(model_acts *a)
 {
 	free(a->block);
+	free(a->ws1);
 	a->block = NULL;
+	a->ws1 = a->ws2 = NULL;
 }
 
 /* --- forward ------------------------------------------------------------------------------------ */
@@ -264,57 +290,24 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int trai
 	const model_stats *set[2], *s;
 	run_sets(m, groups, train, set);
 	s = set[0];
-	const float mom = 0.1f;
-	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
-	/* evaluation: fused conv -> BN -> pool -> ReLU passes (kern.h), when the shapes allow */
+	kern_block L[2];
+	kern_saved sv[2] = {saved(a, 0), saved(a, 1)};
+	blocks(m, L);
 	if (!train) {
 		const float *l1[6] = {p->c1w, p->c1b, p->bn1g, p->bn1b, s->bn1m, s->bn1v};
 		const float *l2[6] = {p->c2w, p->c2b, p->bn2g, p->bn2b, s->bn2m, s->bn2v};
-		if (kern_features_eval(a->feat, a->r1, a->x, l1, l2, B, m->H, m->W) == 0)
-			return;
-	}
-	/* conv1 -> BN -> pool -> ReLU */
-	kern_conv2d_forward(a->c1, a->cols1, a->x, p->c1w, p->c1b, B, m->H, m->W, 3, MODEL_C1, MODEL_KS);
-	size_t q1 = (size_t)B * m->p1h * m->p1w * MODEL_C1;
-	/* training: BN + pool + ReLU fused (kern.h); the normalised map is never written */
-	if (!(m->bn && train &&
-	      kern_bn_pool_relu_forward(a->r1, a->arg1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b,
-	                                RUN(bn1m), RUN(bn1v), B, m->c1h, m->c1w, MODEL_C1, groups,
-	                                mom) == 0)) {
-		const float *pre1 = a->c1;
-		if (m->bn) {
-			nn_batchnorm_forward(a->n1, a->bnm1, a->bnr1, a->c1, p->bn1g, p->bn1b, RUN(bn1m),
-			                     RUN(bn1v), n1, MODEL_C1, groups, train, mom);
-			pre1 = a->n1;
-		}
-		nn_maxpool2_forward(a->p1, a->arg1, pre1, B, m->c1h, m->c1w, MODEL_C1);
-		nn_relu_forward(a->r1, a->p1, q1);
-	}
-	/* conv2 -> BN -> pool -> ReLU -> Dropout2d */
-	kern_conv2d_forward(a->c2, a->cols2, a->r1, p->c2w, p->c2b, B, m->p1h, m->p1w, MODEL_C1,
-	                  MODEL_C2, MODEL_KS);
-	size_t q2 = (size_t)B * m->p2h * m->p2w * MODEL_C2;
-	if (m->bn && train &&
-	    kern_bn_pool_relu_forward(a->r2, a->arg2, a->bnm2, a->bnr2, a->c2, p->bn2g, p->bn2b,
-	                              RUN(bn2m), RUN(bn2v), B, m->c2h, m->c2w, MODEL_C2, groups,
-	                              mom) == 0) {
-		nn_dropout2d_mask(a->mask, B, MODEL_C2, 0.5f, drop_seed, step);
-		nn_dropout2d_forward(a->feat, a->r2, a->mask, B, m->p2h * m->p2w, MODEL_C2);
+		kern_features_eval(L, a->feat, a->r1, sv, a->x, l1, l2, B, a->ws1, a->ws2);
 		return;
 	}
-	const float *pre2 = a->c2;
+	const float mom = 0.1f;
+	kern_block_forward(&L[0], a->r1, &sv[0], a->x, p->c1w, p->c1b, p->bn1g, p->bn1b, RUN(bn1m),
+	                   RUN(bn1v), B, groups, 1, mom, a->ws1);
+	/* Dropout2d after the second block (with BatchNorm only) */
+	kern_block_forward(&L[1], m->bn ? a->r2 : a->feat, &sv[1], a->r1, p->c2w, p->c2b, p->bn2g,
+	                   p->bn2b, RUN(bn2m), RUN(bn2v), B, groups, 1, mom, a->ws2);
 	if (m->bn) {
-		nn_batchnorm_forward(a->n2, a->bnm2, a->bnr2, a->c2, p->bn2g, p->bn2b, RUN(bn2m),
-		                     RUN(bn2v), n2, MODEL_C2, groups, train, mom);
-		pre2 = a->n2;
-	}
-	nn_maxpool2_forward(a->p2, a->arg2, pre2, B, m->c2h, m->c2w, MODEL_C2);
-	if (m->bn && train) {
-		nn_relu_forward(a->r2, a->p2, q2);
 		nn_dropout2d_mask(a->mask, B, MODEL_C2, 0.5f, drop_seed, step);
 		nn_dropout2d_forward(a->feat, a->r2, a->mask, B, m->p2h * m->p2w, MODEL_C2);
-	} else {
-		nn_relu_forward(a->feat, a->p2, q2);
 	}
 }
 
@@ -405,51 +398,20 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups)
 {
 	const model_params *p = &m->p;
-	int n1 = B * m->c1h * m->c1w, n2 = B * m->c2h * m->c2w;
-	size_t q1 = (size_t)B * m->p1h * m->p1w * MODEL_C1, q2 = (size_t)B * m->p2h * m->p2w * MODEL_C2;
-	/* Dropout2d -> ReLU -> pool -> BN -> conv2 */
-	int fused = 0;
+	kern_block L[2];
+	blocks(m, L);
+	kern_saved sv[2] = {saved(a, 0), saved(a, 1)}, gs[2] = {saved(ga, 0), saved(ga, 1)};
+	/* Dropout2d (with BatchNorm only) -> block 2 -> block 1 */
+	const float *dr2 = ga->feat, *r2 = a->feat;
 	if (m->bn) {
 		nn_dropout2d_backward(ga->r2, ga->feat, a->mask, B, m->p2h * m->p2w, MODEL_C2);
-		/* ReLU + pool + BN + conv2 backward fused (kern.h), else in steps */
-		fused = kern_conv2d_bn_backward(ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, ga->r2, a->r2,
-		                                a->arg2, a->c2, a->bnm2, a->bnr2, p->bn2g, a->r1, p->c2w,
-		                                B, m->p1h, m->p1w, MODEL_C1, MODEL_C2, MODEL_KS,
-		                                groups) == 0;
-		if (!fused && kern_relu_pool_bn_backward(ga->c2, g->bn2g, g->bn2b, ga->r2, a->r2, a->arg2, a->c2,
-		                               a->bnm2, a->bnr2, p->bn2g, B, m->c2h, m->c2w, MODEL_C2,
-		                               groups) < 0) {
-			nn_relu_backward(ga->p2, ga->r2, a->r2, q2);
-			nn_maxpool2_backward(ga->n2, ga->p2, a->arg2, B, m->c2h, m->c2w, MODEL_C2);
-			nn_batchnorm_backward(ga->c2, g->bn2g, g->bn2b, ga->n2, a->c2, a->bnm2, a->bnr2,
-			                      p->bn2g, n2, MODEL_C2, groups);
-		}
-	} else {
-		nn_relu_backward(ga->p2, ga->feat, a->feat, q2);
-		nn_maxpool2_backward(ga->c2, ga->p2, a->arg2, B, m->c2h, m->c2w, MODEL_C2);
+		dr2 = ga->r2;
+		r2 = a->r2;
 	}
-	if (!fused)
-		kern_conv2d_backward(ga->r1, g->c2w, g->c2b, ga->cols2, ga->c2, a->cols2, a->r1, p->c2w,
-		                     B, m->p1h, m->p1w, MODEL_C1, MODEL_C2, MODEL_KS);
-	/* ReLU -> pool -> BN -> conv1 */
-	fused = m->bn && kern_conv2d_bn_backward(NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, ga->r1, a->r1,
-	                                         a->arg1, a->c1, a->bnm1, a->bnr1, p->bn1g, a->x,
-	                                         p->c1w, B, m->H, m->W, 3, MODEL_C1, MODEL_KS,
-	                                         groups) == 0;
-	if (fused)
-		return;
-	if (!(m->bn && kern_relu_pool_bn_backward(ga->c1, g->bn1g, g->bn1b, ga->r1, a->r1, a->arg1,
-	                                          a->c1, a->bnm1, a->bnr1, p->bn1g, B, m->c1h,
-	                                          m->c1w, MODEL_C1, groups) == 0)) {
-		nn_relu_backward(ga->p1, ga->r1, a->r1, q1);
-		float *dpre1 = m->bn ? ga->n1 : ga->c1;
-		nn_maxpool2_backward(dpre1, ga->p1, a->arg1, B, m->c1h, m->c1w, MODEL_C1);
-		if (m->bn)
-			nn_batchnorm_backward(ga->c1, g->bn1g, g->bn1b, ga->n1, a->c1, a->bnm1, a->bnr1,
-			                      p->bn1g, n1, MODEL_C1, groups);
-	}
-	kern_conv2d_backward(NULL, g->c1w, g->c1b, NULL, ga->c1, a->cols1, a->x, p->c1w, B, m->H, m->W, 3,
-	                   MODEL_C1, MODEL_KS);
+	kern_block_backward(&L[1], ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, &gs[1], dr2, r2, &sv[1],
+	                    a->r1, p->c2w, p->bn2g, B, groups, ga->ws2);
+	kern_block_backward(&L[0], NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, &gs[0], ga->r1, a->r1,
+	                    &sv[0], a->x, p->c1w, p->bn1g, B, groups, ga->ws1);
 }
 
 /* --- inference ------------------------------------------------------------------------------- */

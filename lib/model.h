@@ -97,6 +97,7 @@ typedef struct {
 	float *mask;                  /* (B,48) dropout mask */
 	float *cols1, *cols2;         /* (B*c1h*c1w, 75), (B*c2h*c2w, 800) im2col rows */
 	uint8_t *arg1, *arg2;         /* pool argmax */
+	float *ws1, *ws2;             /* the conv blocks' kernel workspaces (kern_ws_floats) */
 } model_acts;
 
 /* Set up the geometry and allocate parameters (zero) for arch and input size; H = W = 28 or

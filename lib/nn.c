@@ -87,11 +87,13 @@ void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w,
 {
 	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
 	int64_t rows_per_img = (int64_t)OH * OW;
-	int nt = nn_threads < B ? nn_threads : B;
-#pragma omp parallel for schedule(static) num_threads(nt)
-	for (int t = 0; t < nt; t++) {
+	/* fixed chunks of images, not one per thread: OpenBLAS rounds a row differently by its
+	 * place in the matrix, so the split must not depend on the thread count */
+	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
+#pragma omp parallel for schedule(static) num_threads(nn_threads)
+	for (int t = 0; t < nch; t++) {
 		int64_t b0, b1;
-		part(B, nt, t, &b0, &b1);
+		part(B, nch, t, &b0, &b1);
 		if (b1 <= b0)
 			continue;
 		im2col(cols, in, (int)b0, (int)b1, H, W, C, KS);
@@ -135,13 +137,14 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
 	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
 	int64_t P = (int64_t)B * OH * OW, rows_per_img = (int64_t)OH * OW;
 	colsum_add(db, dout, P, OC);
-	/* dw (OC,K) += dout^T (OC,P) x cols (P,K); threads split the K columns, so each element is
-	 * one full-length dot product whatever the thread count. */
-	int nt = nn_threads;
-#pragma omp parallel for schedule(static) num_threads(nt)
-	for (int t = 0; t < nt; t++) {
+	/* dw (OC,K) += dout^T (OC,P) x cols (P,K); the K columns in fixed chunks of at least 32
+	 * (at most NN_CHUNKS), so each element is one full-length dot product computed the same way
+	 * whatever the thread count. */
+	int nkc = K / 32 < 1 ? 1 : K / 32 > NN_CHUNKS ? NN_CHUNKS : K / 32;
+#pragma omp parallel for schedule(static) num_threads(nn_threads)
+	for (int t = 0; t < nkc; t++) {
 		int64_t k0, k1;
-		part(K, nt, t, &k0, &k1);
+		part(K, nkc, t, &k0, &k1);
 		if (k1 > k0)
 			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, (int)(k1 - k0), (int)P,
 			            1.0f, dout, OC, cols + k0, K, 1.0f, dw + k0, K);
@@ -149,11 +152,11 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
 	if (!din)
 		return;
 	/* dcols (P,K) = dout (P,OC) x w (OC,K), then scatter-add, per image range. */
-	int ntb = nn_threads < B ? nn_threads : B;
-#pragma omp parallel for schedule(static) num_threads(ntb)
-	for (int t = 0; t < ntb; t++) {
+	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
+#pragma omp parallel for schedule(static) num_threads(nn_threads)
+	for (int t = 0; t < nch; t++) {
 		int64_t b0, b1;
-		part(B, ntb, t, &b0, &b1);
+		part(B, nch, t, &b0, &b1);
 		if (b1 <= b0)
 			continue;
 		int64_t r0 = b0 * rows_per_img, nr = (b1 - b0) * rows_per_img;

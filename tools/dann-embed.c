@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "kern.h"
 #include "model.h"
 #include "nn.h"
 #include "npy.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 	        "  --batch N            images per forward pass (default 256)\n"
 	        "  --threads N          threads (default: all processors)\n"
 	        "  -q, --quiet          no progress      --progress  force progress\n"
+	        "  -v, --verbose        say which kernels run (instruction set; DANN_ISA forces one)\n"
 	        "  -h, --help           this help\n");
 }
 
@@ -258,16 +260,16 @@ int main(int argc, char **argv)
 		{"seed", required_argument, 0, O_SEED}, {"predict", no_argument, 0, O_PREDICT},
 		{"accuracy", no_argument, 0, O_ACC}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
-		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
+		{"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"progress", no_argument, 0, O_PROGRESS},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL;
-	int layer = MODEL_LAYER_FEATURES, domain = -1, quiet = 0, progress = 0, c, predict = 0, acc = 0;
+	int layer = MODEL_LAYER_FEATURES, domain = -1, quiet = 0, verbose = 0, progress = 0, c, predict = 0, acc = 0;
 	int threads = omp_get_num_procs(), batch = 256;
 	int64_t per = 0;
 	uint64_t seed = 1;
 	cli_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "m:o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model_path = optarg; break;
 		case O_LAYER:
@@ -294,6 +296,7 @@ int main(int argc, char **argv)
 		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
 		case O_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
@@ -316,6 +319,12 @@ int main(int argc, char **argv)
 		cli_usage_error("--accuracy prints text to stdout; -o does not apply");
 	cli_set_progress(progress, quiet);
 	nn_set_threads(threads);
+	if (kern_isa_init() < 0)
+		cli_usage_error("%s", err_msg());
+	if (verbose) {
+		char isa[128];
+		fprintf(stderr, "%s: %s\n", cli_prog, kern_isa_describe(isa, sizeof isa));
+	}
 
 	job j;
 	memset(&j, 0, sizeof j);

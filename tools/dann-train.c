@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "kern.h"
 #include "model.h"
 #include "nn.h"
 #include "npy.h"
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 	        "  --checkpoint FILE    checkpoint written on SIGINT/SIGTERM (default MODEL.ckpt)\n"
 	        "  --resume FILE        continue from a checkpoint (same options and data)\n"
 	        "  -q, --quiet          no progress or summary      --progress  force progress\n"
+	        "  -v, --verbose        say which kernels run (instruction set; DANN_ISA forces one)\n"
 	        "  -h, --help           this help\n");
 }
 
@@ -106,17 +108,17 @@ int main(int argc, char **argv)
 		{"snapshot-dir", required_argument, 0, O_SNAPDIR},
 		{"bn-stats", required_argument, 0, O_BNSTATS},
 		{"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
-		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
 		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	train_opts o;
 	train_opts_default(&o);
 	const char *src_path = NULL, *tgt_path = NULL, *test_path = NULL, *out = NULL;
 	const char *log_path = NULL, *snap_dir = "snapshots", *ckpt_path = NULL, *resume = NULL;
-	int threads = omp_get_num_procs(), quiet = 0, progress = 0, snaps = 0, c;
+	int threads = omp_get_num_procs(), quiet = 0, verbose = 0, progress = 0, snaps = 0, c;
 	int64_t log_every = 100, eval_limit = 1000;
 	cli_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SOURCE: src_path = optarg; break;
 		case O_TARGET: tgt_path = optarg; break;
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
 		case O_PROGRESS: progress = 1; break;
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
@@ -170,6 +173,12 @@ int main(int argc, char **argv)
 		cli_usage_error("--target FILE is required in dann mode");
 	cli_set_progress(progress, quiet);
 	nn_set_threads(threads);
+	if (kern_isa_init() < 0)
+		cli_usage_error("%s", err_msg());
+	if (verbose) {
+		char isa[128];
+		fprintf(stderr, "%s: %s\n", cli_prog, kern_isa_describe(isa, sizeof isa));
+	}
 	char *ckpt_default = NULL;
 	if (!ckpt_path) {
 		size_t n = strlen(out) + 6;

@@ -1,7 +1,10 @@
-/* test_kern.c - the direct convolution kernels (lib/kern.c) against the im2col + sgemm layers
- * of lib/nn.c (themselves checked by finite differences in test_nn.c): forward, din, dw and
- * db for both convolutions of the network at 28x28 and 32x32, several batch sizes, and
- * independence of the thread count. */
+/* test_kern.c - the convolutional blocks of lib/kern.h on every instruction-set path this
+ * machine runs (generic, avx2, avx512), fused and unfused, against the layers of lib/nn.c
+ * composed by hand (themselves checked by finite differences in test_nn.c): training forward
+ * (output, argmax, running statistics), backward (din, dw, db, dgamma, dbeta), evaluation of
+ * one block and of the two-block feature extractor, at the network's shapes for 28x28 and
+ * 32x32 inputs and at shapes no kernel has tiles for; the same bytes for 1 and 2 threads on
+ * each path; DANN_ISA parsing. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "err.h"
 #include "kern.h"
 #include "nn.h"
 #include "rng.h"
@@ -23,13 +27,20 @@ static float *vec(size_t n, float a)
 	return v;
 }
 
+static float *dup(const float *v, size_t n)
+{
+	float *d = malloc((n ? n : 1) * sizeof(float));
+	memcpy(d, v, n * sizeof(float));
+	return d;
+}
+
 static double maxdiff(const float *a, const float *b, size_t n, double *scale)
 {
 	double d = 0, s = 0;
 	for (size_t i = 0; i < n; i++) {
 		double e = fabs((double)a[i] - b[i]);
-		if (e > d)
-			d = e;
+		if (!(e <= d))
+			d = e;  /* NaN too */
 		if (fabs(b[i]) > s)
 			s = fabs(b[i]);
 	}
@@ -37,186 +48,309 @@ static double maxdiff(const float *a, const float *b, size_t n, double *scale)
 	return d;
 }
 
+static char tag[160];
+
 static void compare(const char *what, const float *got, const float *want, size_t n)
 {
 	double s, d = maxdiff(got, want, n, &s);
-	CHECK_MSG(d <= 1e-5 * (1 + s), "%s: max difference %g (scale %g)", what, d, s);
+	CHECK_MSG(d <= 1e-5 * (1 + s), "%s %s: max difference %g (scale %g)", tag, what, d, s);
 }
 
-static void one(int B, int H, int C, int OC, int with_din)
+/* one block's buffers: state saved by the forward and the backward's scratch */
+typedef struct {
+	kern_saved s, g;
+	float *ws;
+} blockbuf;
+
+static void bb_alloc(blockbuf *b, const kern_block *L, int B)
 {
-	int KS = 5, W = H, OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
-	size_t nin = (size_t)B * H * W * C, nout = (size_t)B * OH * OW * OC, nw = (size_t)OC * K;
-	size_t ncols = (size_t)B * OH * OW * K;
-	char tag[96];
-	snprintf(tag, sizeof tag, "B%d %dx%dx%d -> OC%d", B, H, W, C, OC);
-	CHECK_MSG(kern_conv2d_supported(H, W, C, OC, KS, 1), "%s: direct path not taken", tag);
-	float *in = vec(nin, 1), *w = vec(nw, 0.2f), *b = vec(OC, 0.5f), *dout = vec(nout, 1);
-	float *cols = vec(ncols, 0), *dcols = vec(ncols, 0);
-	float *o_ref = vec(nout, 0), *o_k = vec(nout, 0);
-	nn_conv2d_forward(o_ref, cols, in, w, b, B, H, W, C, OC, KS);
-	kern_conv2d_forward(o_k, NULL, in, w, b, B, H, W, C, OC, KS);
-	char m[128];
-	snprintf(m, sizeof m, "%s forward", tag);
-	compare(m, o_k, o_ref, nout);
-	/* backward adds: start every gradient from the same non-zero values */
-	float *din_r = vec(nin, 0.1f), *dw_r = vec(nw, 0.1f), *db_r = vec(OC, 0.1f);
-	float *din_k = malloc(nin * sizeof(float)), *dw_k = malloc(nw * sizeof(float));
-	float *db_k = malloc(OC * sizeof(float));
-	memcpy(din_k, din_r, nin * sizeof(float));
-	memcpy(dw_k, dw_r, nw * sizeof(float));
-	memcpy(db_k, db_r, OC * sizeof(float));
-	nn_conv2d_backward(with_din ? din_r : NULL, dw_r, db_r, dcols, dout, cols, w, B, H, W, C, OC,
-	                   KS);
-	kern_conv2d_backward(with_din ? din_k : NULL, dw_k, db_k, NULL, dout, NULL, in, w, B, H, W, C,
-	                     OC, KS);
-	snprintf(m, sizeof m, "%s dw", tag);
-	compare(m, dw_k, dw_r, nw);
-	snprintf(m, sizeof m, "%s db", tag);
-	compare(m, db_k, db_r, OC);
-	snprintf(m, sizeof m, "%s din", tag);
-	compare(m, din_k, din_r, nin);
-	/* the same bytes with 1 and 2 threads */
-	float *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4), *db1 = calloc(OC, 4), *db2 = calloc(OC, 4);
-	float *di1 = calloc(nin, 4), *di2 = calloc(nin, 4), *o1 = calloc(nout, 4), *o2 = calloc(nout, 4);
-	int save = omp_get_max_threads();
-	omp_set_num_threads(1);
-	kern_conv2d_forward(o1, NULL, in, w, b, B, H, W, C, OC, KS);
-	kern_conv2d_backward(with_din ? di1 : NULL, dw1, db1, NULL, dout, NULL, in, w, B, H, W, C, OC,
-	                     KS);
-	omp_set_num_threads(2);
-	kern_conv2d_forward(o2, NULL, in, w, b, B, H, W, C, OC, KS);
-	kern_conv2d_backward(with_din ? di2 : NULL, dw2, db2, NULL, dout, NULL, in, w, B, H, W, C, OC,
-	                     KS);
-	omp_set_num_threads(save);
-	CHECK_MSG(!memcmp(o1, o2, nout * 4), "%s: forward depends on the thread count", tag);
-	CHECK_MSG(!memcmp(dw1, dw2, nw * 4), "%s: dw depends on the thread count", tag);
-	CHECK_MSG(!memcmp(db1, db2, OC * 4), "%s: db depends on the thread count", tag);
-	CHECK_MSG(!memcmp(di1, di2, nin * 4), "%s: din depends on the thread count", tag);
-	float *bufs[] = {in, w, b, dout, cols, dcols, o_ref, o_k, din_r, dw_r, db_r, din_k, dw_k,
-	                 db_k, dw1, dw2, db1, db2, di1, di2, o1, o2};
-	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-		free(bufs[i]);
+	int OH = L->H - L->KS + 1, OW = L->W - L->KS + 1;
+	size_t nc = (size_t)B * OH * OW * L->OC, np = nc / 4, ncol = (size_t)B * OH * OW * L->KS * L->KS * L->C;
+	kern_saved *k[2] = {&b->s, &b->g};
+	for (int i = 0; i < 2; i++) {
+		k[i]->conv = calloc(nc, 4);
+		k[i]->norm = calloc(nc, 4);
+		k[i]->pool = calloc(np, 4);
+		k[i]->cols = calloc(ncol, 4);
+		k[i]->arg = calloc(np, 1);
+		k[i]->mean = calloc(2 * (size_t)L->OC, 4);
+		k[i]->rstd = calloc(2 * (size_t)L->OC, 4);
+	}
+	b->ws = aligned_alloc(64, (kern_ws_floats(L) * 4 + 63) & ~(size_t)63);
 }
 
-/* evaluation-mode fused conv -> BN -> pool -> ReLU against the layer-by-layer nn.c path */
-static void eval_fused(int B, int H, int C, int OC, int bn)
+static void bb_free(blockbuf *b)
 {
-	int KS = 5, W = H, OH = H - KS + 1, OW = W - KS + 1, PH = OH / 2, PW = OW / 2;
-	size_t nin = (size_t)B * H * W * C, nout = (size_t)B * OH * OW * OC, np = (size_t)B * PH * PW * OC;
-	float *in = vec(nin, 1), *w = vec((size_t)OC * KS * KS * C, 0.2f), *b = vec(OC, 0.5f);
-	float *g = vec(OC, 1), *be = vec(OC, 0.5f), *rm = vec(OC, 0.5f), *rv = vec(OC, 1);
-	for (int o = 0; o < OC; o++)
-		rv[o] = 0.1f + rv[o] * rv[o];
-	float *cols = vec((size_t)B * OH * OW * KS * KS * C, 0), *c = vec(nout, 0), *n = vec(nout, 0);
-	float *pl = vec(np, 0), *want = vec(np, 0), *got = vec(np, 0), *mean = vec(OC, 0), *rs = vec(OC, 0);
-	uint8_t *arg = malloc(np);
-	nn_conv2d_forward(c, cols, in, w, b, B, H, W, C, OC, KS);
-	if (bn)
-		nn_batchnorm_forward(n, mean, rs, c, g, be, (float *[]){rm}, (float *[]){rv}, B * OH * OW, OC,
-		                     1, 0, 0.1f);
-	nn_maxpool2_forward(pl, arg, bn ? n : c, B, OH, OW, OC);
-	nn_relu_forward(want, pl, np);
-	int rc = kern_conv2d_bn_pool_relu_eval(got, in, w, b, bn ? g : NULL, be, rm, rv, B, H, W, C,
-	                                       OC, KS);
-	char m[96];
-	snprintf(m, sizeof m, "eval fused B%d %dx%dx%d -> OC%d bn %d", B, H, W, C, OC, bn);
-	CHECK_MSG(rc == 0, "%s: not handled", m);
-	compare(m, got, want, np);
-	float *bufs[] = {in, w, b, g, be, rm, rv, cols, c, n, pl, want, got, mean, rs};
-	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-		free(bufs[i]);
-	free(arg);
+	kern_saved *k[2] = {&b->s, &b->g};
+	for (int i = 0; i < 2; i++) {
+		free(k[i]->conv), free(k[i]->norm), free(k[i]->pool), free(k[i]->cols);
+		free(k[i]->arg), free(k[i]->mean), free(k[i]->rstd);
+	}
+	free(b->ws);
 }
 
-/* training BN+pool+ReLU forward, then the fused backward (BN backward + conv backward in one)
- * against the layer-by-layer nn.c backward of the same forward */
-static void train_fused(int B, int H, int C, int OC, int groups, int with_din)
+/* results of one training forward + backward */
+typedef struct {
+	float *r, *rm, *rv, *din, *dw, *db, *dg, *dbe;
+	uint8_t *arg;
+} result;
+
+static void res_free(result *x)
 {
-	int KS = 5, W = H, OH = H - KS + 1, OW = W - KS + 1, PH = OH / 2, PW = OW / 2;
-	size_t nin = (size_t)B * H * W * C, nc = (size_t)B * OH * OW * OC, np = (size_t)B * PH * PW * OC;
-	size_t nw = (size_t)OC * KS * KS * C;
-	float *in = vec(nin, 1), *w = vec(nw, 0.2f), *b = vec(OC, 0.5f), *g = vec(OC, 1), *be = vec(OC, 0.5f);
-	float *rm = calloc(OC, 4), *rv = calloc(OC, 4), *rm2 = calloc(OC, 4), *rv2 = calloc(OC, 4);
-	float *c = vec(nc, 0), *n = vec(nc, 0), *pl = vec(np, 0), *r_ref = vec(np, 0), *r_k = vec(np, 0);
-	float *mean = vec(2 * OC, 0), *rstd = vec(2 * OC, 0), *mean2 = vec(2 * OC, 0), *rstd2 = vec(2 * OC, 0);
-	float *cols = vec((size_t)B * OH * OW * KS * KS * C, 0), *dcols = vec((size_t)B * OH * OW * KS * KS * C, 0);
-	uint8_t *arg = malloc(np), *arg2 = malloc(np);
-	char m[96];
-	snprintf(m, sizeof m, "train fused B%d %dx%dx%d -> OC%d groups %d", B, H, W, C, OC, groups);
-	nn_conv2d_forward(c, cols, in, w, b, B, H, W, C, OC, KS);
-	nn_batchnorm_forward(n, mean, rstd, c, g, be, (float *[]){rm, rm}, (float *[]){rv, rv}, B * OH * OW,
-	                     OC, groups, 1, 0.1f);
-	nn_maxpool2_forward(pl, arg, n, B, OH, OW, OC);
-	nn_relu_forward(r_ref, pl, np);
-	CHECK(kern_bn_pool_relu_forward(r_k, arg2, mean2, rstd2, c, g, be, (float *[]){rm2, rm2},
-	                                (float *[]){rv2, rv2}, B, OH, OW, OC,
-	                                groups, 0.1f) == 0);
-	compare(m, r_k, r_ref, np);
-	compare(m, rm2, rm, OC);
-	compare(m, rv2, rv, OC);
-	CHECK_MSG(!memcmp(arg, arg2, np), "%s: pool argmax differs", m);
-	/* backward from a random gradient at the ReLU output */
-	float *dr = vec(np, 1), *dp = calloc(np, 4), *dn = calloc(nc, 4), *dc = calloc(nc, 4);
-	float *din_r = calloc(nin, 4), *dw_r = calloc(nw, 4), *db_r = calloc(OC, 4), *dg_r = calloc(OC, 4), *dbe_r = calloc(OC, 4);
-	float *din_k = calloc(nin, 4), *dw_k = calloc(nw, 4), *db_k = calloc(OC, 4), *dg_k = calloc(OC, 4), *dbe_k = calloc(OC, 4);
-	nn_relu_backward(dp, dr, r_ref, np);
-	nn_maxpool2_backward(dn, dp, arg, B, OH, OW, OC);
-	nn_batchnorm_backward(dc, dg_r, dbe_r, dn, c, mean, rstd, g, B * OH * OW, OC, groups);
-	nn_conv2d_backward(with_din ? din_r : NULL, dw_r, db_r, dcols, dc, cols, w, B, H, W, C, OC, KS);
-	CHECK(kern_conv2d_bn_backward(with_din ? din_k : NULL, dw_k, db_k, dg_k, dbe_k, dr, r_k, arg2, c,
-	                              mean2, rstd2, g, in, w, B, H, W, C, OC, KS, groups) == 0);
-	char mm[128];
-	snprintf(mm, sizeof mm, "%s dw", m);
-	compare(mm, dw_k, dw_r, nw);
-	/* under BatchNorm the conv bias gradient is zero up to rounding (sums of ~1e4 terms of
-	 * size ~1): both sides are noise, compared absolutely */
-	double sc, dd = maxdiff(db_k, db_r, OC, &sc);
-	CHECK_MSG(dd <= 2e-4 && sc <= 2e-4, "%s db: difference %g, size %g", m, dd, sc);
-	snprintf(mm, sizeof mm, "%s dgamma", m);
-	compare(mm, dg_k, dg_r, OC);
-	snprintf(mm, sizeof mm, "%s dbeta", m);
-	compare(mm, dbe_k, dbe_r, OC);
-	snprintf(mm, sizeof mm, "%s din", m);
-	compare(mm, din_k, din_r, nin);
-	float *bufs[] = {in, w, b, g, be, rm, rv, rm2, rv2, c, n, pl, r_ref, r_k, mean, rstd, mean2,
-	                 rstd2, cols, dcols, dr, dp, dn, dc, din_r, dw_r, db_r, dg_r, dbe_r, din_k,
-	                 dw_k, db_k, dg_k, dbe_k};
+	free(x->r), free(x->rm), free(x->rv), free(x->din), free(x->dw), free(x->db), free(x->dg);
+	free(x->dbe), free(x->arg);
+}
+
+typedef struct {
+	kern_block L;
+	int B, groups;
+	float *in, *w, *b, *g, *be, *dr, *din0, *dw0, *db0;
+	size_t nin, nw, np;
+} problem;
+
+static void prob_init(problem *p, int B, int H, int C, int OC, int bn, int din, int groups)
+{
+	p->L = (kern_block){H, H, C, OC, 5, bn, din};
+	p->B = B;
+	p->groups = groups;
+	int OH = H - 4;
+	p->nin = (size_t)B * H * H * C;
+	p->nw = (size_t)OC * 25 * C;
+	p->np = (size_t)B * (OH / 2) * (OH / 2) * OC;
+	p->in = vec(p->nin, 1), p->w = vec(p->nw, 0.2f), p->b = vec(OC, 0.5f);
+	p->g = vec(OC, 1), p->be = vec(OC, 0.5f), p->dr = vec(p->np, 1);
+	/* backward adds: every gradient starts from the same non-zero values */
+	p->din0 = vec(p->nin, 0.1f), p->dw0 = vec(p->nw, 0.1f), p->db0 = vec(OC, 0.1f);
+}
+
+static void prob_free(problem *p)
+{
+	free(p->in), free(p->w), free(p->b), free(p->g), free(p->be), free(p->dr);
+	free(p->din0), free(p->dw0), free(p->db0);
+}
+
+/* the reference: nn.c's layers one by one */
+static void reference(const problem *p, result *x)
+{
+	const kern_block *L = &p->L;
+	int B = p->B, OH = L->H - L->KS + 1, OC = L->OC;
+	size_t nc = (size_t)B * OH * OH * OC;
+	blockbuf b;
+	bb_alloc(&b, L, B);
+	x->r = calloc(p->np, 4), x->arg = calloc(p->np, 1);
+	x->rm = calloc(OC, 4), x->rv = calloc(OC, 4);
+	x->din = dup(p->din0, p->nin), x->dw = dup(p->dw0, p->nw), x->db = dup(p->db0, OC);
+	x->dg = calloc(OC, 4), x->dbe = calloc(OC, 4);
+	nn_conv2d_forward(b.s.conv, b.s.cols, p->in, p->w, p->b, B, L->H, L->W, L->C, OC, L->KS);
+	const float *pre = b.s.conv;
+	if (L->bn) {
+		nn_batchnorm_forward(b.s.norm, b.s.mean, b.s.rstd, b.s.conv, p->g, p->be,
+		                     (float *[]){x->rm, x->rm}, (float *[]){x->rv, x->rv}, B * OH * OH, OC,
+		                     p->groups, 1, 0.1f);
+		pre = b.s.norm;
+	}
+	nn_maxpool2_forward(b.s.pool, x->arg, pre, B, OH, OH, OC);
+	nn_relu_forward(x->r, b.s.pool, p->np);
+	nn_relu_backward(b.g.pool, p->dr, x->r, p->np);
+	nn_maxpool2_backward(L->bn ? b.g.norm : b.g.conv, b.g.pool, x->arg, B, OH, OH, OC);
+	if (L->bn)
+		nn_batchnorm_backward(b.g.conv, x->dg, x->dbe, b.g.norm, b.s.conv, b.s.mean, b.s.rstd,
+		                      p->g, B * OH * OH, OC, p->groups);
+	nn_conv2d_backward(L->din ? x->din : NULL, x->dw, x->db, b.g.cols, b.g.conv, b.s.cols, p->w,
+	                   B, L->H, L->W, L->C, OC, L->KS);
+	(void)nc;
+	bb_free(&b);
+}
+
+/* the block API on the current path */
+static void run(const problem *p, result *x)
+{
+	const kern_block *L = &p->L;
+	int OC = L->OC;
+	blockbuf b;
+	bb_alloc(&b, L, p->B);
+	x->r = calloc(p->np, 4), x->arg = calloc(p->np, 1);
+	x->rm = calloc(OC, 4), x->rv = calloc(OC, 4);
+	x->din = dup(p->din0, p->nin), x->dw = dup(p->dw0, p->nw), x->db = dup(p->db0, OC);
+	x->dg = calloc(OC, 4), x->dbe = calloc(OC, 4);
+	kern_block_forward(L, x->r, &b.s, p->in, p->w, p->b, p->g, p->be, (float *[]){x->rm, x->rm},
+	                   (float *[]){x->rv, x->rv}, p->B, p->groups, 1, 0.1f, b.ws);
+	memcpy(x->arg, b.s.arg, p->np);
+	kern_block_backward(L, x->din, x->dw, x->db, x->dg, x->dbe, &b.g, p->dr, x->r, &b.s, p->in,
+	                    p->w, p->g, p->B, p->groups, b.ws);
+	bb_free(&b);
+}
+
+static int same(const result *a, const result *b, const problem *p)
+{
+	int OC = p->L.OC;
+	return !memcmp(a->r, b->r, p->np * 4) && !memcmp(a->arg, b->arg, p->np) &&
+	       !memcmp(a->rm, b->rm, OC * 4) && !memcmp(a->rv, b->rv, OC * 4) &&
+	       !memcmp(a->din, b->din, p->nin * 4) && !memcmp(a->dw, b->dw, p->nw * 4) &&
+	       !memcmp(a->db, b->db, OC * 4) && !memcmp(a->dg, b->dg, OC * 4) &&
+	       !memcmp(a->dbe, b->dbe, OC * 4);
+}
+
+static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
+{
+	problem p;
+	prob_init(&p, B, H, C, OC, bn, din, groups);
+	result want, got, one, two;
+	reference(&p, &want);
+	for (int fuse = 1; fuse >= 0; fuse--) {
+		kern_set_fusion(fuse);
+		snprintf(tag, sizeof tag, "[%s%s] train B%d %dx%dx%d -> OC%d bn %d din %d groups %d",
+		         kern_isa_name(kern_isa()), fuse ? "" : " unfused", B, H, H, C, OC, bn, din,
+		         groups);
+		run(&p, &got);
+		compare("relu output", got.r, want.r, p.np);
+		CHECK_MSG(!memcmp(got.arg, want.arg, p.np), "%s: pool argmax differs", tag);
+		compare("running mean", got.rm, want.rm, OC);
+		compare("running var", got.rv, want.rv, OC);
+		compare("din", got.din, want.din, p.nin);
+		compare("dw", got.dw, want.dw, p.nw);
+		compare("dgamma", got.dg, want.dg, OC);
+		compare("dbeta", got.dbe, want.dbe, OC);
+		if (bn) {
+			/* under BatchNorm the conv bias gradient is zero up to rounding (sums of ~1e4
+			 * terms of size ~1): both sides are noise, compared absolutely */
+			double sc, dd = maxdiff(got.db, want.db, OC, &sc);
+			CHECK_MSG(dd <= 2e-4, "%s db: difference %g (size %g)", tag, dd, sc);
+		} else {
+			compare("db", got.db, want.db, OC);
+		}
+		/* the same bytes with 1 and 2 threads */
+		int save = omp_get_max_threads();
+		omp_set_num_threads(1);
+		run(&p, &one);
+		omp_set_num_threads(2);
+		run(&p, &two);
+		omp_set_num_threads(save);
+		CHECK_MSG(same(&one, &two, &p) && same(&one, &got, &p),
+		          "%s: results depend on the thread count", tag);
+		res_free(&got), res_free(&one), res_free(&two);
+	}
+	kern_set_fusion(1);
+	res_free(&want);
+	prob_free(&p);
+}
+
+/* evaluation: one block, and the two-block feature extractor, against nn.c */
+static void eval_ref(float *out, const problem *p, const float *in, const float *rm,
+                     const float *rv)
+{
+	const kern_block *L = &p->L;
+	int B = p->B, OH = L->H - L->KS + 1, OC = L->OC;
+	blockbuf b;
+	bb_alloc(&b, L, B);
+	nn_conv2d_forward(b.s.conv, b.s.cols, in, p->w, p->b, B, L->H, L->W, L->C, OC, L->KS);
+	if (L->bn)
+		nn_batchnorm_forward(b.s.norm, b.s.mean, b.s.rstd, b.s.conv, p->g, p->be,
+		                     (float *[]){(float *)rm}, (float *[]){(float *)rv}, B * OH * OH, OC, 1,
+		                     0, 0.1f);
+	nn_maxpool2_forward(b.s.pool, b.s.arg, L->bn ? b.s.norm : b.s.conv, B, OH, OH, OC);
+	nn_relu_forward(out, b.s.pool, p->np);
+	bb_free(&b);
+}
+
+static void eval_case(int B, int H, int bn)
+{
+	/* the network's two blocks for an H x H x 3 input */
+	problem p1, p2;
+	prob_init(&p1, B, H, 3, 32, bn, 0, 1);
+	prob_init(&p2, B, (H - 4) / 2, 32, 48, bn, 1, 1);
+	float *rm1 = vec(32, 0.5f), *rv1 = vec(32, 1), *rm2 = vec(48, 0.5f), *rv2 = vec(48, 1);
+	for (int o = 0; o < 32; o++)
+		rv1[o] = 0.1f + rv1[o] * rv1[o];
+	for (int o = 0; o < 48; o++)
+		rv2[o] = 0.1f + rv2[o] * rv2[o];
+	float *w1 = vec(p1.np, 0), *w2 = vec(p2.np, 0), *g1 = vec(p1.np, 0), *g2 = vec(p2.np, 0);
+	eval_ref(w1, &p1, p1.in, rm1, rv1);
+	eval_ref(w2, &p2, w1, rm2, rv2);
+	blockbuf b1, b2;
+	bb_alloc(&b1, &p1.L, B);
+	bb_alloc(&b2, &p2.L, B);
+	kern_block L[2] = {p1.L, p2.L};
+	kern_saved s[2] = {b1.s, b2.s};
+	const float *l1[6] = {p1.w, p1.b, bn ? p1.g : NULL, p1.be, rm1, rv1};
+	const float *l2[6] = {p2.w, p2.b, bn ? p2.g : NULL, p2.be, rm2, rv2};
+	for (int fuse = 1; fuse >= 0; fuse--) {
+		kern_set_fusion(fuse);
+		snprintf(tag, sizeof tag, "[%s%s] eval B%d %dx%dx3 bn %d", kern_isa_name(kern_isa()),
+		         fuse ? "" : " unfused", B, H, H, bn);
+		kern_features_eval(L, g2, g1, s, p1.in, l1, l2, B, b1.ws, b2.ws);
+		compare("block 1", g1, w1, p1.np);
+		compare("features", g2, w2, p2.np);
+		/* one block on its own */
+		memset(g2, 0, p2.np * 4);
+		kern_block_forward(&L[1], g2, &s[1], w1, p2.w, p2.b, p2.g, p2.be, (float *[]){rm2},
+		                   (float *[]){rv2}, B, 1, 0, 0.1f, b2.ws);
+		compare("block 2 alone", g2, w2, p2.np);
+	}
+	kern_set_fusion(1);
+	float *bufs[] = {rm1, rv1, rm2, rv2, w1, w2, g1, g2};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		free(bufs[i]);
-	free(arg);
-	free(arg2);
+	bb_free(&b1), bb_free(&b2);
+	prob_free(&p1), prob_free(&p2);
+}
+
+static void isa_env(void)
+{
+	const char *names[] = {"generic", "avx2", "avx512"};
+	for (int i = 0; i < KERN_ISA_N; i++) {
+		CHECK(!strcmp(kern_isa_name(i), names[i]));
+		setenv("DANN_ISA", names[i], 1);
+		if (kern_isa_runs(i)) {
+			CHECK(kern_isa_init() == 0 && kern_isa() == i);
+		} else {
+			CHECK_ERR(kern_isa_init(), "cannot run here");
+			CHECK(kern_isa_set(i) < 0);
+		}
+	}
+	CHECK(kern_isa_runs(KERN_ISA_GENERIC));
+	setenv("DANN_ISA", "sse9", 1);
+	CHECK_ERR(kern_isa_init(), "DANN_ISA=sse9: expected generic, avx2, avx512 or auto");
+	setenv("DANN_ISA", "auto", 1);
+	CHECK(kern_isa_init() == 0);
+	int auto_isa = kern_isa();
+	unsetenv("DANN_ISA");
+	CHECK(kern_isa_init() == 0 && kern_isa() == auto_isa);
+	/* auto is the best path that runs */
+	for (int i = auto_isa + 1; i < KERN_ISA_N; i++)
+		CHECK(!kern_isa_runs(i));
 }
 
 int main(void)
 {
 	rng_seed(&R, 42, 0);
 	nn_set_threads(2);
-	if (!kern_conv2d_supported(28, 28, 3, 32, 5, 0)) {
-		/* a build without AVX-512: the calls fall through to nn.c; nothing more to compare */
-		printf("test_kern: direct kernels not built (no AVX-512); falling back to nn.c\n");
-		CHECK(!kern_conv2d_supported(12, 12, 32, 48, 5, 0));
-		return check_summary("test_kern");
-	}
-	int Bs[] = {1, 3, 9, 20};
-	for (int i = 0; i < 4; i++) {
-		one(Bs[i], 28, 3, 32, 0);   /* conv1, 28x28 */
-		one(Bs[i], 28, 3, 32, 1);
-		one(Bs[i], 32, 3, 32, 1);   /* conv1, 32x32 (overlapping last tile) */
-		one(Bs[i], 12, 32, 48, 1);  /* conv2 after 28x28 */
-		one(Bs[i], 14, 32, 48, 1);  /* conv2 after 32x32 */
-	}
-	CHECK(!kern_conv2d_supported(12, 12, 32, 40, 5, 0));
-	train_fused(8, 28, 3, 32, 1, 0);
-	train_fused(8, 28, 3, 32, 2, 0);
-	train_fused(6, 32, 3, 32, 2, 0);
-	train_fused(8, 12, 32, 48, 1, 1);
-	train_fused(10, 14, 32, 48, 2, 1);
-	for (int bn = 0; bn < 2; bn++) {
-		eval_fused(5, 28, 3, 32, bn);
-		eval_fused(5, 32, 3, 32, bn);
-		eval_fused(5, 12, 32, 48, bn);
-		eval_fused(5, 14, 32, 48, bn);
+	isa_env();
+	for (int isa = 0; isa < KERN_ISA_N; isa++) {
+		if (!kern_isa_runs(isa)) {
+			printf("test_kern: %s path not run (not compiled in or not supported by this CPU)\n",
+			       kern_isa_name(isa));
+			continue;
+		}
+		CHECK(kern_isa_set(isa) == 0);
+		printf("test_kern: %s path\n", kern_isa_name(isa));
+		/* conv1 and conv2 of the network at 28x28 and 32x32, with and without BN */
+		for (int bn = 1; bn >= 0; bn--) {
+			train_case(5, 28, 3, 32, bn, 0, 1);
+			train_case(6, 32, 3, 32, bn, 0, 2);
+			train_case(9, 12, 32, 48, bn, 1, 1);
+			train_case(10, 14, 32, 48, bn, 1, 2);
+		}
+		train_case(3, 28, 3, 32, 1, 1, 1);  /* conv1 with an input gradient */
+		train_case(20, 12, 32, 48, 1, 1, 2);
+		train_case(1, 14, 32, 48, 1, 1, 1);
+		/* shapes without tiles: the layers of nn.c (and the portable fused BatchNorm) */
+		train_case(4, 16, 8, 24, 1, 1, 2);
+		train_case(4, 10, 16, 16, 1, 1, 1);
+		for (int bn = 0; bn < 2; bn++) {
+			eval_case(5, 28, bn);
+			eval_case(3, 32, bn);
+		}
 	}
 	return check_summary("test_kern");
 }
