@@ -27,7 +27,7 @@ train)
 	src=$1 tgt=$2 test=$3
 	shift 3
 	part=$dir/train.model.part ckpt=$dir/train.model.part.ckpt acc=$dir/train.seconds.part
-	rm -f "$part"
+	rm -f "$part" "$dir/train.seconds"
 	resume=()
 	if [ -f "$ckpt" ] && [ "$ckpt" -nt "$dir/options" ]; then
 		resume=(--resume "$ckpt")

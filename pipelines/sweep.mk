@@ -49,6 +49,8 @@ SWEEP_BACKGROUNDS ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/
 SLURM      ?= 0
 SLURM_CPUS ?= $(or $(SLURM_CPUS_PER_TASK),$(THREADS))
 SLURM_SRUN_OPTS ?=
+# Under Slurm the compute nodes hold no package database: install on the login node (make deps).
+SWEEP_DEPS ?= $(if $(filter 1,$(SLURM)),,deps)
 SWEEP_THREADS = $(if $(filter 1,$(SLURM)),$(SLURM_CPUS),$(THREADS))
 # $(call sweep_launch,JOB-NAME): the prefix of a command that should run on a compute node.
 # --exact: a step inside an allocation takes only its own CPUs, so steps run side by side.
@@ -115,7 +117,7 @@ define sweep
 $(1)_R := $(SWEEP_RUNS)/$(1)
 $(2)_RESULTS :=
 
-$(1): deps
+$(1): $$(SWEEP_DEPS)
 	@$$(MAKE) --no-print-directory $$($(1)_R)/summary.md $$(foreach r,$$($(2)_RECIPES),$$($(1)_R)/$$(r).png)
 	@cat $$($(1)_R)/summary.md
 
@@ -134,7 +136,7 @@ $$($(1)_R)/results.tsv: $$($(2)_RESULTS)
 	{ printf 'recipe$$(foreach a,$$($(2)_AXES),\t$$(a))\tseed\ttarget_accuracy\tsource_accuracy\ttrain_seconds\n'; cat $$^; } > $$@.tmp
 	mv $$@.tmp $$@
 $$($(1)_R)/summary.md: $$($(1)_R)/results.tsv
-	pipelines/sweep-table.sh --title '$(1): dann-train $$(strip $$($(2)_TRAIN_OPTS))$$(if $$(filter-out 0,$$($(2)_TRAIN_N)); $$($(2)_TRAIN_N) MNIST training images)' \
+	pipelines/sweep-table.sh --title '$(1): dann-train $$(strip $$($(2)_TRAIN_OPTS))$$(if $$(filter-out 0,$$($(2)_TRAIN_N)),; $$($(2)_TRAIN_N) MNIST training images)' \
 		--tsv $$($(1)_R)/summary.tsv -o $$@ $$<
 $$($(1)_R)/summary.tsv: $$($(1)_R)/summary.md
 $$($(1)_R)/%.png: $$($(1)_R)/results.tsv | $(SWEEP_PLOT)
