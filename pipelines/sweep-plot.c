@@ -129,8 +129,10 @@ int main(int argc, char **argv)
 	if (cy < 0)
 		cli_die("%s: no column '%s'", in, ycol);
 	int cx = xcol ? find(hf, cseed, xcol) : (crec == 0 ? 1 : 0);
+	if (!xcol && cx >= cseed)
+		cli_die("%s: no swept setting (a column between recipe and seed)", in);
 	if (cx < 0 || cx >= cseed)
-		cli_die("%s: '%s' is not a settings column", in, xcol ? xcol : "(none after recipe)");
+		cli_die("%s: '%s' is not a settings column", in, xcol);
 	char *cats[MAXCAT], *sers[MAXSER];
 	int ncat = 0, nser = 0;
 	row *rows = NULL;

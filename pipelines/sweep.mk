@@ -64,9 +64,13 @@ $(BUILD)/pipelines/%: $(BUILD)/pipelines/%.o $(LIBA)
 -include $(BUILD)/pipelines/sweep-plot.d
 
 # A settings file: written by its rule when missing; rewritten while make reads the makefiles
-# when it holds other text, so that what depends on it is made again.  Text without commas.
+# when it holds other text, so that what depends on it is made again (under make -n it is left
+# alone and only marked out of date).  Text without commas.
 sweep_eq = $(and $(findstring x$(1)x,x$(2)x),$(findstring x$(2)x,x$(1)x))
-sweep_restamp = $(if $(wildcard $(1)),$(if $(call sweep_eq,$(2),$(file <$(1))),,$(file >$(1),$(2))))
+sweep_dry := $(findstring n,$(firstword -$(MAKEFLAGS)))
+sweep_restamp = $(if $(wildcard $(1)),$(if $(call sweep_eq,$(2),$(file <$(1))),,$(if $(sweep_dry),$(eval $(1): sweep-force),$(file >$(1),$(2)))))
+sweep-force:
+.PHONY: sweep-force
 # $(call sweep_stamp_rule,FILE,TEXT)
 define sweep_stamp_rule
 $$(call sweep_restamp,$(1),$(2))
@@ -98,13 +102,13 @@ endef
 
 # $(call sweep_run,P,R,RECIPE,COMBO,SEED): one training and its scores.
 define sweep_run
-$(call sweep_stamp_rule,$(2)/$(call sweep_run_name,$(3),$(4),$(5))/options,$(call sweep_pairs,$(1),$(filter-out END,$(4))) $($(1)_TRAIN_OPTS) --seed $(5))
+$(call sweep_stamp_rule,$(2)/$(call sweep_run_name,$(3),$(4),$(5))/options,$(strip $(call sweep_pairs,$(1),$(filter-out END,$(4))) $($(1)_TRAIN_OPTS) --seed $(5)))
 $(2)/$(call sweep_run_name,$(3),$(4),$(5))/train.model: $(2)/$(call sweep_run_name,$(3),$(4),$(5))/options \
 		$(if $(filter source=target,$(call sweep_pairs,$(1),$(filter-out END,$(4)))),$(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-train.npy,$(2)/data/mnist-train.npy) \
 		$(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-train.npy $(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-test.npy \
 		| $(SWEEP_BIN)/dann-train
 	SWEEP_LAUNCH='$$(call sweep_launch,$(call sweep_run_name,$(3),$(4),$(5)))' pipelines/sweep-run.sh train $$(@D) $(SWEEP_BIN) $$(wordlist 2,4,$$+) \
-		$(filter-out source=target,$(call sweep_pairs,$(1),$(filter-out END,$(4)))) $($(1)_TRAIN_OPTS) --seed $(5) --threads $$(SWEEP_THREADS)
+		$(strip $(filter-out source=target,$(call sweep_pairs,$(1),$(filter-out END,$(4)))) $($(1)_TRAIN_OPTS)) --seed $(5) --threads $$(SWEEP_THREADS)
 $(2)/$(call sweep_run_name,$(3),$(4),$(5))/result.tsv: $(2)/$(call sweep_run_name,$(3),$(4),$(5))/train.model \
 		$(2)/data/mnist-test.npy $(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-test.npy | $(SWEEP_BIN)/dann-embed
 	SWEEP_LAUNCH='$$(call sweep_launch,$(call sweep_run_name,$(3),$(4),$(5))-eval)' pipelines/sweep-run.sh eval $$(@D) $(SWEEP_BIN) $$(wordlist 2,3,$$^) \
