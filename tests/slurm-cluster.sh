@@ -25,12 +25,18 @@ wait_for() {
 		sleep 0.2
 	done
 }
-# stop_pid PIDFILE: SIGTERM, up to 10 s, then SIGKILL
-stop_pid() {
+# stop_pids PIDFILE...: SIGTERM to each, up to 10 s for all to end, then SIGKILL
+stop_pids() {
+	local f p pids=()
+	for f in "$@"; do
+		[ -f "$f" ] && p=$(cat "$f") && [ -n "$p" ] && kill -TERM "$p" 2>/dev/null && pids+=("$p")
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	wait_for 10 all_gone "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+all_gone() {
 	local p
-	[ -f "$1" ] && p=$(cat "$1") && [ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null || return 0
-	wait_for 10 eval "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true
+	for p; do ! kill -0 "$p" 2>/dev/null || return 1; done
 }
 
 case $cmd in
@@ -49,11 +55,18 @@ start)
 		--pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
 		--seed-file="$dir/munge/munged.seed" ||
 		{ tail -n 5 "$dir/munge/munged.log" >&2; die "munged did not start"; }
-	# two free TCP ports on this machine
-	read -r p1 p2 < <(python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+	# two TCP ports no socket on this machine uses (/proc/net/tcp*: local address, hex port)
+	used=" "
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[ -r "$f" ] || continue
+		while read -r _ local _; do used+="$((16#${local##*:})) "; done < <(tail -n +2 "$f")
+	done
+	ports=()
+	while [ ${#ports[@]} -lt 2 ]; do
+		p=$((20000 + RANDOM % 30000))
+		[[ $used == *" $p "* ]] || { ports+=("$p"); used+="$p "; }
+	done
+	p1=${ports[0]} p2=${ports[1]}
 	node=$(slurmd -C | head -n 1)
 	cat > "$dir/slurm.conf" <<-EOF
 		ClusterName=dann-test
@@ -102,9 +115,8 @@ stop)
 		timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
 		wait_for 20 eval '[ -z "$(timeout 5 squeue -h -o %i 2>/dev/null)" ]' || true
 	fi
-	stop_pid "$dir/slurmd.pid"
-	stop_pid "$dir/slurmctld.pid"
-	stop_pid "$dir/munge/munged.pid"
+	stop_pids "$dir/slurmd.pid" "$dir/slurmctld.pid"
+	stop_pids "$dir/munge/munged.pid"
 	;;
 *) die "unknown command '$cmd' (start or stop)" ;;
 esac
