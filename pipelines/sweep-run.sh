@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# sweep-run.sh - one run of a sweep (pipelines/sweep.mk): train it, or score it.
+#
+#   sweep-run.sh train DIR BIN SOURCE TARGET TARGET-TEST DANN-TRAIN-OPTION...
+#       DIR/train.model (and train.tsv, the metrics log; train.seconds, the wall time of the
+#       training, summed over the attempts a resumed run took).  The model is written as
+#       train.model.part and renamed last, so DIR/train.model exists only for a finished run.
+#       A training stopped by SIGTERM/SIGINT (scancel, Ctrl-C) leaves the checkpoint
+#       train.model.part.ckpt; the next call resumes from it, unless DIR/options (the run's
+#       settings) changed since, when it starts over.
+#   sweep-run.sh eval DIR BIN SOURCE-TEST TARGET-TEST THREADS FIELD...
+#       DIR/result.tsv: one row, the FIELDs (recipe, axis values, seed), then the accuracy on
+#       the target test split, on the source test split, and train.seconds.
+#
+# SWEEP_LAUNCH, when set, prefixes each tool (srun ... under Slurm; split on spaces).
+set -euo pipefail
+me=sweep-run.sh
+die() { echo "$me: $*" >&2; exit 1; }
+[ $# -ge 3 ] || die "usage: $me train|eval DIR BIN ..."
+cmd=$1 dir=$2 bin=$3
+shift 3
+read -r -a launch <<<"${SWEEP_LAUNCH:-}"
+
+case $cmd in
+train)
+	[ $# -ge 3 ] || die "train: SOURCE TARGET TARGET-TEST are needed"
+	src=$1 tgt=$2 test=$3
+	shift 3
+	part=$dir/train.model.part ckpt=$dir/train.model.part.ckpt acc=$dir/train.seconds.part
+	rm -f "$part" "$dir/train.seconds"
+	resume=()
+	if [ -f "$ckpt" ] && [ "$ckpt" -nt "$dir/options" ]; then
+		resume=(--resume "$ckpt")
+		echo "$me: $dir: resuming from its checkpoint" >&2
+	else
+		rm -f "$ckpt" "$acc"
+	fi
+	t0=$(date +%s.%N)
+	rc=0
+	"${launch[@]}" "$bin/dann-train" --source "$src" --target "$tgt" --target-test "$test" \
+		"$@" "${resume[@]}" -q --log "$dir/train.tsv" -o "$part" || rc=$?
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v p="$(cat "$acc" 2>/dev/null || echo 0)" \
+		'BEGIN { printf "%.1f\n", p + b - a }')
+	if [ $rc -ne 0 ]; then
+		# a checkpoint means this attempt's time counts towards the resumed run
+		if [ -f "$ckpt" ]; then echo "$secs" > "$acc.tmp" && mv "$acc.tmp" "$acc"; fi
+		[ -f "$ckpt" ] && echo "$me: $dir: stopped (status $rc); make again resumes it" >&2
+		exit $rc
+	fi
+	[ -f "$part" ] || die "$dir: dann-train wrote no model"
+	echo "$secs" > "$dir/train.seconds.tmp"
+	mv "$dir/train.seconds.tmp" "$dir/train.seconds"
+	rm -f "$acc" "$ckpt"
+	mv "$part" "$dir/train.model"
+	;;
+eval)
+	[ $# -ge 4 ] || die "eval: SOURCE-TEST TARGET-TEST THREADS FIELD... are needed"
+	stest=$1 ttest=$2 threads=$3
+	shift 3
+	acc() {  # domain file -> accuracy (first line of dann-embed --accuracy: "accuracy 0.9876 ...")
+		"${launch[@]}" "$bin/dann-embed" --model "$dir/train.model" --accuracy --domain "$1" \
+			--threads "$threads" -q "$2" | awk 'NR == 1 { print $2 }'
+	}
+	t=$(acc target "$ttest")
+	s=$(acc source "$stest")
+	[[ $t =~ ^[0-9.]+$ && $s =~ ^[0-9.]+$ ]] || die "$dir: no accuracy from dann-embed"
+	{ printf '%s\t' "$@"; printf '%s\t%s\t%s\n' "$t" "$s" "$(cat "$dir/train.seconds")"; } > "$dir/result.tsv.tmp"
+	mv "$dir/result.tsv.tmp" "$dir/result.tsv"
+	;;
+*) die "unknown command '$cmd' (train or eval)" ;;
+esac
