@@ -3,6 +3,9 @@
 # the table's shape and arithmetic, not its accuracy (the full run is a benchmark: README).
 bats_require_minimum_version 1.5.0
 load helper
+# The tests below read the recipe lines make echoes: whatever flags the caller's make passes
+# down (`make -s check` puts s in MAKEFLAGS), the makes run here start clean.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 PAPER_ARGS=(PAPER_SEEDS="1 2" PAPER_TRAIN_N=2000 PAPER_TEST_N=500 PAPER_TRAIN_OPTS="--steps 30" THREADS=1)
 
@@ -57,8 +60,12 @@ assert "first 500 of MNIST" in md, md
 @test "a second make paper does no work" {
 	need_mnist; need_bsds
 	cd "$PAPER_COPY"
+	local before
+	before=$(find runs/paper -type f -printf '%p %T@\n' | sort)
 	run make --no-print-directory paper SHARED="$SHARED" "${PAPER_ARGS[@]}"
 	[ "$status" -eq 0 ]
+	# no file was written again, and make printed no tool command
+	[ "$(find runs/paper -type f -printf '%p %T@\n' | sort)" = "$before" ]
 	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed) ' <<<"$output"
 	[[ "$output" == *"| dann |"* ]]
 }
