@@ -314,7 +314,7 @@ static char *check_out(const char *opt, const char *path, int *fd)
 		if (!S_ISREG(st.st_mode))
 			return target; /* a device or FIFO: written in place */
 	} else if (errno != ENOENT) {
-		cli_usage_error("%s: %s", path, strerror(errno));
+		cli_usage_error("%s: cannot create: %s", path, strerror(errno));
 	}
 	/* a new file or a replaced one: its folder must take a new file */
 	char *dir = folder_of(target);
