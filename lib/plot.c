@@ -515,6 +515,9 @@ static void fit_limits(plot_scatter *s, const double lim[4])
 	double rmax = fmax(rx, ry);
 	if (!(rmax > 0))
 		rmax = fabs(cx) + fabs(cy) > 0 ? (fabs(cx) + fabs(cy)) * 0.1 : 1.0;
+	/* A span below what doubles resolve at this distance from 0 (points 1e-30 apart at 1e38)
+	 * would give empty limits: such points are drawn as one. */
+	rmax = fmax(rmax, 1e-9 * fmax(fabs(cx), fabs(cy)));
 	/* A flat cloud (all y equal) would get an infinite scale: bound the aspect to 1:50. */
 	rx = fmax(rx, rmax / 50);
 	ry = fmax(ry, rmax / 50);

