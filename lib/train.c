@@ -209,8 +209,18 @@ int train_step(trainer *t)
 }
 
 static int check_block(const trainer *t, const model_tensor *mt, int n, const float *block,
-                       const char *what)
+                       size_t len, const char *what)
 {
+	/* Fast path: a float is NaN or Inf when its exponent bits are all ones; an integer OR
+	 * over the block vectorises (the search for the culprit runs only when one is there). */
+	uint32_t bad = 0;
+	for (size_t k = 0; k < len; k++) {
+		uint32_t b;
+		memcpy(&b, block + k, sizeof b);
+		bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+	}
+	if (!bad)
+		return 0;
 	for (int i = 0; i < n; i++)
 		for (size_t k = 0; k < mt[i].n; k++)
 			if (!isfinite(block[mt[i].off + k]))
@@ -222,9 +232,9 @@ static int check_block(const trainer *t, const model_tensor *mt, int n, const fl
 
 int train_check_finite(const trainer *t)
 {
-	int rc = check_block(t, t->m.t, t->m.nt, t->m.params, "parameter");
+	int rc = check_block(t, t->m.t, t->m.nt, t->m.params, t->m.nparams, "parameter");
 	if (rc == 0)
-		rc = check_block(t, t->m.st, t->m.ns, t->m.stats, "BatchNorm statistic");
+		rc = check_block(t, t->m.st, t->m.ns, t->m.stats, t->m.nstats, "BatchNorm statistic");
 	return rc;
 }
 
