@@ -324,8 +324,8 @@ int main(int argc, char **argv)
 		if (t.step >= t.total)
 			break;
 		/* the losses and every parameter, each step: a loss can stay finite for a while over
-		 * NaN weights (a ReLU makes NaN 0); one pass over the ~0.2M parameters costs well under
-		 * 1% of a step */
+		 * NaN weights (a ReLU makes NaN 0); one pass over the ~0.2M parameters costs under 0.1%
+		 * of a step (docs/RELIABILITY.md) */
 		check_finite(train_step(&t), &t);
 		if (log_out && (t.step % log_every == 0 || t.step == t.total)) {
 			train_row r;
