@@ -35,18 +35,12 @@ def rel(p):
 # --- the project's files ----------------------------------------------------------------------
 
 def project_files():
-    try:
-        out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True,
-                             check=True).stdout.decode()
-        files = [f for f in out.split("\0") if f]
-    except (OSError, subprocess.CalledProcessError):
-        files = []
-        for d, dirs, fs in os.walk(ROOT):
-            dirs[:] = [x for x in dirs if x not in (".git", "build", "bin", "runs")]
-            files += [rel(os.path.join(d, f)) for f in fs]
+    files = []
+    for d, dirs, fs in os.walk(ROOT):
+        dirs[:] = [x for x in dirs if x not in (".git", "build", "bin", "runs")]
+        files += [rel(os.path.join(d, f)) for f in fs if ".tmp." not in f]
     skip = ("tests/fuzz/corpus/", "tests/fuzz/regress/", "docs/")
-    return [os.path.join(ROOT, f) for f in files if not f.startswith(skip)
-            and os.path.isfile(os.path.join(ROOT, f))]
+    return [os.path.join(ROOT, f) for f in sorted(files) if not f.startswith(skip)]
 
 
 def kind(path):
