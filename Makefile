@@ -78,10 +78,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS_ALL)
 
 # --- system packages ---------------------------------------------------------------------
-# One list for build, tests and pipelines.  Installed with apt-get when missing and root;
-# otherwise the exact command is printed and make stops.
+# One list for build, tests, benchmarks and pipelines.  Installed with apt-get when missing and
+# root; otherwise the exact command is printed and make stops.  tests/deps.bats fails when a
+# program or Python module the project uses comes from no package of the merged list.
+#   build: gcc make pkg-config and the -dev libraries;  tests: bats python3 python3-numpy
+#   python3-pil (test images) man-db groff-base (man pages);  pipelines: ca-certificates curl
+#   (BSDS500 download);  make valgrind: valgrind;  the PyTorch cross-check (a test) and
+#   benchmarks: python3-torch;  bench-tsne: python3-sklearn
 APT_PKGS := gcc make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev \
-	libgif-dev libopenblas-dev bats python3 python3-numpy man-db groff-base ca-certificates
+	libgif-dev libopenblas-dev bats python3 python3-numpy python3-pil man-db groff-base \
+	ca-certificates curl valgrind python3-torch python3-sklearn
 deps:
 	@missing=$$(for p in $(APT_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
@@ -95,6 +101,11 @@ deps:
 		echo "deps: run: sudo apt-get install -y $$missing" >&2; exit 1; \
 	fi
 
+# The merged list, one package a line (this Makefile's and every fragment's APT_PKGS +=):
+# tests/deps.bats checks that it covers every program and Python module the project uses.
+print-deps:
+	@printf '%s\n' $(sort $(APT_PKGS))
+
 # --- tests --------------------------------------------------------------------------------
 # make check = every test on the normal build, then again under ASan + UBSan (issue 9), less
 # what the sanitizer pass would only repeat slowly: the end-to-end pipelines, the PyTorch
@@ -104,8 +115,11 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test SANITIZE=1 BATS_SKIP="$(SAN_SKIP)"
 
+# The tests see no trace of how make was called (-s, -n, -j, variables on the command line):
+# tests that run make must behave the same under `make -s check` as under `make check`.
 test: all $(UNITS)
-	@tests/run.sh $(UNITS) -- $(filter-out $(BATS_SKIP),$(BATS))
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES tests/run.sh $(UNITS) -- \
+		$(filter-out $(BATS_SKIP),$(BATS))
 
 # --- install --------------------------------------------------------------------------------
 install: all
@@ -117,7 +131,7 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all deps check test install clean
+.PHONY: all deps print-deps check test install clean
 
 # Fragments: mk/*.mk (bench, fuzz, ...) and pipelines/*.mk (experiment, demo, paper).
 -include $(sort $(wildcard mk/*.mk))

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -20,12 +21,25 @@ static char **saved_argv;
 int cli_verbosity = 1;
 int cli_progress_on = 0;
 
-/* Outputs written under a temporary name, not yet renamed: removed on any early exit. */
-#define MAX_OUTS 8
+/* Every output opened: stdout, a device or FIFO written in place (tmp NULL), or a file written
+ * under a temporary name and renamed on commit.  Uncommitted temporaries are removed on any
+ * early exit. */
+#define MAX_OUTS 16
 static struct {
 	FILE *f;
-	char *tmp, *final;
+	char *tmp, *final;   /* temporary and rename target (the symlinks of the path followed) */
+	char *name;          /* the name the user gave, for messages */
 } outs[MAX_OUTS];
+static int last_out = -1;
+
+/* Regular files read (declared or opened), so that no output replaces one of them. */
+#define MAX_INS 64
+static struct {
+	dev_t dev;
+	ino_t ino;
+	const char *name;
+} ins[MAX_INS];
+static int nins;
 
 static void remove_uncommitted(void)
 {
@@ -177,6 +191,26 @@ void cli_parse_size(const char *opt, const char *s, int min, int max, int *w, in
 	*h = (int)cli_parse_int(opt, x + 1, min, max);
 }
 
+static void note_input(const struct stat *st, const char *path)
+{
+	if (!S_ISREG(st->st_mode) || nins == MAX_INS)
+		return;
+	for (int i = 0; i < nins; i++)
+		if (ins[i].dev == st->st_dev && ins[i].ino == st->st_ino)
+			return;
+	ins[nins].dev = st->st_dev;
+	ins[nins].ino = st->st_ino;
+	ins[nins].name = path;
+	nins++;
+}
+
+void cli_declare_in(const char *path)
+{
+	struct stat st;
+	if (path && strcmp(path, "-") && stat(path, &st) == 0)
+		note_input(&st, path);
+}
+
 FILE *cli_open_in(const char *path)
 {
 	if (!path || !strcmp(path, "-"))
@@ -185,8 +219,19 @@ FILE *cli_open_in(const char *path)
 	if (!f)
 		cli_die("%s: %s", path, strerror(errno));
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
-		cli_die("%s: is a directory, expected a file", path);
+	if (fstat(fileno(f), &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			cli_die("%s: is a directory, expected a file", path);
+		/* an output opened already that is this very file would replace it */
+		for (int i = 0; i < MAX_OUTS; i++) {
+			struct stat so;
+			if (outs[i].f && outs[i].tmp && S_ISREG(st.st_mode) && stat(outs[i].final, &so) == 0 &&
+			    so.st_dev == st.st_dev && so.st_ino == st.st_ino)
+				cli_usage_error("%s: is both an input and the output %s; refusing to overwrite an "
+				                "input", path, outs[i].name);
+		}
+		note_input(&st, path);
+	}
 	return f;
 }
 
@@ -196,111 +241,261 @@ void cli_close_in(FILE *f)
 		fclose(f);
 }
 
-static FILE *open_out(const char *path, int binary)
+/* Where an output really goes: the symlinks of the last component followed (so that -o LINK
+ * writes through to the link's target rather than replacing the link), or, for /dev/stdout,
+ * /dev/fd/N and /proc/self/fd/N, the file descriptor N (*fd >= 0, return NULL).  The result
+ * is malloc'd. */
+static char *resolve_out(const char *path, int *fd)
 {
-	if (!path || !strcmp(path, "-")) {
-		if (binary && isatty(1))
-			cli_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
-		return stdout;
+	*fd = -1;
+	char *cur = strdup(path);
+	if (!cur)
+		cli_die("out of memory");
+	for (int depth = 0; depth < 40; depth++) {
+		int n, pos = -1;
+		if ((sscanf(cur, "/proc/self/fd/%d%n", &n, &pos) == 1 && pos == (int)strlen(cur)) ||
+		    (sscanf(cur, "/dev/fd/%d%n", &n, &pos) == 1 && pos == (int)strlen(cur))) {
+			free(cur);
+			*fd = n;
+			return NULL;
+		}
+		struct stat st;
+		if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+			return cur;
+		char buf[PATH_MAX];
+		ssize_t len = readlink(cur, buf, sizeof buf - 1);
+		if (len < 0)
+			return cur;
+		buf[len] = '\0';
+		const char *slash = strrchr(cur, '/');
+		size_t dl = buf[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
+		char *next = malloc(dl + (size_t)len + 1);
+		if (!next)
+			cli_die("out of memory");
+		memcpy(next, cur, dl);
+		memcpy(next + dl, buf, (size_t)len + 1);
+		free(cur);
+		cur = next;
+	}
+	free(cur);
+	cli_usage_error("%s: too many levels of symbolic links", path);
+}
+
+/* The folder a file `target` would be created in ("." for a bare name); malloc'd. */
+static char *folder_of(const char *target)
+{
+	const char *slash = strrchr(target, '/');
+	char *d = slash ? strndup(target, slash == target ? 1 : (size_t)(slash - target)) : strdup(".");
+	if (!d)
+		cli_die("out of memory");
+	return d;
+}
+
+/* Usage errors for an output path that cannot be used; returns the resolved target (or NULL
+ * with *fd set for a file descriptor). */
+static char *check_out(const char *opt, const char *path, int *fd)
+{
+	if (!*path)
+		cli_usage_error("%s: empty file name", opt ? opt : "output");
+	char *target = resolve_out(path, fd);
+	if (!target) {
+		if (fcntl(*fd, F_GETFL) < 0)
+			cli_usage_error("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (stat(target, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			cli_usage_error("%s: is a directory", path);
+		for (int i = 0; i < nins; i++)
+			if (S_ISREG(st.st_mode) && ins[i].dev == st.st_dev && ins[i].ino == st.st_ino)
+				cli_usage_error("%s: is also the input %s; refusing to overwrite an input", path,
+				                ins[i].name);
+		if (!S_ISREG(st.st_mode))
+			return target; /* a device or FIFO: written in place */
+	} else if (errno != ENOENT) {
+		cli_usage_error("%s: cannot create: %s", path, strerror(errno));
+	}
+	/* a new file or a replaced one: its folder must take a new file */
+	char *dir = folder_of(target);
+	struct stat ds;
+	if (stat(dir, &ds) != 0)
+		cli_usage_error("%s: cannot create: %s", path, strerror(errno));
+	if (!S_ISDIR(ds.st_mode))
+		cli_usage_error("%s: cannot create: %s", path, strerror(ENOTDIR));
+	if (access(dir, W_OK | X_OK) != 0)
+		cli_usage_error("%s: cannot create a file in %s: %s", path, dir, strerror(errno));
+	free(dir);
+	return target;
+}
+
+void cli_check_out(const char *opt, const char *path)
+{
+	if (!path || !strcmp(path, "-"))
+		return;
+	int fd;
+	free(check_out(opt, path, &fd));
+}
+
+static int new_slot(void)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (!outs[i].f)
+			return i;
+	cli_die("too many open outputs");
+}
+
+static FILE *register_out(FILE *f, char *tmp, char *final, const char *name)
+{
+	int slot = new_slot();
+	outs[slot].f = f;
+	outs[slot].tmp = tmp;
+	outs[slot].final = final;
+	outs[slot].name = strdup(name);
+	if (!outs[slot].name)
+		cli_die("out of memory");
+	last_out = slot;
+	return f;
+}
+
+static FILE *open_stdout(int binary)
+{
+	if (binary && isatty(1))
+		cli_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
+	return register_out(stdout, NULL, NULL, "stdout");
+}
+
+/* `keep`: the temporary file starts as a copy of the existing file (cli_open_out_continue). */
+static FILE *open_out(const char *path, int binary, int keep)
+{
+	if (!path || !strcmp(path, "-"))
+		return open_stdout(binary);
+	int fd;
+	char *target = check_out(NULL, path, &fd);
+	if (!target) {
+		/* /dev/stdout, /dev/fd/N: the descriptor itself, never a file put in its place */
+		if (fd == 1)
+			return open_stdout(binary);
+		int d = dup(fd);
+		FILE *f = d >= 0 ? fdopen(d, "wb") : NULL;
+		if (!f)
+			cli_die("%s: %s", path, strerror(errno));
+		return register_out(f, NULL, NULL, path);
 	}
 	/* An existing device or FIFO (/dev/full, /dev/null, a named pipe) is written in place:
 	 * only regular files get the temporary name and the rename. */
 	struct stat st;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if (S_ISDIR(st.st_mode))
-			cli_die("%s: is a directory", path);
-		FILE *f = fopen(path, "wb");
+	if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+		FILE *f = fopen(target, "wb");
 		if (!f)
 			cli_die("%s: %s", path, strerror(errno));
-		return f;
+		free(target);
+		return register_out(f, NULL, NULL, path);
 	}
-	int slot = -1;
-	for (int i = 0; i < MAX_OUTS; i++)
-		if (!outs[i].f) {
-			slot = i;
-			break;
-		}
-	if (slot < 0)
-		cli_die("too many open outputs");
-	size_t n = strlen(path);
-	char *tmp = malloc(n + 16), *fin = strdup(path);
-	if (!tmp || !fin)
+	size_t n = strlen(target);
+	char *tmp = malloc(n + 16);
+	if (!tmp)
 		cli_die("out of memory");
-	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
+	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", target);
+	int tfd = mkstemp(tmp);
+	if (tfd < 0)
 		cli_die("%s: cannot create: %s", path, strerror(errno));
 	mode_t um = umask(0);
 	umask(um);
-	fchmod(fd, 0666 & ~um); /* mkstemp makes 0600; outputs are ordinary files */
-	FILE *f = fdopen(fd, "wb");
+	fchmod(tfd, 0666 & ~um); /* mkstemp makes 0600; outputs are ordinary files */
+	FILE *f = fdopen(tfd, "wb");
 	if (!f)
 		cli_die("%s: %s", path, strerror(errno));
-	outs[slot].f = f;
-	outs[slot].tmp = tmp;
-	outs[slot].final = fin;
+	register_out(f, tmp, target, path);
+	if (keep) {
+		FILE *old = fopen(target, "rb");
+		if (old) {
+			char buf[65536];
+			size_t k;
+			while ((k = fread(buf, 1, sizeof buf, old)) > 0)
+				if (fwrite(buf, 1, k, f) != k)
+					cli_write_failed_on(f);
+			int bad = ferror(old);
+			fclose(old);
+			if (bad)
+				cli_die("%s: read error", path);
+		}
+	}
 	return f;
 }
 
-FILE *cli_open_out(const char *path) { return open_out(path, 1); }
-FILE *cli_open_out_text(const char *path) { return open_out(path, 0); }
+FILE *cli_open_out(const char *path) { return open_out(path, 1, 0); }
+FILE *cli_open_out_text(const char *path) { return open_out(path, 0, 0); }
+FILE *cli_open_out_continue(const char *path) { return open_out(path, 0, 1); }
 
-void cli_write_failed(void)
+static int find_out(FILE *f)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (outs[i].f && outs[i].f == f)
+			return i;
+	return -1;
+}
+
+void cli_write_failed_on(FILE *f)
 {
 	if (errno == EPIPE)
 		fail_exit(EXIT_DATA); /* the reader went away: a quiet stop */
-	cli_die("write error: %s", errno ? strerror(errno) : "unknown error");
+	int i = f ? find_out(f) : -1;
+	const char *name = i >= 0 ? outs[i].name : "stdout";
+	cli_die("%s: write error: %s", name, errno ? strerror(errno) : "unknown error");
+}
+
+void cli_write_failed(void)
+{
+	cli_write_failed_on(last_out >= 0 && outs[last_out].f ? outs[last_out].f : stdout);
+}
+
+static void forget_out(int i)
+{
+	free(outs[i].tmp);
+	free(outs[i].final);
+	free(outs[i].name);
+	outs[i].f = NULL;
+	outs[i].tmp = outs[i].final = outs[i].name = NULL;
 }
 
 void cli_commit_out(FILE *f)
 {
-	if (f == stdout) {
-		errno = 0;
-		if (fflush(stdout) != 0 || ferror(stdout))
-			cli_write_failed();
-		/* A full disk may only show at close; fclose(stdout) is then checked here. */
-		if (fclose(stdout) != 0)
-			cli_write_failed();
-		return;
-	}
-	for (int i = 0; i < MAX_OUTS; i++) {
-		if (outs[i].f != f)
-			continue;
-		errno = 0;
-		if (fflush(f) != 0 || ferror(f)) {
-			int e = errno;
-			fclose(f);
-			errno = e;
-			cli_die("%s: write error: %s", outs[i].final, errno ? strerror(errno) : "unknown error");
-		}
-		/* On the disk before it gets its name: a power loss after the rename must not leave a
-		 * short file under the final name, and delayed-allocation ENOSPC shows up here. */
-		if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS) {
-			int e = errno;
-			fclose(f);
-			errno = e;
-			cli_die("%s: write error: %s", outs[i].final, strerror(errno));
-		}
-		if (fclose(f) != 0)
-			cli_die("%s: write error: %s", outs[i].final, strerror(errno));
-		outs[i].f = NULL;
-		if (rename(outs[i].tmp, outs[i].final) != 0)
-			cli_die("%s: cannot rename into place: %s", outs[i].final, strerror(errno));
-		free(outs[i].tmp);
-		free(outs[i].final);
-		outs[i].tmp = outs[i].final = NULL;
-		return;
-	}
-	/* a device or FIFO opened in place */
+	int i = find_out(f);
+	if (i < 0 && f != stdout)
+		cli_die("internal error: commit of an output never opened");
+	if (i < 0)
+		i = find_out(register_out(stdout, NULL, NULL, "stdout"));
 	errno = 0;
 	if (fflush(f) != 0 || ferror(f)) {
 		int e = errno;
+		if (!outs[i].tmp)
+			cli_write_failed_on(f);
 		fclose(f);
 		errno = e;
-		cli_write_failed();
+		cli_die("%s: write error: %s", outs[i].name, errno ? strerror(errno) : "unknown error");
+	}
+	if (!outs[i].tmp) {
+		/* stdout, a device or a FIFO: a full disk may only show at close */
+		if (fclose(f) != 0)
+			cli_write_failed_on(f);
+		forget_out(i);
+		return;
+	}
+	/* On the disk before it gets its name: a power loss after the rename must not leave a
+	 * short file under the final name, and delayed-allocation ENOSPC shows up here. */
+	if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS) {
+		int e = errno;
+		fclose(f);
+		errno = e;
+		cli_die("%s: write error: %s", outs[i].name, strerror(errno));
 	}
 	if (fclose(f) != 0)
-		cli_write_failed();
+		cli_die("%s: write error: %s", outs[i].name, strerror(errno));
+	outs[i].f = NULL;
+	if (rename(outs[i].tmp, outs[i].final) != 0)
+		cli_die("%s: cannot rename into place: %s", outs[i].name, strerror(errno));
+	forget_out(i);
 }
 
 double cli_now(void)

@@ -36,20 +36,38 @@ double cli_parse_double(const char *opt, const char *s, double min, double max);
 /* Parse "WxH" (e.g. "800x600") with each side in [min,max]. */
 void cli_parse_size(const char *opt, const char *s, int min, int max, int *w, int *h);
 
-/* Input: NULL or "-" is stdin.  A missing file or a directory is cli_die(). */
+/* Input: NULL or "-" is stdin.  A missing file or a directory is cli_die().  A regular file
+ * opened is remembered: no output may replace it (see cli_check_out). */
 FILE *cli_open_in(const char *path);
 void cli_close_in(FILE *f);
+/* Remember `path` as an input before it is opened (so that cli_check_out, called while the
+ * options are checked, refuses an output naming it); NULL, "-" and missing files are ignored. */
+void cli_declare_in(const char *path);
+
+/* Check an output path before any work: an empty name, a directory, a folder that does not
+ * exist or cannot take a new file, or the same file as an input (declared or opened) is a
+ * usage error (exit 2) naming `opt`'s value.  NULL and "-" (stdout) pass.  cli_open_out*
+ * make the same checks; call this for outputs written only after long work. */
+void cli_check_out(const char *opt, const char *path);
 
 /* Binary output: NULL or "-" is stdout (refused if stdout is a terminal).  A named file is
  * written to a temporary name in the same folder and renamed over `path` only by
- * cli_commit_out(); on any exit before that, the temporary file is removed. */
+ * cli_commit_out(); on any exit before that, the temporary file is removed.  A symbolic link
+ * is followed: the temporary file goes beside the link's target and replaces the target, the
+ * link stays.  /dev/stdout, /dev/fd/N and /proc/self/fd/N write to that descriptor; an existing
+ * device or FIFO is written in place. */
 FILE *cli_open_out(const char *path);
 /* Text output (e.g. a TSV or PNG written by a library): same, but a terminal is allowed. */
 FILE *cli_open_out_text(const char *path);
+/* Text output that continues an existing file: the temporary file starts as a copy of `path`
+ * (if it exists), so the file is still replaced whole, on commit (a resumed log). */
+FILE *cli_open_out_continue(const char *path);
 /* Flush, check for write errors (a full disk, /dev/full, a closed stdout), close and rename.
- * Failure is cli_die("write error: ..."); EPIPE is a quiet exit 1. */
+ * Failure is cli_die("FILE: write error: ..."); EPIPE is a quiet exit 1. */
 void cli_commit_out(FILE *f);
-/* Call on a write that returned an error: dies with the right message (quiet on EPIPE). */
+/* Call on a write to `f` that returned an error: dies with "FILE: write error: ..." (quiet on
+ * EPIPE).  cli_write_failed() names the output opened last. */
+void cli_write_failed_on(FILE *f) __attribute__((noreturn));
 void cli_write_failed(void) __attribute__((noreturn));
 
 /* Progress line on stderr with rate and ETA, at most ~5 updates/s; no-op unless

@@ -506,6 +506,12 @@ static int read_tensors(FILE *f, const char *name, const model_tensor *t, int n,
 		if (rc < 0)
 			return err_set(DN_EFORMAT, "%s: truncated model: tensor %s is cut short", name,
 			               t[i].name);
+		/* a model saved from a diverged training must not give NaN features silently */
+		for (size_t k = 0; k < t[i].n; k++)
+			if (!isfinite(block[t[i].off + k]))
+				return err_set(DN_ERANGE, "%s: tensor %s holds %g at index %zu: a model with "
+				               "non-finite numbers (from a diverged training?)", name, t[i].name,
+				               block[t[i].off + k], k);
 	}
 	return 0;
 }

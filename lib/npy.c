@@ -270,6 +270,25 @@ int npy_at_eof(FILE *f)
 	return 0;
 }
 
+int npy_expect_end(FILE *f, const char *name, const char *after)
+{
+	if (npy_at_eof(f))
+		return 0;
+	if (ferror(f))
+		return err_set(DN_EIO, "%s: read error: %s", name, strerror(errno));
+	npy_header h;
+	int c = getc(f);
+	ungetc(c, f);
+	if (c == 0x93 && npy_read_header(f, name, &h) == 0) {
+		char s[128];
+		return err_set(DN_EFORMAT, "%s: another array follows the %s: %s (a dataset stream is one "
+		               "images and one labels array; two streams concatenated? tensor-cat -l "
+		               "lists them)", name, after, npy_header_str(&h, s, sizeof s));
+	}
+	return err_set(DN_EFORMAT, "%s: unexpected data after the %s (the stream should end there)",
+	               name, after);
+}
+
 int npy_expect(const npy_header *h, const char *name, const char *what, npy_dtype t, int ndim)
 {
 	if (h->dtype == t && (ndim < 0 || h->ndim == ndim))
@@ -385,6 +404,8 @@ int npy_dataset_read(FILE *f, const char *name, npy_dataset *d)
 			             d->labels[i], (long long)i);
 			goto fail;
 		}
+	if ((rc = npy_expect_end(f, name, "labels")) < 0)
+		goto fail;
 	return 0;
 fail:
 	npy_dataset_free(d);

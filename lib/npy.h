@@ -48,6 +48,12 @@ void npy_free(npy_array *a);
 /* 1 if the stream is at its end (peeks one byte and pushes it back), 0 if not. */
 int npy_at_eof(FILE *f);
 
+/* The stream must end here (after the last array a reader wants): more arrays or trailing
+ * bytes are DN_EFORMAT, "NAME: another array follows the labels: (40,28,28) uint8 ..." or
+ * "NAME: N bytes of garbage after the labels" (`after` names what came last).  Reads
+ * what follows (a pipe to its end), never more than one header. */
+int npy_expect_end(FILE *f, const char *name, const char *after);
+
 /* Check that a header has the given dtype and rank; ndim < 0 skips the rank check.
  * `what` names the array in the message: "images: expected uint8 rank 3 or 4, got ...". */
 int npy_expect(const npy_header *h, const char *name, const char *what, npy_dtype t, int ndim);
@@ -68,7 +74,8 @@ typedef struct {
 
 /* Check an images header: uint8, rank 3 or rank 4 with C in {1,3}; sets h/w/c/n of `d`. */
 int npy_dataset_check_images(const npy_header *h, const char *name, npy_dataset *d);
-/* Read images then labels entirely into memory; checks N matches and labels < 10. */
+/* Read images then labels entirely into memory; checks N matches and labels < 10, and that
+ * the stream ends there (npy_expect_end: two datasets concatenated are refused, not half-read). */
 int npy_dataset_read(FILE *f, const char *name, npy_dataset *d);
 int npy_dataset_write(FILE *f, const npy_dataset *d);
 void npy_dataset_free(npy_dataset *d);

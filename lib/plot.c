@@ -351,10 +351,17 @@ void plot_nice_ticks(double lo, double hi, int maxn, plot_ticks *t)
 
 void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len)
 {
-	if (t->kilo)
+	/* Extreme axes (values from 1e6 up to 3e38, or steps below 1e-4) in e-notation with the
+	 * digits the step needs ("2.5e+30", "0"), so labels stay short whatever the data. */
+	double amax = t->n ? fmax(fabs(t->v[0]), fabs(t->v[t->n - 1])) : fabs(v);
+	int sci = amax >= 1e6 || t->step >= 1e6 || t->decimals > 4;
+	if (v == 0 && sci)
+		snprintf(buf, len, "0");
+	else if (sci)
+		snprintf(buf, len, "%.*e", imax(0, imin(16, (int)(floor(log10(fabs(v)) + 1e-9) -
+		                                               floor(log10(t->step) + 1e-9)))), v);
+	else if (t->kilo)
 		snprintf(buf, len, "%.*fk", t->decimals, v / 1000);
-	else if (v != 0 && t->decimals > 4)
-		snprintf(buf, len, "%.*e", imax(0, (int)floor(log10(fabs(v) / t->step) + 1e-9)), v);
 	else
 		snprintf(buf, len, "%.*f", t->decimals, v);
 	if (strcmp(buf, "-0") == 0)
@@ -508,6 +515,9 @@ static void fit_limits(plot_scatter *s, const double lim[4])
 	double rmax = fmax(rx, ry);
 	if (!(rmax > 0))
 		rmax = fabs(cx) + fabs(cy) > 0 ? (fabs(cx) + fabs(cy)) * 0.1 : 1.0;
+	/* A span below what doubles resolve at this distance from 0 (points 1e-30 apart at 1e38)
+	 * would give empty limits: such points are drawn as one. */
+	rmax = fmax(rmax, 1e-9 * fmax(fabs(cx), fabs(cy)));
 	/* A flat cloud (all y equal) would get an infinite scale: bound the aspect to 1:50. */
 	rx = fmax(rx, rmax / 50);
 	ry = fmax(ry, rmax / 50);
@@ -734,9 +744,11 @@ int plot_draw_order(int64_t n, uint64_t seed, int64_t **order)
 void plot_tween(float *out, const float *a, const float *b, int64_t n, double t)
 {
 	/* Smoothstep easing: points start and stop gently at the key frames. */
-	float u = (float)(t * t * (3 - 2 * t));
+	double u = t * t * (3 - 2 * t);
+	/* in double: b - a overflows float for points near +-3.4e38 on either side (the result,
+	 * between a and b, always fits) */
 	for (int64_t i = 0; i < 2 * n; i++)
-		out[i] = a[i] + (b[i] - a[i]) * u;
+		out[i] = (float)((double)a[i] + ((double)b[i] - (double)a[i]) * u);
 }
 
 int plot_key_colors(const plot_scatter_opts *o, plot_rgb *out, int max)

@@ -130,7 +130,7 @@ static void load_batch(float *x, uint8_t *ubuf, const npy_dataset *d, const int6
 	nn_input_from_u8(x, ubuf, n, d->h, d->w, d->c);
 }
 
-void train_step(trainer *t)
+int train_step(trainer *t)
 {
 	int bs = t->o.batch, dann = t->o.mode == TRAIN_DANN;
 	int64_t step = t->step;
@@ -167,6 +167,9 @@ void train_step(trainer *t)
 	int ok = 0;
 	double label_loss = nn_softmax_ce_forward(t->a.probs, t->a.logits, t->ylab, bs, MODEL_CLASSES,
 	                                          &ok);
+	if (!isfinite(label_loss))
+		return err_set(DN_ERANGE, "step %lld: the label loss is %g: the training diverged "
+		               "(try a smaller --lr)", (long long)step + 1, label_loss);
 	t->src_ok += ok;
 	t->src_n += bs;
 	t->sum_label += label_loss;
@@ -176,6 +179,9 @@ void train_step(trainer *t)
 		int ok0 = 0, ok1 = 0;
 		double d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
 		double d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
+		if (!isfinite(d0 + d1))
+			return err_set(DN_ERANGE, "step %lld: the domain loss is %g: the training diverged "
+			               "(try a smaller --lr)", (long long)step + 1, 0.5 * (d0 + d1));
 		t->sum_domain += 0.5 * (d0 + d1);
 		t->dom_ok += ok0 + ok1;
 		t->dom_n += 2 * bs;
@@ -199,6 +205,37 @@ void train_step(trainer *t)
 	t->lambda = dann ? lambda : 0;
 	t->n_steps++;
 	t->step++;
+	return 0;
+}
+
+static int check_block(const trainer *t, const model_tensor *mt, int n, const float *block,
+                       size_t len, const char *what)
+{
+	/* Fast path: a float is NaN or Inf when its exponent bits are all ones; an integer OR
+	 * over the block vectorises (the search for the culprit runs only when one is there). */
+	uint32_t bad = 0;
+	for (size_t k = 0; k < len; k++) {
+		uint32_t b;
+		memcpy(&b, block + k, sizeof b);
+		bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+	}
+	if (!bad)
+		return 0;
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < mt[i].n; k++)
+			if (!isfinite(block[mt[i].off + k]))
+				return err_set(DN_ERANGE, "step %lld: %s %s holds %g at index %zu: the training "
+				               "diverged (try a smaller --lr)", (long long)t->step, what,
+				               mt[i].name, block[mt[i].off + k], k);
+	return 0;
+}
+
+int train_check_finite(const trainer *t)
+{
+	int rc = check_block(t, t->m.t, t->m.nt, t->m.params, t->m.nparams, "parameter");
+	if (rc == 0)
+		rc = check_block(t, t->m.st, t->m.ns, t->m.stats, t->m.nstats, "BatchNorm statistic");
+	return rc;
 }
 
 void train_take_row(trainer *t, train_row *r)

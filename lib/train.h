@@ -78,8 +78,16 @@ void train_free(trainer *t);
 double train_lr_at(const trainer *t, int64_t step);
 double train_lambda_at(const trainer *t, int64_t step);
 
-/* One SGD step (no allocation). */
-void train_step(trainer *t);
+/* One SGD step (no allocation).  Returns DN_ERANGE, with the step and the loss named in the
+ * message, when a loss of this step is not finite (the training diverged: the update is then
+ * not applied); 0 otherwise. */
+int train_step(trainer *t);
+
+/* 0 if every parameter and BatchNorm statistic is finite; else DN_ERANGE naming the step, the
+ * tensor and the index of the first NaN or Inf.  The loss check of train_step sees divergence
+ * at once; this catches what a loss can hide (a ReLU turns NaN into 0), at the cost of one
+ * pass over the parameters: call it before writing a model and every few steps. */
+int train_check_finite(const trainer *t);
 
 /* Fill a row from the accumulators and reset them; target_acc = NAN. */
 void train_take_row(trainer *t, train_row *r);

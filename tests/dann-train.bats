@@ -104,12 +104,13 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 		interrupted=0
 		for try in 1 2 3 4 5; do
 			# each try starts clean: a try that finished before the signal leaves a model
-			rm -rf "$T/s2" "$T/part.model"* "$T/part.tsv"
+			rm -rf "$T/s2" "$T/part.model"* "$T/part.tsv"*
 			rows=$(( 2 + RANDOM % 30 ))   # header + 1..30 rows
 			dann-train -q "${args[@]}" --log "$T/part.tsv" --snapshot-dir "$T/s2" -o "$T/part.model" &
 			pid=$!
 			for i in $(seq 2000); do
-				[ "$(wc -l < "$T/part.tsv" 2>/dev/null || echo 0)" -ge "$rows" ] && break
+				# the log is written under a temporary name until the run ends or stops
+				[ "$(cat "$T/part.tsv" "$T"/part.tsv.tmp.* 2>/dev/null | wc -l)" -ge "$rows" ] && break
 				kill -0 "$pid" 2>/dev/null || break
 				sleep 0.005
 			done
@@ -141,7 +142,7 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 	      --log "$T/l.tsv" --log-every 2)
 	dann-train -q "${args[@]}" -o "$T/c.model" &
 	pid=$!
-	for i in $(seq 200); do [ "$(cat "$T/l.tsv" 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+	for i in $(seq 200); do [ "$(cat "$T"/l.tsv.tmp.* 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
 	kill -INT "$pid"
 	rc=0; wait "$pid" || rc=$?
 	[ "$rc" -eq 130 ]
@@ -175,9 +176,105 @@ for p, f_ in ((sys.argv[1], 1200), (sys.argv[2], 1200)):
 	assert_fails_cleanly 1 dann-train "trunc"
 	run --separate-stderr dann-train --source "$T/missing.npy" --target "$T/tgt.npy" -o "$T/m"
 	assert_fails_cleanly 1 dann-train "missing.npy"
+	# an unusable output is a usage error, found before the data is read (issue 16)
 	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 1 -o "$T/no/such/dir/m"
-	assert_fails_cleanly 1 dann-train "no/such/dir"
+	assert_fails_cleanly 2 dann-train "no/such/dir/m: cannot create"
 	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 1 -o /dev/full
 	assert_fails_cleanly 1 dann-train "write error|space"
 	[ ! -e "$T/m" ]
+}
+
+# --- issue 16: non-finite numbers, output paths, streams -----------------------------------
+
+@test "a diverging training (huge --lr) stops with exit 1 naming the step; no model, the log kept" {
+	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --batch 8 \
+		--steps 200 --lr 100 --threads 1 --log "$T/d.tsv" --log-every 1 --snapshots 2 \
+		--snapshot-dir "$T/snaps" -o "$T/d.model"
+	assert_fails_cleanly 1 dann-train "step [0-9]+: .*(loss is (nan|inf|-inf)|holds (nan|inf|-inf)).*diverged"
+	[ ! -e "$T/d.model" ] && [ ! -e "$T/d.model.ckpt" ]
+	[ -z "$(ls "$T" "$T/snaps" | grep "\.tmp\.")" ]
+	# the log holds the rows up to the failing step, every number finite and in full
+	step=$(sed -E 's/.*step ([0-9]+):.*/\1/' <<<"$stderr")
+	[ "$(tail -n 1 "$T/d.tsv" | cut -f1)" -eq $((step - 1)) ]
+	awk -F'\t' 'NR > 1 { for (i = 1; i <= 7; i++) if ($i !~ /^-?[0-9.]+(e[-+][0-9]+)?$/) exit 1 }' "$T/d.tsv"
+	# the snapshot written before the divergence is a finite model; none after it
+	[ -f "$T/snaps/snap-0000.model" ] && [ ! -e "$T/snaps/snap-0002.model" ]
+	dann-embed -q -m "$T/snaps/snap-0000.model" --domain source --accuracy "$T/src.npy" > /dev/null
+}
+
+@test "log and snapshots.tsv numbers keep their precision (%.9g, never %.4f-truncated)" {
+	dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --batch 8 --steps 3 --log-every 1 \
+		--threads 1 --snapshots 3 --snapshot-dir "$T/s" --log "$T/p.tsv" -o "$T/p.model"
+	# 24 steps an epoch: epoch 1/24 prints as 0.0416666667 (it was 0.0417), in the log and in
+	# snapshots.tsv; losses carry 9 significant digits
+	[ "$(awk -F'\t' 'NR == 2 { print $2 }' "$T/p.tsv")" = 0.0416666667 ]
+	[ "$(awk -F'\t' 'NR == 3 { print $3 }' "$T/s/snapshots.tsv")" = 0.0416666667 ]
+	awk -F'\t' 'NR > 1 { if (length($5) < 10) exit 1 }' "$T/p.tsv"
+}
+
+@test "--resume refuses a checkpoint holding a non-finite parameter" {
+	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 100000 --batch 8 --threads 1 --log-every 2)
+	dann-train -q "${args[@]}" --log "$T/l.tsv" -o "$T/c.model" &
+	pid=$!
+	for i in $(seq 200); do [ "$(cat "$T"/l.tsv.tmp.* 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+	kill -INT "$pid"
+	rc=0; wait "$pid" || rc=$?
+	[ "$rc" -eq 130 ]
+	# poison one float of the first parameter tensor (after the header array)
+	py '
+b = bytearray(open(sys.argv[1], "rb").read())
+f = open(sys.argv[1], "rb"); np.load(f); np.lib.format.read_magic(f); np.lib.format.read_array_header_1_0(f)
+o = f.tell() + 4 * 3
+b[o:o + 4] = np.array([np.nan], "<f4").tobytes()
+open(sys.argv[2], "wb").write(bytes(b))' "$T/c.model.ckpt" "$T/bad.ckpt"
+	run --separate-stderr dann-train -q "${args[@]}" --log "$T/l.tsv" --resume "$T/bad.ckpt" -o "$T/x.model"
+	assert_fails_cleanly 1 dann-train "bad.ckpt: tensor .* holds nan at index 3"
+	[ ! -e "$T/x.model" ]
+}
+
+@test "outputs: checked before any work; none may be an input; symlinks written through" {
+	local a=(--source "$T/src.npy" --target "$T/tgt.npy" --batch 8 --steps 2 --threads 1 -q)
+	cp "$T/src.npy" "$T/src.orig"
+	# --log, -o, --checkpoint naming an input (also through a link or another path): refused
+	ln -s src.npy "$T/link.npy"
+	for o in "--log $T/src.npy" "--log $T/link.npy" "--log $T/./src.npy" "-o $T/tgt.npy" "--checkpoint $T/src.npy"; do
+		run --separate-stderr dann-train "${a[@]}" -o "$T/m.model" $o
+		assert_fails_cleanly 2 dann-train "refusing to overwrite an input" || { echo "with $o"; return 1; }
+	done
+	cmp "$T/src.npy" "$T/src.orig"
+	# empty names and unusable places: usage errors (exit 2), before the data is read
+	for o in "-o ''" "--log ''" "--checkpoint ''" "--log $T/nodir/l.tsv" "--snapshots 2 --snapshot-dir $T/src.npy" \
+		"--snapshots 2 --snapshot-dir $T/nodir/deeper" "--log $T"; do
+		run --separate-stderr bash -c "dann-train --source /dev/zero --target '$T/tgt.npy' -q -o '$T/m.model' $o"
+		assert_fails_cleanly 2 dann-train "empty|cannot create|directory" || { echo "with $o"; return 1; }
+	done
+	chmod 555 "$T/ro" 2>/dev/null || { mkdir "$T/ro"; chmod 555 "$T/ro"; }
+	if [ "$(id -u)" != 0 ]; then
+		run --separate-stderr dann-train "${a[@]}" -o "$T/ro/m.model"
+		assert_fails_cleanly 2 dann-train "ro/m.model: cannot create a file in"
+	fi
+	# -o and --log through symbolic links: the targets are written, the links stay links
+	ln -s real.model "$T/mlink"
+	ln -s real.tsv "$T/llink"
+	dann-train "${a[@]}" -o "$T/mlink" --log "$T/llink"
+	[ -L "$T/mlink" ] && [ -L "$T/llink" ] && [ -s "$T/real.model" ] && [ -s "$T/real.tsv" ]
+	[ -z "$(ls "$T" | grep tmp)" ]
+}
+
+@test "an empty --target-test, and a dataset followed by more arrays, are refused" {
+	py '
+f = open(sys.argv[1], "wb"); np.save(f, np.zeros((0, 28, 28), np.uint8)); np.save(f, np.zeros(0, np.uint8))' "$T/empty.npy"
+	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --target-test "$T/empty.npy" \
+		--batch 8 --steps 2 -o "$T/m.model"
+	assert_fails_cleanly 1 dann-train "target-test: .*empty.npy holds no images"
+	tensor-cat -o "$T/two.npy" "$T/src.npy" "$T/src.npy"
+	for w in --source --target --target-test; do
+		run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" $w "$T/two.npy" \
+			--batch 8 --steps 2 -o "$T/m.model"
+		assert_fails_cleanly 1 dann-train "two.npy: another array follows the labels: \(192,28,28\) uint8"
+	done
+	cat "$T/src.npy" <(printf 'garbage') > "$T/junk.npy"
+	run --separate-stderr dann-train -q --source - --target "$T/tgt.npy" --batch 8 --steps 2 -o "$T/m.model" < "$T/junk.npy"
+	assert_fails_cleanly 1 dann-train "stdin: unexpected data after the labels"
+	[ ! -e "$T/m.model" ]
 }

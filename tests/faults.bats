@@ -139,6 +139,39 @@ killed() {
 	done
 }
 
+# through TOOL: -o through a symbolic link writes the link's target (the link stays a link),
+# -o /dev/stdout writes stdout (the device is never replaced by a file); both give the bytes
+# of a plain run (issue 16).
+through() {
+	local tool=$1
+	need_tool "$tool"
+	bash -c "$(run_cmd "$tool" "$T/ref")"
+	mkdir "$T/d"
+	ln -s ../real "$T/d/link"
+	run --separate-stderr bash -c "$(run_cmd "$tool" "$T/d/link")"
+	[ "$status" -eq 0 ] || { echo "$stderr"; false; }
+	[ -L "$T/d/link" ] || { echo "the link was replaced"; ls -l "$T/d"; false; }
+	cmp "$T/real" "$T/ref"
+	[ "$(ls -A "$T/d")" = link ] || { echo "left in the link's folder: $(ls -A "$T/d")"; false; }
+	# a dangling link: its target is created
+	rm "$T/real"
+	bash -c "$(run_cmd "$tool" "$T/d/link")"
+	[ -L "$T/d/link" ] && cmp "$T/real" "$T/ref"
+	run_cmd "$tool" - >/dev/null || return 0  # writes named files only
+	run --separate-stderr bash -c "$(run_cmd "$tool" /dev/stdout) > '$T/via-stdout'"
+	[ "$status" -eq 0 ] || { echo "$stderr"; false; }
+	[ -c /dev/null ] && [ -L /dev/stdout ]
+	cmp "$T/via-stdout" "$T/ref"
+}
+
+@test "tensor-cat: -o through a symlink or /dev/stdout writes through" { through tensor-cat; }
+@test "mnist-fetch: -o through a symlink or /dev/stdout writes through" { through mnist-fetch; }
+@test "mnistm-gen: -o through a symlink or /dev/stdout writes through" { through mnistm-gen; }
+@test "dann-train: -o through a symlink writes through" { through dann-train; }
+@test "dann-embed: -o through a symlink or /dev/stdout writes through" { through dann-embed; }
+@test "tsne: -o through a symlink or /dev/stdout writes through" { through tsne; }
+@test "plot-frames: --gif through a symlink writes through" { through plot-frames; }
+
 # dann-train SIGINT/SIGTERM -> checkpoint -> --resume byte-identical: tests/dann-train.bats.
 
 @test "a FIFO or a device where a file is read never blocks: mirrors, the cache, MNIST-M, photos" {

@@ -455,12 +455,13 @@ for p in range(3):
 	: >"$T/file"
 	run --separate-stderr plot-frames -o "$T/file/sub" "$T/a.npy"
 	assert_fails_cleanly 1 plot-frames "file/sub"
+	# an output file that cannot be created is a usage error, before any drawing (issue 16)
 	run --separate-stderr plot-frames --gif "$T/file/x.gif" "$T/a.npy"
-	assert_fails_cleanly 1 plot-frames "x.gif"
+	assert_fails_cleanly 2 plot-frames "x.gif: cannot create"
 	run --separate-stderr plot-frames --sheet "$T/nodir/x.png" "$T/a.npy"
-	assert_fails_cleanly 1 plot-frames "x.png"
+	assert_fails_cleanly 2 plot-frames "x.png: cannot create"
 	run --separate-stderr plot-frames --curves -o "$T/nodir/c.png" "$T/m.tsv"
-	assert_fails_cleanly 1 plot-frames "c.png"
+	assert_fails_cleanly 2 plot-frames "c.png: cannot create"
 	[ -z "$(ls "$T/nodir" 2>/dev/null)" ]
 	# a full disk
 	run --separate-stderr plot-frames --gif /dev/full "$T/a.npy"
@@ -521,4 +522,37 @@ assert blue > 300 and red > 300, (blue, red)
 	done
 	run --separate-stderr plot-frames --pad "$T/pad.tsv" -o "$T/o" "$T/m.tsv"
 	assert_fails_cleanly 2 plot-frames "--pad goes with --curves"
+# Issue 16: extreme but finite coordinates (up to float's +-3.4e38, spans that overflow float,
+# tiny ones) are drawn: two points at opposite corners of the plot area, short tick labels.
+@test "extreme but finite coordinates are drawn, in frames, tweens and the GIF" {
+	local case n=0
+	for case in '[[-3e38, -3e38], [3.4e38, 3e38]]' '[[1e30, 5e29], [1.000001e30, 5.1e29]]' \
+		'[[-1e38, 0], [-1e38, 1e-30]]' '[[1e-45, 0], [0, 1e-45]]' '[[1e20, -1e20], [-1e20, 1e20]]'; do
+		n=$((n + 1))
+		frame "$T/x$n.npy" "$case" '[1, 2]' '[0, 1]'
+		run --separate-stderr plot-frames -q --size 320x240 --alpha 1 --radius 5 -o "$T/f$n" "$T/x$n.npy"
+		[ "$status" -eq 0 ] || { echo "$case: $stderr"; false; }
+		# --bare: no legend, so the blue and red pixels are the points themselves
+		run --separate-stderr plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 -o "$T/f$n" "$T/x$n.npy"
+		[ "$status" -eq 0 ] || { echo "$case: $stderr"; false; }
+		img '
+a = png_read(sys.argv[1])
+blue = np.all(a == (0, 114, 178), axis=2); red = np.all(a == (213, 94, 0), axis=2)
+assert blue.sum() + red.sum() > 40 or (blue.sum() > 20 and red.sum() > 0), (sys.argv[2], blue.sum(), red.sum())
+' "$T/f$n/frame-0000.png" "$case"
+		run --separate-stderr plot-frames -q --size 320x240 --tween 3 --gif "$T/g$n.gif" "$T/x$n.npy" "$T/x$n.npy"
+		[ "$status" -eq 0 ] || { echo "$case (gif): $stderr"; false; }
+	done
+}
+
+@test "points whose difference overflows float tween without losing a point" {
+	frame "$T/a.npy" '[[-3.4e38, 0], [3.4e38, 0]]' '[1, 2]' '[0, 1]'
+	frame "$T/b.npy" '[[3.4e38, 0], [-3.4e38, 0]]' '[1, 2]' '[0, 1]'
+	plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 --tween 1 -o "$T/o" "$T/a.npy" "$T/b.npy"
+	# the tween halfway: both points meet in the middle, both still drawn (Inf would drop them)
+	img '
+a = png_read(sys.argv[1])
+blue = np.all(a == (0, 114, 178), axis=2); red = np.all(a == (213, 94, 0), axis=2)
+assert blue.sum() + red.sum() > 20, (blue.sum(), red.sum())  # both meet in the middle
+' "$T/o/frame-0001.png"
 }

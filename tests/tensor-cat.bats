@@ -92,7 +92,7 @@ assert n == 12, n'
 	run --separate-stderr tensor-cat "$T/big.npy" -o /dev/full
 	[ "$status" -eq 1 ]
 	run --separate-stderr bash -c "tensor-cat '$T/big.npy' > /dev/full"
-	[ "$status" -eq 1 ] && [[ "$stderr" == "tensor-cat: write error"* ]]
+	[ "$status" -eq 1 ] && [[ "$stderr" == "tensor-cat: stdout: write error"* ]]
 	run --separate-stderr bash -c "tensor-cat '$T/big.npy' | head -c 100 > /dev/null"
 	[ "$status" -eq 0 ] && [ -z "$stderr" ]
 }

@@ -166,6 +166,10 @@ static void embed_stream(job *j, const char *path, int domain)
 		if (j->out != OUT_ACCURACY)
 			write_or_die(j->o, dst, (size_t)B, NPY_U8);
 	}
+	/* one dataset per stream: two concatenated are refused, not half-read (the data written
+	 * so far goes under a temporary name, which the error removes) */
+	if (npy_expect_end(f, name, "labels") < 0)
+		cli_die("%s", err_msg());
 	if (j->out == OUT_EMBED) {
 		write_header(j->o, NPY_U8, 1, n, 0);
 		memset(buf, domain, (size_t)j->batch);
@@ -317,6 +321,12 @@ int main(int argc, char **argv)
 		cli_usage_error("one FILE operand at most");
 	if (acc && out)
 		cli_usage_error("--accuracy prints text to stdout; -o does not apply");
+	/* the output can be written and is none of the inputs: checked before any work */
+	cli_declare_in(model_path);
+	cli_declare_in(spath);
+	cli_declare_in(tpath);
+	cli_declare_in(optind < argc ? argv[optind] : NULL);
+	cli_check_out("-o", out);
 	cli_set_progress(progress, quiet);
 	nn_set_threads(threads);
 	if (kern_isa_init() < 0)

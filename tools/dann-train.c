@@ -72,20 +72,67 @@ static npy_dataset load(const char *path, const char *what)
 	return d;
 }
 
-static void write_model_file(const char *path, const model *m, int64_t step, int64_t total)
+/* The metrics log and snapshots.tsv: written under a temporary name like every output and
+ * renamed at the end (or when the run stops for a checkpoint or diverges: they then hold the
+ * rows up to that step, which a --resume run continues). */
+static FILE *log_out, *snap_out;
+
+static void commit_logs(void)
 {
+	if (log_out)
+		cli_commit_out(log_out);
+	if (snap_out)
+		cli_commit_out(snap_out);
+	log_out = snap_out = NULL;
+}
+
+/* Training diverged (a loss or a parameter is not finite): keep the logs, which show how, and
+ * stop with exit 1; no model is written. */
+static void check_finite(int rc, const trainer *t)
+{
+	if (rc == 0 && (rc = train_check_finite(t)) == 0)
+		return;
+	char msg[1024];
+	snprintf(msg, sizeof msg, "%s", err_msg());
+	commit_logs();
+	cli_die("%s", msg);
+}
+
+static void write_model_file(const char *path, const trainer *t)
+{
+	check_finite(0, t);
 	FILE *f = cli_open_out(path);
-	if (model_write(f, m, MODEL_KIND_MODEL, step, total) < 0)
-		cli_die("%s: %s", path, err_msg());
+	if (model_write(f, &t->m, MODEL_KIND_MODEL, t->step, t->total) < 0)
+		cli_write_failed_on(f);
 	cli_commit_out(f);
 }
 
-static void fmt_val(char *b, size_t n, double v, const char *fmt)
+/* Numbers in logs: as many digits as a double needs to read back the value it printed (%.9g
+ * is exact for the float32 values the network computes; a loss of 1e-7 or 1e30 stays
+ * itself), "nan" where nothing was measured. */
+static void fmt_val(char *b, size_t n, double v)
 {
 	if (isnan(v))
 		snprintf(b, n, "nan");
 	else
-		snprintf(b, n, fmt, v);
+		snprintf(b, n, "%.9g", v);
+}
+
+/* The snapshot folder: an existing folder, or a new one in a folder that can take it. */
+static void check_snap_dir(const char *dir)
+{
+	struct stat st;
+	if (!*dir)
+		cli_usage_error("--snapshot-dir: empty folder name");
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			cli_usage_error("--snapshot-dir: %s: %s", dir, strerror(ENOTDIR));
+		char p[4096];
+		snprintf(p, sizeof p, "%s/snapshots.tsv", dir);
+		cli_check_out("--snapshot-dir", p);
+	} else {
+		cli_check_out("--snapshot-dir", dir);
+	}
 }
 
 int main(int argc, char **argv)
@@ -169,8 +216,27 @@ int main(int argc, char **argv)
 		cli_usage_error("--source FILE is required");
 	if (!out || !strcmp(out, "-"))
 		cli_usage_error("-o MODEL (a file) is required");
+	char *ckpt_default = NULL;
+	if (!ckpt_path) {
+		size_t n = strlen(out) + 6;
+		ckpt_default = malloc(n);
+		if (!ckpt_default)
+			cli_die("out of memory");
+		snprintf(ckpt_default, n, "%s.ckpt", out);
+		ckpt_path = ckpt_default;
+	}
 	if (o.mode == TRAIN_DANN && !tgt_path)
 		cli_usage_error("--target FILE is required in dann mode");
+	/* Every file this run writes can be written, and none is an input: checked before the
+	 * data is read and the first step is taken. */
+	cli_declare_in(src_path);
+	cli_declare_in(tgt_path);
+	cli_declare_in(test_path);
+	cli_check_out("-o", out);
+	cli_check_out("--log", log_path);
+	cli_check_out("--checkpoint", ckpt_path);
+	if (snaps > 0)
+		check_snap_dir(snap_dir);
 	cli_set_progress(progress, quiet);
 	nn_set_threads(threads);
 	if (kern_isa_init() < 0)
@@ -179,19 +245,15 @@ int main(int argc, char **argv)
 		char isa[128];
 		fprintf(stderr, "%s: %s\n", cli_prog, kern_isa_describe(isa, sizeof isa));
 	}
-	char *ckpt_default = NULL;
-	if (!ckpt_path) {
-		size_t n = strlen(out) + 6;
-		ckpt_default = malloc(n);
-		snprintf(ckpt_default, n, "%s.ckpt", out);
-		ckpt_path = ckpt_default;
-	}
 
 	npy_dataset src = load(src_path, "source"), tgt = {0}, test = {0};
 	if (o.mode == TRAIN_DANN)
 		tgt = load(tgt_path, "target");
 	if (test_path) {
 		test = load(test_path, "target-test");
+		if (test.n == 0)
+			cli_die("target-test: %s holds no images: nothing to measure the target accuracy on",
+			        strcmp(test_path, "-") ? test_path : "stdin");
 		if (test.h != src.h || test.w != src.w)
 			cli_die("image sizes differ: source %dx%d, target-test %dx%d", src.h, src.w, test.h,
 			        test.w);
@@ -206,17 +268,17 @@ int main(int argc, char **argv)
 		if (train_load_checkpoint(f, resume, &t) < 0)
 			cli_die("%s", err_msg());
 		cli_close_in(f);
+		/* a checkpoint the model refuses (non-finite) was refused above; one that loads is
+		 * finite: the loader checks every tensor */
 	}
 
-	/* logs are appended on resume: the rows up to the checkpoint are already there */
-	FILE *logf = NULL, *snapf = NULL;
+	/* On resume the logs continue the rows up to the checkpoint: the temporary file starts
+	 * as a copy of the log so far. */
 	if (log_path) {
-		logf = fopen(log_path, resume ? "a" : "w");
-		if (!logf)
-			cli_die("%s: %s", log_path, strerror(errno));
-		if (!resume)
-			fprintf(logf, "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\t"
-			              "source_acc\ttarget_acc\n");
+		log_out = resume ? cli_open_out_continue(log_path) : cli_open_out_text(log_path);
+		if (!resume && fprintf(log_out, "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\t"
+		                             "domain_acc\tsource_acc\ttarget_acc\n") < 0)
+			cli_write_failed_on(log_out);
 	}
 	int64_t *snap_step = NULL;
 	int snap_next = 0;
@@ -225,11 +287,9 @@ int main(int argc, char **argv)
 			cli_die("%s: %s", snap_dir, strerror(errno));
 		char p[4096];
 		snprintf(p, sizeof p, "%s/snapshots.tsv", snap_dir);
-		snapf = fopen(p, resume ? "a" : "w");
-		if (!snapf)
-			cli_die("%s: %s", p, strerror(errno));
-		if (!resume)
-			fprintf(snapf, "index\tstep\tepoch\tlambda\ttarget_acc\n");
+		snap_out = resume ? cli_open_out_continue(p) : cli_open_out_text(p);
+		if (!resume && fprintf(snap_out, "index\tstep\tepoch\tlambda\ttarget_acc\n") < 0)
+			cli_write_failed_on(snap_out);
 		snap_step = malloc(sizeof(int64_t) * (size_t)(snaps + 1));
 		for (int i = 0; i <= snaps; i++)
 			snap_step[i] = (int64_t)llround((double)i * (double)t.total / snaps);
@@ -253,61 +313,64 @@ int main(int argc, char **argv)
 		 * resumed run writes them */
 		if (stop_signal && t.step < t.total)
 			break;
-		while (snapf && snap_next <= snaps && snap_step[snap_next] == t.step) {
-			char p[4096], ta[32], lam[32];
+		while (snap_out && snap_next <= snaps && snap_step[snap_next] == t.step) {
+			char p[4096], ta[32], lam[32], ep[32];
 			snprintf(p, sizeof p, "%s/snap-%04d.model", snap_dir, snap_next);
-			write_model_file(p, &t.m, t.step, t.total);
+			write_model_file(p, &t);
 			double acc = NAN;
 			if (test_path) {
 				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
 				acc = (double)ok / (double)n;
 			}
-			fmt_val(ta, sizeof ta, acc, "%.4f");
-			fmt_val(lam, sizeof lam, o.mode == TRAIN_DANN ? train_lambda_at(&t, t.step) : NAN,
-			        "%.6f");
-			fprintf(snapf, "%d\t%lld\t%.4f\t%s\t%s\n", snap_next, (long long)t.step,
-			        (double)t.step / (double)t.steps_per_epoch, lam, ta);
-			fflush(snapf);
+			fmt_val(ta, sizeof ta, acc);
+			fmt_val(lam, sizeof lam, o.mode == TRAIN_DANN ? train_lambda_at(&t, t.step) : NAN);
+			fmt_val(ep, sizeof ep, (double)t.step / (double)t.steps_per_epoch);
+			if (fprintf(snap_out, "%d\t%lld\t%s\t%s\t%s\n", snap_next, (long long)t.step, ep, lam,
+			            ta) < 0 || fflush(snap_out) != 0)
+				cli_write_failed_on(snap_out);
 			snap_next++;
 		}
 		if (t.step >= t.total)
 			break;
-		train_step(&t);
-		if (logf && (t.step % log_every == 0 || t.step == t.total)) {
+		/* the losses and every parameter, each step: a loss can stay finite for a while over
+		 * NaN weights (a ReLU makes NaN 0); one pass over the ~0.2M parameters costs under 0.1%
+		 * of a step (docs/RELIABILITY.md) */
+		check_finite(train_step(&t), &t);
+		if (log_out && (t.step % log_every == 0 || t.step == t.total)) {
 			train_row r;
 			train_take_row(&t, &r);
 			if (test_path) {
 				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
 				r.target_acc = (double)ok / (double)n;
 			}
-			char v[7][32];
-			fmt_val(v[0], 32, r.lambda, "%.6f");
-			fmt_val(v[1], 32, r.label_loss, "%.6f");
-			fmt_val(v[2], 32, r.domain_loss, "%.6f");
-			fmt_val(v[3], 32, r.domain_acc, "%.4f");
-			fmt_val(v[4], 32, r.source_acc, "%.4f");
-			fmt_val(v[5], 32, r.target_acc, "%.4f");
-			if (fprintf(logf, "%lld\t%.4f\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)r.step,
-			            r.epoch, r.lr, v[0], v[1], v[2], v[3], v[4], v[5]) < 0 ||
-			    fflush(logf) != 0)
-				cli_die("%s: write error: %s", log_path, strerror(errno));
+			char v[8][32];
+			fmt_val(v[0], 32, r.epoch);
+			fmt_val(v[1], 32, r.lr);
+			fmt_val(v[2], 32, r.lambda);
+			fmt_val(v[3], 32, r.label_loss);
+			fmt_val(v[4], 32, r.domain_loss);
+			fmt_val(v[5], 32, r.domain_acc);
+			fmt_val(v[6], 32, r.source_acc);
+			fmt_val(v[7], 32, r.target_acc);
+			if (fprintf(log_out, "%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)r.step,
+			            v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]) < 0 ||
+			    fflush(log_out) != 0)
+				cli_write_failed_on(log_out);
 		}
 		cli_progress_update(&prog, t.step - start_step);
 	}
 	cli_progress_end(&prog);
-	if (logf && fclose(logf) != 0)
-		cli_die("%s: write error: %s", log_path, strerror(errno));
-	if (snapf && fclose(snapf) != 0)
-		cli_die("snapshots.tsv: write error: %s", strerror(errno));
 	double el = cli_now() - t0;
 	int64_t done = t.step - start_step;
 	double ips = el > 0 ? (double)done * t.B / el : 0;
 
 	if (stop_signal && t.step < t.total) {
+		check_finite(0, &t);
 		FILE *f = cli_open_out(ckpt_path);
 		if (train_save_checkpoint(f, &t) < 0)
-			cli_die("%s: %s", ckpt_path, err_msg());
+			cli_write_failed_on(f);
 		cli_commit_out(f);
+		commit_logs();
 		cli_info("interrupted at step %lld of %lld; checkpoint written to %s (continue with "
 		         "--resume %s)", (long long)t.step, (long long)t.total, ckpt_path, ckpt_path);
 		/* An interrupted run ends like an error exit: _exit, so LeakSanitizer does not count
@@ -315,7 +378,8 @@ int main(int argc, char **argv)
 		fflush(stderr);
 		_exit(stop_signal == SIGINT ? 130 : 143);
 	}
-	write_model_file(out, &t.m, t.step, t.total);
+	write_model_file(out, &t);
+	commit_logs();
 	if (!quiet) {
 		char tacc[96] = "";
 		if (test_path) {

@@ -584,6 +584,16 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_set_progress(progress, quiet);
+	/* the outputs can be written and none is an input: checked before anything is read */
+	for (int k = optind; k < argc; k++)
+		cli_declare_in(argv[k]);
+	cli_declare_in(o.titles);
+	if (o.out && !*o.out)
+		cli_usage_error("-o: empty name");
+	cli_check_out("--gif", o.gif);
+	cli_check_out("--sheet", o.sheet);
+	if (o.curves)
+		cli_check_out("-o", o.out);
 	if (o.key_delay < 0)
 		o.key_delay = o.tween > 0 ? (o.delay * 4 > 65535 ? 65535 : o.delay * 4) : o.delay;
 	if (o.pad && !o.curves)

@@ -43,6 +43,9 @@ int main(int argc, char **argv)
 	if (list && out)
 		cli_usage_error("-l and -o do not go together");
 
+	for (int k = optind; k < argc; k++)
+		cli_declare_in(argv[k]);
+	cli_check_out("-o", out);
 	FILE *o = list ? stdout : cli_open_out(out);
 	int nin = argc - optind;
 	const char *stdin_only[] = {"-"};

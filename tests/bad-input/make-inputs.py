@@ -80,6 +80,17 @@ put("ds_f32.npy", npy(gray.astype("<f4"), labels))
 put("ds_c2.npy", npy(np.zeros((N, 28, 28, 2), np.uint8), labels))
 put("ds_labels_i32.npy", npy(gray, labels.astype("<i4")))
 put("ds_zero_size.npy", npy(np.zeros((N, 0, 28), np.uint8), labels))
+# a dataset stream says more than asked (issue 16): two datasets back to back, trailing bytes;
+# and a dataset with no images
+put("ds_two.npy", npy(gray, labels, gray[:7], labels[:7]))
+put("ds_trailing.npy", npy(gray, labels) + b"garbage\n")
+put("ds_empty.npy", npy(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)))
+# inputs that a case also names as an output (each its own: a tool that overwrote it would
+# spoil no other case)
+for v in ("tc", "dt", "de"):
+    put("victim_%s.npy" % v, npy(gray, labels))
+for v in ("dt2", "dt3"):
+    put("victim_%s.npy" % v, npy(rgb, labels))
 
 # embedding streams (features, labels, domains) and point streams (points, labels, domains)
 f = feat.copy(); f[5, 3] = np.nan

@@ -39,7 +39,8 @@ fail_cmd() {
 # make_models: models in $IN for the dann-embed and dann-train cases (needs dann-train):
 #   m28.model  trained one step on ok_gray.npy (28x28)    m16.model  the same on 16x16 images
 #   m_arch.model  m28 with its header saying arch "paper" (a model of another architecture)
-#   m_trunc.model  m28 cut short
+#   m_trunc.model  m28 cut short      m_nan.model  m28 with one parameter NaN (a diverged run)
+#   victim.model  a copy of m28 that a case names as input and output
 make_models() {
 	command -v dann-train >/dev/null || return 0
 	[ -f "$IN/m28.model" ] && return 0
@@ -48,6 +49,7 @@ make_models() {
 	dann-train --source "$IN/ok_gray16.npy" --mode source-only --steps 1 --batch 8 --threads 1 -q \
 		-o "$IN/m16.model" || return 1
 	head -c 400000 "$IN/m28.model" > "$IN/m_trunc.model"
+	cp "$IN/m28.model" "$IN/victim.model"  # named as input and output by a case
 	"$PYTHON" -c '
 import sys, numpy as np
 b = bytearray(open(sys.argv[1], "rb").read())
@@ -56,5 +58,11 @@ off = f.tell()
 hdr = np.frombuffer(bytes(b[off:off + 128]), "<i8").copy()
 hdr[3] = 1 - hdr[3]  # arch seed <-> paper
 b[off:off + 128] = hdr.tobytes()
-open(sys.argv[2], "wb").write(bytes(b))' "$IN/m28.model" "$IN/m_arch.model"
+open(sys.argv[2], "wb").write(bytes(b))
+f.seek(off + 128)  # past the header array: the first tensor
+np.lib.format.read_magic(f); np.lib.format.read_array_header_1_0(f)
+off = f.tell() + 4 * 5
+b = bytearray(open(sys.argv[1], "rb").read())
+b[off:off + 4] = np.array([np.nan], "<f4").tobytes()
+open(sys.argv[3], "wb").write(bytes(b))' "$IN/m28.model" "$IN/m_arch.model" "$IN/m_nan.model"
 }

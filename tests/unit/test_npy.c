@@ -165,6 +165,21 @@ static void test_dataset(void)
 	npy_dataset_free(&e);
 	fclose(r);
 
+	/* two datasets back to back, or bytes after the labels: refused, not half-read */
+	{
+		char *two = malloc(2 * len + 3);
+		memcpy(two, mem, len);
+		memcpy(two + len, mem, len);
+		r = fmemopen(two, 2 * len, "rb");
+		CHECK_ERR(npy_dataset_read(r, "ds", &e), "ds: another array follows the labels: (2,2,3) uint8");
+		fclose(r);
+		memcpy(two + len, "xyz", 3);
+		r = fmemopen(two, len + 3, "rb");
+		CHECK_ERR(npy_dataset_read(r, "ds", &e), "ds: unexpected data after the labels");
+		fclose(r);
+		free(two);
+	}
+
 	/* without labels */
 	size_t first = 0;
 	{
