@@ -285,6 +285,14 @@ int main(int argc, char **argv)
 		openblas_set_num_threads(threads);
 	}
 	int nin = argc - optind;
+	/* Every input is known and the output can be written, before any work (an output may not
+	 * replace an input). */
+	for (int i = optind; i < argc; i++)
+		cli_declare_in(argv[i]);
+	cli_declare_in(init_path);
+	cli_declare_in(place);
+	cli_declare_in(refp);
+	cli_check_out("-o", out);
 	if (place || refp || with_ref) {
 		if (!place || !refp)
 			cli_usage_error("--place-into LAYOUT and --reference POINTS go together");
