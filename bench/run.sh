@@ -35,7 +35,7 @@ for t in $THREADS; do
 	for size in 28 32; do
 		for isa in $PATHS; do
 			DANN_ISA=$isa "$D/train_step" --threads "$t" --size "$size" --steps "$STEPS" --reps "$REPS" > "$TMP/one"
-			g=$(awk '/GFLOP\/s per CPU-second/ { print $(NF - 3) }' "$TMP/one")
+			g=$(awk '/GFLOP\/s per CPU-second/ { n = NF - 3; print $n }' "$TMP/one")
 			grep -v '^#' "$TMP/one" | sed "s/^ours/ours-$isa-$size/; s/\$/\t$g/" | tee -a "$TMP/train"
 		done
 	done
