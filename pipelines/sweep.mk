@@ -57,6 +57,8 @@ SWEEP_THREADS = $(if $(filter 1,$(SLURM)),$(SLURM_CPUS),$(THREADS))
 sweep_launch = $(if $(filter 1,$(SLURM)),srun --exact --nodes=1 --ntasks=1 --cpus-per-task=$(SLURM_CPUS) --job-name=$(1) $(SLURM_SRUN_OPTS))
 
 SWEEP_PLOT := $(BUILD)/pipelines/sweep-plot
+# the sweep tests run it directly
+test: $(SWEEP_PLOT)
 $(BUILD)/pipelines/%: $(BUILD)/pipelines/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS_ALL)

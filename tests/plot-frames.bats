@@ -522,6 +522,8 @@ assert blue > 300 and red > 300, (blue, red)
 	done
 	run --separate-stderr plot-frames --pad "$T/pad.tsv" -o "$T/o" "$T/m.tsv"
 	assert_fails_cleanly 2 plot-frames "--pad goes with --curves"
+}
+
 # Issue 16: extreme but finite coordinates (up to float's +-3.4e38, spans that overflow float,
 # tiny ones) are drawn: two points at opposite corners of the plot area, short tick labels.
 @test "extreme but finite coordinates are drawn, in frames, tweens and the GIF" {

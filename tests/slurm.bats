@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Sweeps through Slurm, for real: a one-node cluster on 127.0.0.1 (tests/slurm-cluster.sh:
 # Debian's slurm-wlm and munge, daemons and configuration in a temporary folder), a tiny
-# sweep (2 seeds x 2 values of gamma, 300 images, 150 steps) submitted with
+# sweep (2 seeds x 2 values of gamma, 300 images, 600 steps) submitted with
 # pipelines/sweep.sbatch, then a second pass from outside any allocation (one job per
 # training) in which one training is cancelled mid-run; make again completes it from its
 # checkpoint.  teardown_file stops every daemon the file started.
@@ -10,7 +10,7 @@ load helper
 
 ARGS=(SWEEP_NAME=t SWEEP_AXES=schedule "SWEEP_schedule=gamma1 gamma10" "SWEEP_schedule_gamma1=--gamma 1"
 	"SWEEP_schedule_gamma10=--gamma 10" "SWEEP_SEEDS=1 2" SWEEP_TRAIN_N=300 SWEEP_TEST_N=200
-	"SWEEP_TRAIN_OPTS=--steps 150 --batch 16 --log-every 5")
+	"SWEEP_TRAIN_OPTS=--steps 600 --batch 16 --log-every 20")
 
 setup_file() {
 	load helper
@@ -75,9 +75,13 @@ for g in ("gamma1", "gamma10"):
 		SWEEP_BIN="$BIN_ABS" > "$CL/pass2.log" 2>&1 &
 	mk=$!
 	# wait for the training to have logged some steps, then cancel its job
-	for i in $(seq 300); do
-		[ "$(wc -l 2>/dev/null < "$run_dir/train.tsv" || echo 0)" -ge 3 ] && break
-		sleep 0.2
+	# (the log is written under a temporary name until the run ends; 600 steps leave seconds
+	# between the third row and the end, on a quiet machine too)
+	local f
+	for i in $(seq 600); do
+		f=$(ls "$run_dir"/train.tsv.tmp.* 2>/dev/null | head -n 1)
+		[ -n "$f" ] && [ "$(wc -l 2>/dev/null < "$f" || echo 0)" -ge 3 ] && break
+		sleep 0.1
 	done
 	job=$(squeue -h -n noise_schedule-gamma10_seed-2 -o %i)
 	[ -n "$job" ] || { kill "$mk"; cat "$CL/pass2.log"; false; }
@@ -98,7 +102,7 @@ for g in ("gamma1", "gamma10"):
 	[ -s "$run_dir/train.model" ] && [ ! -e "$run_dir/train.model.part.ckpt" ]
 	[ "$(tail -n +2 "$R/results.tsv" | wc -l)" -eq 4 ]
 	[ "$R/results.tsv" -nt "$run_dir/train.model" ]
-	# the resumed log continues the one that was stopped: 150 steps, every 5th, once each
+	# the resumed log continues the one that was stopped: 600 steps, every 20th, once each
 	[ "$(tail -n +2 "$run_dir/train.tsv" | wc -l)" -eq 30 ]
 	[ "$(tail -n +2 "$run_dir/train.tsv" | cut -f1 | sort -un | wc -l)" -eq 30 ]
 }
