@@ -81,13 +81,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 # One list for build, tests, benchmarks and pipelines.  Installed with apt-get when missing and
 # root; otherwise the exact command is printed and make stops.  tests/deps.bats fails when a
 # program or Python module the project uses comes from no package of the merged list.
-#   build: gcc make pkg-config and the -dev libraries;  tests: bats python3 python3-numpy
+#   build: gcc make pkg-config and the -dev libraries;  tests: bats parallel (Bats files side
+#   by side) python3 python3-numpy
 #   python3-pil (test images) man-db groff-base (man pages);  downloads: ca-certificates;
 #   make valgrind: valgrind;  the PyTorch cross-check (a test) and
 #   benchmarks: python3-torch;  bench-tsne: python3-sklearn
 APT_PKGS := gcc make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev \
 	libgif-dev libopenblas-dev bats python3 python3-numpy python3-pil man-db groff-base \
-	ca-certificates valgrind python3-torch python3-sklearn
+	ca-certificates valgrind python3-torch python3-sklearn parallel
 deps:
 	@missing=$$(for p in $(APT_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every C unit test and every Bats file given; end with one line
+# Run every C unit test and every Bats file given (TEST_JOBS Bats files at a time); end with one line
 #   "tests: N passed, M failed[, K skipped]"
 # and exit non-zero if anything failed.  Usage: tests/run.sh UNIT... -- BATSFILE...
 set -u
@@ -21,7 +21,12 @@ done
 [ $# -gt 0 ] && shift
 if [ $# -gt 0 ]; then
 	log=$(mktemp)
-	bats --tap --print-output-on-failure "$@" | tee "$log"
+	# Bats files run side by side, TEST_JOBS at a time (default: one per processor; GNU
+	# parallel runs them); the tests of one file still run in order, sharing its setup_file.
+	jobs=${TEST_JOBS:-$(nproc)}
+	par=()
+	[ "$jobs" -gt 1 ] && command -v parallel >/dev/null && par=(--jobs "$jobs" --no-parallelize-within-files)
+	bats --tap --print-output-on-failure "${par[@]}" "$@" | tee "$log"
 	p=$(grep -cE '^ok [0-9]+' "$log")
 	s=$(grep -cE '^ok [0-9]+ .*# skip' "$log")
 	f=$(grep -cE '^not ok [0-9]+' "$log")
