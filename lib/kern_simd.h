@@ -540,11 +540,18 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 	                   mom);
 }
 
-static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-                            const float *gamma, const float *beta, float *const *rm,
-                            float *const *rv, int B, int H, int W, int C, int groups, float mom)
+/* the shapes the fused BatchNorm + pool + ReLU kernels take (forward and backward alike) */
+static int bn_fused_ok(int B, int H, int W, int C, int groups)
 {
-	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+	return H % 2 == 0 && W % 2 == 0 && groups >= 1 && B % groups == 0 && C <= 64;
+}
+
+static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            const float *x, const float *gamma, const float *beta,
+                            float *const *rm, float *const *rv, int B, int H, int W, int C,
+                            int groups, float mom)
+{
+	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	int Bg = B / groups, PH = H / 2, PW = W / 2;
 	for (int g = 0; g < groups; g++)
@@ -564,14 +571,15 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 				for (int px = 0; px < PW; px++) {
 					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-					float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
-					uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+					int64_t cell = ((int64_t)b * PH + py) * PW + px;
+					float *o = r + cell * C, *xo = xa + cell * C;
+					uint8_t *a = arg + cell * C;
 					for (int c = 0; c < C; c += 16) {
+						__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
+						__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
 						__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
-						__m512 v0 = _mm512_fmadd_ps(_mm512_loadu_ps(p00 + c), S, T);
-						__m512 v1 = _mm512_fmadd_ps(_mm512_loadu_ps(p01 + c), S, T);
-						__m512 v2 = _mm512_fmadd_ps(_mm512_loadu_ps(p10 + c), S, T);
-						__m512 v3 = _mm512_fmadd_ps(_mm512_loadu_ps(p11 + c), S, T);
+						__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
+						__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
 						__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
 						__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
 						__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
@@ -581,6 +589,9 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 						__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
 						__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
 						_mm_storeu_si128((__m128i *)(a + c), k);
+						__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
+						                                 _mm512_mask_blend_ps(g3, x2, x3));
+						_mm512_storeu_ps(xo + c, xm);
 						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
 					}
 				}
@@ -591,17 +602,22 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 			for (int px = 0; px < PW; px++) {
 				const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 				const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-				float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
-				uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+				int64_t cell = ((int64_t)b * PH + py) * PW + px;
+				float *o = r + cell * C, *xo = xa + cell * C;
+				uint8_t *a = arg + cell * C;
 #pragma omp simd
 				for (int c = 0; c < C; c++) {
 					/* the first of equal maxima wins, as nn_maxpool2_forward */
-					float v0 = p00[c] * sc[c] + sh[c], v1 = p01[c] * sc[c] + sh[c];
-					float v2 = p10[c] * sc[c] + sh[c], v3 = p11[c] * sc[c] + sh[c];
-					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-					uint8_t k01 = v1 > v0 ? 1 : 0, k23 = v3 > v2 ? 3 : 2;
-					float m = m23 > m01 ? m23 : m01;
-					a[c] = m23 > m01 ? k23 : k01;
+					float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
+					float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
+					float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
+					int g1 = v1 > v0, g3 = v3 > v2;
+					float m01 = g1 ? v1 : v0, m23 = g3 ? v3 : v2;
+					float y01 = g1 ? x1 : x0, y23 = g3 ? x3 : x2;
+					int sel = m23 > m01;
+					float m = sel ? m23 : m01;
+					a[c] = (uint8_t)(sel ? 2 + g3 : g1);
+					xo[c] = sel ? y23 : y01;
 					o[c] = m > 0 ? m : 0;
 				}
 			}
@@ -609,86 +625,77 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 	return 0;
 }
 
-/* BN backward sums per group (over the pooled cells: dy is non-zero only at each window's
- * argmax): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
+/* BN backward sums per group over the pooled cells (dy is non-zero only at each window's
+ * argmax, where the BN input is xa): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat),
+ * (groups,C) each */
 static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, const float *dr,
-                        const float *r, const uint8_t *arg, const float *x, const float *mean,
-                        const float *rstd, int B, int H, int W, int C, int groups)
+                        const float *r, const float *xa, const float *mean, const float *rstd,
+                        int B, int H, int W, int C, int groups)
 {
-	int Bg = B / groups, PW = W / 2;
-	int64_t P = (int64_t)(H / 2) * PW;  /* pooled cells per image */
+	int Bg = B / groups;
+	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
 	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
 	for (int g = 0; g < groups; g++) {
-		/* sums of dy and dy * xhat: dy is non-zero only at each window's argmax */
 		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
 		const float *m = mean + g * C, *rs = rstd + g * C;
+		int64_t base = (int64_t)g * Bg * P;
 #pragma omp parallel for schedule(static)
 		for (int ch = 0; ch < NN_CHUNKS; ch++) {
-			int64_t lo = (int64_t)Bg * P * ch / NN_CHUNKS, hi = (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
+			int64_t lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
+			int64_t hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
 			double a[C], q[C];
 			for (int c = 0; c < C; c++)
 				a[c] = q[c] = 0;
 #if KVL == 16
-			if (C % 16 == 0 && C <= 64) {
-				__m512d A[8], Q[8];
-				for (int v = 0; v < C / 8; v++)
-					A[v] = Q[v] = _mm512_setzero_pd();
-				int64_t e = (int64_t)g * Bg * P + hi;
-				for (int64_t c0 = (int64_t)g * Bg * P + lo; c0 < e; c0 += 64) {
-					int64_t c1 = c0 + 64 < e ? c0 + 64 : e;
-					__m512 fa[4], fq[4];
-					for (int v = 0; v < C / 16; v++)
-						fa[v] = fq[v] = _mm512_setzero_ps();
-					for (int64_t cell = c0; cell < c1; cell++) {
-						int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
-						const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
-						const float *p10 = p00 + (int64_t)W * C;
-						for (int v = 0; v < C / 16; v++) {
-							int c = 16 * v;
-							__m128i k = _mm_loadu_si128((const __m128i *)(arg + cell * C + c));
-							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + cell * C + c),
+			if (C % 16 == 0) {
+				/* float partials per block of up to 64 cells, then into double */
+				for (int c0 = 0; c0 < C; c0 += 16) {
+					__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
+					__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
+					for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+						int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+						__m512 fa = _mm512_setzero_ps(), fq = fa;
+						for (int64_t e = e0; e < e1; e++) {
+							int64_t o = e * C + c0;
+							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
 							                                   _mm512_setzero_ps(), _CMP_GT_OQ);
-							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + cell * C + c);
-							__m512 xv = _mm512_loadu_ps(p00 + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(1)), p00 + C + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(2)), p10 + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(3)), p10 + C + c);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_loadu_ps(m + c)),
-							                          _mm512_loadu_ps(rs + c));
-							fa[v] = _mm512_add_ps(fa[v], dy);
-							fq[v] = _mm512_fmadd_ps(dy, xh, fq[v]);
+							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
+							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
+							fa = _mm512_add_ps(fa, dy);
+							fq = _mm512_fmadd_ps(dy, xh, fq);
+						}
+						A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
+						A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
+						Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
+						Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
+					}
+					_mm512_storeu_pd(a + c0, A0);
+					_mm512_storeu_pd(a + c0 + 8, A1);
+					_mm512_storeu_pd(q + c0, Q0);
+					_mm512_storeu_pd(q + c0 + 8, Q1);
+				}
+			} else
+#endif
+			{
+				/* float partials per block of up to 64 cells (vectorises), then into double */
+				for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+					int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+					float fa[C], fq[C];
+					for (int c = 0; c < C; c++)
+						fa[c] = fq[c] = 0;
+					for (int64_t e = e0; e < e1; e++) {
+						const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
+#pragma omp simd
+						for (int c = 0; c < C; c++) {
+							float dy = o[c] > 0 ? d[c] : 0;
+							fa[c] += dy;
+							fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
 						}
 					}
-					for (int v = 0; v < C / 16; v++) {
-						A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
-						A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
-						Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
-						Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+					for (int c = 0; c < C; c++) {
+						a[c] += fa[c];
+						q[c] += fq[c];
 					}
-				}
-				for (int v = 0; v < C / 8; v++) {
-					_mm512_storeu_pd(a + 8 * v, A[v]);
-					_mm512_storeu_pd(q + 8 * v, Q[v]);
-				}
-				for (int c = 0; c < C; c++) {
-					s1[ch][c] = a[c];
-					s2[ch][c] = q[c];
-				}
-				continue;
-			}
-#endif
-			for (int64_t cell = (int64_t)g * Bg * P + lo; cell < (int64_t)g * Bg * P + hi; cell++) {
-				int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
-				const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
-				const float *d = dr + cell * C, *o = r + cell * C;
-				const uint8_t *k = arg + cell * C;
-#pragma omp simd
-				for (int c = 0; c < C; c++) {
-					float dy = o[c] > 0 ? d[c] : 0;
-					float v = p00[((k[c] >> 1) * (int64_t)W + (k[c] & 1)) * C + c];
-					float xh = (v - m[c]) * rs[c];
-					a[c] += dy;
-					q[c] += dy * xh;
 				}
 			}
 			for (int c = 0; c < C; c++) {
@@ -711,96 +718,98 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 	}
 }
 
-/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, into
- * dx (that image's (H,W,C) block): added (add = 1) or stored */
-static void bn_bwd_dx_img(float *dx, int add, int b, const float *k1_, const float *k2_,
-                          const float *dr, const float *r, const uint8_t *arg, const float *x,
-                          const float *mean, const float *rstd, const float *gamma, int B, int H,
-                          int W, int C, int groups)
+/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, stored
+ * into dx (that image's (H,W,C) block), as (x - mean) bc + ac + [argmax] gamma rstd dy */
+static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, const float *dr,
+                          const float *r, const uint8_t *arg, const float *x, const float *mean,
+                          const float *rstd, const float *gamma, int B, int H, int W, int C,
+                          int groups)
 {
-	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	{
-		int g = b / Bg;
-		const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
-		float gr[C];
-		for (int c = 0; c < C; c++)
-			gr[c] = gamma[c] * rs[c];
-		for (int py = 0; py < PH; py++)
-			for (int px = 0; px < PW; px++) {
-				int64_t cell = ((int64_t)b * PH + py) * PW + px;
-				const float *d = dr + cell * C, *o = r + cell * C;
-				const uint8_t *k = arg + cell * C;
+	int Bg = B / groups, PH = H / 2, PW = W / 2, g = b / Bg;
+	const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
+	const float *xi = x + (int64_t)b * H * W * C;
+	float gr[C], ac[C], bc[C];
+	for (int c = 0; c < C; c++) {
+		gr[c] = gamma[c] * rs[c];
+		ac[c] = -gr[c] * K1[c];
+		bc[c] = -gr[c] * rs[c] * K2[c];
+	}
+	for (int py = 0; py < PH; py++)
+		for (int px = 0; px < PW; px++) {
+			int64_t cell = ((int64_t)b * PH + py) * PW + px;
+			const float *d = dr + cell * C, *o = r + cell * C;
+			const uint8_t *k = arg + cell * C;
+			int64_t loc[4];
+			for (int q = 0; q < 4; q++)
+				loc[q] = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
 #if KVL == 16
-				if (C % 16 == 0) {
-					for (int c = 0; c < C; c += 16) {
-						__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
-						__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
-						                                   _CMP_GT_OQ);
-						__m512 dv = _mm512_maskz_loadu_ps(pos, d + c);
-						__m512 M = _mm512_loadu_ps(m + c), RS = _mm512_loadu_ps(rs + c);
-						__m512 G = _mm512_loadu_ps(gr + c), A1 = _mm512_loadu_ps(K1 + c);
-						__m512 A2 = _mm512_loadu_ps(K2 + c);
-						for (int q = 0; q < 4; q++) {
-							int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C + c;
-							int64_t off = (int64_t)b * H * W * C + loc;
-							__m512 dy = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q)), dv);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + off), M), RS);
-							__m512 t = _mm512_sub_ps(_mm512_sub_ps(dy, A1), _mm512_mul_ps(xh, A2));
-							__m512 res = _mm512_mul_ps(G, t);
-							if (add)
-								res = _mm512_add_ps(res, _mm512_loadu_ps(dx + loc));
-							_mm512_storeu_ps(dx + loc, res);
-						}
+			if (C % 16 == 0) {
+				for (int c = 0; c < C; c += 16) {
+					__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
+					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
+					                                   _CMP_GT_OQ);
+					__m512 gdy = _mm512_mul_ps(_mm512_loadu_ps(gr + c), _mm512_maskz_loadu_ps(pos, d + c));
+					__m512 M = _mm512_loadu_ps(m + c), A = _mm512_loadu_ps(ac + c);
+					__m512 Bv = _mm512_loadu_ps(bc + c);
+					for (int q = 0; q < 4; q++) {
+						__m512 res = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xi + loc[q] + c), M),
+						                             Bv, A);
+						__mmask16 at = _mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q));
+						_mm512_storeu_ps(dx + loc[q] + c, _mm512_mask_add_ps(res, at, res, gdy));
 					}
-					continue;
 				}
+				continue;
+			}
 #endif
-				for (int q = 0; q < 4; q++) {
-					int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
-					const float *xv = x + (int64_t)b * H * W * C + loc;
-					float *dv = dx + loc;
+			/* 32-bit lanes only, so that baseline SSE2 vectorises it too */
+			float gdy[C];
+			int32_t kk[C];
 #pragma omp simd
-					for (int c = 0; c < C; c++) {
-						float dy = (k[c] == q && o[c] > 0) ? d[c] : 0;
-						float xh = (xv[c] - m[c]) * rs[c];
-						dv[c] = (add ? dv[c] : 0) + gr[c] * (dy - K1[c] - xh * K2[c]);
-					}
+			for (int c = 0; c < C; c++) {
+				gdy[c] = o[c] > 0 ? gr[c] * d[c] : 0;
+				kk[c] = k[c];
+			}
+			for (int q = 0; q < 4; q++) {
+				const float *xv = xi + loc[q];
+				float *dv = dx + loc[q];
+#pragma omp simd
+				for (int c = 0; c < C; c++) {
+					float t = (xv[c] - m[c]) * bc[c] + ac[c];
+					dv[c] = kk[c] == q ? t + gdy[c] : t;
 				}
 			}
-	}
+		}
 }
 
 static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dr,
-                            const float *r, const uint8_t *arg, const float *x,
+                            const float *r, const uint8_t *arg, const float *x, const float *xa,
                             const float *mean, const float *rstd, const float *gamma, int B,
                             int H, int W, int C, int groups)
 {
-	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	float k1[groups * C], k2[groups * C];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, x, mean, rstd, B, H, W, C, groups);
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, H, W, C, groups);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
-		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, 1, b, k1, k2, dr, r, arg, x, mean, rstd, gamma,
-		              B, H, W, C, groups);
+		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, b, k1, k2, dr, r, arg, x, mean, rstd, gamma, B,
+		              H, W, C, groups);
 	return 0;
 }
-
 
 #if KVL
 static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *dbeta,
                        const float *dr, const float *r, const uint8_t *arg, const float *cx,
-                       const float *mean, const float *rstd, const float *gamma, const float *in,
-                       const float *w, int B, int H, int W, int C, int OC, int KS, int groups,
-                       float *ws)
+                       const float *xa, const float *mean, const float *rstd, const float *gamma,
+                       const float *in, const float *w, int B, int H, int W, int C, int OC, int KS,
+                       int groups, float *ws)
 {
 	int OH = H - KS + 1, OW = W - KS + 1;
-	if (!conv_supported(H, W, C, OC, KS, din != NULL) || OH % 2 || OW % 2 || groups < 1 ||
-	    B % groups || OC > 64)
+	if (!conv_supported(H, W, C, OC, KS, din != NULL) || !bn_fused_ok(B, OH, OW, OC, groups))
 		return -1;
 	int K = KS * KS * C;
 	float k1[groups * OC], k2[groups * OC];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, cx, mean, rstd, B, OH, OW, OC, groups);
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, OH, OW, OC, groups);
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
 	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
@@ -816,8 +825,8 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 			for (int v = 0; v < OC / KVL; v++)
 				bs[v] = VZ();
 			for (int64_t bi = b0; bi < b1; bi++) {
-				bn_bwd_dx_img(dimg, 0, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH,
-				              OW, OC, groups);
+				bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH, OW,
+				              OC, groups);
 				conv_bwd_img(WS_PART(ws, OC, K, ch), bs, in + (int64_t)bi * H * W * C, dimg,
 				             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
 				             bi == b0);
