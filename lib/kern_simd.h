@@ -540,6 +540,14 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 	                   mom);
 }
 
+/* prefetch n floats from p (the next pair of conv-map rows: the passes below read the map in
+ * pairs of rows, a pattern the hardware prefetcher follows too late) */
+static inline void prefetch_floats(const float *p, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16)
+		__builtin_prefetch(p + i, 0, 3);
+}
+
 /* the shapes the fused BatchNorm + pool + ReLU kernels take (forward and backward alike) */
 static int bn_fused_ok(int B, int H, int W, int C, int groups)
 {
@@ -567,7 +575,9 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 		}
 #if KVL == 16
 		if (C % 16 == 0) {
-			for (int py = 0; py < PH; py++)
+			for (int py = 0; py < PH; py++) {
+				if (py + 1 < PH)
+					prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
 				for (int px = 0; px < PW; px++) {
 					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
@@ -595,10 +605,13 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
 					}
 				}
+			}
 			continue;
 		}
 #endif
-		for (int py = 0; py < PH; py++)
+		for (int py = 0; py < PH; py++) {
+			if (py + 1 < PH)
+				prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
 			for (int px = 0; px < PW; px++) {
 				const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 				const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
@@ -608,19 +621,20 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 #pragma omp simd
 				for (int c = 0; c < C; c++) {
 					/* the first of equal maxima wins, as nn_maxpool2_forward */
+					/* branch-free (selects of computed values) so that it vectorises */
 					float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
 					float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
 					float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
-					int g1 = v1 > v0, g3 = v3 > v2;
-					float m01 = g1 ? v1 : v0, m23 = g3 ? v3 : v2;
-					float y01 = g1 ? x1 : x0, y23 = g3 ? x3 : x2;
-					int sel = m23 > m01;
-					float m = sel ? m23 : m01;
-					a[c] = (uint8_t)(sel ? 2 + g3 : g1);
-					xo[c] = sel ? y23 : y01;
+					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+					float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
+					int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
+					float m = m23 > m01 ? m23 : m01;
+					a[c] = (uint8_t)(k01 + sel * (k23 - k01));
+					xo[c] = m23 > m01 ? y23 : y01;
 					o[c] = m > 0 ? m : 0;
 				}
 			}
+		}
 	}
 	return 0;
 }
@@ -687,7 +701,8 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 						const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
 #pragma omp simd
 						for (int c = 0; c < C; c++) {
-							float dy = o[c] > 0 ? d[c] : 0;
+							float dd = d[c];
+							float dy = o[c] > 0 ? dd : 0.0f;
 							fa[c] += dy;
 							fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
 						}
@@ -718,6 +733,32 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 	}
 }
 
+/* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit
+ * lanes so that the compiler vectorises them (baseline SSE2 too) */
+static void dx_cell_dy(float *restrict gdy, int32_t *restrict kk, const float *restrict gr,
+                       const float *restrict d, const float *restrict o,
+                       const uint8_t *restrict k, int C)
+{
+#pragma omp simd
+	for (int c = 0; c < C; c++) {
+		float dd = d[c];
+		gdy[c] = gr[c] * (o[c] > 0 ? dd : 0.0f);
+		kk[c] = k[c];
+	}
+}
+
+static void dx_cell_q(float *restrict dv, const float *restrict xv, const float *restrict m,
+                      const float *restrict bc, const float *restrict ac,
+                      const float *restrict gdy, const int32_t *restrict kk, int q, int C)
+{
+#pragma omp simd
+	for (int c = 0; c < C; c++) {
+		/* a select between loaded values (a conditional load or add is not if-converted) */
+		float t = (xv[c] - m[c]) * bc[c] + ac[c], g = gdy[c];
+		dv[c] = t + (kk[c] == q ? g : 0.0f);
+	}
+}
+
 /* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, stored
  * into dx (that image's (H,W,C) block), as (x - mean) bc + ac + [argmax] gamma rstd dy */
 static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, const float *dr,
@@ -728,13 +769,16 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 	int Bg = B / groups, PH = H / 2, PW = W / 2, g = b / Bg;
 	const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
 	const float *xi = x + (int64_t)b * H * W * C;
-	float gr[C], ac[C], bc[C];
+	float gr[C], ac[C], bc[C], gdy[C];  /* (VLAs out of the loops: they would stop vectorising) */
+	int32_t kk[C];
 	for (int c = 0; c < C; c++) {
 		gr[c] = gamma[c] * rs[c];
 		ac[c] = -gr[c] * K1[c];
 		bc[c] = -gr[c] * rs[c] * K2[c];
 	}
-	for (int py = 0; py < PH; py++)
+	for (int py = 0; py < PH; py++) {
+		if (py + 1 < PH)
+			prefetch_floats(xi + (int64_t)(2 * py + 2) * W * C, 2 * (int64_t)W * C);
 		for (int px = 0; px < PW; px++) {
 			int64_t cell = ((int64_t)b * PH + py) * PW + px;
 			const float *d = dr + cell * C, *o = r + cell * C;
@@ -761,24 +805,11 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 				continue;
 			}
 #endif
-			/* 32-bit lanes only, so that baseline SSE2 vectorises it too */
-			float gdy[C];
-			int32_t kk[C];
-#pragma omp simd
-			for (int c = 0; c < C; c++) {
-				gdy[c] = o[c] > 0 ? gr[c] * d[c] : 0;
-				kk[c] = k[c];
-			}
-			for (int q = 0; q < 4; q++) {
-				const float *xv = xi + loc[q];
-				float *dv = dx + loc[q];
-#pragma omp simd
-				for (int c = 0; c < C; c++) {
-					float t = (xv[c] - m[c]) * bc[c] + ac[c];
-					dv[c] = kk[c] == q ? t + gdy[c] : t;
-				}
-			}
+			dx_cell_dy(gdy, kk, gr, d, o, k, C);
+			for (int q = 0; q < 4; q++)
+				dx_cell_q(dx + loc[q], xi + loc[q], m, bc, ac, gdy, kk, q, C);
 		}
+	}
 }
 
 static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dr,
