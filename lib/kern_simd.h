@@ -718,18 +718,8 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 				s2[ch][c] = q[c];
 			}
 		}
-		double R = (double)Bg * H * W;
-		for (int c = 0; c < C; c++) {
-			double a = 0, q = 0;
-			for (int ch = 0; ch < NN_CHUNKS; ch++) {
-				a += s1[ch][c];
-				q += s2[ch][c];
-			}
-			dbeta[c] += (float)a;
-			dgamma[c] += (float)q;
-			k1[g][c] = (float)(a / R);
-			k2[g][c] = (float)(q / R);
-		}
+		nn_bn_bwd_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, (int64_t)Bg * H * W,
+		                 dgamma, dbeta, k1[g], k2[g]);
 	}
 }
 
