@@ -41,7 +41,7 @@ typedef __m512 vf;
 #define VZ _mm512_setzero_ps
 #define KOCB(OC) (OC)      /* output channels per register block */
 #define KCB 32             /* input channels per din block */
-#define DW_MT 8            /* strip values per dw tile */
+#define DW_MT 15           /* strip values per dw tile, at most (DW_MAX per NV) */
 #elif KVL == 8
 typedef __m256 vf;
 #define VLD _mm256_loadu_ps
@@ -172,7 +172,7 @@ typedef __m256 vf;
 	                           int OH, int OW, int init, int os)                               \
 	{                                                                                          \
 		vf acc[MT][NV];                                                                        \
-		_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                                   \
+		_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                                   \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[m][v] =                   \
 		        init ? VZ() : VLD(part + m * os + KVL * v);                                    \
 		for (int oy = 0; oy < OH; oy++) {                                                      \
@@ -182,7 +182,7 @@ typedef __m256 vf;
 				vf d[NV];                                                                      \
 				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) d[v] =                    \
 				    VLD(dr + ox * os + KVL * v);                                               \
-				_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                           \
+				_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                           \
 				{                                                                              \
 					vf a = VB(ir[ox * C + m]);                                                 \
 					_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[m][v] =           \
@@ -190,7 +190,7 @@ typedef __m256 vf;
 				}                                                                              \
 			}                                                                                  \
 		}                                                                                      \
-		_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                                   \
+		_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                                   \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                               \
 		        VST(part + m * os + KVL * v, acc[m][v]);                                       \
 	}
@@ -207,7 +207,8 @@ typedef struct { int nv, px; dx_fn f; } dx_tile;
 DEF_FWD(2, 14) DEF_FWD(2, 12) DEF_FWD(2, 7) DEF_FWD(3, 8) DEF_FWD(3, 5)
 DEF_FWDP(2, 6) DEF_FWDP(2, 4) DEF_FWDP(3, 4) DEF_FWDP(3, 2)
 DEF_DX(2, 10) DEF_DX(2, 8) DEF_DX(2, 5) DEF_DX(2, 4)
-DW_ROW(2) DEF_DW(7, 2) DEF_DW(8, 2)
+DW_ROW(2) DEF_DW(7, 2) DEF_DW(8, 2) DEF_DW(9, 2) DEF_DW(10, 2) DEF_DW(11, 2) DEF_DW(12, 2)
+DEF_DW(13, 2) DEF_DW(14, 2) DEF_DW(15, 2)
 DW_ROW(3) DEF_DW(7, 3) DEF_DW(8, 3)
 /* in order of preference; a tile whose width divides the output width is taken first */
 static const fwd_tile FWD[] = {{2, 14, fwd_2_14}, {2, 12, fwd_2_12}, {2, 7, fwd_2_7},
@@ -215,8 +216,12 @@ static const fwd_tile FWD[] = {{2, 14, fwd_2_14}, {2, 12, fwd_2_12}, {2, 7, fwd_
 static const fwd_tile FWDP[] = {{2, 6, fwdp_2_6}, {2, 4, fwdp_2_4}, {3, 4, fwdp_3_4},
                                 {3, 2, fwdp_3_2}};
 static const dx_tile DX[] = {{2, 10, dx_2_10}, {2, 8, dx_2_8}, {2, 5, dx_2_5}, {2, 4, dx_2_4}};
+/* NV = 2: up to a whole conv1 strip (KS*C = 15) in one tile, 30 accumulators (the broadcasts
+ * are memory operands); NV = 3: 8 x 3 */
+static const int DW_MAX[4] = {0, 0, 15, 8};
 static const dw_fn DW[4][DW_MT + 1] = {
-    [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2, dw_7_2, dw_8_2},
+    [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2, dw_7_2, dw_8_2, dw_9_2, dw_10_2,
+           dw_11_2, dw_12_2, dw_13_2, dw_14_2, dw_15_2},
     [3] = {NULL, dw_1_3, dw_2_3, dw_3_3, dw_4_3, dw_5_3, dw_6_3, dw_7_3, dw_8_3}};
 #else
 /* 16 ymm registers: 12 accumulators + 2 weights + 1 broadcast (the classic 6x16 tile) */
@@ -227,6 +232,7 @@ DW_ROW(2)
 static const fwd_tile FWD[] = {{2, 6, fwd_2_6}, {2, 5, fwd_2_5}, {2, 4, fwd_2_4}};
 static const fwd_tile FWDP[] = {{2, 2, fwdp_2_2}};
 static const dx_tile DX[] = {{2, 6, dx_2_6}, {2, 5, dx_2_5}, {2, 4, dx_2_4}};
+static const int DW_MAX[4] = {0, 0, 6, 0};
 static const dw_fn DW[4][DW_MT + 1] = {
     [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2}};
 #endif
@@ -315,8 +321,9 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 	int OH = H - KS + 1, OW = W - KS + 1, L = KS * C, OCB = KOCB(OC), NV = OCB / KVL;
 	for (int ob = 0; ob < OC; ob += OCB)
 		for (int ky = 0; ky < KS; ky++)
-			for (int j = 0; j < L; j += DW_MT) {
-				int mt = L - j < DW_MT ? L - j : DW_MT;
+			/* the strip in nt tiles of nearly equal width (15 = 5+5+5, not 6+6+3) */
+			for (int t = 0, nt = (L + DW_MAX[NV] - 1) / DW_MAX[NV]; t < nt; t++) {
+				int j = L * t / nt, mt = L * (t + 1) / nt - j;
 				DW[NV][mt](part + ((int64_t)ky * L + j) * OC + ob, img + (int64_t)ky * W * C + j,
 				           dimg + ob, W * C, C, OH, OW, init, OC);
 			}
