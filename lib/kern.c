@@ -135,8 +135,8 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
 		nn_conv2d_forward(s->conv, s->cols, in, w, b, B, L->H, L->W, L->C, OC, L->KS);
 	/* training: BN + pool + ReLU fused; the normalised map is never written */
 	if (L->bn && train &&
-	    k->bn_pool_relu_fwd(r, s->arg, s->pool, s->mean, s->rstd, s->conv, gamma, beta, rm, rv, B, OH, OW,
-	                        OC, groups, mom) == 0)
+	    k->bn_pool_relu_fwd(r, s->arg, s->pool, s->mean, s->rstd, s->conv, gamma, beta, rm, rv, B,
+	                        OH, OW, OC, groups, mom) == 0)
 		return;
 	const float *pre = s->conv;
 	if (L->bn) {
