@@ -165,7 +165,7 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
 		return;
 	/* the layers one by one add into their scratch gradients: cleared here (the fused
 	 * relu_pool_bn_bwd stores into gs->conv) */
-	size_t nc = (size_t)B * OH * OW * OC, np = nc / 4;
+	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
 	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, dgamma, dbeta, dr, r, s->arg, s->conv, s->pool,
 	                                   s->mean, s->rstd, gamma, B, OH, OW, OC, groups) == 0)) {
 		memset(gs->pool, 0, np * sizeof(float));
