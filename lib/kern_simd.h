@@ -216,8 +216,8 @@ static const fwd_tile FWD[] = {{2, 14, fwd_2_14}, {2, 12, fwd_2_12}, {2, 7, fwd_
 static const fwd_tile FWDP[] = {{2, 6, fwdp_2_6}, {2, 4, fwdp_2_4}, {3, 4, fwdp_3_4},
                                 {3, 2, fwdp_3_2}};
 static const dx_tile DX[] = {{2, 10, dx_2_10}, {2, 8, dx_2_8}, {2, 5, dx_2_5}, {2, 4, dx_2_4}};
-/* NV = 2: up to a whole conv1 strip (KS*C = 15) in one tile, 30 accumulators (the broadcasts
- * are memory operands); NV = 3: 8 x 3 */
+/* NV = 2: up to a whole conv1 strip (KS*C = 15) in one tile, 30 accumulators (with the 2
+ * gradient vectors and a broadcast, GCC keeps one accumulator in L1); NV = 3: 8 x 3 */
 static const int DW_MAX[4] = {0, 0, 15, 8};
 static const dw_fn DW[4][DW_MT + 1] = {
     [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2, dw_7_2, dw_8_2, dw_9_2, dw_10_2,
