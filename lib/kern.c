@@ -135,8 +135,8 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
 		nn_conv2d_forward(s->conv, s->cols, in, w, b, B, L->H, L->W, L->C, OC, L->KS);
 	/* training: BN + pool + ReLU fused; the normalised map is never written */
 	if (L->bn && train &&
-	    k->bn_pool_relu_fwd(r, s->arg, s->mean, s->rstd, s->conv, gamma, beta, rm, rv, B, OH, OW,
-	                        OC, groups, mom) == 0)
+	    k->bn_pool_relu_fwd(r, s->arg, s->pool, s->mean, s->rstd, s->conv, gamma, beta, rm, rv, B,
+	                        OH, OW, OC, groups, mom) == 0)
 		return;
 	const float *pre = s->conv;
 	if (L->bn) {
@@ -160,12 +160,19 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
 		din = NULL;
 	/* ReLU + pool + BN + conv backward in one: the conv-output gradient is never stored */
 	if (L->bn && dir && fusion && k->conv_bn_bwd &&
-	    k->conv_bn_bwd(din, dw, db, dgamma, dbeta, dr, r, s->arg, s->conv, s->mean, s->rstd,
-	                   gamma, in, w, B, L->H, L->W, L->C, OC, L->KS, groups, ws) == 0)
+	    k->conv_bn_bwd(din, dw, db, dgamma, dbeta, dr, r, s->arg, s->conv, s->pool, s->mean,
+	                   s->rstd, gamma, in, w, B, L->H, L->W, L->C, OC, L->KS, groups, ws) == 0)
 		return;
-	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, dgamma, dbeta, dr, r, s->arg, s->conv, s->mean,
-	                                   s->rstd, gamma, B, OH, OW, OC, groups) == 0)) {
-		nn_relu_backward(gs->pool, dr, r, (size_t)B * (OH / 2) * (OW / 2) * OC);
+	/* the layers one by one add into their scratch gradients: cleared here (the fused
+	 * relu_pool_bn_bwd stores into gs->conv) */
+	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
+	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, dgamma, dbeta, dr, r, s->arg, s->conv, s->pool,
+	                                   s->mean, s->rstd, gamma, B, OH, OW, OC, groups) == 0)) {
+		memset(gs->pool, 0, np * sizeof(float));
+		memset(gs->conv, 0, nc * sizeof(float));
+		if (L->bn)
+			memset(gs->norm, 0, nc * sizeof(float));
+		nn_relu_backward(gs->pool, dr, r, np);
 		float *dpre = L->bn ? gs->norm : gs->conv;
 		nn_maxpool2_backward(dpre, gs->pool, s->arg, B, OH, OW, OC);
 		if (L->bn)

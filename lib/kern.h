@@ -52,9 +52,10 @@ typedef struct {
 } kern_block;
 
 /* What the training forward saves for the backward (and, in a gradient set, the backward's
- * scratch).  conv (B,OH,OW,OC) always; norm (B,OH,OW,OC), pool (B,OH/2,OW/2,OC) and cols
- * (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax; mean and
- * rstd (groups,OC). */
+ * scratch).  conv (B,OH,OW,OC) always; pool (B,OH/2,OW/2,OC): the pooled map, or with fused
+ * BatchNorm the BN input at each window's argmax; norm (B,OH,OW,OC) and cols (B*OH*OW,
+ * KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax; mean and rstd
+ * (groups,OC). */
 typedef struct {
 	float *conv, *norm, *pool, *cols;
 	uint8_t *arg;
@@ -74,8 +75,8 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
                         float *const *rm, float *const *rv, int B, int groups, int train,
                         float mom, float *ws);
 /* From dr (the gradient at r) and the forward's s: adds into din (when L->din), dw, db,
- * dgamma, dbeta (BN only).  gs: scratch of the same shapes as s (zeroed by the caller: the
- * layer-by-layer path adds into it). */
+ * dgamma, dbeta (BN only).  gs: scratch of the same shapes as s (any contents: the
+ * layer-by-layer path clears what it adds into). */
 void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, float *dgamma,
                          float *dbeta, const kern_saved *gs, const float *dr, const float *r,
                          const kern_saved *s, const float *in, const float *w,

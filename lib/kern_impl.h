@@ -24,18 +24,22 @@ typedef struct {
 	/* adds into din (may be NULL), dw, db */
 	void (*conv_bwd)(float *din, float *dw, float *db, const float *dout, const float *in,
 	                 const float *w, int B, int H, int W, int C, int OC, int KS, float *ws);
-	int (*bn_pool_relu_fwd)(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-	                        const float *gamma, const float *beta, float *const *rm,
-	                        float *const *rv, int B, int H, int W, int C, int groups, float mom);
+	/* training BatchNorm (batch statistics) + pool + ReLU: r, arg, mean, rstd and xa, the BN
+	 * input at each window's argmax (B,H/2,W/2,C), which is all the backward's BN sums need */
+	int (*bn_pool_relu_fwd)(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+	                        const float *x, const float *gamma, const float *beta,
+	                        float *const *rm, float *const *rv, int B, int H, int W, int C,
+	                        int groups, float mom);
+	/* its backward: stores the BN input's gradient into dx, adds into dgamma, dbeta */
 	int (*relu_pool_bn_bwd)(float *dx, float *dgamma, float *dbeta, const float *dr,
-	                        const float *r, const uint8_t *arg, const float *x, const float *mean,
-	                        const float *rstd, const float *gamma, int B, int H, int W, int C,
-	                        int groups);
+	                        const float *r, const uint8_t *arg, const float *x, const float *xa,
+	                        const float *mean, const float *rstd, const float *gamma, int B, int H,
+	                        int W, int C, int groups);
 	int (*conv_bn_bwd)(float *din, float *dw, float *db, float *dgamma, float *dbeta,
 	                   const float *dr, const float *r, const uint8_t *arg, const float *cx,
-	                   const float *mean, const float *rstd, const float *gamma, const float *in,
-	                   const float *w, int B, int H, int W, int C, int OC, int KS, int groups,
-	                   float *ws);
+	                   const float *xa, const float *mean, const float *rstd, const float *gamma,
+	                   const float *in, const float *w, int B, int H, int W, int C, int OC, int KS,
+	                   int groups, float *ws);
 	/* evaluation conv -> BN (running statistics, gamma NULL: none) -> pool -> ReLU */
 	int (*conv_pool_eval)(float *out, const float *in, const float *w, const float *b,
 	                      const float *gamma, const float *beta, const float *rmean,

@@ -41,7 +41,7 @@ typedef __m512 vf;
 #define VZ _mm512_setzero_ps
 #define KOCB(OC) (OC)      /* output channels per register block */
 #define KCB 32             /* input channels per din block */
-#define DW_MT 8            /* strip values per dw tile */
+#define DW_MT 15           /* strip values per dw tile, at most (DW_MAX per NV) */
 #elif KVL == 8
 typedef __m256 vf;
 #define VLD _mm256_loadu_ps
@@ -172,7 +172,7 @@ typedef __m256 vf;
 	                           int OH, int OW, int init, int os)                               \
 	{                                                                                          \
 		vf acc[MT][NV];                                                                        \
-		_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                                   \
+		_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                                   \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[m][v] =                   \
 		        init ? VZ() : VLD(part + m * os + KVL * v);                                    \
 		for (int oy = 0; oy < OH; oy++) {                                                      \
@@ -182,7 +182,7 @@ typedef __m256 vf;
 				vf d[NV];                                                                      \
 				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) d[v] =                    \
 				    VLD(dr + ox * os + KVL * v);                                               \
-				_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                           \
+				_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                           \
 				{                                                                              \
 					vf a = VB(ir[ox * C + m]);                                                 \
 					_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[m][v] =           \
@@ -190,7 +190,7 @@ typedef __m256 vf;
 				}                                                                              \
 			}                                                                                  \
 		}                                                                                      \
-		_Pragma("GCC unroll 8") for (int m = 0; m < MT; m++)                                   \
+		_Pragma("GCC unroll 16") for (int m = 0; m < MT; m++)                                   \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                               \
 		        VST(part + m * os + KVL * v, acc[m][v]);                                       \
 	}
@@ -207,7 +207,8 @@ typedef struct { int nv, px; dx_fn f; } dx_tile;
 DEF_FWD(2, 14) DEF_FWD(2, 12) DEF_FWD(2, 7) DEF_FWD(3, 8) DEF_FWD(3, 5)
 DEF_FWDP(2, 6) DEF_FWDP(2, 4) DEF_FWDP(3, 4) DEF_FWDP(3, 2)
 DEF_DX(2, 10) DEF_DX(2, 8) DEF_DX(2, 5) DEF_DX(2, 4)
-DW_ROW(2) DEF_DW(7, 2) DEF_DW(8, 2)
+DW_ROW(2) DEF_DW(7, 2) DEF_DW(8, 2) DEF_DW(9, 2) DEF_DW(10, 2) DEF_DW(11, 2) DEF_DW(12, 2)
+DEF_DW(13, 2) DEF_DW(14, 2) DEF_DW(15, 2)
 DW_ROW(3) DEF_DW(7, 3) DEF_DW(8, 3)
 /* in order of preference; a tile whose width divides the output width is taken first */
 static const fwd_tile FWD[] = {{2, 14, fwd_2_14}, {2, 12, fwd_2_12}, {2, 7, fwd_2_7},
@@ -215,8 +216,12 @@ static const fwd_tile FWD[] = {{2, 14, fwd_2_14}, {2, 12, fwd_2_12}, {2, 7, fwd_
 static const fwd_tile FWDP[] = {{2, 6, fwdp_2_6}, {2, 4, fwdp_2_4}, {3, 4, fwdp_3_4},
                                 {3, 2, fwdp_3_2}};
 static const dx_tile DX[] = {{2, 10, dx_2_10}, {2, 8, dx_2_8}, {2, 5, dx_2_5}, {2, 4, dx_2_4}};
+/* NV = 2: up to a whole conv1 strip (KS*C = 15) in one tile, 30 accumulators (with the 2
+ * gradient vectors and a broadcast, GCC keeps one accumulator in L1); NV = 3: 8 x 3 */
+static const int DW_MAX[4] = {0, 0, 15, 8};
 static const dw_fn DW[4][DW_MT + 1] = {
-    [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2, dw_7_2, dw_8_2},
+    [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2, dw_7_2, dw_8_2, dw_9_2, dw_10_2,
+           dw_11_2, dw_12_2, dw_13_2, dw_14_2, dw_15_2},
     [3] = {NULL, dw_1_3, dw_2_3, dw_3_3, dw_4_3, dw_5_3, dw_6_3, dw_7_3, dw_8_3}};
 #else
 /* 16 ymm registers: 12 accumulators + 2 weights + 1 broadcast (the classic 6x16 tile) */
@@ -227,6 +232,7 @@ DW_ROW(2)
 static const fwd_tile FWD[] = {{2, 6, fwd_2_6}, {2, 5, fwd_2_5}, {2, 4, fwd_2_4}};
 static const fwd_tile FWDP[] = {{2, 2, fwdp_2_2}};
 static const dx_tile DX[] = {{2, 6, dx_2_6}, {2, 5, dx_2_5}, {2, 4, dx_2_4}};
+static const int DW_MAX[4] = {0, 0, 6, 0};
 static const dw_fn DW[4][DW_MT + 1] = {
     [2] = {NULL, dw_1_2, dw_2_2, dw_3_2, dw_4_2, dw_5_2, dw_6_2}};
 #endif
@@ -315,8 +321,9 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 	int OH = H - KS + 1, OW = W - KS + 1, L = KS * C, OCB = KOCB(OC), NV = OCB / KVL;
 	for (int ob = 0; ob < OC; ob += OCB)
 		for (int ky = 0; ky < KS; ky++)
-			for (int j = 0; j < L; j += DW_MT) {
-				int mt = L - j < DW_MT ? L - j : DW_MT;
+			/* the strip in nt tiles of nearly equal width (15 = 5+5+5, not 6+6+3) */
+			for (int t = 0, nt = (L + DW_MAX[NV] - 1) / DW_MAX[NV]; t < nt; t++) {
+				int j = L * t / nt, mt = L * (t + 1) / nt - j;
 				DW[NV][mt](part + ((int64_t)ky * L + j) * OC + ob, img + (int64_t)ky * W * C + j,
 				           dimg + ob, W * C, C, OH, OW, init, OC);
 			}
@@ -540,11 +547,26 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 	                   mom);
 }
 
-static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, const float *x,
-                            const float *gamma, const float *beta, float *const *rm,
-                            float *const *rv, int B, int H, int W, int C, int groups, float mom)
+/* prefetch n floats from p (the next pair of conv-map rows: the passes below read the map in
+ * pairs of rows, a pattern the hardware prefetcher follows too late) */
+static inline void prefetch_floats(const float *p, int64_t n)
 {
-	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+	for (int64_t i = 0; i < n; i += 16)
+		__builtin_prefetch(p + i, 0, 3);
+}
+
+/* the shapes the fused BatchNorm + pool + ReLU kernels take (forward and backward alike) */
+static int bn_fused_ok(int B, int H, int W, int C, int groups)
+{
+	return H % 2 == 0 && W % 2 == 0 && groups >= 1 && B % groups == 0 && C <= 64;
+}
+
+static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            const float *x, const float *gamma, const float *beta,
+                            float *const *rm, float *const *rv, int B, int H, int W, int C,
+                            int groups, float mom)
+{
+	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	int Bg = B / groups, PH = H / 2, PW = W / 2;
 	for (int g = 0; g < groups; g++)
@@ -560,18 +582,21 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 		}
 #if KVL == 16
 		if (C % 16 == 0) {
-			for (int py = 0; py < PH; py++)
+			for (int py = 0; py < PH; py++) {
+				if (py + 1 < PH)
+					prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
 				for (int px = 0; px < PW; px++) {
 					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-					float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
-					uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+					int64_t cell = ((int64_t)b * PH + py) * PW + px;
+					float *o = r + cell * C, *xo = xa + cell * C;
+					uint8_t *a = arg + cell * C;
 					for (int c = 0; c < C; c += 16) {
+						__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
+						__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
 						__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
-						__m512 v0 = _mm512_fmadd_ps(_mm512_loadu_ps(p00 + c), S, T);
-						__m512 v1 = _mm512_fmadd_ps(_mm512_loadu_ps(p01 + c), S, T);
-						__m512 v2 = _mm512_fmadd_ps(_mm512_loadu_ps(p10 + c), S, T);
-						__m512 v3 = _mm512_fmadd_ps(_mm512_loadu_ps(p11 + c), S, T);
+						__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
+						__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
 						__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
 						__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
 						__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
@@ -581,114 +606,118 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *mean, float *rstd, co
 						__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
 						__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
 						_mm_storeu_si128((__m128i *)(a + c), k);
+						__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
+						                                 _mm512_mask_blend_ps(g3, x2, x3));
+						_mm512_storeu_ps(xo + c, xm);
 						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
 					}
 				}
+			}
 			continue;
 		}
 #endif
-		for (int py = 0; py < PH; py++)
+		for (int py = 0; py < PH; py++) {
+			if (py + 1 < PH)
+				prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
 			for (int px = 0; px < PW; px++) {
 				const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
 				const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-				float *o = r + (((int64_t)b * PH + py) * PW + px) * C;
-				uint8_t *a = arg + (((int64_t)b * PH + py) * PW + px) * C;
+				int64_t cell = ((int64_t)b * PH + py) * PW + px;
+				float *o = r + cell * C, *xo = xa + cell * C;
+				uint8_t *a = arg + cell * C;
 #pragma omp simd
 				for (int c = 0; c < C; c++) {
 					/* the first of equal maxima wins, as nn_maxpool2_forward */
-					float v0 = p00[c] * sc[c] + sh[c], v1 = p01[c] * sc[c] + sh[c];
-					float v2 = p10[c] * sc[c] + sh[c], v3 = p11[c] * sc[c] + sh[c];
+					/* branch-free (selects of computed values) so that it vectorises */
+					float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
+					float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
+					float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
 					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-					uint8_t k01 = v1 > v0 ? 1 : 0, k23 = v3 > v2 ? 3 : 2;
+					float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
+					int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
 					float m = m23 > m01 ? m23 : m01;
-					a[c] = m23 > m01 ? k23 : k01;
+					a[c] = (uint8_t)(k01 + sel * (k23 - k01));
+					xo[c] = m23 > m01 ? y23 : y01;
 					o[c] = m > 0 ? m : 0;
 				}
 			}
+		}
 	}
 	return 0;
 }
 
-/* BN backward sums per group (over the pooled cells: dy is non-zero only at each window's
- * argmax): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
+/* BN backward sums per group over the pooled cells (dy is non-zero only at each window's
+ * argmax, where the BN input is xa): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat),
+ * (groups,C) each */
 static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, const float *dr,
-                        const float *r, const uint8_t *arg, const float *x, const float *mean,
-                        const float *rstd, int B, int H, int W, int C, int groups)
+                        const float *r, const float *xa, const float *mean, const float *rstd,
+                        int B, int H, int W, int C, int groups)
 {
-	int Bg = B / groups, PW = W / 2;
-	int64_t P = (int64_t)(H / 2) * PW;  /* pooled cells per image */
+	int Bg = B / groups;
+	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
 	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
 	for (int g = 0; g < groups; g++) {
-		/* sums of dy and dy * xhat: dy is non-zero only at each window's argmax */
 		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
 		const float *m = mean + g * C, *rs = rstd + g * C;
+		int64_t base = (int64_t)g * Bg * P;
 #pragma omp parallel for schedule(static)
 		for (int ch = 0; ch < NN_CHUNKS; ch++) {
-			int64_t lo = (int64_t)Bg * P * ch / NN_CHUNKS, hi = (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
+			int64_t lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
+			int64_t hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
 			double a[C], q[C];
 			for (int c = 0; c < C; c++)
 				a[c] = q[c] = 0;
 #if KVL == 16
-			if (C % 16 == 0 && C <= 64) {
-				__m512d A[8], Q[8];
-				for (int v = 0; v < C / 8; v++)
-					A[v] = Q[v] = _mm512_setzero_pd();
-				int64_t e = (int64_t)g * Bg * P + hi;
-				for (int64_t c0 = (int64_t)g * Bg * P + lo; c0 < e; c0 += 64) {
-					int64_t c1 = c0 + 64 < e ? c0 + 64 : e;
-					__m512 fa[4], fq[4];
-					for (int v = 0; v < C / 16; v++)
-						fa[v] = fq[v] = _mm512_setzero_ps();
-					for (int64_t cell = c0; cell < c1; cell++) {
-						int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
-						const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
-						const float *p10 = p00 + (int64_t)W * C;
-						for (int v = 0; v < C / 16; v++) {
-							int c = 16 * v;
-							__m128i k = _mm_loadu_si128((const __m128i *)(arg + cell * C + c));
-							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + cell * C + c),
+			if (C % 16 == 0) {
+				/* float partials per block of up to 64 cells, then into double */
+				for (int c0 = 0; c0 < C; c0 += 16) {
+					__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
+					__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
+					for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+						int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+						__m512 fa = _mm512_setzero_ps(), fq = fa;
+						for (int64_t e = e0; e < e1; e++) {
+							int64_t o = e * C + c0;
+							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
 							                                   _mm512_setzero_ps(), _CMP_GT_OQ);
-							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + cell * C + c);
-							__m512 xv = _mm512_loadu_ps(p00 + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(1)), p00 + C + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(2)), p10 + c);
-							xv = _mm512_mask_loadu_ps(xv, _mm_cmpeq_epi8_mask(k, _mm_set1_epi8(3)), p10 + C + c);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_loadu_ps(m + c)),
-							                          _mm512_loadu_ps(rs + c));
-							fa[v] = _mm512_add_ps(fa[v], dy);
-							fq[v] = _mm512_fmadd_ps(dy, xh, fq[v]);
+							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
+							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
+							fa = _mm512_add_ps(fa, dy);
+							fq = _mm512_fmadd_ps(dy, xh, fq);
+						}
+						A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
+						A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
+						Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
+						Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
+					}
+					_mm512_storeu_pd(a + c0, A0);
+					_mm512_storeu_pd(a + c0 + 8, A1);
+					_mm512_storeu_pd(q + c0, Q0);
+					_mm512_storeu_pd(q + c0 + 8, Q1);
+				}
+			} else
+#endif
+			{
+				/* float partials per block of up to 64 cells (vectorises), then into double */
+				for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+					int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+					float fa[C], fq[C];
+					for (int c = 0; c < C; c++)
+						fa[c] = fq[c] = 0;
+					for (int64_t e = e0; e < e1; e++) {
+						const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
+#pragma omp simd
+						for (int c = 0; c < C; c++) {
+							float dd = d[c];
+							float dy = o[c] > 0 ? dd : 0.0f;
+							fa[c] += dy;
+							fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
 						}
 					}
-					for (int v = 0; v < C / 16; v++) {
-						A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
-						A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
-						Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
-						Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+					for (int c = 0; c < C; c++) {
+						a[c] += fa[c];
+						q[c] += fq[c];
 					}
-				}
-				for (int v = 0; v < C / 8; v++) {
-					_mm512_storeu_pd(a + 8 * v, A[v]);
-					_mm512_storeu_pd(q + 8 * v, Q[v]);
-				}
-				for (int c = 0; c < C; c++) {
-					s1[ch][c] = a[c];
-					s2[ch][c] = q[c];
-				}
-				continue;
-			}
-#endif
-			for (int64_t cell = (int64_t)g * Bg * P + lo; cell < (int64_t)g * Bg * P + hi; cell++) {
-				int64_t b = cell / P, rem = cell % P, py = rem / PW, px = rem % PW;
-				const float *p00 = x + ((b * H + 2 * py) * W + 2 * px) * C;
-				const float *d = dr + cell * C, *o = r + cell * C;
-				const uint8_t *k = arg + cell * C;
-#pragma omp simd
-				for (int c = 0; c < C; c++) {
-					float dy = o[c] > 0 ? d[c] : 0;
-					float v = p00[((k[c] >> 1) * (int64_t)W + (k[c] & 1)) * C + c];
-					float xh = (v - m[c]) * rs[c];
-					a[c] += dy;
-					q[c] += dy * xh;
 				}
 			}
 			for (int c = 0; c < C; c++) {
@@ -696,111 +725,119 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 				s2[ch][c] = q[c];
 			}
 		}
-		double R = (double)Bg * H * W;
-		for (int c = 0; c < C; c++) {
-			double a = 0, q = 0;
-			for (int ch = 0; ch < NN_CHUNKS; ch++) {
-				a += s1[ch][c];
-				q += s2[ch][c];
+		nn_bn_bwd_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, (int64_t)Bg * H * W,
+		                 dgamma, dbeta, k1[g], k2[g]);
+	}
+}
+
+/* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit
+ * lanes so that the compiler vectorises them (baseline SSE2 too) */
+static void dx_cell_dy(float *restrict gdy, int32_t *restrict kk, const float *restrict gr,
+                       const float *restrict d, const float *restrict o,
+                       const uint8_t *restrict k, int C)
+{
+#pragma omp simd
+	for (int c = 0; c < C; c++) {
+		float dd = d[c];
+		gdy[c] = gr[c] * (o[c] > 0 ? dd : 0.0f);
+		kk[c] = k[c];
+	}
+}
+
+static void dx_cell_q(float *restrict dv, const float *restrict xv, const float *restrict m,
+                      const float *restrict bc, const float *restrict ac,
+                      const float *restrict gdy, const int32_t *restrict kk, int q, int C)
+{
+#pragma omp simd
+	for (int c = 0; c < C; c++) {
+		/* a select between loaded values (a conditional load or add is not if-converted) */
+		float t = (xv[c] - m[c]) * bc[c] + ac[c], g = gdy[c];
+		dv[c] = t + (kk[c] == q ? g : 0.0f);
+	}
+}
+
+/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, stored
+ * into dx (that image's (H,W,C) block), as (x - mean) bc + ac + [argmax] gamma rstd dy */
+static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, const float *dr,
+                          const float *r, const uint8_t *arg, const float *x, const float *mean,
+                          const float *rstd, const float *gamma, int B, int H, int W, int C,
+                          int groups)
+{
+	int Bg = B / groups, PH = H / 2, PW = W / 2, g = b / Bg;
+	const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
+	const float *xi = x + (int64_t)b * H * W * C;
+	float gr[C], ac[C], bc[C], gdy[C];  /* (VLAs out of the loops: they would stop vectorising) */
+	int32_t kk[C];
+	for (int c = 0; c < C; c++) {
+		gr[c] = gamma[c] * rs[c];
+		ac[c] = -gr[c] * K1[c];
+		bc[c] = -gr[c] * rs[c] * K2[c];
+	}
+	for (int py = 0; py < PH; py++) {
+		if (py + 1 < PH)
+			prefetch_floats(xi + (int64_t)(2 * py + 2) * W * C, 2 * (int64_t)W * C);
+		for (int px = 0; px < PW; px++) {
+			int64_t cell = ((int64_t)b * PH + py) * PW + px;
+			const float *d = dr + cell * C, *o = r + cell * C;
+			const uint8_t *k = arg + cell * C;
+			int64_t loc[4];
+			for (int q = 0; q < 4; q++)
+				loc[q] = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
+#if KVL == 16
+			if (C % 16 == 0) {
+				for (int c = 0; c < C; c += 16) {
+					__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
+					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
+					                                   _CMP_GT_OQ);
+					__m512 gdy = _mm512_mul_ps(_mm512_loadu_ps(gr + c), _mm512_maskz_loadu_ps(pos, d + c));
+					__m512 M = _mm512_loadu_ps(m + c), A = _mm512_loadu_ps(ac + c);
+					__m512 Bv = _mm512_loadu_ps(bc + c);
+					for (int q = 0; q < 4; q++) {
+						__m512 res = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xi + loc[q] + c), M),
+						                             Bv, A);
+						__mmask16 at = _mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q));
+						_mm512_storeu_ps(dx + loc[q] + c, _mm512_mask_add_ps(res, at, res, gdy));
+					}
+				}
+				continue;
 			}
-			dbeta[c] += (float)a;
-			dgamma[c] += (float)q;
-			k1[g][c] = (float)(a / R);
-			k2[g][c] = (float)(q / R);
+#endif
+			dx_cell_dy(gdy, kk, gr, d, o, k, C);
+			for (int q = 0; q < 4; q++)
+				dx_cell_q(dx + loc[q], xi + loc[q], m, bc, ac, gdy, kk, q, C);
 		}
 	}
 }
 
-/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, into
- * dx (that image's (H,W,C) block): added (add = 1) or stored */
-static void bn_bwd_dx_img(float *dx, int add, int b, const float *k1_, const float *k2_,
-                          const float *dr, const float *r, const uint8_t *arg, const float *x,
-                          const float *mean, const float *rstd, const float *gamma, int B, int H,
-                          int W, int C, int groups)
-{
-	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	{
-		int g = b / Bg;
-		const float *m = mean + g * C, *rs = rstd + g * C, *K1 = k1_ + g * C, *K2 = k2_ + g * C;
-		float gr[C];
-		for (int c = 0; c < C; c++)
-			gr[c] = gamma[c] * rs[c];
-		for (int py = 0; py < PH; py++)
-			for (int px = 0; px < PW; px++) {
-				int64_t cell = ((int64_t)b * PH + py) * PW + px;
-				const float *d = dr + cell * C, *o = r + cell * C;
-				const uint8_t *k = arg + cell * C;
-#if KVL == 16
-				if (C % 16 == 0) {
-					for (int c = 0; c < C; c += 16) {
-						__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
-						__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
-						                                   _CMP_GT_OQ);
-						__m512 dv = _mm512_maskz_loadu_ps(pos, d + c);
-						__m512 M = _mm512_loadu_ps(m + c), RS = _mm512_loadu_ps(rs + c);
-						__m512 G = _mm512_loadu_ps(gr + c), A1 = _mm512_loadu_ps(K1 + c);
-						__m512 A2 = _mm512_loadu_ps(K2 + c);
-						for (int q = 0; q < 4; q++) {
-							int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C + c;
-							int64_t off = (int64_t)b * H * W * C + loc;
-							__m512 dy = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(kk, _mm_set1_epi8((char)q)), dv);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + off), M), RS);
-							__m512 t = _mm512_sub_ps(_mm512_sub_ps(dy, A1), _mm512_mul_ps(xh, A2));
-							__m512 res = _mm512_mul_ps(G, t);
-							if (add)
-								res = _mm512_add_ps(res, _mm512_loadu_ps(dx + loc));
-							_mm512_storeu_ps(dx + loc, res);
-						}
-					}
-					continue;
-				}
-#endif
-				for (int q = 0; q < 4; q++) {
-					int64_t loc = ((int64_t)(2 * py + (q >> 1)) * W + 2 * px + (q & 1)) * C;
-					const float *xv = x + (int64_t)b * H * W * C + loc;
-					float *dv = dx + loc;
-#pragma omp simd
-					for (int c = 0; c < C; c++) {
-						float dy = (k[c] == q && o[c] > 0) ? d[c] : 0;
-						float xh = (xv[c] - m[c]) * rs[c];
-						dv[c] = (add ? dv[c] : 0) + gr[c] * (dy - K1[c] - xh * K2[c]);
-					}
-				}
-			}
-	}
-}
-
 static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dr,
-                            const float *r, const uint8_t *arg, const float *x,
+                            const float *r, const uint8_t *arg, const float *x, const float *xa,
                             const float *mean, const float *rstd, const float *gamma, int B,
                             int H, int W, int C, int groups)
 {
-	if (H % 2 || W % 2 || groups < 1 || B % groups || C > 64)
+	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	float k1[groups * C], k2[groups * C];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, x, mean, rstd, B, H, W, C, groups);
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, H, W, C, groups);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
-		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, 1, b, k1, k2, dr, r, arg, x, mean, rstd, gamma,
-		              B, H, W, C, groups);
+		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, b, k1, k2, dr, r, arg, x, mean, rstd, gamma, B,
+		              H, W, C, groups);
 	return 0;
 }
-
 
 #if KVL
 static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *dbeta,
                        const float *dr, const float *r, const uint8_t *arg, const float *cx,
-                       const float *mean, const float *rstd, const float *gamma, const float *in,
-                       const float *w, int B, int H, int W, int C, int OC, int KS, int groups,
-                       float *ws)
+                       const float *xa, const float *mean, const float *rstd, const float *gamma,
+                       const float *in, const float *w, int B, int H, int W, int C, int OC, int KS,
+                       int groups, float *ws)
 {
 	int OH = H - KS + 1, OW = W - KS + 1;
-	if (!conv_supported(H, W, C, OC, KS, din != NULL) || OH % 2 || OW % 2 || groups < 1 ||
-	    B % groups || OC > 64)
+	if (!conv_supported(H, W, C, OC, KS, din != NULL) || !bn_fused_ok(B, OH, OW, OC, groups))
 		return -1;
 	int K = KS * KS * C;
 	float k1[groups * OC], k2[groups * OC];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, arg, cx, mean, rstd, B, OH, OW, OC, groups);
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, OH, OW, OC, groups);
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
 	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
@@ -816,8 +853,8 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 			for (int v = 0; v < OC / KVL; v++)
 				bs[v] = VZ();
 			for (int64_t bi = b0; bi < b1; bi++) {
-				bn_bwd_dx_img(dimg, 0, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH,
-				              OW, OC, groups);
+				bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH, OW,
+				              OC, groups);
 				conv_bwd_img(WS_PART(ws, OC, K, ch), bs, in + (int64_t)bi * H * W * C, dimg,
 				             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
 				             bi == b0);

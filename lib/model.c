@@ -217,26 +217,29 @@ int model_acts_alloc(model_acts *a, const model *m, int B)
 	size_t k1 = (size_t)B * m->c1h * m->c1w * MODEL_KS * MODEL_KS * 3;
 	size_t k2 = (size_t)B * m->c2h * m->c2w * MODEL_KS * MODEL_KS * MODEL_C1;
 	size_t F = (size_t)B * m->F;
-	/* zeroed part first: everything a backward pass adds into */
-	size_t nz = x + 2 * s1 + 2 * q1 + 2 * s2 + 2 * q2 + F + 6 * h + 2 * (size_t)B * MODEL_CLASSES +
-	            F + 3 * h + B;
+	/* zeroed part first: everything a backward pass adds into.  Not the input and the blocks'
+	 * conv/norm/pool maps (~26 MB at 64+64): in a gradient set they are kern_block_backward's
+	 * scratch, which it clears itself where it adds into it (kern.h). */
+	size_t nz = q1 + q2 + F + 6 * h + 2 * (size_t)B * MODEL_CLASSES + F + 3 * h + B;
 	size_t small = 2 * (2 * MODEL_C1 + 2 * MODEL_C2) + 6 * 2 * MODEL_HIDDEN + (size_t)B * MODEL_C2;
-	size_t total = nz + small + k1 + k2;
+	size_t total = nz + x + 2 * s1 + q1 + 2 * s2 + q2 + small + k1 + k2;
 	a->block = malloc(total * sizeof(float) + 2 * (q1 + q2));
 	if (!a->block)
 		return err_set(DN_ENOMEM, "out of memory for activations (batch %d)", B);
 	a->nzero = nz;
 	float *p = a->block;
 #define TAKE(ptr, n) do { (ptr) = p; p += (n); } while (0)
-	TAKE(a->x, x);
-	TAKE(a->c1, s1); TAKE(a->n1, s1); TAKE(a->p1, q1); TAKE(a->r1, q1);
-	TAKE(a->c2, s2); TAKE(a->n2, s2); TAKE(a->p2, q2); TAKE(a->r2, q2);
+	TAKE(a->r1, q1); TAKE(a->r2, q2);
 	TAKE(a->feat, F);
 	TAKE(a->l1, h); TAKE(a->ln1, h); TAKE(a->lr1, h); TAKE(a->l2, h); TAKE(a->ln2, h);
 	TAKE(a->lr2, h);
 	TAKE(a->logits, (size_t)B * MODEL_CLASSES); TAKE(a->probs, (size_t)B * MODEL_CLASSES);
 	TAKE(a->dfeat, F);
 	TAKE(a->d1, h); TAKE(a->dn1, h); TAKE(a->dr1, h); TAKE(a->dz, B);
+	/* end of the zeroed part */
+	TAKE(a->x, x);
+	TAKE(a->c1, s1); TAKE(a->n1, s1); TAKE(a->p1, q1);
+	TAKE(a->c2, s2); TAKE(a->n2, s2); TAKE(a->p2, q2);
 	TAKE(a->bnm1, 2 * MODEL_C1); TAKE(a->bnr1, 2 * MODEL_C1);
 	TAKE(a->bnm2, 2 * MODEL_C2); TAKE(a->bnr2, 2 * MODEL_C2);
 	TAKE(a->lbm1, 2 * MODEL_HIDDEN); TAKE(a->lbr1, 2 * MODEL_HIDDEN);

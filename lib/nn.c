@@ -188,6 +188,22 @@ void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int
 	}
 }
 
+void nn_bn_bwd_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
+                      float *dgamma, float *dbeta, float *k1, float *k2)
+{
+	for (int c = 0; c < C; c++) {
+		double a = 0, q = 0;
+		for (int ch = 0; ch < NN_CHUNKS; ch++) {
+			a += s1[ch][c];
+			q += s2[ch][c];
+		}
+		dbeta[c] += (float)a;
+		dgamma[c] += (float)q;
+		k1[c] = (float)(a / (double)R);
+		k2[c] = (float)(q / (double)R);
+	}
+}
+
 void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                           const float *beta, float *const *run_mean, float *const *run_var, int N,
                           int C, int groups, int train, float momentum)
@@ -264,18 +280,10 @@ void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
 				}
 		}
 		float k1[C], k2[C], gr[C], mc[C];
+		nn_bn_bwd_finish(C, s1, s2, R, dgamma, dbeta, k1, k2);
 		for (int c = 0; c < C; c++) {
-			double a = 0, q = 0;
-			for (int ch = 0; ch < NN_CHUNKS; ch++) {
-				a += s1[ch][c];
-				q += s2[ch][c];
-			}
-			dbeta[c] += (float)a;
-			dgamma[c] += (float)q;
 			/* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)) */
 			gr[c] = gamma[c] * rs[c];
-			k1[c] = (float)(a / R);
-			k2[c] = (float)(q / R);
 			mc[c] = m[c];
 		}
 #pragma omp parallel for schedule(static) if (R * C > 65536)

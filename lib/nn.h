@@ -57,6 +57,11 @@ void nn_conv2d_backward(float *din /* (B,H,W,C) or NULL */, float *dw /* (OC,KS,
  * variance), and the running statistics updated with the unbiased variance (as PyTorch). */
 void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
                         float *mean, float *rstd, float *run_mean, float *run_var, float momentum);
+/* The end of a BatchNorm backward's sums pass: s1 (of dy) and s2 (of dy xhat) in NN_CHUNKS
+ * fixed chunks over R rows, combined in a fixed order: added into dbeta and dgamma, and
+ * k1 = mean(dy), k2 = mean(dy xhat) for dx = gamma rstd (dy - k1 - xhat k2). */
+void nn_bn_bwd_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
+                      float *dgamma, float *dbeta, float *k1, float *k2);
 void nn_batchnorm_forward(float *out /* (N,C) */, float *mean /* (G,C) */, float *rstd /* (G,C) */,
                           const float *in /* (N,C) */, const float *gamma /* (C) */,
                           const float *beta /* (C) */, float *const *run_mean /* [groups] (C) */,

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "err.h"
-#include "kern.h"
+#include "kern_cli.h"
 #include "model.h"
 #include "nn.h"
 #include "npy.h"
@@ -328,13 +328,7 @@ int main(int argc, char **argv)
 	cli_declare_in(optind < argc ? argv[optind] : NULL);
 	cli_check_out("-o", out);
 	cli_set_progress(progress, quiet);
-	nn_set_threads(threads);
-	if (kern_isa_init() < 0)
-		cli_usage_error("%s", err_msg());
-	if (verbose) {
-		char isa[128];
-		fprintf(stderr, "%s: %s\n", cli_prog, kern_isa_describe(isa, sizeof isa));
-	}
+	kern_cli_setup(threads, verbose);
 
 	job j;
 	memset(&j, 0, sizeof j);

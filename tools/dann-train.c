@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "err.h"
-#include "kern.h"
+#include "kern_cli.h"
 #include "model.h"
 #include "nn.h"
 #include "npy.h"
@@ -238,13 +238,7 @@ int main(int argc, char **argv)
 	if (snaps > 0)
 		check_snap_dir(snap_dir);
 	cli_set_progress(progress, quiet);
-	nn_set_threads(threads);
-	if (kern_isa_init() < 0)
-		cli_usage_error("%s", err_msg());
-	if (verbose) {
-		char isa[128];
-		fprintf(stderr, "%s: %s\n", cli_prog, kern_isa_describe(isa, sizeof isa));
-	}
+	kern_cli_setup(threads, verbose);
 
 	npy_dataset src = load(src_path, "source"), tgt = {0}, test = {0};
 	if (o.mode == TRAIN_DANN)

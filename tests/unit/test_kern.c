@@ -195,9 +195,10 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 {
 	problem p;
 	prob_init(&p, B, H, C, OC, bn, din, groups);
-	result want, got, one, two;
+	result want, got, one;
 	reference(&p, &want);
-	for (int fuse = 1; fuse >= 0; fuse--) {
+	/* fusion (kern_set_fusion) only changes blocks with BatchNorm: without, one run */
+	for (int fuse = 1; fuse >= (bn ? 0 : 1); fuse--) {
 		kern_set_fusion(fuse);
 		snprintf(tag, sizeof tag, "[%s%s] train B%d %dx%dx%d -> OC%d bn %d din %d groups %d",
 		         kern_isa_name(kern_isa()), fuse ? "" : " unfused", B, H, H, C, OC, bn, din,
@@ -219,16 +220,12 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 		} else {
 			compare("db", got.db, want.db, OC);
 		}
-		/* the same bytes with 1 and 2 threads */
-		int save = omp_get_max_threads();
+		/* the same bytes with 1 thread as with the 2 of `got` (main sets 2) */
 		omp_set_num_threads(1);
 		run(&p, &one);
 		omp_set_num_threads(2);
-		run(&p, &two);
-		omp_set_num_threads(save);
-		CHECK_MSG(same(&one, &two, &p) && same(&one, &got, &p),
-		          "%s: results depend on the thread count", tag);
-		res_free(&got), res_free(&one), res_free(&two);
+		CHECK_MSG(same(&one, &got, &p), "%s: results depend on the thread count", tag);
+		res_free(&got), res_free(&one);
 	}
 	kern_set_fusion(1);
 	res_free(&want);
