@@ -2,7 +2,7 @@
 # on one machine (make -j) or through Slurm (SLURM=1).  README "Sweeps and clusters".
 #
 #   make sweep-lambda   the lambda schedule of DANN: the paper's gamma = 10 against other gamma
-#                       and against a constant lambda (0 and 1), 3 seeds, noise MNIST-M
+#                       and against constant lambda values, 3 seeds, noise MNIST-M
 #   make sweep          a sweep described on the command line with SWEEP_* (below)
 #
 # $(call sweep,NAME,P) defines runs/NAME/ from the variables P_*:
@@ -36,9 +36,10 @@
 # Slurm (README "Running on a cluster"): SLURM=1 prefixes every mnistm-gen, dann-train and
 # dann-embed with srun, one task of SLURM_CPUS CPUs each; make stays the scheduler of
 # dependencies, run it with -j (the number of trainings at once).
-#   SLURM            1: launch through srun; 0 (default): run here with THREADS threads
+#   SWEEP_THREADS    threads of each tool on this machine (default 1; make -j N runs N)
+#   SLURM            1: launch through srun; 0 (default): run here with SWEEP_THREADS threads
 #   SLURM_CPUS       CPUs (and threads) per task (default: SLURM_CPUS_PER_TASK of the
-#                    allocation make runs in, else THREADS)
+#                    allocation make runs in, else SWEEP_THREADS)
 #   SLURM_SRUN_OPTS  more srun options (--partition, --time, --mem-per-cpu, ...)
 #   SWEEP_RUNS       the folder that holds the sweeps (default runs; shared on a cluster)
 #   SWEEP_BIN        where the tools are (default the build's bin/)
@@ -46,12 +47,16 @@
 SWEEP_RUNS ?= runs
 SWEEP_BIN  ?= $(BIN)
 SWEEP_BACKGROUNDS ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
+# One thread per training, and make -j N for N trainings at once: a training's step is too
+# short to feed two threads well, and two 2-thread trainings on 2 busy cores ran 5 times
+# slower than at 1 thread each (README "Sweeps and clusters").
+SWEEP_THREADS ?= 1
 SLURM      ?= 0
-SLURM_CPUS ?= $(or $(SLURM_CPUS_PER_TASK),$(THREADS))
+SLURM_CPUS ?= $(or $(SLURM_CPUS_PER_TASK),$(SWEEP_THREADS))
 SLURM_SRUN_OPTS ?=
 # Under Slurm the compute nodes hold no package database: install on the login node (make deps).
 SWEEP_DEPS ?= $(if $(filter 1,$(SLURM)),,deps)
-SWEEP_THREADS = $(if $(filter 1,$(SLURM)),$(SLURM_CPUS),$(THREADS))
+sweep_threads = $(if $(filter 1,$(SLURM)),$(SLURM_CPUS),$(SWEEP_THREADS))
 # $(call sweep_launch,JOB-NAME): the prefix of a command that should run on a compute node.
 # --exact: a step inside an allocation takes only its own CPUs, so steps run side by side.
 sweep_launch = $(if $(filter 1,$(SLURM)),srun --exact --nodes=1 --ntasks=1 --cpus-per-task=$(SLURM_CPUS) --job-name=$(1) $(SLURM_SRUN_OPTS))
@@ -110,11 +115,11 @@ $(2)/$(call sweep_run_name,$(3),$(4),$(5))/train.model: $(2)/$(call sweep_run_na
 		$(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-train.npy $(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-test.npy \
 		| $(SWEEP_BIN)/dann-train
 	SWEEP_LAUNCH='$$(call sweep_launch,$(call sweep_run_name,$(3),$(4),$(5)))' pipelines/sweep-run.sh train $$(@D) $(SWEEP_BIN) $$(wordlist 2,4,$$+) \
-		$(strip $(filter-out source=target,$(call sweep_pairs,$(1),$(filter-out END,$(4)))) $($(1)_TRAIN_OPTS)) --seed $(5) --threads $$(SWEEP_THREADS)
+		$(strip $(filter-out source=target,$(call sweep_pairs,$(1),$(filter-out END,$(4)))) $($(1)_TRAIN_OPTS)) --seed $(5) --threads $$(sweep_threads)
 $(2)/$(call sweep_run_name,$(3),$(4),$(5))/result.tsv: $(2)/$(call sweep_run_name,$(3),$(4),$(5))/train.model \
 		$(2)/data/mnist-test.npy $(2)/data/$(3)-s$(call sweep_data_seed,$(1),$(5))/mnistm-test.npy | $(SWEEP_BIN)/dann-embed
 	SWEEP_LAUNCH='$$(call sweep_launch,$(call sweep_run_name,$(3),$(4),$(5))-eval)' pipelines/sweep-run.sh eval $$(@D) $(SWEEP_BIN) $$(wordlist 2,3,$$^) \
-		$$(SWEEP_THREADS) $(3) $(call sweep_values,$(filter-out END,$(4))) $(5)
+		$$(sweep_threads) $(3) $(call sweep_values,$(filter-out END,$(4))) $(5)
 $(1)_RESULTS += $(2)/$(call sweep_run_name,$(3),$(4),$(5))/result.tsv
 endef
 
@@ -153,25 +158,21 @@ endef
 
 # --- make sweep-lambda: the lambda schedule ---------------------------------------------
 # lambda_p = 2 / (1 + exp(-gamma p)) - 1 rises from 0 to 1 over training (p from 0 to 1); the
-# paper's gamma = 10 reaches 0.76 at p = 0.2.  gamma 0 keeps lambda at 0 (the domain
-# classifier learns, the features ignore it: per-domain BatchNorm alone); gamma 10^6 puts it at
-# 1 from the first step (lambda_p >= 0.9999 once gamma p >= 10, i.e. from step 1 of fewer than
-# 10^5).  Defaults: 10,000 MNIST training images, 1,500 steps, 3 seeds (README: what it shows,
-# and its time here); gamma3 and gamma30 are defined for SWEEP_LAMBDA_schedule too.
+# paper's gamma = 10 reaches 0.76 at p = 0.2, gamma 1 only 0.46 at the end, gamma 100 is 1 from
+# p = 0.1 on.  Against it, lambda held constant (dann-train --lambda-const): 0 (the domain
+# classifier learns, the features ignore it: per-domain BatchNorm alone), 0.1, 0.3, 1.
+# Defaults: 10,000 MNIST training images, 3,000 steps (where DANN has adapted: README), 3 seeds;
+# gamma3, gamma30 and lambda3 are defined for SWEEP_LAMBDA_schedule too.
 SWEEP_LAMBDA_RECIPES ?= noise
 SWEEP_LAMBDA_AXES    ?= schedule
-SWEEP_LAMBDA_schedule ?= lambda0 gamma1 gamma10 lambda1
-SWEEP_LAMBDA_schedule_lambda0 ?= --gamma 0
-SWEEP_LAMBDA_schedule_gamma1  ?= --gamma 1
-SWEEP_LAMBDA_schedule_gamma3  ?= --gamma 3
-SWEEP_LAMBDA_schedule_gamma10 ?= --gamma 10
-SWEEP_LAMBDA_schedule_gamma30 ?= --gamma 30
-SWEEP_LAMBDA_schedule_lambda1 ?= --gamma 1000000
+SWEEP_LAMBDA_schedule ?= lambda0 lambda0.1 lambda0.3 lambda1 gamma1 gamma10 gamma100
+$(foreach v,0 0.1 0.3 1 3,$(eval SWEEP_LAMBDA_schedule_lambda$(v) ?= --lambda-const $(v)))
+$(foreach g,1 3 10 30 100,$(eval SWEEP_LAMBDA_schedule_gamma$(g) ?= --gamma $(g)))
 SWEEP_LAMBDA_SEEDS     ?= 1 2 3
 SWEEP_LAMBDA_DATA_SEED ?= seed
 SWEEP_LAMBDA_TRAIN_N   ?= 10000
 SWEEP_LAMBDA_TEST_N    ?= 0
-SWEEP_LAMBDA_TRAIN_OPTS ?= --steps 1500
+SWEEP_LAMBDA_TRAIN_OPTS ?= --steps 3000
 $(eval $(call sweep,sweep-lambda,SWEEP_LAMBDA))
 
 # --- make sweep: one described on the command line ---------------------------------------
