@@ -121,6 +121,37 @@ assert (w, h) == (800, 500), (w, h)
 	[ "$status" -eq 0 ]
 }
 
+@test "sweep: a training stopped twice resumes twice from its checkpoints, and completes" {
+	d="$BATS_TEST_TMPDIR/run"
+	mkdir -p "$d" && echo options > "$d/options"
+	sleep 1.1  # the checkpoints must be newer than options
+	args=("$R/data/mnist-train.npy" "$R/data/noise-s1/mnistm-train.npy" "$R/data/noise-s1/mnistm-test.npy"
+		--steps 600 --batch 16 --log-every 5 --threads 1)
+	for pass in 1 2; do
+		"$ROOT/pipelines/sweep-run.sh" train "$d" "$BIN_ABS" "${args[@]}" 2> "$d/err$pass" &
+		pid=$!
+		rows=$((pass * 4))
+		for i in $(seq 600); do
+			f=$(ls "$d"/train.tsv.tmp.* 2>/dev/null | head -n 1)
+			[ -n "$f" ] && [ "$(wc -l < "$f" 2>/dev/null || echo 0)" -gt "$rows" ] && break
+			sleep 0.05
+		done
+		kill -TERM "$(pgrep -P "$pid" -x dann-train)"
+		rc=0; wait "$pid" || rc=$?
+		[ "$rc" -eq 143 ] || { cat "$d/err$pass"; false; }
+		[ -s "$d/train.model.part.ckpt" ] && [ ! -e "$d/train.model.resume" ] && [ ! -e "$d/train.model" ]
+		[ -s "$d/train.seconds.part" ]
+	done
+	grep -q 'resuming from its checkpoint' "$d/err2"
+	"$ROOT/pipelines/sweep-run.sh" train "$d" "$BIN_ABS" "${args[@]}" 2> "$d/err3"
+	grep -q 'resuming from its checkpoint' "$d/err3"
+	[ -s "$d/train.model" ] && [ -s "$d/train.seconds" ]
+	[ ! -e "$d/train.model.part.ckpt" ] && [ ! -e "$d/train.model.resume" ] && [ ! -e "$d/train.seconds.part" ]
+	# one log row per 5 steps, each once, over the three attempts
+	[ "$(tail -n +2 "$d/train.tsv" | cut -f1 | sort -un | wc -l)" -eq 120 ]
+	[ "$(tail -n +2 "$d/train.tsv" | wc -l)" -eq 120 ]
+}
+
 @test "sweep: every combination of two axes, named in order; source=target trains on the target" {
 	run msweep -n sweep-u SWEEP_NAME=u SWEEP_AXES="arch bn-stats" SWEEP_arch="seed paper" \
 		SWEEP_bn-stats="per-domain joint" SWEEP_SEEDS=3 SWEEP_DATA_SEED=7 SWEEP_RECIPES="noise bsds"
