@@ -122,7 +122,7 @@ sweep_gen_train = $(call sweep_gen,$(1),$(2)) --seed $(3)$(if $(call sweep_offse
 # (which start at the same image index, so that each image keeps its draw): $(call ..,P)
 sweep_fetch_train = $(strip $(call sweep_limit,$($(1)_TRAIN_N)) $($(1)_FETCH) $(call sweep_offset,$($(1)_TRAIN_OFFSET)))
 sweep_fetch_test = $(strip $(call sweep_limit,$($(1)_TEST_N)) $($(1)_FETCH))
-# The more test sets of P_TESTS (words NAME=FILE): their files, names, and dann-embed runs.
+# The more test sets of P_TESTS (words NAME=FILE): their files and names.
 sweep_test_files = $(foreach t,$($(1)_TESTS),$(word 2,$(subst =, ,$(t))))
 sweep_test_names = $(foreach t,$($(1)_TESTS),$(word 1,$(subst =, ,$(t))))
 
@@ -192,8 +192,8 @@ endef
 
 # --- make sweep-lambda: the lambda schedule ---------------------------------------------
 # lambda_p = 2 / (1 + exp(-gamma p)) - 1 rises from 0 to 1 over training (p from 0 to 1); the
-# paper's gamma = 10 reaches 0.76 at p = 0.2, gamma 1 only 0.46 at the end, gamma 100 is 1 from
-# p = 0.1 on.  Against it, lambda held constant (dann-train --lambda-const): 0 (the domain
+# paper's gamma = 10 reaches 0.76 at p = 0.2, gamma 1 only 0.46 at the end, gamma 100 is above
+# 0.9999 from p = 0.1 on.  Against it, lambda held constant (dann-train --lambda-const): 0 (the domain
 # classifier learns, the features ignore it: per-domain BatchNorm alone), 0.1, 0.3, 1.
 # Defaults: 10,000 MNIST training images, 3,000 steps (where DANN has adapted: README), 3 seeds;
 # gamma3, gamma30 and lambda3 are defined for SWEEP_LAMBDA_schedule too.

@@ -121,6 +121,18 @@ assert (w, h) == (800, 500), (w, h)
 	[ "$status" -eq 0 ]
 }
 
+@test "sweep: a stage added to every run (P_RUN_STAGES) is made after its scores, once" {
+	stage=$'define st\n$(2)/note.txt: $(2)/result.tsv\n\tcp $$< $$@\n$(1)_STAGE_OUTPUTS += $(2)/note.txt\nendef'
+	run msweep sweep-t "${ARGS[@]}" SWEEP_RUN_STAGES=st --eval="$stage"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(grep -c '^cp .*/result.tsv .*/note.txt' <<<"$output")" -eq 4 ]
+	for g in 1 10; do for s in 1 2; do
+		cmp "$R/noise_schedule-gamma${g}_seed-$s/result.tsv" "$R/noise_schedule-gamma${g}_seed-$s/note.txt"
+	done; done
+	run msweep sweep-t "${ARGS[@]}" SWEEP_RUN_STAGES=st --eval="$stage"
+	[ "$status" -eq 0 ] && ! grep -q '^cp ' <<<"$output"
+}
+
 @test "sweep: a training stopped twice resumes twice from its checkpoints, and completes" {
 	d="$BATS_TEST_TMPDIR/run"
 	mkdir -p "$d" && echo options > "$d/options"
