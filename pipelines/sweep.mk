@@ -88,10 +88,12 @@ $(BUILD)/pipelines/%: $(BUILD)/pipelines/%.o $(LIBA)
 
 # A settings file: written by its rule when missing; rewritten while make reads the makefiles
 # when it holds other text, so that what depends on it is made again (under make -n it is left
-# alone and only marked out of date).  Text without commas.
+# alone and only marked out of date) -- only by a make asked for the sweep or a file in its
+# folder (sweep_active): another make, with other settings of the same sweep or none, leaves
+# it alone.  Text without commas.
 sweep_eq = $(and $(findstring x$(1)x,x$(2)x),$(findstring x$(2)x,x$(1)x))
 sweep_dry := $(findstring n,$(firstword -$(MAKEFLAGS)))
-sweep_restamp = $(if $(wildcard $(1)),$(if $(call sweep_eq,$(2),$(file <$(1))),,$(if $(sweep_dry),$(eval $(1): sweep-force),$(file >$(1),$(2)))))
+sweep_restamp = $(if $(sweep_active),$(if $(wildcard $(1)),$(if $(call sweep_eq,$(2),$(file <$(1))),,$(if $(sweep_dry),$(eval $(1): sweep-force),$(file >$(1),$(2))))))
 sweep-force:
 .PHONY: sweep-force
 # $(call sweep_stamp_rule,FILE,TEXT)
@@ -157,6 +159,7 @@ endef
 # $(call sweep,NAME,P)
 define sweep
 $(1)_R := $(or $($(2)_DIR),$(SWEEP_RUNS)/$(1))
+sweep_active := $$(filter $(1) $$($(1)_R)/%,$$(MAKECMDGOALS))
 $(2)_RESULTS :=
 $(2)_STAGE_OUTPUTS :=
 

@@ -107,6 +107,15 @@ assert (w, h) == (800, 500), (w, h)
 	[ "$status" -eq 0 ]
 }
 
+@test "sweep: a make asked for something else leaves the sweep's settings alone" {
+	run msweep sweep-force "${ARGS[@]}" "SWEEP_schedule_gamma1=--gamma 2" SWEEP_TRAIN_N=200
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R/noise_schedule-gamma1_seed-1/options")" = "--gamma 1 --steps 20 --batch 16 --log-every 5 --seed 1" ]
+	[ "$(cat "$R/data/train-options")" = "--limit 300" ]
+	run msweep -q "$R/summary.md" "${ARGS[@]}"
+	[ "$status" -eq 0 ]
+}
+
 @test "sweep: a failed run never counts as done; the others finish, the table waits" {
 	run msweep -k sweep-t "${ARGS[@]}" "SWEEP_schedule=gamma1 gamma10 bad" "SWEEP_schedule_bad=--batch 0"
 	[ "$status" -ne 0 ]
