@@ -36,7 +36,8 @@ MNISTM_PUBLISHED_SPLIT ?= test
 MNISTM_PUBLISHED_OPTS ?=
 BSDS500_URL  ?= http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz
 BSDS500_DIR  ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
-PR := runs/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
+# under SWEEP_RUNS (default runs; sweep.mk, read later, sets that default)
+PR := $(or $(SWEEP_RUNS),runs)/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
 PAPER_PUB := $(if $(MNISTM_PUBLISHED),$(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy)
 
 # `make paper` is a sweep of pipelines/sweep.mk (read after this file, which defines it from
