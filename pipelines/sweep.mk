@@ -63,9 +63,8 @@
 SWEEP_RUNS ?= runs
 SWEEP_BIN  ?= $(BIN)
 SWEEP_BACKGROUNDS ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
-# One thread per training, and make -j N for N trainings at once: a training's step is too
-# short to feed two threads well, and two 2-thread trainings on 2 busy cores ran 5 times
-# slower than at 1 thread each (README "Sweeps and clusters").
+# One thread per training, and make -j N for N trainings at once: on 2 busy cores one training
+# ran 4.6 times slower at 2 threads than at 1 (README "Sweeps and clusters").
 SWEEP_THREADS ?= 1
 SLURM      ?= 0
 SLURM_CPUS ?= $(or $(SLURM_CPUS_PER_TASK),$(SWEEP_THREADS))
