@@ -23,6 +23,7 @@ void train_opts_default(train_opts *o)
 	o->alpha = 10;
 	o->beta = 0.75;
 	o->gamma = 10;
+	o->lambda_const = -1;
 	o->momentum = 0.9;
 	o->bn_split = 1;  /* measured better than joint on both recipes: docs/ACCURACY.md */
 }
@@ -108,6 +109,8 @@ double train_lr_at(const trainer *t, int64_t step)
 
 double train_lambda_at(const trainer *t, int64_t step)
 {
+	if (t->o.lambda_const >= 0)
+		return t->o.lambda_const;
 	double p = (double)step / (double)t->total;
 	return 2.0 / (1.0 + exp(-t->o.gamma * p)) - 1.0;
 }
@@ -289,7 +292,8 @@ static double bitsd(int64_t v)
  *  0 step  1 total  2 seed  3 epochs  4 batch  5 mode  6 arch  7 n_source  8 n_target
  *  9..13 lr alpha beta gamma momentum (float64 bit patterns)  14 sum_label  15 sum_domain
  *  (float64 bits)  16 n_steps  17 src_ok  18 src_n  19 dom_ok  20 dom_n  21 H  22 W
- *  23..30 user[0..7]  31 bn_split  32..39 zero */
+ *  23..30 user[0..7]  31 bn_split  32 1 if lambda_const is used  33 lambda_const (float64 bits,
+ *  0 when unused: a checkpoint from before the option reads as the schedule)  34..39 zero */
 static void make_state(const trainer *t, int64_t *s)
 {
 	memset(s, 0, sizeof(int64_t) * STATE_LEN);
@@ -317,6 +321,8 @@ static void make_state(const trainer *t, int64_t *s)
 	s[21] = t->m.H;
 	s[22] = t->m.W;
 	s[31] = t->o.bn_split;
+	s[32] = t->o.lambda_const >= 0;
+	s[33] = t->o.lambda_const >= 0 ? dbits(t->o.lambda_const) : 0;
 	for (int i = 0; i < TRAIN_USER; i++)
 		s[23 + i] = t->user[i];
 }
@@ -379,6 +385,8 @@ int train_load_checkpoint(FILE *f, const char *name, trainer *t)
 	                             "momentum"};
 	if (s[31] != want[31])
 		return err_set(DN_EARG, "%s: checkpoint was made with another --bn-stats", name);
+	if (s[32] != want[32] || s[33] != want[33])
+		return err_set(DN_EARG, "%s: checkpoint was made with another --lambda-const", name);
 	for (int i = 1; i <= 13; i++)
 		if (s[i] != want[i])
 			return err_set(DN_EARG, "%s: checkpoint was made with another %s; resume with the "

@@ -9,7 +9,8 @@
  * then updates its own domain's running statistics, which evaluation of that domain uses).
  * Schedules, with p = step / total_steps in [0,1):
  *   lr_p = lr / (1 + alpha p)^beta          (eq. in section 5.2.2; 0.01, 10, 0.75)
- *   lambda_p = 2 / (1 + exp(-gamma p)) - 1  (gamma = 10)
+ *   lambda_p = 2 / (1 + exp(-gamma p)) - 1  (gamma = 10), or lambda_const at every step when
+ *                                           that is set (>= 0)
  * SGD with momentum as PyTorch: v = mu v + g; w -= lr_p v.
  * Epoch: one pass over the source, in a seeded random order, floor(N_source / batch) steps (the
  * last partial batch is dropped).  Target batches come from their own seeded permutations,
@@ -35,10 +36,11 @@ typedef struct {
 	int64_t steps;      /* total steps; 0: epochs * steps per epoch */
 	uint64_t seed;
 	double lr, alpha, beta, gamma, momentum;
+	double lambda_const; /* < 0 (default): the gamma schedule; >= 0: lambda at every step */
 } train_opts;
 
 /* The paper's values: DANN, ARCH_SEED, 15 epochs, batch 64, seed 1, lr 0.01, alpha 10,
- * beta 0.75, gamma 10, momentum 0.9. */
+ * beta 0.75, gamma 10 (lambda_const -1: the schedule), momentum 0.9. */
 void train_opts_default(train_opts *o);
 
 /* One metrics row, averaged over the steps since the previous row. */
@@ -76,6 +78,7 @@ int train_init(trainer *t, const train_opts *o, const npy_dataset *src, const np
 void train_free(trainer *t);
 
 double train_lr_at(const trainer *t, int64_t step);
+/* The gradient reversal weight of a step: lambda_const when it is >= 0, else the schedule. */
 double train_lambda_at(const trainer *t, int64_t step);
 
 /* One SGD step (no allocation).  Returns DN_ERANGE, with the step and the loss named in the

@@ -21,6 +21,7 @@
 #   MNISTM_PUBLISHED  the published MNIST-M (a folder as distributed, or mnist_m.tar.gz, local or
 #                 a URL: mnist-fetch --dataset mnist-m --mirror); every model is also scored on it.
 #   MNISTM_PUBLISHED_SPLIT  test (default) or train;  MNISTM_PUBLISHED_OPTS  e.g. --allow-partial
+#   PAPER_RUN_STAGES  more stages per run (below); SLURM=1, SWEEP_THREADS: as for any sweep
 PAPER_SEEDS  ?= 1 2 3
 PAPER_EPOCHS ?= 15
 PAPER_TRAIN_OPTS ?=
@@ -35,16 +36,42 @@ MNISTM_PUBLISHED_SPLIT ?= test
 MNISTM_PUBLISHED_OPTS ?=
 BSDS500_URL  ?= http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz
 BSDS500_DIR  ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
-PR := runs/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
-PAPER_GEN := --recipe $(PAPER_RECIPE) $(if $(filter bsds,$(PAPER_RECIPE)),--backgrounds $(BSDS500_DIR)) --size $(PAPER_SIZE)
-PAPER_GEN_DEP := $(if $(filter bsds,$(PAPER_RECIPE)),$(BSDS500_DIR))
-PAPER_LIMIT_TRAIN := $(if $(filter-out 0,$(PAPER_TRAIN_N)),--limit $(PAPER_TRAIN_N)) $(if $(filter-out 0,$(PAPER_TRAIN_OFFSET)),--offset $(PAPER_TRAIN_OFFSET))
-PAPER_LIMIT_TEST := $(if $(filter-out 0,$(PAPER_TEST_N)),--limit $(PAPER_TEST_N))
+# under SWEEP_RUNS (default runs; sweep.mk, read later, sets that default)
+PR := $(or $(SWEEP_RUNS),runs)/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
 PAPER_PUB := $(if $(MNISTM_PUBLISHED),$(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy)
 
-paper: deps
-	@$(MAKE) --no-print-directory $(PR)/results.md
-	@cat $(PR)/results.md
+# `make paper` is a sweep of pipelines/sweep.mk (read after this file, which defines it from
+# SWEEP_DEFS): recipe PAPER_RECIPE, networks x models x seeds, one run folder each
+# ($(PR)/bsds_arch-seed_model-dann_seed-1/: options, train.tsv, train.model, train.seconds,
+# result.tsv), the data under $(PR)/data/, every stage resumable and launched through srun
+# under SLURM=1 as any sweep's.  What is the paper's own: the 32x32 geometry, the training
+# offset, the published MNIST-M as a second target test set, and the table (results.md).
+SWEEP_DEFS += paper=PAPER_SWEEP
+PAPER_SWEEP_DIR       = $(PR)
+PAPER_SWEEP_RECIPES   = $(PAPER_RECIPE)
+PAPER_SWEEP_AXES     := arch model
+PAPER_SWEEP_arch      = $(PAPER_ARCHS)
+PAPER_SWEEP_model    := source-only dann train-on-target
+PAPER_SWEEP_model_source-only     := --mode source-only
+PAPER_SWEEP_model_dann            := --mode dann
+PAPER_SWEEP_model_train-on-target := --mode source-only source=target
+PAPER_SWEEP_SEEDS     = $(PAPER_SEEDS)
+PAPER_SWEEP_DATA_SEED := seed
+PAPER_SWEEP_TRAIN_N   = $(PAPER_TRAIN_N)
+PAPER_SWEEP_TEST_N    = $(PAPER_TEST_N)
+PAPER_SWEEP_TRAIN_OFFSET = $(PAPER_TRAIN_OFFSET)
+PAPER_SWEEP_FETCH     = --size $(PAPER_SIZE)
+PAPER_SWEEP_GEN_$(PAPER_RECIPE) = --recipe $(PAPER_RECIPE) $(if $(filter bsds,$(PAPER_RECIPE)),--backgrounds $(BSDS500_DIR) )--size $(PAPER_SIZE)
+PAPER_SWEEP_GEN_DEPS  = $(if $(filter bsds,$(PAPER_RECIPE)),$(BSDS500_DIR))
+PAPER_SWEEP_TRAIN_OPTS = $(strip --epochs $(PAPER_EPOCHS) $(PAPER_TRAIN_OPTS))
+PAPER_SWEEP_TESTS     = $(if $(PAPER_PUB),published=$(PAPER_PUB))
+PAPER_SWEEP_OUTPUTS   = $(PR)/results.md
+# A stage of every run after its scores: PAPER_RUN_STAGES += NAME, with NAME a macro
+# $(call NAME,PAPER_SWEEP,RUN-FOLDER,DATA-FOLDER) that gives the rules of files in RUN-FOLDER
+# (escaped for one $(eval), as the macros of sweep.mk) and adds them to
+# PAPER_SWEEP_STAGE_OUTPUTS, which `make paper` makes.
+PAPER_RUN_STAGES ?=
+PAPER_SWEEP_RUN_STAGES = $(PAPER_RUN_STAGES)
 
 # Only used when no local copy is given: the 200 photographs through mnist-fetch, each verified
 # by its SHA-256, from the cache, $BSDS500_MIRROR (folders, BSR_bsds500.tgz, URLs), then
@@ -53,64 +80,13 @@ runs/bsds500/BSR/BSDS500/data/images/train: | $(BIN)/mnist-fetch
 	@mkdir -p $(@D)
 	DANN_FETCH_PUBLIC_MIRRORS='$(BSDS500_URL)' $(BIN)/mnist-fetch --dataset bsds500 --split train -q -O $@
 
-$(PR)/mnist-train.npy: | $(BIN)/mnist-fetch
-	@mkdir -p $(@D)
-	$(BIN)/mnist-fetch --split train --size $(PAPER_SIZE) $(PAPER_LIMIT_TRAIN) -q -o $@
-$(PR)/mnist-test.npy: | $(BIN)/mnist-fetch
-	@mkdir -p $(@D)
-	$(BIN)/mnist-fetch --split test --size $(PAPER_SIZE) $(PAPER_LIMIT_TEST) -q -o $@
 $(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy: | $(BIN)/mnist-fetch
 	@mkdir -p $(@D)
 	$(BIN)/mnist-fetch --dataset mnist-m --split $(MNISTM_PUBLISHED_SPLIT) --mirror $(MNISTM_PUBLISHED) $(MNISTM_PUBLISHED_OPTS) -q -o $@
 
-# $(call paper_train,ARCH,SEED,MODEL,MODE,SOURCE): one training; its wall seconds go to MODEL.seconds.
-define paper_train
-$(PR)/arch-$(1)/s$(2)/$(3).model: $(5) $(PR)/s$(2)/mnistm-train.npy $(PR)/s$(2)/mnistm-test.npy | $(BIN)/dann-train
-	@mkdir -p $$(@D)
-	t0=$$$$(date +%s.%N) && \
-	$(BIN)/dann-train --arch $(1) --mode $(4) --source $(5) --target $(PR)/s$(2)/mnistm-train.npy --target-test $(PR)/s$(2)/mnistm-test.npy \
-		--epochs $(PAPER_EPOCHS) --seed $(2) --threads $(THREADS) $(PAPER_TRAIN_OPTS) -q --log $$(@:.model=.tsv) -o $$@.part && \
-	awk -v a=$$$$t0 -v b=$$$$(date +%s.%N) 'BEGIN { printf "%.1f\n", b - a }' > $$(@:.model=.seconds) && \
-	mv $$@.part $$@
-endef
-
-# $(call paper_score,MODEL,DOMAIN,FILE): the accuracy of MODEL on FILE, as the shell word $$a.
-paper_score = a=$$$$($(BIN)/dann-embed --model $(1) --accuracy --domain $(2) --threads $(THREADS) -q $(3) | awk 'NR==1{print $$$$2}') && [ -n "$$$$a" ]
-
-# $(call paper_arch_seed,ARCH,SEED): the three models of one network and seed, and their row.
-define paper_arch_seed
-$(call paper_train,$(1),$(2),source-only,source-only,$(PR)/mnist-train.npy)
-$(call paper_train,$(1),$(2),dann,dann,$(PR)/mnist-train.npy)
-$(call paper_train,$(1),$(2),train-on-target,source-only,$(PR)/s$(2)/mnistm-train.npy)
-$(PR)/arch-$(1)/s$(2)/results.tsv: $(PR)/arch-$(1)/s$(2)/source-only.model $(PR)/arch-$(1)/s$(2)/dann.model $(PR)/arch-$(1)/s$(2)/train-on-target.model $(PR)/s$(2)/mnistm-test.npy $(PR)/mnist-test.npy $(PAPER_PUB)
-	for m in source-only dann train-on-target; do \
-		$(call paper_score,$$(@D)/$$$$m.model,target,$(PR)/s$(2)/mnistm-test.npy) && t=$$$$a && \
-		$(call paper_score,$$(@D)/$$$$m.model,source,$(PR)/mnist-test.npy) && s=$$$$a && \
-		p=- && $(if $(PAPER_PUB),$(call paper_score,$$(@D)/$$$$m.model,target,$(PAPER_PUB)) && p=$$$$a &&) \
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $(1) $$$$m $(2) $$$$t $$$$p $$$$s $$$$(cat $$(@D)/$$$$m.seconds) || exit 1; \
-	done > $$@.tmp
-	mv $$@.tmp $$@
-endef
-
-# $(call paper_seed,SEED): the generated MNIST-M of one seed; the test split uses image indices
-# far from the train split's, so no patch draw repeats.
-define paper_seed
-$(PR)/s$(1)/mnistm-train.npy: $(PR)/mnist-train.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
-	@mkdir -p $$(@D)
-	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) $(if $(filter-out 0,$(PAPER_TRAIN_OFFSET)),--offset $(PAPER_TRAIN_OFFSET)) -q -o $$@ $$<
-$(PR)/s$(1)/mnistm-test.npy: $(PR)/mnist-test.npy | $(BIN)/mnistm-gen $(PAPER_GEN_DEP)
-	@mkdir -p $$(@D)
-	$(BIN)/mnistm-gen $(PAPER_GEN) --seed $(1) --offset 1000000 -q -o $$@ $$<
-endef
-$(foreach s,$(PAPER_SEEDS),$(eval $(call paper_seed,$(s)))$(foreach a,$(PAPER_ARCHS),$(eval $(call paper_arch_seed,$(a),$(s)))))
-
-$(PR)/results.tsv: $(foreach a,$(PAPER_ARCHS),$(foreach s,$(PAPER_SEEDS),$(PR)/arch-$(a)/s$(s)/results.tsv))
-	{ printf 'arch\tmodel\tseed\ttarget_accuracy\tpublished_accuracy\tsource_accuracy\ttrain_seconds\n'; cat $^; } > $@.tmp
-	mv $@.tmp $@
-
 # mean +- sample std over seeds, beside the paper's Table 2 (MNIST -> MNIST-M), one block per
 # network; the published column only when MNISTM_PUBLISHED was given.
-$(PR)/results.md: $(PR)/results.tsv
+$(PR)/results.md: $(PR)/results.tsv pipelines/paper-table.awk
 	awk -F'\t' -v epochs=$(PAPER_EPOCHS) -v recipe=$(PAPER_RECIPE) -v size=$(PAPER_SIZE) -v opts='$(PAPER_TRAIN_OPTS)' \
 		-v tn=$(PAPER_TEST_N) -v pub='$(if $(MNISTM_PUBLISHED),published MNIST-M $(MNISTM_PUBLISHED_SPLIT) split)' -f pipelines/paper-table.awk $< > $@.tmp
 	mv $@.tmp $@

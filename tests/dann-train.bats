@@ -21,6 +21,27 @@ setup() {
 	assert_fails_cleanly 2 dann-train "mode"
 	run --separate-stderr dann-train --source "$T/src.npy" -o "$T/m"
 	assert_fails_cleanly 2 dann-train "target"
+	run --separate-stderr dann-train --source "$T/src.npy" --target "$T/tgt.npy" --lambda-const -0.5 -o "$T/m"
+	assert_fails_cleanly 2 dann-train "--lambda-const"
+	run --separate-stderr dann-train --source "$T/src.npy" --target "$T/tgt.npy" --lambda-const x -o "$T/m"
+	assert_fails_cleanly 2 dann-train "--lambda-const"
+}
+
+@test "--lambda-const X holds lambda at X from the first step; the default follows the gamma schedule" {
+	dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 6 --batch 8 --threads 1 \
+		--lambda-const 0.3 --log "$T/c.tsv" --log-every 2 -o "$T/c.model"
+	[ "$(cut -f4 "$T/c.tsv" | tail -n +2 | sort -u)" = 0.3 ]
+	[ "$(tail -n +2 "$T/c.tsv" | wc -l)" -eq 3 ]
+	dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 6 --batch 8 --threads 1 \
+		--log "$T/g.tsv" --log-every 2 -o "$T/g.model"
+	# the schedule at the last step of each row: p = 1/6, 3/6, 5/6 with gamma 10
+	py '
+import csv, math
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+for r, s in zip(rows, (1, 3, 5)):
+    assert abs(float(r["lambda"]) - (2 / (1 + math.exp(-10 * s / 6)) - 1)) < 1e-9, (r, s)
+' "$T/g.tsv"
+	! cmp -s "$T/c.model" "$T/g.model"
 }
 
 @test "trains end to end: model, metrics log with the agreed columns, snapshots" {
@@ -152,6 +173,9 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 	assert_fails_cleanly 1 dann-train "BatchNorm statistics.*another --bn-stats"
 	run --separate-stderr dann-train -q "${args[@]}" --seed 2 --resume "$T/c.model.ckpt" -o "$T/x.model"
 	assert_fails_cleanly 1 dann-train "another seed"
+	# the schedule cannot continue as a constant lambda
+	run --separate-stderr dann-train -q "${args[@]}" --lambda-const 1 --resume "$T/c.model.ckpt" -o "$T/x.model"
+	assert_fails_cleanly 1 dann-train "another --lambda-const"
 }
 
 @test "source-only mode needs no target; 32x32 images work" {

@@ -107,6 +107,15 @@ assert (w, h) == (800, 500), (w, h)
 	[ "$status" -eq 0 ]
 }
 
+@test "sweep: a make asked for something else leaves the sweep's settings alone" {
+	run msweep sweep-force "${ARGS[@]}" "SWEEP_schedule_gamma1=--gamma 2" SWEEP_TRAIN_N=200
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R/noise_schedule-gamma1_seed-1/options")" = "--gamma 1 --steps 20 --batch 16 --log-every 5 --seed 1" ]
+	[ "$(cat "$R/data/train-options")" = "--limit 300" ]
+	run msweep -q "$R/summary.md" "${ARGS[@]}"
+	[ "$status" -eq 0 ]
+}
+
 @test "sweep: a failed run never counts as done; the others finish, the table waits" {
 	run msweep -k sweep-t "${ARGS[@]}" "SWEEP_schedule=gamma1 gamma10 bad" "SWEEP_schedule_bad=--batch 0"
 	[ "$status" -ne 0 ]
@@ -119,6 +128,49 @@ assert (w, h) == (800, 500), (w, h)
 	[ "$(tail -n +2 "$R/results.tsv" | wc -l)" -eq 4 ]
 	run msweep sweep-t "${ARGS[@]}"
 	[ "$status" -eq 0 ]
+}
+
+@test "sweep: a stage added to every run (P_RUN_STAGES) is made after its scores, once" {
+	stage=$'define st\n$(2)/note.txt: $(2)/result.tsv\n\tcp $$< $$@\n$(1)_STAGE_OUTPUTS += $(2)/note.txt\nendef'
+	run msweep sweep-t "${ARGS[@]}" SWEEP_RUN_STAGES=st --eval="$stage"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(grep -c '^cp .*/result.tsv .*/note.txt' <<<"$output")" -eq 4 ]
+	for g in 1 10; do for s in 1 2; do
+		cmp "$R/noise_schedule-gamma${g}_seed-$s/result.tsv" "$R/noise_schedule-gamma${g}_seed-$s/note.txt"
+	done; done
+	run msweep sweep-t "${ARGS[@]}" SWEEP_RUN_STAGES=st --eval="$stage"
+	[ "$status" -eq 0 ] && ! grep -q '^cp ' <<<"$output"
+}
+
+@test "sweep: a training stopped twice resumes twice from its checkpoints, and completes" {
+	d="$BATS_TEST_TMPDIR/run"
+	mkdir -p "$d" && echo options > "$d/options"
+	sleep 1.1  # the checkpoints must be newer than options
+	args=("$R/data/mnist-train.npy" "$R/data/noise-s1/mnistm-train.npy" "$R/data/noise-s1/mnistm-test.npy"
+		--steps 600 --batch 16 --log-every 5 --threads 1)
+	for pass in 1 2; do
+		"$ROOT/pipelines/sweep-run.sh" train "$d" "$BIN_ABS" "${args[@]}" 2> "$d/err$pass" &
+		pid=$!
+		rows=$((pass * 4))
+		for i in $(seq 600); do
+			f=$(ls "$d"/train.tsv.tmp.* 2>/dev/null | head -n 1)
+			[ -n "$f" ] && [ "$(wc -l < "$f" 2>/dev/null || echo 0)" -gt "$rows" ] && break
+			sleep 0.05
+		done
+		kill -TERM "$(pgrep -P "$pid" -x dann-train)"
+		rc=0; wait "$pid" || rc=$?
+		[ "$rc" -eq 143 ] || { cat "$d/err$pass"; false; }
+		[ -s "$d/train.model.part.ckpt" ] && [ ! -e "$d/train.model.resume" ] && [ ! -e "$d/train.model" ]
+		[ -s "$d/train.seconds.part" ]
+	done
+	grep -q 'resuming from its checkpoint' "$d/err2"
+	"$ROOT/pipelines/sweep-run.sh" train "$d" "$BIN_ABS" "${args[@]}" 2> "$d/err3"
+	grep -q 'resuming from its checkpoint' "$d/err3"
+	[ -s "$d/train.model" ] && [ -s "$d/train.seconds" ]
+	[ ! -e "$d/train.model.part.ckpt" ] && [ ! -e "$d/train.model.resume" ] && [ ! -e "$d/train.seconds.part" ]
+	# one log row per 5 steps, each once, over the three attempts
+	[ "$(tail -n +2 "$d/train.tsv" | cut -f1 | sort -un | wc -l)" -eq 120 ]
+	[ "$(tail -n +2 "$d/train.tsv" | wc -l)" -eq 120 ]
 }
 
 @test "sweep: every combination of two axes, named in order; source=target trains on the target" {

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 	        "  --threads N          threads (default: all processors); fixed N gives fixed bytes\n"
 	        "  --lr X --alpha X --beta X   lr_p = lr / (1 + alpha p)^beta (0.01, 10, 0.75)\n"
 	        "  --gamma X            lambda_p = 2 / (1 + exp(-gamma p)) - 1 (default 10)\n"
+	        "  --lambda-const X     lambda = X at every step instead of the gamma schedule\n"
 	        "  --momentum X         SGD momentum (default 0.9)\n"
 	        "  --log FILE           metrics log (TSV, see dann-metrics(5))\n"
 	        "  --log-every K        one metrics row per K steps (default 100)\n"
@@ -138,7 +139,7 @@ static void check_snap_dir(const char *dir)
 int main(int argc, char **argv)
 {
 	enum { O_SOURCE = 256, O_TARGET, O_TTEST, O_MODE, O_ARCH, O_EPOCHS, O_STEPS, O_BATCH,
-	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_MOM, O_LOG, O_LOGEVERY,
+	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_LAMBDA, O_MOM, O_LOG, O_LOGEVERY,
 	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS, O_BNSTATS };
 	static const struct option opts[] = {
 		{"source", required_argument, 0, O_SOURCE}, {"target", required_argument, 0, O_TARGET},
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 		{"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
 		{"lr", required_argument, 0, O_LR}, {"alpha", required_argument, 0, O_ALPHA},
 		{"beta", required_argument, 0, O_BETA}, {"gamma", required_argument, 0, O_GAMMA},
+		{"lambda-const", required_argument, 0, O_LAMBDA},
 		{"momentum", required_argument, 0, O_MOM}, {"log", required_argument, 0, O_LOG},
 		{"log-every", required_argument, 0, O_LOGEVERY},
 		{"eval-limit", required_argument, 0, O_EVALLIM},
@@ -194,6 +196,7 @@ int main(int argc, char **argv)
 		case O_ALPHA: o.alpha = cli_parse_double("--alpha", optarg, 0, 1e6); break;
 		case O_BETA: o.beta = cli_parse_double("--beta", optarg, 0, 100); break;
 		case O_GAMMA: o.gamma = cli_parse_double("--gamma", optarg, 0, 1e6); break;
+		case O_LAMBDA: o.lambda_const = cli_parse_double("--lambda-const", optarg, 0, 100); break;
 		case O_MOM: o.momentum = cli_parse_double("--momentum", optarg, 0, 0.999999); break;
 		case O_LOG: log_path = optarg; break;
 		case O_LOGEVERY: log_every = cli_parse_int("--log-every", optarg, 1, INT64_C(1) << 40); break;

@@ -1,0 +1,131 @@
+/* test_train.c - the gradient reversal weight lambda of lib/train.c.
+ *
+ * The schedule lambda_p = 2 / (1 + exp(-gamma p)) - 1 at known points (0 at the start, tanh(1)
+ * = 0.76159 at p = 0.2 with the paper's gamma = 10), and a constant lambda (lambda_const >= 0)
+ * that overrides it at every step.  Then on a real trainer (8 images of 28x28, batch 4): the
+ * constant is the lambda of the step and reaches the update (lambda_const 0 and gamma 0 train
+ * the same weights, lambda_const 0.3 others), and a checkpoint remembers it (resuming with
+ * another constant, or with the schedule, is refused). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "err.h"
+#include "nn.h"
+#include "rng.h"
+#include "train.h"
+
+enum { N = 8, S = 28, BATCH = 4 };
+
+static double at(double gamma, double lambda_const, int64_t step, int64_t total)
+{
+	trainer t;
+	memset(&t, 0, sizeof t);
+	train_opts_default(&t.o);
+	t.o.gamma = gamma;
+	t.o.lambda_const = lambda_const;
+	t.total = total;
+	return train_lambda_at(&t, step);
+}
+
+static void schedule(void)
+{
+	train_opts o;
+	train_opts_default(&o);
+	CHECK(o.lambda_const < 0);  /* the default is the paper's schedule */
+	CHECK_CLOSE(at(10, -1, 0, 1000), 0.0, 1e-12);
+	CHECK_CLOSE(at(10, -1, 200, 1000), tanh(1.0), 1e-12);  /* 2/(1+e^-2x)-1 = tanh(x) */
+	CHECK_CLOSE(at(10, -1, 500, 1000), tanh(2.5), 1e-12);
+	CHECK_CLOSE(at(1, -1, 1000, 1000), tanh(0.5), 1e-12);
+	CHECK(at(0, -1, 700, 1000) == 0.0);
+	/* rising with p, and with gamma */
+	int up = 1;
+	for (int64_t s = 1; s <= 1000; s++)
+		up &= at(10, -1, s, 1000) > at(10, -1, s - 1, 1000);
+	CHECK(up);
+	CHECK(at(100, -1, 50, 1000) > at(10, -1, 50, 1000) && at(10, -1, 50, 1000) > at(1, -1, 50, 1000));
+	/* a constant: the same at every step, whatever gamma */
+	for (int64_t s = 0; s <= 1000; s += 250) {
+		CHECK(at(10, 0.3, s, 1000) == 0.3);
+		CHECK(at(10, 0, s, 1000) == 0.0);
+		CHECK(at(0, 1, s, 1000) == 1.0);
+	}
+}
+
+static npy_dataset data(uint64_t seed)
+{
+	npy_dataset d = {N, S, S, 1, malloc(N * S * S), malloc(N)};
+	rng_t r;
+	rng_seed(&r, seed, 0);
+	for (int i = 0; i < N * S * S; i++)
+		d.images[i] = (uint8_t)(rng_next(&r) & 0xff);
+	for (int i = 0; i < N; i++)
+		d.labels[i] = (uint8_t)(i % 10);
+	return d;
+}
+
+/* Train `steps` steps with the given lambda settings; the trainer is left initialised. */
+static int run(trainer *t, const npy_dataset *src, const npy_dataset *tgt, double gamma,
+               double lambda_const, int steps)
+{
+	train_opts o;
+	train_opts_default(&o);
+	o.batch = BATCH;
+	o.steps = 10;
+	o.gamma = gamma;
+	o.lambda_const = lambda_const;
+	int rc = train_init(t, &o, src, tgt);
+	for (int i = 0; rc == 0 && i < steps; i++)
+		rc = train_step(t);
+	return rc;
+}
+
+static void trainer_lambda(void)
+{
+	npy_dataset src = data(1), tgt = data(2);
+	trainer a, b, c;
+	CHECK(run(&a, &src, &tgt, 10, 0.3, 3) == 0);
+	CHECK(a.lambda == 0.3);
+	CHECK(run(&b, &src, &tgt, 0, -1, 3) == 0);
+	CHECK(run(&c, &src, &tgt, 10, 0, 3) == 0);
+	CHECK(b.lambda == 0.0 && c.lambda == 0.0);
+	size_t bytes = a.m.nparams * sizeof(float);
+	CHECK_MSG(memcmp(b.m.params, c.m.params, bytes) == 0, "lambda_const 0 and gamma 0 differ");
+	CHECK_MSG(memcmp(a.m.params, c.m.params, bytes) != 0, "lambda_const 0.3 trained as 0");
+
+	/* a checkpoint of the constant-lambda run resumes with it, and only with it */
+	FILE *f = tmpfile();
+	CHECK(f && train_save_checkpoint(f, &a) == 0);
+	trainer r;
+	double tries[3] = {0.3, 0.5, -1};
+	for (int i = 0; i < 3; i++) {
+		rewind(f);
+		CHECK(run(&r, &src, &tgt, 10, tries[i], 0) == 0);
+		int rc = train_load_checkpoint(f, "ckpt", &r);
+		if (i == 0) {
+			CHECK(rc == 0 && r.step == 3);
+			CHECK(rc == 0 && train_step(&r) == 0 && r.lambda == 0.3);
+		} else {
+			CHECK_ERR(rc, "another --lambda-const");
+		}
+		train_free(&r);
+	}
+	fclose(f);
+	train_free(&a);
+	train_free(&b);
+	train_free(&c);
+	free(src.images);
+	free(src.labels);
+	free(tgt.images);
+	free(tgt.labels);
+}
+
+int main(void)
+{
+	nn_set_threads(1);
+	schedule();
+	trainer_lambda();
+	return check_summary("test_train");
+}
