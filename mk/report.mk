@@ -1,0 +1,16 @@
+# report.mk - dann-report, the interactive report page (issue 18).
+#
+# The page's HTML, CSS and JavaScript live in lib/report_page.html, kept as a page so they can
+# be read and edited as one; it is compiled into lib/report.c as a C string (a header made
+# here with sed: each line quoted, backslashes and quotes escaped).
+$(BUILD)/gen/report_page.h: lib/report_page.html
+	@mkdir -p $(@D)
+	{ echo 'static const char report_page[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/lib/report.o: $(BUILD)/gen/report_page.h
+$(BUILD)/lib/report.o: ALL_CFLAGS += -I$(BUILD)/gen
+
+# The browser test (tests/report-browser.bats): headless Chromium driven through WebDriver
+# by Debian's Selenium (tests/report-browser.py).
+APT_PKGS += chromium chromium-driver python3-selenium
