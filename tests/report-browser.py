@@ -33,8 +33,11 @@ def fail(msg):
     sys.exit(1)
 
 
+T0 = time.time()
+
+
 def ok(msg):
-    print("ok: " + msg)
+    print("ok: %s (%.1f s)" % (msg, time.time() - T0))
 
 
 def start(profile, w, h):
@@ -253,8 +256,9 @@ return s.size;""")
         fail("screenshot %dx%d: %d colours, the commonest on %.1f%% of it: blank" % (im.width, im.height, len(cols), 100 * top))
     ok("screenshot %s: %dx%d, %d colours, the commonest on %.0f%%" % (shot, im.width, im.height, len(cols), 100 * top))
 
-    # phone width: nothing wider than the screen
-    d.set_window_size(390, 844)
+    # phone width (a headless window is at least 500 px wide: the device is emulated)
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
     time.sleep(0.3)
     sw, iw = d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     if sw > iw:
