@@ -32,6 +32,14 @@ embed_snapshots = rm -rf $(@D) && mkdir -p $(@D) && \
 			-o $(@D)/$$b.npy || exit 1; \
 	done && touch $@
 
+# $(call dry_run,TARGETS): the commands make runs to make TARGETS from nothing (make -n -B, the
+# tools taken as built), for the report page.  Through a variable other than MAKE, so that
+# `make -n` prints it instead of running it, and without the parent's jobserver (which make
+# does not pass to a command it does not know is make).
+DRY_MAKE = $(MAKE)
+dry_run = MAKEFLAGS='$(filter-out -j% --jobserver%,$(MAKEFLAGS))' $(DRY_MAKE) --no-print-directory -s -n -B \
+	$(addprefix -o ,$(TOOLS) $(LIBA)) $(1)
+
 # $(call dann_pipeline,NAME,PREFIX) defines runs/NAME/... from the variables PREFIX_*:
 #   _TRAIN_N _TEST_N   images taken from MNIST train / test (0 = all)
 #   _EPOCHS _SNAPSHOTS _PER_DOMAIN _RECIPE _RECIPE_OPTS _TSNE_OPTS _TWEEN
@@ -162,7 +170,7 @@ $$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 # every stage forced and the tools taken as built), for the page's "how these files were made".
 $$($(1)_R)/commands.sh: $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png
 	{ echo '# make $(1): the commands that made the files of $$($(1)_R) (make -n -B)'; \
-	  $$(MAKE) --no-print-directory -s -n -B $$(addprefix -o ,$$(TOOLS) $$(LIBA)) $$^; } > $$@.tmp
+	  $$(call dry_run,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
 
 # The interactive page (dann-report): the t-SNE frames with the predictions and images of their

@@ -21,6 +21,8 @@
 #   MNISTM_PUBLISHED  the published MNIST-M (a folder as distributed, or mnist_m.tar.gz, local or
 #                 a URL: mnist-fetch --dataset mnist-m --mirror); every model is also scored on it.
 #   MNISTM_PUBLISHED_SPLIT  test (default) or train;  MNISTM_PUBLISHED_OPTS  e.g. --allow-partial
+#   PAPER_SNAPSHOTS  snapshots of every DANN training (10), for the report page (below)
+#   PAPER_REPORT_PER_DOMAIN  test images a domain in the report page's animation (1000)
 PAPER_SEEDS  ?= 1 2 3
 PAPER_EPOCHS ?= 15
 PAPER_TRAIN_OPTS ?=
@@ -33,6 +35,8 @@ PAPER_TRAIN_OFFSET ?= 0
 MNISTM_PUBLISHED ?=
 MNISTM_PUBLISHED_SPLIT ?= test
 MNISTM_PUBLISHED_OPTS ?=
+PAPER_SNAPSHOTS ?= 10
+PAPER_REPORT_PER_DOMAIN ?= 1000
 BSDS500_URL  ?= http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz
 BSDS500_DIR  ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
 PR := runs/paper$(if $(filter-out bsds,$(PAPER_RECIPE)),-$(PAPER_RECIPE))
@@ -43,7 +47,8 @@ PAPER_LIMIT_TEST := $(if $(filter-out 0,$(PAPER_TEST_N)),--limit $(PAPER_TEST_N)
 PAPER_PUB := $(if $(MNISTM_PUBLISHED),$(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy)
 
 paper: deps
-	@$(MAKE) --no-print-directory $(PR)/results.md
+	@$(MAKE) --no-print-directory $(PR)/results.md $(PR)/report.html
+	@printf '\nopen %s\n\n' $(PR)/report.html
 	@cat $(PR)/results.md
 
 # Only used when no local copy is given: the 200 photographs through mnist-fetch, each verified
@@ -67,9 +72,11 @@ $(PR)/published-$(MNISTM_PUBLISHED_SPLIT).npy: | $(BIN)/mnist-fetch
 define paper_train
 $(PR)/arch-$(1)/s$(2)/$(3).model: $(5) $(PR)/s$(2)/mnistm-train.npy $(PR)/s$(2)/mnistm-test.npy | $(BIN)/dann-train
 	@mkdir -p $$(@D)
+	$(if $(filter dann,$(3)),rm -rf $$(@D)/dann-snapshots)
 	t0=$$$$(date +%s.%N) && \
 	$(BIN)/dann-train --arch $(1) --mode $(4) --source $(5) --target $(PR)/s$(2)/mnistm-train.npy --target-test $(PR)/s$(2)/mnistm-test.npy \
-		--epochs $(PAPER_EPOCHS) --seed $(2) --threads $(THREADS) $(PAPER_TRAIN_OPTS) -q --log $$(@:.model=.tsv) -o $$@.part && \
+		--epochs $(PAPER_EPOCHS) --seed $(2) --threads $(THREADS) $(PAPER_TRAIN_OPTS) -q --log $$(@:.model=.tsv) -o $$@.part \
+		$(if $(filter dann,$(3)),--snapshots $(PAPER_SNAPSHOTS) --snapshot-dir $$(@D)/dann-snapshots) && \
 	awk -v a=$$$$t0 -v b=$$$$(date +%s.%N) 'BEGIN { printf "%.1f\n", b - a }' > $$(@:.model=.seconds) && \
 	mv $$@.part $$@
 endef
@@ -114,3 +121,31 @@ $(PR)/results.md: $(PR)/results.tsv
 	awk -F'\t' -v epochs=$(PAPER_EPOCHS) -v recipe=$(PAPER_RECIPE) -v size=$(PAPER_SIZE) -v opts='$(PAPER_TRAIN_OPTS)' \
 		-v tn=$(PAPER_TEST_N) -v pub='$(if $(MNISTM_PUBLISHED),published MNIST-M $(MNISTM_PUBLISHED_SPLIT) split)' -f pipelines/paper-table.awk $< > $@.tmp
 	mv $@.tmp $@
+
+# The report page (dann-report): one page for the run directory, runs/paper/report.html.  Its
+# animation is the DANN training of one network and seed (PAPER_REPORT_RUN, by default the first
+# of each list; every DANN training keeps PAPER_SNAPSHOTS snapshots), embedded over
+# PAPER_REPORT_PER_DOMAIN test images a domain; its table is the whole results.tsv and its
+# commands every command of the run.
+PAPER_REPORT_SEED ?= $(firstword $(PAPER_SEEDS))
+PAPER_REPORT_RUN ?= arch-$(firstword $(PAPER_ARCHS))/s$(PAPER_REPORT_SEED)
+PRR := $(PR)/$(PAPER_REPORT_RUN)
+PAPER_REPORT_N := $(shell n=$(PAPER_REPORT_PER_DOMAIN); t=$(PAPER_TEST_N); [ "$$t" -gt 0 ] && [ "$$t" -lt "$$n" ] && n=$$t; echo $$n)
+$(PRR)/embed/done: $(PRR)/dann.model $(PR)/mnist-test.npy $(PR)/s$(PAPER_REPORT_SEED)/mnistm-test.npy | $(BIN)/dann-embed
+	@[ -d $(PRR)/dann-snapshots ] || { echo "$(PRR)/dann-snapshots: missing (an older make paper kept no snapshots): remove $(PRR)/dann.model to train it again" >&2; exit 1; }
+	$(call embed_snapshots,$(PRR)/dann-snapshots,$(PAPER_REPORT_N),,report)
+$(PRR)/tsne/done: $(PRR)/embed/done | $(BIN)/tsne
+	rm -rf $(@D) && mkdir -p $(@D)
+	$(BIN)/tsne --sequence -O $(@D) --seed $(SEED) --threads $(THREADS) -q $(sort $(wildcard $(PRR)/embed/snap-*.npy))
+	touch $@
+$(PR)/commands.sh: $(PR)/results.md
+	{ echo '# make paper: the commands that made the files of $(PR) (make -n -B)'; \
+	  $(call dry_run,$^ $(PRR)/tsne/done); } > $@.tmp
+	mv $@.tmp $@
+$(PR)/report.html: $(PRR)/tsne/done $(PR)/results.tsv $(PR)/commands.sh | $(BIN)/dann-report
+	$(BIN)/dann-report -q --title "make paper: MNIST → MNIST-M ($(PAPER_RECIPE), $(PAPER_SIZE)×$(PAPER_SIZE)); the animation: DANN, $(subst /, ,$(PAPER_REPORT_RUN))" \
+		--snapshots $(PRR)/dann-snapshots/snapshots.tsv --images $(PRR)/embed/points.npy \
+		$(addprefix --predictions ,$(sort $(wildcard $(PRR)/embed/pred-*.npy))) \
+		--log source-only=$(PRR)/source-only.tsv --log DANN=$(PRR)/dann.tsv \
+		--results $(PR)/results.tsv --commands $(PR)/commands.sh -o $@ \
+		$(sort $(wildcard $(PRR)/tsne/frame-*.npy))

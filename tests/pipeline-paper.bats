@@ -6,7 +6,7 @@ bats_require_minimum_version 1.5.0
 load helper
 
 PAPER_ARGS=(PAPER_SEEDS="1 2" PAPER_TRAIN_N=2000 PAPER_TEST_N=500 PAPER_TRAIN_OPTS="--steps 30" THREADS=1
-	PAPER_TRAIN_OFFSET=10000)
+	PAPER_TRAIN_OFFSET=10000 PAPER_SNAPSHOTS=2 PAPER_REPORT_PER_DOMAIN=100)
 
 # make as a test calls it, whatever flags (-s, -n, -j) the caller's make passes down
 tmake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
@@ -52,6 +52,13 @@ assert (src[:, :2] == 0).all() and (src[:, 30:] == 0).all() and (src[:, :, :2] =
 	cmp -s <(MNIST_MIRROR="$SHARED/data/mnist" "$BIN_ABS/mnist-fetch" -q --offline --cache "$BATS_TEST_TMPDIR/c" --size 32 --offset 10000 --limit 2000) "$R/mnist-train.npy"
 	# both networks were trained
 	[ -f "$R/arch-paper/s2/dann.model" ] && [ -f "$R/arch-seed/s2/dann.model" ]
+	# the report page: the first network and seed's DANN snapshots, the whole table
+	py '
+import json, re
+D = json.loads(re.search(r"<script id=\"dann-data\" type=\"application/json\">(.*?)</script>", open(sys.argv[1]).read(), re.S).group(1))
+assert D["frames"] == 3 and D["n"] == 200 and len(D["results"]) == 13 and D["sprite"]["w"] == 32, (D["frames"], D["n"])
+' "$R/report.html"
+	grep -qx "open runs/paper/report.html" "$BATS_FILE_TMPDIR/paper.log"
 }
 
 @test "results.md: mean and std over the seeds, one block per network, beside the paper's figures" {
