@@ -49,7 +49,6 @@ void report_free(report *r)
 	free(r->title);
 	free(r->source_name);
 	free(r->target_name);
-	free(r->command_line);
 	memset(r, 0, sizeof *r);
 }
 
@@ -756,11 +755,6 @@ static int write_data(FILE *f, const report *r)
 	fputs("],\"commands\":", f);
 	if (r->commands)
 		report_json_string(f, r->commands);
-	else
-		fputs("null", f);
-	fputs(",\"command\":", f);
-	if (r->command_line)
-		report_json_string(f, r->command_line);
 	else
 		fputs("null", f);
 	/* the palette of the PNGs (lib/plot.c) */

@@ -54,7 +54,6 @@ typedef struct {
 	char *commands;             /* NULL when none */
 	char *title;                /* NULL: a default */
 	char *source_name, *target_name;
-	char *command_line;         /* the command that wrote the page, or NULL */
 } report;
 
 void report_init(report *r);

@@ -166,11 +166,11 @@ $$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 		      printf "| raw pixels | pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
 
-# The commands that make the page's files, as make runs them from nothing (a dry run with
+# The commands that make the page and its files, as make runs them from nothing (a dry run with
 # every stage forced and the tools taken as built), for the page's "how these files were made".
 $$($(1)_R)/commands.sh: $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png
 	{ echo '# make $(1): the commands that made the files of $$($(1)_R) (make -n -B)'; \
-	  $$(call dry_run,$$^); } > $$@.tmp
+	  $$(call dry_run,$$^ $$(@D)/report.html); } > $$@.tmp
 	mv $$@.tmp $$@
 
 # The interactive page (dann-report): the t-SNE frames with the predictions and images of their

@@ -140,7 +140,7 @@ $(PRR)/tsne/done: $(PRR)/embed/done | $(BIN)/tsne
 	touch $@
 $(PR)/commands.sh: $(PR)/results.md
 	{ echo '# make paper: the commands that made the files of $(PR) (make -n -B)'; \
-	  $(call dry_run,$^ $(PRR)/tsne/done); } > $@.tmp
+	  $(call dry_run,$^ $(PR)/report.html); } > $@.tmp
 	mv $@.tmp $@
 $(PR)/report.html: $(PRR)/tsne/done $(PR)/results.tsv $(PR)/commands.sh | $(BIN)/dann-report
 	$(BIN)/dann-report -q --title "make paper: MNIST → MNIST-M ($(PAPER_RECIPE), $(PAPER_SIZE)×$(PAPER_SIZE)); the animation: DANN, $(subst /, ,$(PAPER_REPORT_RUN))" \

@@ -62,7 +62,7 @@ assert [x["lambda"] for x in D["snaps"]] == [float("%.5g" % v) for v in s["lambd
 assert D["snaps"][0]["lr"] > 0 and D["snaps"][0]["pad"] is None
 assert D["logs"][0]["name"] == "DANN" and len(D["logs"][0]["step"]) == 8
 assert D["results"] == [["model", "source_accuracy", "target_accuracy"], ["dann", "0.9", "0.8"]]
-assert D["commands"].startswith("dann-train") and D["command"].startswith("dann-report -q --title ")
+assert D["commands"].startswith("dann-train")
 assert D["palette"]["source"] == "#0072b2" and D["palette"]["classes"][2] == "#009e73"
 ' "$R/report.html" "$R"/tsne/frame-*.npy
 }
@@ -96,8 +96,7 @@ for i in range(n):
 	args=(--snapshots snaps/snapshots.tsv --images embed/points.npy --log DANN=dann.tsv --results results.tsv)
 	for p in embed/pred-*.npy; do args+=(--predictions "$p"); done
 	dann-report -q "${args[@]}" -o "$T/a.html" tsne/frame-*.npy
-	mv "$T/a.html" "$T/b.html"
-	dann-report -q "${args[@]}" -o "$T/a.html" tsne/frame-*.npy
+	dann-report -q "${args[@]}" -o "$T/b.html" tsne/frame-*.npy
 	cmp "$T/a.html" "$T/b.html"
 	# the three frames as one stream on stdin
 	cat tsne/frame-*.npy | dann-report -q "${args[@]}" -o "$T/c.html" -

@@ -86,36 +86,6 @@ static void set_text(char **dst, const char *s)
 		cli_die("out of memory");
 }
 
-/* The command line, each word quoted for a POSIX shell where it needs it. */
-static char *command_line(int argc, char **argv)
-{
-	size_t len = 1;
-	for (int i = 0; i < argc; i++)
-		len += 4 * strlen(argv[i]) + 3;
-	char *s = malloc(len), *p = s;
-	if (!s)
-		cli_die("out of memory");
-	for (int i = 0; i < argc; i++) {
-		const char *a = i ? argv[i] : cli_prog;
-		int plain = *a != '\0';
-		for (const char *c = a; *c; c++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%", *c))
-				plain = 0;
-		if (i)
-			*p++ = ' ';
-		if (plain) {
-			p = stpcpy(p, a);
-			continue;
-		}
-		*p++ = '\'';
-		for (const char *c = a; *c; c++)
-			p = *c == '\'' ? stpcpy(p, "'\\''") : (*p = *c, p + 1);
-		*p++ = '\'';
-	}
-	*p = '\0';
-	return s;
-}
-
 int main(int argc, char **argv)
 {
 	enum { O_PRED = 256, O_IMAGES, O_SNAPS, O_LOG, O_PAD, O_RESULTS, O_COMMANDS, O_TITLE,
@@ -160,7 +130,11 @@ int main(int argc, char **argv)
 		case O_SOURCE: set_text(&r.source_name, optarg); break;
 		case O_TARGET: set_text(&r.target_name, optarg); break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); return 0;
+		case 'h':
+			usage(stdout);
+			free(preds);
+			report_free(&r);
+			return 0;
 		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
 		}
 	}
@@ -216,7 +190,6 @@ int main(int argc, char **argv)
 		read_input(&r, results, rd_results, NULL);
 	if (commands)
 		read_input(&r, commands, rd_commands, NULL);
-	r.command_line = command_line(argc, argv);
 
 	FILE *o = cli_open_out_text(out);
 	if (report_write(o, &r) < 0)
