@@ -11,13 +11,11 @@ load report-fixture
 setup_file() {
 	load helper
 	load report-fixture
-	[ -x "$BIN_ABS/dann-report" ] || return 0
-	make_report_run "$BATS_FILE_TMPDIR/run" > "$BATS_FILE_TMPDIR/run.log" 2>&1 || echo failed > "$BATS_FILE_TMPDIR/run.failed"
+	report_setup_file
 }
 
 @test "the page of a small run works in headless Chromium" {
-	[ -x "$BIN_ABS/dann-report" ] || skip "dann-report not built"
+	report_run_made
 	need_browser
-	[ ! -e "$BATS_FILE_TMPDIR/run.failed" ] || { cat "$BATS_FILE_TMPDIR/run.log"; false; }
-	run_browser "$BATS_FILE_TMPDIR/run/report.html" "$T/shot.png"
+	run_browser "$R/report.html" "$T/shot.png"
 }

@@ -1,5 +1,5 @@
-# report-fixture.bash - sourced by tests/report.bats and tests/report-browser.bats (after
-# `load helper`).  make_report_run DIR: a small DANN run through the real chain, in seconds -
+# report-fixture.bash - loaded by tests/report.bats, tests/report-browser.bats and
+# tests/pipeline-demo.bats (after `load helper`).  make_report_run DIR: a small DANN run through the real chain, in seconds -
 # dann-train with 2 snapshots on synthetic digits (mk_data), dann-embed of 60 + 60 test images
 # per snapshot with --predictions and --images, tsne --sequence - and its page DIR/report.html.
 make_report_run() {
@@ -41,4 +41,16 @@ run_browser() {
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^ok: ' <<<"$output")" -ge 10 ]
 	[ -s "$2" ]
+}
+
+# setup_file of the report tests: the small run in $BATS_FILE_TMPDIR/run (R); its failure is
+# reported by the first test that calls report_run_made.
+report_setup_file() {
+	export R="$BATS_FILE_TMPDIR/run"
+	[ -x "$BIN_ABS/dann-report" ] || return 0
+	make_report_run "$R" > "$BATS_FILE_TMPDIR/run.log" 2>&1 || echo failed > "$BATS_FILE_TMPDIR/run.failed"
+}
+report_run_made() {
+	[ -x "$BIN_ABS/dann-report" ] || skip "dann-report not built"
+	[ ! -e "$BATS_FILE_TMPDIR/run.failed" ] || { cat "$BATS_FILE_TMPDIR/run.log"; false; }
 }

@@ -10,12 +10,11 @@ load report-fixture
 setup_file() {
 	load helper
 	load report-fixture
-	export R="$BATS_FILE_TMPDIR/run"
-	make_report_run "$R" > "$BATS_FILE_TMPDIR/run.log" 2>&1 || echo failed > "$BATS_FILE_TMPDIR/run.failed"
+	report_setup_file
 }
 
 setup() {
-	[ ! -e "$BATS_FILE_TMPDIR/run.failed" ] || { cat "$BATS_FILE_TMPDIR/run.log"; false; }
+	report_run_made
 }
 
 # page_data PAGE: the JSON object the page embeds, parsed (Python expression `D`)
