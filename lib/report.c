@@ -521,11 +521,12 @@ int report_json_string(FILE *f, const char *s)
 	return bad ? err_set(DN_EIO, "write error") : 0;
 }
 
-/* A number for JSON: null when not finite, else at most 5 significant digits. */
+/* A number for JSON: null when not finite, else at most 7 significant digits (steps up to
+ * 10 million exact). */
 static void json_num(FILE *f, double v)
 {
 	if (isfinite(v))
-		fprintf(f, "%.5g", v);
+		fprintf(f, "%.7g", v);
 	else
 		fputs("null", f);
 }
@@ -599,6 +600,8 @@ static void write_log(FILE *f, const report *r, int l)
 	                                          "domain_loss", "domain_acc", "source_acc",
 	                                          "target_acc"};
 	const metrics_log *m = &r->logs[l];
+	/* at most about REPORT_MAX_ROWS rows a curve: every k-th, and the last */
+	int64_t k = (m->n + REPORT_MAX_ROWS - 1) / REPORT_MAX_ROWS;
 	fputs("{\"name\":", f);
 	report_json_string(f, r->log_name[l]);
 	for (int c = 0; c < MET_NCOL; c++) {
@@ -606,6 +609,8 @@ static void write_log(FILE *f, const report *r, int l)
 			continue;
 		fprintf(f, ",\"%s\":[", keys[c]);
 		for (int64_t i = 0; i < m->n; i++) {
+			if (i % k && i != m->n - 1)
+				continue;
 			if (i)
 				fputc(',', f);
 			json_num(f, m->col[c][i]);

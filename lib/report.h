@@ -22,6 +22,7 @@
 #define REPORT_MAX_IMAGE 64        /* largest image side the sprite sheet takes */
 #define REPORT_MAX_POINTS 100000   /* points per frame */
 #define REPORT_MAX_TEXT (1 << 20)  /* a results table or a commands file */
+#define REPORT_MAX_ROWS 2000       /* rows of a metrics log drawn (a longer log is thinned) */
 
 typedef struct {
 	char **cell;   /* (rows, cols) strings, row 0 the header */

@@ -57,7 +57,7 @@ lo, hi = allp.min(0), allp.max(0)
 assert np.abs(q - (allp - lo) / (hi - lo)).max() < 1.5e-4, np.abs(q - (allp - lo) / (hi - lo)).max()
 s = np.genfromtxt(sys.argv[1].replace("report.html", "snaps/snapshots.tsv"), names=True, delimiter="\t")
 assert [x["step"] for x in D["snaps"]] == list(s["step"]), D["snaps"]
-assert [x["lambda"] for x in D["snaps"]] == [float("%.5g" % v) for v in s["lambda"]]
+assert [x["lambda"] for x in D["snaps"]] == [float("%.7g" % v) for v in s["lambda"]]
 assert D["snaps"][0]["lr"] > 0 and D["snaps"][0]["pad"] is None
 assert D["logs"][0]["name"] == "DANN" and len(D["logs"][0]["step"]) == 8
 assert D["results"] == [["model", "source_accuracy", "target_accuracy"], ["dann", "0.9", "0.8"]]

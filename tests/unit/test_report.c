@@ -156,6 +156,31 @@ static void test_same_points(void)
 	CHECK(report_write(o, &r) == 0);
 	CHECK(ftell(o) > 10000);
 	fclose(o);
+
+	/* a long metrics log is thinned to every k-th row and the last */
+	f = tmpfile();
+	fputs("step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\tsource_acc\ttarget_acc\n", f);
+	for (int i = 0; i < 4500; i++)
+		fprintf(f, "%d\t0\t0.01\t0.5\t1\t1\t0.5\t0.9\tnan\n", i);
+	rewind(f);
+	CHECK(report_add_log(&r, f, "log", "DANN") == 0);
+	fclose(f);
+	char *page = NULL;
+	size_t len = 0;
+	o = open_memstream(&page, &len);
+	CHECK(report_write(o, &r) == 0);
+	fclose(o);
+	const char *st = strstr(page, "\"name\":\"DANN\",\"step\":[0,3,6,");
+	CHECK_MSG(st != NULL, "no thinned step array in the page");
+	if (st) {
+		const char *end = strchr(st, ']');
+		int commas = 0;
+		for (const char *c = st; c < end; c++)
+			commas += *c == ',';
+		/* 1500 rows (0, 3, ..., 4497) and the last, 4499: 1500 commas, and one after the name */
+		CHECK_MSG(commas == 1501 && !strncmp(end - 10, "4497,4499]", 10), "%d commas", commas);
+	}
+	free(page);
 	report_free(&r);
 }
 
