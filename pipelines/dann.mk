@@ -177,6 +177,7 @@ $$($(1)_R)/commands.sh: $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R
 # points, the curves, the results and the commands; one self-contained HTML file.
 $$($(1)_R)/report.html: $$($(1)_R)/tsne/done $$($(1)_R)/embed/done $$($(1)_R)/source-only.model \
 		$$($(1)_R)/dann.model $$($(1)_R)/pad.tsv $$($(1)_R)/results.tsv $$($(1)_R)/commands.sh | $(BIN)/dann-report
+	@[ -e $$($(1)_R)/embed/points.npy ] || { echo "$$($(1)_R)/embed was made before the report page (no points.npy, no predictions): remove $$($(1)_R)/embed/done and make again" >&2; exit 1; }
 	$(BIN)/dann-report -q --title "make $(1): MNIST → MNIST-M ($$($(2)_RECIPE) recipe), seed $(SEED)" \
 		--snapshots $$($(1)_R)/snapshots/snapshots.tsv --images $$($(1)_R)/embed/points.npy \
 		$$(addprefix --predictions ,$$(sort $$(wildcard $$($(1)_R)/embed/pred-*.npy))) \
