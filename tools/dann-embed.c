@@ -74,8 +74,9 @@ static void run_chunk(job *j, const uint8_t *img, int B, int C, int domain)
 				model_label_forward(&j->m, &j->a, B, 1, 0);
 				z = j->a.logits;
 			}
+			int nc = model_layer_dim(&j->m, MODEL_LAYER_LOGITS);
 			for (int k = 0; k < B; k++)
-				j->preds[j->done + k] = (uint8_t)nn_argmax(z + (size_t)k * 10, 10);
+				j->preds[j->done + k] = (uint8_t)nn_argmax(z + (size_t)k * nc, nc);
 		}
 	} else {
 		for (int k = 0; k < B; k++)
