@@ -17,15 +17,28 @@ SEED    ?= 1
 MNIST_MIRROR ?= $(if $(wildcard $(SHARED)/data/mnist/SHA256SUMS),$(SHARED)/data/mnist)
 export MNIST_MIRROR
 
-# $(call embed_snapshots,DIR,PER_DOMAIN[,OPTIONS]): the recipe that embeds every
+# $(call embed_snapshots,DIR,PER_DOMAIN[,OPTIONS[,REPORT]]): the recipe that embeds every
 # DIR/snap-*.model over the same PER_DOMAIN source and target test images into the folder of
-# the target, $(@D) (OPTIONS: more dann-embed options, e.g. --layer label-hidden).
+# the target, $(@D) (OPTIONS: more dann-embed options, e.g. --layer label-hidden).  With REPORT
+# non-empty, also what the report page shows: the predictions of those images at every
+# snapshot (pred-NNNN.npy) and, once, the images themselves (points.npy).
 embed_snapshots = rm -rf $(@D) && mkdir -p $(@D) && \
 	for m in $(1)/snap-*.model; do \
+		b=$$(basename $$m .model); \
 		$(BIN)/dann-embed --model $$m --source $(word 2,$^) --target $(word 3,$^) \
 			--per-domain $(2) --seed $(SEED) --threads $(THREADS) $(3) -q \
-			-o $(@D)/$$(basename $$m .model).npy || exit 1; \
+			$(if $(4),--predictions $(@D)/pred-$${b#snap-}.npy \
+			$$([ -e $(@D)/points.npy ] || echo --images $(@D)/points.npy)) \
+			-o $(@D)/$$b.npy || exit 1; \
 	done && touch $@
+
+# $(call dry_run,TARGETS): the commands make runs to make TARGETS from nothing (make -n -B, the
+# tools taken as built), for the report page.  Through a variable other than MAKE, so that
+# `make -n` prints it instead of running it, and without the parent's jobserver (which make
+# does not pass to a command it does not know is make).
+DRY_MAKE = $(MAKE)
+dry_run = MAKEFLAGS='$(filter-out -j% --jobserver%,$(MAKEFLAGS))' $(DRY_MAKE) --no-print-directory -s -n -B \
+	$(addprefix -o ,$(TOOLS) $(LIBA)) $(1)
 
 # $(call dann_pipeline,NAME,PREFIX) defines runs/NAME/... from the variables PREFIX_*:
 #   _TRAIN_N _TEST_N   images taken from MNIST train / test (0 = all)
@@ -37,7 +50,9 @@ $(1)_LIMIT_TRAIN := $$(if $$(filter-out 0,$$($(2)_TRAIN_N)),--limit $$($(2)_TRAI
 $(1)_LIMIT_TEST := $$(if $$(filter-out 0,$$($(2)_TEST_N)),--limit $$($(2)_TEST_N))
 
 $(1): deps
-	@$$(MAKE) --no-print-directory $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png
+	@$$(MAKE) --no-print-directory $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png \
+		$$($(1)_R)/report.html
+	@printf '\nopen %s\n\n' $$($(1)_R)/report.html
 	@cat $$($(1)_R)/results.md
 
 $$($(1)_R)/mnist-train.npy: | $(BIN)/mnist-fetch
@@ -71,7 +86,7 @@ $$($(1)_R)/dann.model: $$($(1)_R)/mnist-train.npy $$($(1)_R)/mnistm-train.npy $$
 
 # Embed every snapshot over the same source and target test images.
 $$($(1)_R)/embed/done: $$($(1)_R)/dann.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
-	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN))
+	$$(call embed_snapshots,$$($(1)_R)/snapshots,$$($(2)_PER_DOMAIN),,report)
 $$($(1)_R)/source-only-embed/done: $$($(1)_R)/source-only.model $$($(1)_R)/mnist-test.npy $$($(1)_R)/mnistm-test.npy | $(BIN)/dann-embed
 	$$(call embed_snapshots,$$($(1)_R)/source-only-snapshots,$$($(2)_PER_DOMAIN))
 # ... and their label predictor's hidden layer (100 units), for the PAD table
@@ -150,6 +165,25 @@ $$($(1)_R)/results.md: $$($(1)_R)/results.tsv $$($(1)_R)/pad.tsv
 		END { for (i = 1; i <= n; i++) printf "| %s | %.3f (step %s) | %.3f (step %s) |\n", o[i], f[o[i]], s0[o[i]], l[o[i]], s1[o[i]]; \
 		      printf "| raw pixels | pixels | %.3f | |\n", px }' $$(word 2,$$^); } > $$@.tmp
 	mv $$@.tmp $$@
+
+# The commands that make the page and its files, as make runs them from nothing (a dry run with
+# every stage forced and the tools taken as built), for the page's "how these files were made".
+$$($(1)_R)/commands.sh: $$($(1)_R)/results.md $$($(1)_R)/alignment.gif $$($(1)_R)/curves.png
+	{ echo '# make $(1): the commands that made the files of $$($(1)_R) (make -n -B)'; \
+	  $$(call dry_run,$$^ $$(@D)/report.html); } > $$@.tmp
+	mv $$@.tmp $$@
+
+# The interactive page (dann-report): the t-SNE frames with the predictions and images of their
+# points, the curves, the results and the commands; one self-contained HTML file.
+$$($(1)_R)/report.html: $$($(1)_R)/tsne/done $$($(1)_R)/embed/done $$($(1)_R)/source-only.model \
+		$$($(1)_R)/dann.model $$($(1)_R)/pad.tsv $$($(1)_R)/results.tsv $$($(1)_R)/commands.sh | $(BIN)/dann-report
+	@[ -e $$($(1)_R)/embed/points.npy ] || { echo "$$($(1)_R)/embed was made before the report page (no points.npy, no predictions): remove $$($(1)_R)/embed/done and make again" >&2; exit 1; }
+	$(BIN)/dann-report -q --title "make $(1): MNIST → MNIST-M ($$($(2)_RECIPE) recipe), seed $(SEED)" \
+		--snapshots $$($(1)_R)/snapshots/snapshots.tsv --images $$($(1)_R)/embed/points.npy \
+		$$(addprefix --predictions ,$$(sort $$(wildcard $$($(1)_R)/embed/pred-*.npy))) \
+		--log source-only=$$($(1)_R)/source-only.tsv --log DANN=$$($(1)_R)/dann.tsv --pad $$($(1)_R)/pad.tsv \
+		--results $$($(1)_R)/results.tsv --commands $$($(1)_R)/commands.sh -o $$@ \
+		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
 
 .PHONY: $(1)
 endef

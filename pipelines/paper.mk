@@ -22,6 +22,8 @@
 #                 a URL: mnist-fetch --dataset mnist-m --mirror); every model is also scored on it.
 #   MNISTM_PUBLISHED_SPLIT  test (default) or train;  MNISTM_PUBLISHED_OPTS  e.g. --allow-partial
 #   PAPER_RUN_STAGES  more stages per run (below); SLURM=1, SWEEP_THREADS: as for any sweep
+#   PAPER_SNAPSHOTS  snapshots of every DANN training (10), for the report page (below)
+#   PAPER_REPORT_PER_DOMAIN  test images a domain in the report page's animation (1000)
 PAPER_SEEDS  ?= 1 2 3
 PAPER_EPOCHS ?= 15
 PAPER_TRAIN_OPTS ?=
@@ -34,6 +36,8 @@ PAPER_TRAIN_OFFSET ?= 0
 MNISTM_PUBLISHED ?=
 MNISTM_PUBLISHED_SPLIT ?= test
 MNISTM_PUBLISHED_OPTS ?=
+PAPER_SNAPSHOTS ?= 10
+PAPER_REPORT_PER_DOMAIN ?= 1000
 BSDS500_URL  ?= http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz
 BSDS500_DIR  ?= $(or $(wildcard $(SHARED)/data/bsds500/train),runs/bsds500/BSR/BSDS500/data/images/train)
 # under SWEEP_RUNS (default runs; sweep.mk, read later, sets that default)
@@ -53,7 +57,7 @@ PAPER_SWEEP_AXES     := arch model
 PAPER_SWEEP_arch      = $(PAPER_ARCHS)
 PAPER_SWEEP_model    := source-only dann train-on-target
 PAPER_SWEEP_model_source-only     := --mode source-only
-PAPER_SWEEP_model_dann            := --mode dann
+PAPER_SWEEP_model_dann            := --mode dann --snapshots $(PAPER_SNAPSHOTS)
 PAPER_SWEEP_model_train-on-target := --mode source-only source=target
 PAPER_SWEEP_SEEDS     = $(PAPER_SEEDS)
 PAPER_SWEEP_DATA_SEED := seed
@@ -65,7 +69,8 @@ PAPER_SWEEP_GEN_$(PAPER_RECIPE) = --recipe $(PAPER_RECIPE) $(if $(filter bsds,$(
 PAPER_SWEEP_GEN_DEPS  = $(if $(filter bsds,$(PAPER_RECIPE)),$(BSDS500_DIR))
 PAPER_SWEEP_TRAIN_OPTS = $(strip --epochs $(PAPER_EPOCHS) $(PAPER_TRAIN_OPTS))
 PAPER_SWEEP_TESTS     = $(if $(PAPER_PUB),published=$(PAPER_PUB))
-PAPER_SWEEP_OUTPUTS   = $(PR)/results.md
+PAPER_SWEEP_OUTPUTS   = $(PR)/results.md $(PR)/report.html
+PAPER_SWEEP_PAGE      = $(PR)/report.html
 # A stage of every run after its scores: PAPER_RUN_STAGES += NAME, with NAME a macro
 # $(call NAME,PAPER_SWEEP,RUN-FOLDER,DATA-FOLDER) that gives the rules of files in RUN-FOLDER
 # (escaped for one $(eval), as the macros of sweep.mk) and adds them to
@@ -90,3 +95,32 @@ $(PR)/results.md: $(PR)/results.tsv pipelines/paper-table.awk
 	awk -F'\t' -v epochs=$(PAPER_EPOCHS) -v recipe=$(PAPER_RECIPE) -v size=$(PAPER_SIZE) -v opts='$(PAPER_TRAIN_OPTS)' \
 		-v tn=$(PAPER_TEST_N) -v pub='$(if $(MNISTM_PUBLISHED),published MNIST-M $(MNISTM_PUBLISHED_SPLIT) split)' -f pipelines/paper-table.awk $< > $@.tmp
 	mv $@.tmp $@
+
+# The report page (dann-report): one page for the run directory, $(PR)/report.html.  Its
+# animation is the DANN training of one network and seed (PAPER_REPORT_ARCH, PAPER_REPORT_SEED:
+# by default the first of each list; every DANN training keeps PAPER_SNAPSHOTS snapshots in its
+# run folder), embedded over PAPER_REPORT_PER_DOMAIN test images a domain; its table is the
+# whole results.tsv and its commands every command of the run.
+PAPER_REPORT_SEED ?= $(firstword $(PAPER_SEEDS))
+PAPER_REPORT_ARCH ?= $(firstword $(PAPER_ARCHS))
+PRR := $(PR)/$(PAPER_RECIPE)_arch-$(PAPER_REPORT_ARCH)_model-dann_seed-$(PAPER_REPORT_SEED)
+PRS := $(PR)/$(PAPER_RECIPE)_arch-$(PAPER_REPORT_ARCH)_model-source-only_seed-$(PAPER_REPORT_SEED)
+PAPER_REPORT_N := $(shell n=$(PAPER_REPORT_PER_DOMAIN); t=$(PAPER_TEST_N); [ "$$t" -gt 0 ] && [ "$$t" -lt "$$n" ] && n=$$t; echo $$n)
+$(PRR)/embed/done: $(PRR)/train.model $(PR)/data/mnist-test.npy $(PR)/data/$(PAPER_RECIPE)-s$(PAPER_REPORT_SEED)/mnistm-test.npy | $(BIN)/dann-embed
+	@[ -d $(PRR)/snapshots ] || { echo "$(PRR)/snapshots: missing (a make paper before PAPER_SNAPSHOTS kept none): remove $(PRR)/train.model to train it again" >&2; exit 1; }
+	$(call embed_snapshots,$(PRR)/snapshots,$(PAPER_REPORT_N),,report)
+$(PRR)/tsne/done: $(PRR)/embed/done | $(BIN)/tsne
+	rm -rf $(@D) && mkdir -p $(@D)
+	$(BIN)/tsne --sequence -O $(@D) --seed $(SEED) --threads $(THREADS) -q $(sort $(wildcard $(PRR)/embed/snap-*.npy))
+	touch $@
+$(PR)/commands.sh: $(PR)/results.md
+	{ echo '# make paper: the commands that made the files of $(PR) (make -n -B)'; \
+	  $(call dry_run,$^ $(PR)/report.html); } > $@.tmp
+	mv $@.tmp $@
+$(PR)/report.html: $(PRR)/tsne/done $(PR)/results.tsv $(PR)/commands.sh | $(BIN)/dann-report
+	$(BIN)/dann-report -q --title "make paper: MNIST → MNIST-M ($(PAPER_RECIPE), $(PAPER_SIZE)×$(PAPER_SIZE)); the animation: DANN, arch $(PAPER_REPORT_ARCH), seed $(PAPER_REPORT_SEED)" \
+		--snapshots $(PRR)/snapshots/snapshots.tsv --images $(PRR)/embed/points.npy \
+		$(addprefix --predictions ,$(sort $(wildcard $(PRR)/embed/pred-*.npy))) \
+		--log source-only=$(PRS)/train.tsv --log DANN=$(PRR)/train.tsv \
+		--results $(PR)/results.tsv --commands $(PR)/commands.sh -o $@ \
+		$(sort $(wildcard $(PRR)/tsne/frame-*.npy))

@@ -8,7 +8,7 @@
 #       A training stopped by SIGTERM/SIGINT (scancel, Ctrl-C) leaves the checkpoint
 #       train.model.part.ckpt; the next call resumes from it (moved to train.model.resume
 #       while it runs), unless DIR/options (the run's settings) changed since, when it starts
-#       over.
+#       over.  With --snapshots K among the options, the snapshots go to DIR/snapshots/.
 #   sweep-run.sh eval DIR BIN SOURCE-TEST TARGET-TEST THREADS [--also TEST]... FIELD...
 #       DIR/result.tsv: one row, the FIELDs (recipe, axis values, seed), then the accuracy on
 #       the target test split, on each --also TEST (scored as target-domain data), on the
@@ -41,10 +41,14 @@ train)
 	else
 		rm -f "$from" "$acc"
 	fi
+	# snapshots (an option --snapshots K) go into the run's folder; a fresh start clears them
+	snap=()
+	for a in "$@"; do [ "$a" = --snapshots ] && snap=(--snapshot-dir "$dir/snapshots"); done
+	[ ${#snap[@]} -gt 0 ] && [ ${#resume[@]} -eq 0 ] && rm -rf "$dir/snapshots"
 	t0=$(date +%s.%N)
 	rc=0
 	"${launch[@]}" "$bin/dann-train" --source "$src" --target "$tgt" --target-test "$test" \
-		"$@" "${resume[@]}" -q --log "$dir/train.tsv" -o "$part" || rc=$?
+		"$@" "${snap[@]}" "${resume[@]}" -q --log "$dir/train.tsv" -o "$part" || rc=$?
 	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v p="$(cat "$acc" 2>/dev/null || echo 0)" \
 		'BEGIN { printf "%.1f\n", p + b - a }')
 	if [ $rc -ne 0 ]; then

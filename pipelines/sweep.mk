@@ -27,6 +27,7 @@
 #   P_GEN_DEPS         what the generation needs first (a folder of photographs)
 #   P_TESTS            more test sets, words NAME=FILE: every model is also scored on FILE (as
 #                      target-domain data), the column NAME_accuracy of results.tsv
+#   P_PAGE             a page `make NAME` also makes and names (`open FILE`) before the table
 #   P_OUTPUTS          what `make NAME` makes; it shows the first (default: summary.md and the
 #                      figures)
 #   P_RUN_STAGES       macros called for every run after its scores, $(call M,P,RUN-FOLDER,
@@ -164,6 +165,7 @@ $(2)_STAGE_OUTPUTS :=
 
 $(1): $$(SWEEP_DEPS)
 	@$$(MAKE) --no-print-directory $$(or $$($(2)_OUTPUTS),$$($(1)_R)/summary.md $$(foreach r,$$($(2)_RECIPES),$$($(1)_R)/$$(r).png)) $$($(2)_STAGE_OUTPUTS)
+	@$$(if $$($(2)_PAGE),printf '\nopen %s\n\n' $$($(2)_PAGE))
 	@cat $$(firstword $$($(2)_OUTPUTS) $$($(1)_R)/summary.md)
 
 $$(eval $$(call sweep_stamp_rule,$$($(1)_R)/data/train-options,$$(call sweep_fetch_train,$(2))))

@@ -68,12 +68,14 @@ killed() {
 @test "tsne: a full disk is exit 1 with a message" { full_disk tsne; }
 @test "plot-frames: a full disk is exit 1 with a message" { full_disk plot-frames; }
 @test "domain-distance: a full disk is exit 1 with a message" { full_disk domain-distance; }
+@test "dann-report: a full disk is exit 1 with a message" { full_disk dann-report; }
 @test "tensor-cat: a closed pipe is quiet" { closed_pipe tensor-cat; }
 @test "mnist-fetch: a closed pipe is quiet" { closed_pipe mnist-fetch; }
 @test "mnistm-gen: a closed pipe is quiet" { closed_pipe mnistm-gen; }
 @test "dann-embed: a closed pipe is quiet" { closed_pipe dann-embed; }
 @test "tsne: a closed pipe is quiet" { closed_pipe tsne; }
 @test "domain-distance: a closed pipe is quiet" { closed_pipe domain-distance; }
+@test "dann-report: a closed pipe is quiet" { closed_pipe dann-report; }
 @test "tensor-cat: SIGKILL never leaves a partial file under the final name" { killed tensor-cat; }
 @test "mnist-fetch: SIGKILL never leaves a partial file under the final name" { killed mnist-fetch; }
 @test "mnistm-gen: SIGKILL never leaves a partial file under the final name" { killed mnistm-gen; }
@@ -82,6 +84,7 @@ killed() {
 @test "tsne: SIGKILL never leaves a partial file under the final name" { killed tsne; }
 @test "plot-frames: SIGKILL never leaves a partial file under the final name" { killed plot-frames; }
 @test "domain-distance: SIGKILL never leaves a partial file under the final name" { killed domain-distance; }
+@test "dann-report: SIGKILL never leaves a partial file under the final name" { killed dann-report; }
 
 @test "tensor-cat: SIGKILL while blocked mid-stream: partial data only under the temporary name" {
 	# the first array is written out, then the second operand (a FIFO) stalls after its header

@@ -2,8 +2,9 @@
 # End to end: `make -j2 demo` (so -j2 is exercised too) in a temporary copy of the project, from the local MNIST mirror.
 bats_require_minimum_version 1.5.0
 load helper
+load report-fixture
 
-PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames domain-distance"
+PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames domain-distance dann-report"
 have_tools() { for t in $PIPE_TOOLS; do [ -f "$ROOT/tools/$t.c" ] || return 1; done; }
 
 setup_file() {
@@ -28,10 +29,27 @@ setup_file() {
 	echo "make demo took $(cat "$BATS_FILE_TMPDIR/demo.time") s" >&3
 	R="$DEMO_COPY/runs/demo"
 	for f in mnist-train.npy mnist-test.npy mnistm-train.npy mnistm-test.npy source-only.model dann.model \
-		dann.tsv source-only.tsv alignment.gif curves.png sheet.png results.tsv results.md titles.txt pad.tsv; do
+		dann.tsv source-only.tsv alignment.gif curves.png sheet.png results.tsv results.md titles.txt pad.tsv \
+		report.html commands.sh embed/points.npy embed/pred-0000.npy; do
 		[ -s "$R/$f" ] || { echo "missing $f"; false; }
 	done
 	ls "$R"/frames/frame-0000.png "$R"/snapshots/snap-0000.model "$R"/tsne/frame-0000.npy >/dev/null
+}
+
+@test "make demo ends by saying where the page is, then the results" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	grep -A 3 -x 'open runs/demo/report.html' "$BATS_FILE_TMPDIR/demo.log" | grep -q '^# demo: MNIST -> MNIST-M'
+}
+
+@test "the demo's report page works in headless Chromium (tests/report-browser.py)" {
+	need_mnist
+	have_tools || skip "not every pipeline tool is in this tree yet"
+	need_browser
+	run_browser "$DEMO_COPY/runs/demo/report.html" "$BATS_FILE_TMPDIR/report.png"
+	size=$(stat -c %s "$DEMO_COPY/runs/demo/report.html")
+	echo "report.html: $size bytes" >&3
+	[ "$size" -le 5000000 ]
 }
 
 @test "the demo's PNG and GIF files are valid" {
@@ -91,6 +109,6 @@ print([(r["model"], r["layer"], r["step"], r["pad"]) for r in rows], file=sys.st
 	run make --no-print-directory demo SHARED="$SHARED"
 	[ "$status" -eq 0 ]
 	# no stage ran: make prints no tool command, and no file changed
-	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames|domain-distance) ' <<<"$output"
+	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames|domain-distance|dann-report) ' <<<"$output"
 	[ "$(find runs/demo -type f -newer runs/demo/results.md | wc -l)" -eq "$before" ]
 }

@@ -7,7 +7,7 @@ bats_require_minimum_version 1.5.0
 load helper
 
 PAPER_ARGS=(PAPER_SEEDS="1 2" PAPER_TRAIN_N=2000 PAPER_TEST_N=500 PAPER_TRAIN_OPTS="--steps 30" SWEEP_THREADS=1
-	PAPER_TRAIN_OFFSET=10000)
+	PAPER_TRAIN_OFFSET=10000 PAPER_SNAPSHOTS=2 PAPER_REPORT_PER_DOMAIN=100)
 # the published MNIST-M sample, when there is one: the settings of every make of this file
 pub_args() {
 	[ -d "$SHARED/data/mnist_m_sample/mnist_m_train" ] || return 0
@@ -59,6 +59,13 @@ assert (src[:, :2] == 0).all() and (src[:, 30:] == 0).all() and (src[:, :, :2] =
 	# both networks were trained, train-on-target on the labelled target
 	[ -f "$R/bsds_arch-paper_model-dann_seed-2/train.model" ] && [ -f "$R/bsds_arch-seed_model-dann_seed-2/train.model" ]
 	[ "$(cat "$R/bsds_arch-paper_model-train-on-target_seed-2/options")" = "--arch paper --mode source-only source=target --epochs 15 --steps 30 --seed 2" ]
+	# the report page: the first network and seed's DANN snapshots, the whole table
+	py '
+import json, re
+D = json.loads(re.search(r"<script id=\"dann-data\" type=\"application/json\">(.*?)</script>", open(sys.argv[1]).read(), re.S).group(1))
+assert D["frames"] == 3 and D["n"] == 200 and len(D["results"]) == 13 and D["sprite"]["w"] == 32, (D["frames"], D["n"], len(D["results"]))
+' "$R/report.html"
+	grep -qx "open runs/paper/report.html" "$BATS_FILE_TMPDIR/paper.log"
 }
 
 @test "results.md: mean and std over the seeds, one block per network, beside the paper's figures" {

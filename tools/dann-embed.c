@@ -30,6 +30,10 @@ static void usage(FILE *f)
 	        "  --per-domain N       a seeded random subset of N images from each input\n"
 	        "  --seed N             seed of that subset (default 1)\n"
 	        "  --predict            write predicted labels (N,) uint8, then the true labels\n"
+	        "  --predictions FILE   with an embedding: also write the --predict stream of the\n"
+	        "                       same images to FILE\n"
+	        "  --images FILE        with --source/--target: also write the embedded images as\n"
+	        "                       (N,H,W,3) uint8 (gray as RGB), labels, domains to FILE\n"
 	        "  --accuracy           print accuracy and the 10x10 confusion matrix; no stream\n"
 	        "  -o, --output FILE    output file (default stdout)\n"
 	        "  --batch N            images per forward pass (default 256)\n"
@@ -46,7 +50,8 @@ typedef struct {
 	model_acts a;
 	int layer, D, out, batch;
 	FILE *o;
-	uint8_t *preds;      /* predictions so far (predict/accuracy) */
+	FILE *po;            /* --predictions: the predict stream beside the embedding, or NULL */
+	uint8_t *preds;      /* predictions so far (predict/accuracy, or --predictions) */
 	int64_t done;
 	cli_progress prog;
 } job;
@@ -64,6 +69,15 @@ static void run_chunk(job *j, const uint8_t *img, int B, int C, int domain)
 	const float *z = model_infer(&j->m, &j->a, img, B, C, domain, layer, &D);
 	if (j->out == OUT_EMBED) {
 		write_or_die(j->o, z, (size_t)B * D, NPY_F32);
+		if (j->po) {   /* the label predictor on the features just computed */
+			if (layer != MODEL_LAYER_LOGITS) {
+				model_label_forward(&j->m, &j->a, B, 1, 0);
+				z = j->a.logits;
+			}
+			int nc = model_layer_dim(&j->m, MODEL_LAYER_LOGITS);
+			for (int k = 0; k < B; k++)
+				j->preds[j->done + k] = (uint8_t)nn_argmax(z + (size_t)k * nc, nc);
+		}
 	} else {
 		for (int k = 0; k < B; k++)
 			j->preds[j->done + k] = (uint8_t)nn_argmax(z + (size_t)k * D, D);
@@ -81,6 +95,15 @@ static void write_header(FILE *o, npy_dtype t, int ndim, int64_t n, int64_t d)
 	npy_header_init(&h, t, ndim, shape);
 	if (npy_write_header(o, &h) < 0)
 		cli_write_failed();
+}
+
+/* --predictions: the stream --predict writes, for the images just embedded. */
+static void write_predictions(job *j, const uint8_t *labels, int64_t n)
+{
+	int64_t shape[1] = {n};
+	if (npy_write_array(j->po, NPY_U8, 1, shape, j->preds) < 0 ||
+	    npy_write_array(j->po, NPY_U8, 1, shape, labels) < 0)
+		cli_write_failed_on(j->po);
 }
 
 static void check_size(const job *j, const char *name, int h, int w)
@@ -116,7 +139,7 @@ static void embed_stream(job *j, const char *path, int domain)
 		cli_die("%s", err_msg());
 	check_size(j, name, d.h, d.w);
 	int64_t n = d.n;
-	if (j->out != OUT_EMBED) {
+	if (j->out != OUT_EMBED || j->po) {
 		j->preds = malloc((size_t)(n ? n : 1));
 		if (!j->preds)
 			cli_die("out of memory");
@@ -149,8 +172,9 @@ static void embed_stream(job *j, const char *path, int domain)
 		cli_die("%s: labels: expected (%lld,) uint8, got %s", name, (long long)n,
 		        npy_header_str(&lh, s, sizeof s));
 	}
-	uint8_t *labels = j->out == OUT_ACCURACY ? malloc((size_t)(n ? n : 1)) : NULL;
-	if (j->out == OUT_ACCURACY && !labels)
+	int keep = j->out == OUT_ACCURACY || j->po;   /* all labels needed at the end */
+	uint8_t *labels = keep ? malloc((size_t)(n ? n : 1)) : NULL;
+	if (keep && !labels)
 		cli_die("out of memory");
 	if (j->out != OUT_ACCURACY)
 		write_header(j->o, NPY_U8, 1, n, 0);
@@ -178,12 +202,45 @@ static void embed_stream(job *j, const char *path, int domain)
 	}
 	if (j->out == OUT_ACCURACY)
 		report_accuracy(j, labels, n);
+	if (j->po)
+		write_predictions(j, labels, n);
 	free(labels);
 	free(buf);
 	cli_close_in(f);
 }
 
-static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per, uint64_t seed)
+/* --images: the images embedded, in the stream's order, gray ones as RGB: (N,H,W,3) uint8,
+ * then labels and domains as in the embedding stream. */
+static void write_images(FILE *io, const npy_dataset ds[2], int64_t *const idx[2],
+                         const int64_t k[2], const uint8_t *labels, const uint8_t *doms)
+{
+	int64_t n = k[0] + k[1], shape[4] = {n, ds[0].h, ds[0].w, 3};
+	size_t px = (size_t)ds[0].h * ds[0].w;
+	uint8_t *rgb = malloc(px * 3);
+	npy_header h;
+	if (!rgb)
+		cli_die("out of memory");
+	npy_header_init(&h, NPY_U8, 4, shape);
+	if (npy_write_header(io, &h) < 0)
+		cli_write_failed_on(io);
+	for (int d = 0; d < 2; d++) {
+		int c = ds[d].c;
+		for (int64_t i = 0; i < k[d]; i++) {
+			const uint8_t *im = ds[d].images + (size_t)idx[d][i] * px * (size_t)c;
+			for (size_t p = 0; p < px; p++)
+				for (int ch = 0; ch < 3; ch++)
+					rgb[p * 3 + ch] = im[p * (size_t)c + (c == 3 ? (size_t)ch : 0)];
+			if (npy_write_data(io, rgb, px * 3, NPY_U8) < 0)
+				cli_write_failed_on(io);
+		}
+	}
+	free(rgb);
+	if (npy_write_array(io, NPY_U8, 1, &n, labels) < 0 || npy_write_array(io, NPY_U8, 1, &n, doms) < 0)
+		cli_write_failed_on(io);
+}
+
+static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per, uint64_t seed,
+                       FILE *io)
 {
 	npy_dataset ds[2];
 	const char *paths[2] = {spath, tpath};
@@ -204,7 +261,7 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 			cli_die("out of memory");
 	}
 	int64_t n = k[0] + k[1];
-	if (j->out != OUT_EMBED) {
+	if (j->out != OUT_EMBED || j->po) {
 		j->preds = malloc((size_t)(n ? n : 1));
 		if (!j->preds)
 			cli_die("out of memory");
@@ -243,6 +300,10 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 			write_header(j->o, NPY_U8, 1, n, 0);
 			write_or_die(j->o, doms, (size_t)n, NPY_U8);
 		}
+		if (j->po)
+			write_predictions(j, labels, n);
+		if (io)
+			write_images(io, ds, idx, k, labels, doms);
 	}
 	for (int d = 0; d < 2; d++) {
 		free(idx[d]);
@@ -256,17 +317,18 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 int main(int argc, char **argv)
 {
 	enum { O_LAYER = 256, O_DOMAIN, O_SOURCE, O_TARGET, O_PER, O_SEED, O_PREDICT, O_ACC,
-	       O_BATCH, O_THREADS, O_PROGRESS };
+	       O_BATCH, O_THREADS, O_PROGRESS, O_PREDICTIONS, O_IMAGES };
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'}, {"layer", required_argument, 0, O_LAYER},
 		{"domain", required_argument, 0, O_DOMAIN}, {"source", required_argument, 0, O_SOURCE},
 		{"target", required_argument, 0, O_TARGET}, {"per-domain", required_argument, 0, O_PER},
 		{"seed", required_argument, 0, O_SEED}, {"predict", no_argument, 0, O_PREDICT},
-		{"accuracy", no_argument, 0, O_ACC}, {"output", required_argument, 0, 'o'},
+		{"accuracy", no_argument, 0, O_ACC},
+		{"predictions", required_argument, 0, O_PREDICTIONS}, {"images", required_argument, 0, O_IMAGES}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
 		{"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"progress", no_argument, 0, O_PROGRESS},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL;
+	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL, *pout = NULL, *iout = NULL;
 	int layer = MODEL_LAYER_FEATURES, domain = -1, quiet = 0, verbose = 0, progress = 0, c, predict = 0, acc = 0;
 	int threads = omp_get_num_procs(), batch = 256;
 	int64_t per = 0;
@@ -295,6 +357,8 @@ int main(int argc, char **argv)
 		case O_SEED: seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
 		case O_PREDICT: predict = 1; break;
 		case O_ACC: acc = 1; break;
+		case O_PREDICTIONS: pout = optarg; break;
+		case O_IMAGES: iout = optarg; break;
 		case 'o': out = optarg; break;
 		case O_BATCH: batch = (int)cli_parse_int("--batch", optarg, 1, 65536); break;
 		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
@@ -321,12 +385,26 @@ int main(int argc, char **argv)
 		cli_usage_error("one FILE operand at most");
 	if (acc && out)
 		cli_usage_error("--accuracy prints text to stdout; -o does not apply");
+	if ((pout || iout) && (predict || acc))
+		cli_usage_error("--%s goes with an embedding, not with --predict or --accuracy",
+		                pout ? "predictions" : "images");
+	if (iout && !spath)
+		cli_usage_error("--images needs --source and --target");
+	/* the side outputs are files of their own: not stdout, not the same file twice */
+	const char *side[2] = {pout, iout};
+	for (int s = 0; s < 2; s++)
+		if (side[s] && (!strcmp(side[s], "-") || (out && !strcmp(side[s], out)) ||
+		                (s == 1 && pout && !strcmp(pout, iout))))
+			cli_usage_error("--%s: '%s': name a file other than the other outputs",
+			                s ? "images" : "predictions", side[s]);
 	/* the output can be written and is none of the inputs: checked before any work */
 	cli_declare_in(model_path);
 	cli_declare_in(spath);
 	cli_declare_in(tpath);
 	cli_declare_in(optind < argc ? argv[optind] : NULL);
 	cli_check_out("-o", out);
+	cli_check_out("--predictions", pout);
+	cli_check_out("--images", iout);
 	cli_set_progress(progress, quiet);
 	kern_cli_setup(threads, verbose);
 
@@ -349,10 +427,16 @@ int main(int argc, char **argv)
 	if (model_acts_alloc(&j.a, &j.m, batch) < 0)
 		cli_die("%s", err_msg());
 	j.o = acc ? stdout : cli_open_out(out);
+	j.po = pout ? cli_open_out(pout) : NULL;
+	FILE *io = iout ? cli_open_out(iout) : NULL;
 	if (spath)
-		embed_pair(&j, spath, tpath, per, seed);
+		embed_pair(&j, spath, tpath, per, seed, io);
 	else
 		embed_stream(&j, optind < argc ? argv[optind] : NULL, domain);
+	if (io)
+		cli_commit_out(io);
+	if (j.po)
+		cli_commit_out(j.po);
 	cli_commit_out(j.o);
 	free(j.preds);
 	model_acts_free(&j.a);

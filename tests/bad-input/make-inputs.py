@@ -228,3 +228,11 @@ os.makedirs(os.path.join(out, "a_directory"), exist_ok=True)
 # tsne start layouts that are finite but unusable: far beyond any layout, every point in one place
 put("pts_far.npy", npy((pts * np.float32(1e30)).astype("<f4"), labels, domains))
 put("pts_same.npy", npy(np.zeros((N, 2), "<f4"), labels, domains))
+
+# dann-report: predictions and images of ok_pts.npy's points, and of other points
+put("rep_pred.npy", npy(labels[::-1].copy(), labels))
+put("rep_pred_other.npy", npy(labels, labels[::-1].copy()))
+put("rep_images.npy", npy(rgb, labels, domains))
+put("rep_pts_other.npy", npy(pts, labels, 1 - domains))
+put("rep_ragged.tsv", b"model\taccuracy\ndann\n")
+put("victim_dr.npy", npy(pts, labels, domains))
