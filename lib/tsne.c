@@ -10,6 +10,7 @@
 #include "err.h"
 #include "rng.h"
 #include "tsne_fft.h"
+#include "tsne_simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -472,6 +473,12 @@ int tsne_rescale(float **xs, const float *x, int64_t n, int d)
 
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity)
 {
+	return tsne_affinities_knn(P, x, n, d, perplexity, TSNE_KNN_AUTO, 0);
+}
+
+int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity,
+                        tsne_knn_method knn, uint64_t seed)
+{
 	memset(P, 0, sizeof *P);
 	if (d < 1)
 		return err_set(DN_EFORMAT, "points have D=0 dimensions");
@@ -493,7 +500,17 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	}
 	if ((rc = tsne_rescale(&xs, x, n, d)) < 0)
 		goto out;
-	if ((rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k)) < 0)
+	if (knn == TSNE_KNN_AUTO)
+		knn = n >= TSNE_ANN_MIN_N ? TSNE_KNN_APPROX : TSNE_KNN_EXACT;
+	if (knn == TSNE_KNN_APPROX) {
+		tsne_ann_params ap;
+		tsne_ann_params_default(&ap);
+		ap.seed = seed;
+		rc = tsne_knn_approx(nbr, dist2, xs ? xs : x, n, d, k, &ap);
+	} else {
+		rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k);
+	}
+	if (rc < 0)
 		goto out;
 	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
 	if (bad < 0) {
@@ -769,6 +786,7 @@ static int qt_list_push(qt_list *l, double x, double y, double c)
 
 /* Repulsion for the points of group cell g: w->zi[i] = sum_j w_ij and
  * w->rep[i] = sum_j w_ij^2 (y_i - y_j), j over all other points (approximated by cells). */
+TSNE_CLONES
 static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double theta2, qt_list *l)
 {
 	const qwalk *node = w->walk, *gn = &node[g];
@@ -966,7 +984,8 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 /* The same in single precision, for the optimiser's inner loop: positions yf (n,2) and P
  * values vf as float halve the memory traffic and double the vector width; the sums of
  * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
-static inline void attraction_f(double *a, const float *yf, const int64_t *row,
+TSNE_CLONES
+static void attraction_f(double *a, const float *yf, const int64_t *row,
                                 const int32_t *colp, const float *vf, int64_t i)
 {
 	enum { CH = 64 };
@@ -1339,7 +1358,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 	double *y = malloc((size_t)n * 2 * sizeof *y);
 	if (!y)
 		return err_set(DN_ENOMEM, "out of memory");
-	if ((rc = tsne_affinities(&P, x, n, d, p->perplexity)) < 0) {
+	if ((rc = tsne_affinities_knn(&P, x, n, d, p->perplexity, p->knn, p->seed)) < 0) {
 		free(y);
 		return rc;
 	}

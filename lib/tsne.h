@@ -31,6 +31,8 @@ typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
  * repulsion on 2 cores, layouts spanning ~245 units: BH 2.0x faster at 280k, even at 560k,
  * FFT 1.36x faster at 1.05M; see bench/tsne-bench.sh). */
 #define TSNE_FFT_MIN_N 600000
+/* AUTO: approximate neighbours (tsne_knn_approx) from TSNE_ANN_MIN_N points on. */
+typedef enum { TSNE_KNN_AUTO = 0, TSNE_KNN_EXACT, TSNE_KNN_APPROX } tsne_knn_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
 
 /* Called every `report_every` iterations (and after the last) with the KL divergence of the
@@ -51,7 +53,8 @@ typedef struct {
 	tsne_method method;    /* AUTO: exact if theta == 0, else BH */
 	double theta;          /* 0.5 (Barnes-Hut opening angle) */
 	tsne_init init;        /* PCA (scaled to std 1e-4), RANDOM (N(0, 1e-4^2)), GIVEN (y in) */
-	uint64_t seed;         /* random init */
+	tsne_knn_method knn;   /* AUTO: approximate neighbours from TSNE_ANN_MIN_N points on */
+	uint64_t seed;         /* random init, approximate neighbours */
 	int report_every;      /* 0: only at the end */
 	tsne_report_fn report;
 	tsne_progress_fn progress;
@@ -68,6 +71,25 @@ double tsne_learning_rate(const tsne_params *p, int64_t n);
  * excluded, ties broken by index; nbr (n,k) and dist2 (n,k) (recomputed exactly in double)
  * sorted by increasing distance.  Blocked distance matrix by OpenBLAS sgemm: memory O(n*k). */
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k);
+
+/* Approximate k nearest neighbours: `trees` random-projection trees (each node cut at the
+ * median of the points' projections on the difference of two of its points, drawn from seed),
+ * every leaf of at most `leaf` points joined all pairs, then `rounds` of refinement in which
+ * each point looks at the `expand` nearest neighbours of each of its neighbours (NN-descent's
+ * local join, each round reading the last round's lists: deterministic for any thread count).
+ * Same output as tsne_knn (sorted; dist2 exact in double for the neighbours found). */
+typedef struct {
+	int trees;     /* 8 */
+	int leaf;      /* 0: 2k + 2 */
+	int rounds;    /* 2 */
+	int expand;    /* 12 */
+	uint64_t seed; /* 0 */
+} tsne_ann_params;
+void tsne_ann_params_default(tsne_ann_params *a);
+int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
+                    const tsne_ann_params *ap);
+/* The size from which TSNE_KNN_AUTO is approximate (see bench/tsne_knn.c). */
+#define TSNE_ANN_MIN_N 20000
 
 /* Binary search of each row's precision beta_i so the conditional distribution
  * p_{j|i} ~ exp(-beta_i * dist2_ij) over its k neighbours has entropy log(perplexity) (nats).
@@ -87,8 +109,11 @@ void tsne_sparse_free(tsne_sparse *P);
 int tsne_rescale(float **xs, const float *x, int64_t n, int d);
 
 /* kNN + calibration + symmetrisation (on tsne_rescale'd points).  Errors when
- * n - 1 < 3 * perplexity. */
+ * n - 1 < 3 * perplexity.  tsne_affinities: exact neighbours below TSNE_ANN_MIN_N points,
+ * approximate (seed 0) from there on; tsne_affinities_knn chooses (seed: tsne_knn_approx's). */
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity);
+int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity,
+                        tsne_knn_method knn, uint64_t seed);
 
 /* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
  *   dC/dy_i = 4 * sum_j (exag * P_ij - q_ij) * w_ij * (y_i - y_j),  w_ij = 1/(1+|y_i-y_j|^2),
