@@ -7,7 +7,8 @@
  * the fraction of the exact k nearest neighbours the approximate search finds, averaged over
  * QUERIES points spread evenly over the set (default all N; the exact neighbours of a sample
  * are cheap where the whole exact search is not).  With QUERIES = N the whole exact search is
- * timed too.  Prints one line: N, D, times (wall and CPU seconds), recall. */
+ * timed too.  ANN_TREES, ANN_LEAF, ANN_ROUNDS, ANN_EXPAND in the environment override
+ * tsne_ann_params_default's settings.  Prints one line: N, D, times (wall and CPU seconds), recall. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,16 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "tsne_knn: out of memory\n"), 1;
 	tsne_ann_params ap;
 	tsne_ann_params_default(&ap);
+	/* other settings to compare: ANN_TREES, ANN_LEAF, ANN_ROUNDS, ANN_EXPAND */
+	const char *e;
+	if ((e = getenv("ANN_TREES")))
+		ap.trees = atoi(e);
+	if ((e = getenv("ANN_LEAF")))
+		ap.leaf = atoi(e);
+	if ((e = getenv("ANN_ROUNDS")))
+		ap.rounds = atoi(e);
+	if ((e = getenv("ANN_EXPAND")))
+		ap.expand = atoi(e);
 	double w0 = now(0), c0 = now(1);
 	if (tsne_knn_approx(na, da, x, n, d, k, &ap) < 0)
 		return fprintf(stderr, "tsne_knn: %s\n", err_msg()), 1;
@@ -114,8 +125,8 @@ int main(int argc, char **argv)
 		qsort(g, k, sizeof *g, cmp_i32);
 		hit += common(e, g, k);
 	}
-	printf("N %lld, D %d, k %d: approximate (%d trees, %d rounds, expand %d) wall %.2fs cpu "
-	       "%.2fs", (long long)n, d, k, ap.trees, ap.rounds, ap.expand, wa, ca);
+	printf("N %lld, D %d, k %d: approximate (%d trees, leaf %d, %d rounds, expand %d) wall %.2fs cpu "
+	       "%.2fs", (long long)n, d, k, ap.trees, ap.leaf, ap.rounds, ap.expand, wa, ca);
 	if (we >= 0)
 		printf(", exact wall %.2fs cpu %.2fs", we, ce);
 	printf("; recall %.4f over %lld points\n", (double)hit / ((double)nq * k), (long long)nq);

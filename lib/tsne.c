@@ -44,9 +44,7 @@ tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n)
 {
 	if (m != TSNE_AUTO)
 		return m;
-	if (theta <= 0)
-		return TSNE_EXACT;
-	return n >= TSNE_FFT_MIN_N ? TSNE_FFT : TSNE_BH;
+	return theta <= 0 ? TSNE_EXACT : TSNE_AUTO;
 }
 
 double tsne_learning_rate(const tsne_params *p, int64_t n)
@@ -929,11 +927,25 @@ double tsne_exact_z(const double *y, int64_t n)
 	return z;
 }
 
+/* AUTO's choice for the layout y: FFT while its grid is small for n (TSNE_FFT_BOXES2_PER_POINT). */
+static tsne_method auto_method(const double *y, int64_t n)
+{
+	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+	for (int64_t i = 0; i < n; i++) {
+		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
+		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
+	}
+	double nb = tsne_fft_boxes(fmax(x1 - x0, y1 - y0));
+	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
+}
+
 /* Repulsive sums into w->rep / w->zi; returns Z (summed serially in index order, so the
  * same for any thread count) or a negative error. */
 static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta,
                      double *z_out)
 {
+	if (method == TSNE_AUTO)
+		method = auto_method(y, n);
 	if (method == TSNE_EXACT) {
 		exact_repulsion(w, y, n);
 	} else if (method == TSNE_FFT) {

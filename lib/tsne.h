@@ -27,10 +27,13 @@ typedef struct {
 } tsne_sparse;
 
 typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
-/* AUTO: EXACT when theta is 0, else FFT from this many points on, Barnes-Hut below (one
- * repulsion on 2 cores, layouts spanning ~245 units: BH 2.0x faster at 280k, even at 560k,
- * FFT 1.36x faster at 1.05M; see bench/tsne-bench.sh). */
-#define TSNE_FFT_MIN_N 600000
+/* AUTO: EXACT when theta is 0; else, at every evaluation, FFT while its grid is small for the
+ * number of points (B boxes per side, B^2 <= TSNE_FFT_BOXES2_PER_POINT * N), Barnes-Hut
+ * otherwise.  The FFT's cost grows with the grid (the layout's area), Barnes-Hut's with N:
+ * one repulsion on 2 cores (bench/tsne_repulsion.c), FFT against BH: 70,000 points, 64 boxes
+ * 2.1x faster, 125 even, 243 4x slower; 1,050,000 points, 125 boxes 2.0x, 250 boxes 1.45x
+ * faster.  So early iterations (a compact layout) go by FFT, and large N stays on it longer. */
+#define TSNE_FFT_BOXES2_PER_POINT 0.22
 /* AUTO: approximate neighbours (tsne_knn_approx) from TSNE_ANN_MIN_N points on. */
 typedef enum { TSNE_KNN_AUTO = 0, TSNE_KNN_EXACT, TSNE_KNN_APPROX } tsne_knn_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
@@ -62,7 +65,8 @@ typedef struct {
 } tsne_params;
 
 void tsne_params_default(tsne_params *p);
-/* The method AUTO stands for at n points (other methods unchanged). */
+/* EXACT for AUTO with theta 0; other methods unchanged (AUTO with theta > 0 is chosen at
+ * each evaluation, see TSNE_FFT_BOXES2_PER_POINT). */
 tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n);
 /* The learning rate actually used for n points. */
 double tsne_learning_rate(const tsne_params *p, int64_t n);
@@ -89,7 +93,7 @@ void tsne_ann_params_default(tsne_ann_params *a);
 int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
                     const tsne_ann_params *ap);
 /* The size from which TSNE_KNN_AUTO is approximate (see bench/tsne_knn.c). */
-#define TSNE_ANN_MIN_N 20000
+#define TSNE_ANN_MIN_N 100000
 
 /* Binary search of each row's precision beta_i so the conditional distribution
  * p_{j|i} ~ exp(-beta_i * dist2_ij) over its k neighbours has entropy log(perplexity) (nats).

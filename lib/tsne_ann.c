@@ -4,6 +4,7 @@
  * Charikar & Li 2011, done Jacobi-style so threads cannot change the result).  See tsne.h. */
 #include "tsne.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -164,16 +165,33 @@ static void rp_tree(const float *x, int d, int32_t *idx, int64_t cnt, int leaf, 
 	}
 }
 
-/* All pairs of one leaf (ids id[0..c)) into their heaps. */
+/* All pairs of one leaf (ids id[0..c)) into their heaps: the leaf's rows gathered into xl,
+ * their dot products by one single-threaded sgemm into g (c x c), squared distances
+ * |a|^2 + |b|^2 - 2 a.b (the ranking only: the kept neighbours' distances are computed again
+ * at the end). */
 TSNE_CLONES
-static void leaf_join(ann_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c)
+static void leaf_join(ann_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
+                      float *xl, float *g, float *sq)
 {
-	for (int64_t a = 0; a < c; a++)
+	for (int64_t a = 0; a < c; a++) {
+		memcpy(xl + a * d, x + (int64_t)id[a] * d, (size_t)d * sizeof *xl);
+		sq[a] = ann_dot(xl + a * d, xl + a * d, d);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
+	            0.0f, g, (int)c);
+	for (int64_t a = 0; a < c; a++) {
+		ann_ent *ha = heap + (int64_t)id[a] * k;
+		const float *ga = g + a * c;
 		for (int64_t b = a + 1; b < c; b++) {
-			float dd = dist2f(x + (int64_t)id[a] * d, x + (int64_t)id[b] * d, d);
-			heap_offer_new(heap + (int64_t)id[a] * k, k, dd, id[b]);
-			heap_offer_new(heap + (int64_t)id[b] * k, k, dd, id[a]);
+			float dd = sq[a] + sq[b] - 2.0f * ga[b];
+			dd = dd > 0 ? dd : 0;
+			ann_ent *hb = heap + (int64_t)id[b] * k;
+			if (dd <= ha[0].d)
+				heap_offer_new(ha, k, dd, id[b]);
+			if (dd <= hb[0].d)
+				heap_offer_new(hb, k, dd, id[a]);
 		}
+	}
 }
 
 /* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
@@ -226,10 +244,10 @@ static int cmp_entd(const void *a, const void *b)
 	return (x->j > y->j) - (x->j < y->j);
 }
 
-/* Row i of the output: the distances again in double, sorted by (distance, index) as
- * tsne_knn's. */
+/* Row i (of the permuted points x) of the output: the distances again in double, the
+ * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's. */
 static void finish_row(int32_t *nbr, double *dist2, const ann_ent *h, int k, const float *x,
-                       int d, int64_t i)
+                       int d, int64_t i, const int32_t *perm)
 {
 	ann_entd e[k];
 	const float *xi = x + i * d;
@@ -241,7 +259,7 @@ static void finish_row(int32_t *nbr, double *dist2, const ann_ent *h, int k, con
 			double df = (double)xi[u] - xj[u];
 			s += df * df;
 		}
-		e[t] = (ann_entd){s, h[t].j};
+		e[t] = (ann_entd){s, perm[h[t].j]};
 	}
 	qsort(e, k, sizeof *e, cmp_entd);
 	for (int t = 0; t < k; t++)
@@ -268,15 +286,35 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	float *proj = malloc((size_t)n * sizeof *proj);
 	float *normal = malloc((size_t)d * sizeof *normal);
 	int32_t *mark = malloc((size_t)nth * n * sizeof *mark);
+	int32_t *perm = malloc((size_t)n * sizeof *perm);
+	float *xp = malloc((size_t)n * d * sizeof *xp);
 	int rc = 0;
-	if (!heap || !next || !idx || !starts || !proj || !normal || !mark) {
+	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
 	for (int64_t t = 0; t < n * k; t++)
 		heap[t] = (ann_ent){FLT_MAX, INT32_MAX};
+	/* Work on a copy of the points in the leaf order of one more tree, so that neighbours
+	 * are mostly near in memory (the search is bound by the latency of fetching candidates);
+	 * perm maps back. */
+	{
+		rng_t r;
+		rng_seed(&r, ap->seed, (uint64_t)trees);
+		for (int64_t i = 0; i < n; i++)
+			perm[i] = (int32_t)i;
+		int64_t nleaf = 0;
+		rp_tree(x, d, perm, n, leaf, &r, starts, &nleaf, proj, normal);
+#pragma omp parallel for schedule(static)
+		for (int64_t t = 0; t < n; t++)
+			memcpy(xp + t * d, x + (int64_t)perm[t] * d, (size_t)d * sizeof *xp);
+		x = xp;
+	}
 	/* The forest: each leaf's pairs go into both heaps.  A point is in one leaf of a tree, so
 	 * the leaves of one tree are joined in parallel without sharing a heap. */
+	/* each thread its own single-threaded sgemm (OpenBLAS's threads would spin against ours) */
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
 	for (int tr = 0; tr < trees; tr++) {
 		rng_t r;
 		rng_seed(&r, ap->seed, (uint64_t)tr);
@@ -285,10 +323,30 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		int64_t nleaf = 0;
 		rp_tree(x, d, idx, n, leaf, &r, starts, &nleaf, proj, normal);
 		starts[nleaf] = n;
-#pragma omp parallel for schedule(dynamic, 16)
-		for (int64_t l = 0; l < nleaf; l++)
-			leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l]);
+		int fail = 0;
+#pragma omp parallel
+		{
+			float *xl = malloc((size_t)leaf * d * sizeof *xl);
+			float *g = malloc((size_t)leaf * leaf * sizeof *g);
+			float *sq = malloc((size_t)leaf * sizeof *sq);
+			if (!xl || !g || !sq) {
+#pragma omp atomic write
+				fail = 1;
+			}
+#pragma omp for schedule(dynamic, 4)
+			for (int64_t l = 0; l < nleaf; l++)
+				if (xl && g && sq)
+					leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l], xl, g,
+					          sq);
+			free(xl), free(g), free(sq);
+		}
+		if (fail) {
+			openblas_set_num_threads(blas_threads);
+			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+			goto out;
+		}
 	}
+	openblas_set_num_threads(blas_threads);
 	/* Refinement: each round, every point looks at the `expand` nearest neighbours of each of
 	 * its neighbours (read from the previous round's lists, written to new ones). */
 	int ex = ap->expand < k ? ap->expand : k;
@@ -323,9 +381,12 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			goto out;
 		}
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++)
-		finish_row(nbr + i * k, dist2 + i * k, heap + i * k, k, x, d, i);
+	for (int64_t i = 0; i < n; i++) {
+		int64_t o = (int64_t)perm[i] * k;
+		finish_row(nbr + o, dist2 + o, heap + i * k, k, x, d, i, perm);
+	}
 out:
 	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
+	free(perm), free(xp);
 	return rc;
 }

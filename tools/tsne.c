@@ -34,7 +34,8 @@ static void usage(FILE *f)
 	        "      --exag-iter N     iterations with exaggeration (250; 0 for warm starts)\n"
 	        "      --momentum-switch N  momentum 0.5 -> 0.8 at iteration N (= --exag-iter)\n"
 	        "      --lr X            learning rate (default max(N/12, 200))\n"
-	        "      --method M        auto, exact, bh or fft (auto: fft from %d points)\n"
+	        "      --method M        auto, exact, bh or fft (auto: fft while the layout is\n"
+	        "                        small for N, else bh)\n"
 	        "      --theta X         Barnes-Hut opening angle (0.5); 0 means exact\n"
 	        "      --knn M           auto, exact or approx nearest neighbours (auto: approx\n"
 	        "                        from %d points)\n"
@@ -57,7 +58,7 @@ static void usage(FILE *f)
 	        "      --reference POINTS    the (N,D) points LAYOUT was made from\n"
 	        "      --with-reference      write the reference rows first, then the new ones\n"
 	        "  here -p is 5, -n 250 and --lr 0.1 unless given (openTSNE's transform).\n",
-	        TSNE_FFT_MIN_N, TSNE_ANN_MIN_N);
+	        TSNE_ANN_MIN_N);
 }
 
 typedef struct {
