@@ -93,7 +93,7 @@ void tsne_ann_params_default(tsne_ann_params *a);
 int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
                     const tsne_ann_params *ap);
 /* The size from which TSNE_KNN_AUTO is approximate (see bench/tsne_knn.c). */
-#define TSNE_ANN_MIN_N 100000
+#define TSNE_ANN_MIN_N 50000
 
 /* Binary search of each row's precision beta_i so the conditional distribution
  * p_{j|i} ~ exp(-beta_i * dist2_ij) over its k neighbours has entropy log(perplexity) (nats).
