@@ -515,6 +515,8 @@ int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double
 		rc = (int)bad;
 		goto out;
 	}
+	free(dist2); /* not needed any more: less at the peak, which symmetrising reaches */
+	dist2 = NULL;
 	rc = tsne_symmetrize(P, nbr, p, n, k);
 out:
 	free(nbr), free(dist2), free(p), free(xs);
