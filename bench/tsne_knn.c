@@ -8,7 +8,8 @@
  * QUERIES points spread evenly over the set (default all N; the exact neighbours of a sample
  * are cheap where the whole exact search is not).  With QUERIES = N the whole exact search is
  * timed too.  ANN_TREES, ANN_LEAF, ANN_ROUNDS, ANN_EXPAND in the environment override
- * tsne_ann_params_default's settings.  Prints one line: N, D, times (wall and CPU seconds), recall. */
+ * tsne_ann_params_default's settings.  Prints one line: N, D, times (wall and CPU seconds),
+ * recall. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -929,7 +929,8 @@ double tsne_exact_z(const double *y, int64_t n)
 	return z;
 }
 
-/* AUTO's choice for the layout y: FFT while its grid is small for n (TSNE_FFT_BOXES2_PER_POINT). */
+/* AUTO's choice for the layout y: FFT while its grid is small for n
+ * (TSNE_FFT_BOXES2_PER_POINT), else Barnes-Hut. */
 static tsne_method auto_method(const double *y, int64_t n)
 {
 	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -999,8 +1000,8 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
  * values vf as float halve the memory traffic and double the vector width; the sums of
  * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
 TSNE_CLONES
-static void attraction_f(double *a, const float *yf, const int64_t *row,
-                                const int32_t *colp, const float *vf, int64_t i)
+static void attraction_f(double *a, const float *yf, const int64_t *row, const int32_t *colp,
+                         const float *vf, int64_t i)
 {
 	enum { CH = 64 };
 	float dxs[CH], dys[CH];

@@ -1,11 +1,12 @@
 /* tsne.h - t-SNE (van der Maaten & Hinton 2008; van der Maaten 2014, "Accelerating t-SNE using
  * tree-based algorithms"; Barnes 1990 for the grouped tree walk).
  *
- * Pipeline: exact k-nearest neighbours (k = floor(3*perplexity)) -> per-point binary search of
+ * Pipeline: k-nearest neighbours (k = floor(3*perplexity); exact, or approximate from
+ * TSNE_ANN_MIN_N points on: lib/tsne_ann.c) -> per-point binary search of
  * the Gaussian precision so each conditional row has the requested perplexity (natural log:
  * entropy H = log(perplexity) in nats) -> symmetrised, normalised sparse P -> gradient descent
  * with early exaggeration, momentum and adaptive gains.  The repulsive forces are exact
- * (O(N^2), the reference) or Barnes-Hut (quadtree, --theta).
+ * (O(N^2), the reference), Barnes-Hut (quadtree, --theta) or FFT interpolation (lib/tsne_fft.c).
  *
  * Determinism: every parallel loop writes per-point results; all reductions over points are
  * done serially in index order, so the same input, seed and thread count give the same bytes.
@@ -53,7 +54,7 @@ typedef struct {
 	double momentum;       /* 0.5 */
 	double final_momentum; /* 0.8 */
 	double learning_rate;  /* <= 0: automatic, max(N/12, 200) */
-	tsne_method method;    /* AUTO: exact if theta == 0, else BH */
+	tsne_method method;    /* AUTO: exact if theta == 0, else FFT or BH by the layout's size */
 	double theta;          /* 0.5 (Barnes-Hut opening angle) */
 	tsne_init init;        /* PCA (scaled to std 1e-4), RANDOM (N(0, 1e-4^2)), GIVEN (y in) */
 	tsne_knn_method knn;   /* AUTO: approximate neighbours from TSNE_ANN_MIN_N points on */
