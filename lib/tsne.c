@@ -10,6 +10,7 @@
 #include "err.h"
 #include "rng.h"
 #include "tsne_fft.h"
+#include "tsne_heap.h"
 #include "tsne_simd.h"
 
 #ifdef _OPENMP
@@ -58,55 +59,6 @@ double tsne_learning_rate(const tsne_params *p, int64_t n)
 /* ---------------------------------------------------------------------------------------
  * k nearest neighbours: blocks of the squared distance matrix |x_i|^2 + |x_j|^2 - 2 x_i.x_j,
  * the cross term by sgemm, each row keeping a max-heap of its k best (distance, index). */
-
-typedef struct {
-	float d;
-	int32_t j;
-} knn_ent;
-
-static inline int knn_worse(knn_ent a, knn_ent b) /* a ranks after b */
-{
-	return a.d > b.d || (a.d == b.d && a.j > b.j);
-}
-
-static void heap_replace_top(knn_ent *h, int k, knn_ent e)
-{
-	int i = 0;
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		knn_ent big = e;
-		if (l < k && knn_worse(h[l], big)) {
-			m = l;
-			big = h[l];
-		}
-		if (r < k && knn_worse(h[r], big))
-			m = r;
-		if (m == i)
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = e;
-}
-
-static int cmp_ent(const void *a, const void *b)
-{
-	const knn_ent *x = a, *y = b;
-	return knn_worse(*x, *y) ? 1 : knn_worse(*y, *x) ? -1 : 0;
-}
-
-typedef struct {
-	double d;
-	int32_t j;
-} knn_entd;
-
-static int cmp_entd(const void *a, const void *b)
-{
-	const knn_entd *x = a, *y = b;
-	if (x->d != y->d)
-		return x->d < y->d ? -1 : 1;
-	return (x->j > y->j) - (x->j < y->j);
-}
 
 /* Offer candidate (d, j) to heap h of size k (max at h[0]). */
 static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
@@ -275,7 +227,6 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	}
 	openblas_set_num_threads(blas_threads);
 	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
-	(void)cmp_ent;
 	free(sq), free(blk), free(heap);
 	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "rng.h"
+#include "tsne_heap.h"
 #include "tsne_simd.h"
 
 #ifdef _OPENMP
@@ -47,57 +48,19 @@ static inline float dist2f(const float *a, const float *b, int d)
 	return s;
 }
 
-/* ---- a row's k best as a max-heap on (distance, index), without repeated indices ---- */
-
-typedef struct {
-	float d;
-	int32_t j;
-} ann_ent;
-
-static inline int ent_worse(ann_ent a, ann_ent b) /* a ranks after b */
-{
-	return a.d > b.d || (a.d == b.d && a.j > b.j);
-}
-
-static void heap_sift(ann_ent *h, int k, ann_ent e)
-{
-	int i = 0;
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		ann_ent big = e;
-		if (l < k && ent_worse(h[l], big)) {
-			m = l;
-			big = h[l];
-		}
-		if (r < k && ent_worse(h[r], big))
-			m = r;
-		if (m == i)
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = e;
-}
-
 /* Offer (d, j): kept when better than the worst and not already there.  The k best under the
  * total order (distance, index) do not depend on the order of the offers. */
-static inline void heap_offer_new(ann_ent *h, int k, float d, int32_t j)
+static inline void heap_offer_new(knn_ent *h, int k, float d, int32_t j)
 {
-	ann_ent e = {d, j};
-	if (!ent_worse(h[0], e))
+	knn_ent e = {d, j};
+	if (!knn_worse(h[0], e))
 		return;
 	int seen = 0; /* a vector compare over the row (no early exit) */
 #pragma omp simd reduction(| : seen)
 	for (int t = 0; t < k; t++)
 		seen |= h[t].j == j;
 	if (!seen)
-		heap_sift(h, k, e);
-}
-
-static int cmp_ent(const void *a, const void *b)
-{
-	const ann_ent *x = a, *y = b;
-	return ent_worse(*x, *y) ? 1 : ent_worse(*y, *x) ? -1 : 0;
+		heap_replace_top(h, k, e);
 }
 
 /* ---- random-projection trees ---- */
@@ -170,7 +133,7 @@ static void rp_tree(const float *x, int d, int32_t *idx, int64_t cnt, int leaf, 
  * |a|^2 + |b|^2 - 2 a.b (the ranking only: the kept neighbours' distances are computed again
  * at the end). */
 TSNE_CLONES
-static void leaf_join(ann_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
+static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
                       float *xl, float *g, float *sq)
 {
 	for (int64_t a = 0; a < c; a++) {
@@ -180,12 +143,12 @@ static void leaf_join(ann_ent *heap, int k, const float *x, int d, const int32_t
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
 	            0.0f, g, (int)c);
 	for (int64_t a = 0; a < c; a++) {
-		ann_ent *ha = heap + (int64_t)id[a] * k;
+		knn_ent *ha = heap + (int64_t)id[a] * k;
 		const float *ga = g + a * c;
 		for (int64_t b = a + 1; b < c; b++) {
 			float dd = sq[a] + sq[b] - 2.0f * ga[b];
 			dd = dd > 0 ? dd : 0;
-			ann_ent *hb = heap + (int64_t)id[b] * k;
+			knn_ent *hb = heap + (int64_t)id[b] * k;
 			if (dd <= ha[0].d)
 				heap_offer_new(ha, k, dd, id[b]);
 			if (dd <= hb[0].d)
@@ -198,10 +161,10 @@ static void leaf_join(ann_ent *heap, int k, const float *x, int d, const int32_t
  * first `ex` entries of each of its neighbours' lists.  mk (n) marks what i has seen (entries
  * equal to i).  Returns the number of new neighbours. */
 TSNE_CLONES
-static int64_t refine_point(ann_ent *h, const ann_ent *cur, int k, int ex, const float *x, int d,
+static int64_t refine_point(knn_ent *h, const knn_ent *cur, int k, int ex, const float *x, int d,
                             int64_t i, int32_t *mk)
 {
-	const ann_ent *hi = cur + i * k;
+	const knn_ent *hi = cur + i * k;
 	/* the sorted list reversed is a max-heap (every parent after its children) */
 	mk[i] = (int32_t)i;
 	for (int t = 0; t < k; t++) {
@@ -215,15 +178,15 @@ static int64_t refine_point(ann_ent *h, const ann_ent *cur, int k, int ex, const
 		int32_t j = hi[t].j;
 		if (j == INT32_MAX)
 			continue;
-		const ann_ent *hj = cur + (int64_t)j * k;
+		const knn_ent *hj = cur + (int64_t)j * k;
 		for (int u = 0; u < ex; u++) {
 			int32_t c = hj[u].j;
 			if (c == INT32_MAX || mk[c] == (int32_t)i)
 				continue;
 			mk[c] = (int32_t)i;
 			float dd = dist2f(xi, x + (int64_t)c * d, d);
-			if (ent_worse(h[0], (ann_ent){dd, c})) {
-				heap_sift(h, k, (ann_ent){dd, c});
+			if (knn_worse(h[0], (knn_ent){dd, c})) {
+				heap_replace_top(h, k, (knn_ent){dd, c});
 				got++;
 			}
 		}
@@ -231,25 +194,12 @@ static int64_t refine_point(ann_ent *h, const ann_ent *cur, int k, int ex, const
 	return got;
 }
 
-typedef struct {
-	double d;
-	int32_t j;
-} ann_entd;
-
-static int cmp_entd(const void *a, const void *b)
-{
-	const ann_entd *x = a, *y = b;
-	if (x->d != y->d)
-		return x->d < y->d ? -1 : 1;
-	return (x->j > y->j) - (x->j < y->j);
-}
-
 /* Row i (of the permuted points x) of the output: the distances again in double, the
  * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's. */
-static void finish_row(int32_t *nbr, double *dist2, const ann_ent *h, int k, const float *x,
+static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
                        int d, int64_t i, const int32_t *perm)
 {
-	ann_entd e[k];
+	knn_entd e[k];
 	const float *xi = x + i * d;
 	for (int t = 0; t < k; t++) {
 		const float *xj = x + (int64_t)h[t].j * d;
@@ -259,7 +209,7 @@ static void finish_row(int32_t *nbr, double *dist2, const ann_ent *h, int k, con
 			double df = (double)xi[u] - xj[u];
 			s += df * df;
 		}
-		e[t] = (ann_entd){s, perm[h[t].j]};
+		e[t] = (knn_entd){s, perm[h[t].j]};
 	}
 	qsort(e, k, sizeof *e, cmp_entd);
 	for (int t = 0; t < k; t++)
@@ -279,8 +229,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #ifdef _OPENMP
 	nth = omp_get_max_threads();
 #endif
-	ann_ent *heap = malloc((size_t)n * k * sizeof *heap);
-	ann_ent *next = malloc((size_t)n * k * sizeof *next);
+	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	knn_ent *next = malloc((size_t)n * k * sizeof *next);
 	int32_t *idx = malloc((size_t)n * sizeof *idx);
 	int64_t *starts = malloc(((size_t)n + 1) * sizeof *starts);
 	float *proj = malloc((size_t)n * sizeof *proj);
@@ -294,7 +244,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		goto out;
 	}
 	for (int64_t t = 0; t < n * k; t++)
-		heap[t] = (ann_ent){FLT_MAX, INT32_MAX};
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
 	/* Work on a copy of the points in the leaf order of one more tree, so that neighbours
 	 * are mostly near in memory (the search is bound by the latency of fetching candidates);
 	 * perm maps back. */
@@ -368,7 +318,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			for (int64_t i = 0; i < n; i++)
 				changed += refine_point(next + i * k, heap, k, ex, x, d, i, mk);
 		}
-		ann_ent *tmp = heap;
+		knn_ent *tmp = heap;
 		heap = next, next = tmp;
 		if (changed == 0)
 			break;
