@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # tsne-bench.sh - tsne against scikit-learn's TSNE, side by side in one run; how time, KL and
-# 10-NN preservation grow with N (PCA 50 of MNIST); the FFT method against Barnes-Hut; the
-# smoothness of warm-started sequences.
+# 10-NN preservation grow with N (MNIST, then larger sets made from it); approximate against
+# exact nearest neighbours; the FFT method against Barnes-Hut; the smoothness of warm-started
+# sequences.
 #
 #   bench/tsne-bench.sh [WORKDIR]          (or: make bench-tsne)
 #
 # Environment: BIN_ABS (tools, default ./bin), PYTHON (/usr/bin/python3 with numpy and
 # python3-sklearn), SHARED (folder holding data/mnist), ROUNDS (2: the 10,000-point runs
-# alternate ours and scikit-learn's ROUNDS times, medians compared), SCALE_N ("5000 20000
-# 70000": the sizes of the growth table), SKIP_SKLEARN=1, SKIP_SCALE=1, SKIP_FFT=1,
-# SKIP_REPULSION=1 (needs build/rel/bench/tsne_repulsion: make bench-tsne builds it), SKIP_SEQ=1.
+# alternate ours and scikit-learn's ROUNDS times, medians compared), SCALE_N ("10000 70000
+# 250000 1000000": the sizes of the growth table; up to 70,000 the MNIST digits with --pca 50,
+# above that the PCA 50 of all 70,000 repeated with jitter, see tsne_sklearn.py pcajitter),
+# SKIP_SKLEARN=1, SKIP_SCALE=1, SKIP_KNN=1, SKIP_FFT=1, SKIP_REPULSION=1 (needs
+# build/rel/bench/tsne_repulsion and tsne_knn: make bench-tsne builds them), SKIP_SEQ=1.
 # Prints one line per figure; times are wall seconds and CPU (user+sys) seconds, since a
-# shared machine's load changes wall times from one run to the next.  10-NN preservation is
-# measured against the input pixels (784-D), exactly.
+# shared machine's load changes wall times from one run to the next, and the peak resident
+# memory.  10-NN preservation is measured against the input pixels (784-D), exactly, up to
+# 70,000 points; above, against the 50-D input, over 10,000 points spread evenly.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BIN_ABS:-$ROOT/bin}"
@@ -24,15 +28,14 @@ ROUNDS="${ROUNDS:-2}"
 mkdir -p "$W"
 H() { "$PY" "$ROOT/bench/tsne_sklearn.py" "$@"; }
 
-# timed NAME CMD... : runs CMD, prints "NAME wall W cpu C", leaves seconds in $WALL and $CPU
+# timed NAME CMD... : runs CMD, prints "NAME wall W cpu C peak M", leaves seconds in $WALL and $CPU
 timed() {
 	local name=$1; shift
-	TIMEFORMAT="%R %U %S"
-	local tt
-	tt=$( { time "$@" >/dev/null 2>"$W/$name.err"; } 2>&1 ) || { cat "$W/$name.err" >&2; return 1; }
-	read -r WALL U S <<<"$tt"
+	/usr/bin/time -f "%e %U %S %M" -o "$W/$name.time" "$@" >/dev/null 2>"$W/$name.err" ||
+		{ cat "$W/$name.err" >&2; return 1; }
+	read -r WALL U S M <"$W/$name.time"
 	CPU=$(awk -v u="$U" -v s="$S" 'BEGIN{printf "%.2f", u+s}')
-	echo "$name: wall ${WALL}s cpu ${CPU}s $(kl "$W/$name.err")"
+	echo "$name: wall ${WALL}s cpu ${CPU}s peak $((M / 1024)) MB $(kl "$W/$name.err")"
 }
 # kl ERRFILE : the final KL divergence a run reported (ours or scikit-learn's)
 kl() { grep -o 'KL[a-z ]* [0-9.]*' "$1" | tail -1 | awk '{print "KL " $NF}'; }
@@ -48,7 +51,7 @@ for r in $(seq "$ROUNDS"); do
 	timed "tsne-10k-$r" "$BIN/tsne" -p 30 "$W/m10k.npy" -o "$W/ours-10k.npy"
 	OW="$OW $WALL"; OC="$OC $CPU"
 	if [ "${SKIP_SKLEARN:-0}" != 1 ]; then
-		timed "sklearn-10k-$r" H sklearn "$W/m10k.npy" "$W/sk-10k.npy"
+		timed "sklearn-10k-$r" "$PY" "$ROOT/bench/tsne_sklearn.py" sklearn "$W/m10k.npy" "$W/sk-10k.npy"
 		SW="$SW $WALL"; SC="$SC $CPU"
 	fi
 done
@@ -60,43 +63,74 @@ if [ "${SKIP_SKLEARN:-0}" != 1 ]; then
 fi
 load
 
+# points N : $W/m$N.npy (MNIST pixels; tsne needs --pca 50) up to 70,000, else $W/p$N.npy (PCA
+# 50 of all of MNIST, repeated with jitter); sets PTS, PCA and SAMPLE
+points() {
+	local n=$1
+	if [ "$n" -le 70000 ]; then
+		[ -f "$W/m$n.npy" ] || H mnist "$n" "$W/m$n.npy" "$MNIST"
+		PTS="$W/m$n.npy" PCA="--pca 50" SAMPLE=0
+	else
+		[ -f "$W/m70000.npy" ] || H mnist 70000 "$W/m70000.npy" "$MNIST"
+		[ -f "$W/p$n.npy" ] || echo "   $(H pcajitter "$W/m70000.npy" "$n" "$W/p$n.npy")"
+		PTS="$W/p$n.npy" PCA="" SAMPLE=10000
+	fi
+}
+
 if [ "${SKIP_SCALE:-0}" != 1 ]; then
-	echo "== growth with N: MNIST (test set, then training set), --pca 50, default method"
-	for n in ${SCALE_N:-5000 20000 70000}; do
-		H mnist "$n" "$W/m$n.npy" "$MNIST"
-		timed "tsne-$n" "$BIN/tsne" --pca 50 "$W/m$n.npy" -o "$W/ours-$n.npy"
-		echo "   N=$n: $(H knnpres "$W/m$n.npy" "$W/ours-$n.npy")"
+	echo "== growth with N: MNIST (test set, then training set) --pca 50; above 70,000 the PCA 50"
+	echo "   of all of MNIST repeated with jitter; default methods (--method auto, --knn auto)"
+	for n in ${SCALE_N:-10000 70000 250000 1000000}; do
+		points "$n"
+		# shellcheck disable=SC2086
+		timed "tsne-$n" "$BIN/tsne" $PCA "$PTS" -o "$W/ours-$n.npy"
+		echo "   N=$n: $(H knnpres "$PTS" "$W/ours-$n.npy" 10 "$SAMPLE")"
+		load
 	done
+fi
+
+if [ "${SKIP_KNN:-0}" != 1 ]; then
+	KNN="${KNN_BIN:-$ROOT/build/rel/bench/tsne_knn}"
+	echo "== approximate against exact k-NN (k 90), PCA 50 of MNIST (repeated with jitter above"
+	echo "   70,000); recall over all points, or over 2,000 where the exact search is not run"
+	points 1000000
+	for n in 40000 70000 100000; do "$KNN" "$W/p1000000.npy" "$n"; done
+	for n in 250000 1000000; do "$KNN" "$W/p1000000.npy" "$n" 2000; done
 	load
 fi
 
 if [ "${SKIP_FFT:-0}" != 1 ]; then
 	n=${FFT_N:-70000}
-	echo "== --method fft against bh, N=$n, --pca 50, alternating"
-	[ -f "$W/m$n.npy" ] || H mnist "$n" "$W/m$n.npy" "$MNIST"
-	for m in bh fft bh fft; do
-		timed "tsne-$n-$m" "$BIN/tsne" --method "$m" --pca 50 "$W/m$n.npy" -o "$W/ours-$n-$m.npy"
+	echo "== --method bh, fft and auto, N=$n, alternating"
+	points "$n"
+	for m in bh fft auto bh fft auto; do
+		# shellcheck disable=SC2086
+		timed "tsne-$n-$m" "$BIN/tsne" --method "$m" $PCA "$PTS" -o "$W/ours-$n-$m.npy"
 	done
-	for m in bh fft; do echo "   $m: $(H knnpres "$W/m$n.npy" "$W/ours-$n-$m.npy")"; done
+	for m in bh fft auto; do
+		echo "   $m: $(H knnpres "$PTS" "$W/ours-$n-$m.npy" 10 "$SAMPLE")"
+	done
 	load
 fi
 
 if [ "${SKIP_REPULSION:-0}" != 1 ]; then
-	# one repulsion evaluation, bh against fft, on the 70,000-point layout and on 4, 8 and 15
-	# copies of it jittered by N(0, 0.5^2): same span, N up to 1,050,000 (TSNE_FFT_MIN_N)
+	# one repulsion evaluation, bh against fft, on the 70,000-point layout shrunk to a quarter
+	# and a half (an earlier iteration's span), and on 15 copies of it jittered by
+	# N(0, 0.5^2) (1,050,000 points), full size and halved: the measurement behind
+	# TSNE_FFT_BOXES2_PER_POINT
 	REP="${REPULSION_BIN:-$ROOT/build/rel/bench/tsne_repulsion}"
-	echo "== one repulsion evaluation, bh (theta 0.5) against fft, alternating, medians of 5"
+	echo "== one repulsion evaluation, bh (theta 0.5) against fft, alternating, medians of 3"
 	[ -f "$W/m70000.npy" ] || H mnist 70000 "$W/m70000.npy" "$MNIST"
 	[ -f "$W/ours-70000.npy" ] || "$BIN/tsne" -q --pca 50 "$W/m70000.npy" -o "$W/ours-70000.npy"
 	"$PY" -c '
 import sys, numpy as np
 y = np.load(sys.argv[1]).astype(np.float64); r = np.random.default_rng(0)
-for k in (4, 8, 15):
-    np.save("%s/rep-%d.npy" % (sys.argv[2], k),
-            np.concatenate([y + r.normal(0, 0.5, y.shape) for _ in range(k)]).astype(np.float32))' \
+big = np.concatenate([y + r.normal(0, 0.5, y.shape) for _ in range(15)])
+for name, v in (("s0.25", y / 4), ("s0.5", y / 2), ("s1", y), ("big-s0.5", big / 2), ("big-s1", big)):
+    np.save("%s/rep-%s.npy" % (sys.argv[2], name), v.astype(np.float32))' \
 		"$W/ours-70000.npy" "$W"
-	for f in "$W/ours-70000.npy" "$W/rep-4.npy" "$W/rep-8.npy" "$W/rep-15.npy"; do
-		"$REP" "$f" 5
+	for v in s0.25 s0.5 s1 big-s0.5 big-s1; do
+		"$REP" "$W/rep-$v.npy" 3
 	done
 	load
 fi

@@ -1,7 +1,7 @@
 /* tsne_repulsion.c - one repulsion evaluation, Barnes-Hut (theta 0.5) against FFT
  * interpolation, on a given layout: the measurement behind tsne's automatic choice of
- * --method (TSNE_FFT_MIN_N).  Alternates bh, fft REPS times (default 5) and prints medians,
- * and the FFT's relative error against Barnes-Hut's repulsion and Z.
+ * --method (TSNE_FFT_BOXES2_PER_POINT).  Alternates bh, fft REPS times (default 5) and prints
+ * medians, and the FFT's relative error against Barnes-Hut's repulsion and Z.
  *
  *   tsne_repulsion LAYOUT.npy [REPS]     (LAYOUT: (N,2) float32 first array, e.g. a tsne
  *                                         output; bench/tsne-bench.sh makes larger ones by

@@ -7,11 +7,16 @@
   tsne_sklearn.py sklearn IN.npy OUT.npy run scikit-learn TSNE (perplexity 30, PCA init, auto lr,
                                          n_jobs=2), write the (N,2) float32 layout + labels;
                                          prints the wall time in seconds on stdout.
-  tsne_sklearn.py knnpres IN.npy LAYOUT.npy [K]
+  tsne_sklearn.py knnpres IN.npy LAYOUT.npy [K [SAMPLE]]
                                          fraction of each point's K (10) nearest input neighbours
                                          that are among its K nearest in the 2-D layout (exact,
-                                         Euclidean), averaged over points; also 10-NN label
+                                         Euclidean), averaged over points (over SAMPLE points
+                                         spread evenly when N is larger); also 10-NN label
                                          agreement in 2-D.
+  tsne_sklearn.py pcajitter IN.npy N OUT.npy
+                                         PCA 50 of IN's points repeated to N rows, each copy
+                                         after the first jittered (noise of about half the median
+                                         nearest-neighbour distance); the labels repeated.
   tsne_sklearn.py synthseq DIR [FRAMES N D]
                                          a synthetic training run: DIR/emb-0000.npy ... (points
                                          (N,D) float32, labels, domains), 6 Gaussian clusters
@@ -56,34 +61,69 @@ def mnist(n, out, root="data/mnist"):
         np.lib.format.write_array(f, y)
 
 
-def knn(x, k, block=2048):
-    """Exact k nearest neighbours (excluding self) by blocked squared distances."""
+def knn(x, k, rows=None):
+    """Exact k nearest neighbours (excluding self) of x[rows] (default all) among all of x,
+    by blocked squared distances (blocks of at most 2^25 distances)."""
     x = x.astype(np.float64)
     sq = (x * x).sum(1)
     n = len(x)
-    nb = np.empty((n, k), np.int64)
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        d = sq[s:e, None] + sq[None, :] - 2.0 * x[s:e] @ x.T
-        d[np.arange(e - s), np.arange(s, e)] = np.inf
-        part = np.argpartition(d, k, axis=1)[:, :k]
-        nb[s:e] = part
+    rows = np.arange(n) if rows is None else rows
+    block = max(1, min(2048, 2 ** 25 // n))
+    nb = np.empty((len(rows), k), np.int64)
+    for s in range(0, len(rows), block):
+        r = rows[s:s + block]
+        d = sq[r, None] + sq[None, :] - 2.0 * x[r] @ x.T
+        d[np.arange(len(r)), r] = np.inf
+        nb[s:s + len(r)] = np.argpartition(d, k, axis=1)[:, :k]
     return nb
 
 
-def knnpres(inp, lay, k=10):
+def knnpres(inp, lay, k=10, sample=0):
+    """10-NN preservation; with sample > 0 and N above it, over `sample` points spread evenly
+    (each against all N points)."""
     arrs = read_stream(inp)
     x = arrs[0].reshape(len(arrs[0]), -1)
     y2 = read_stream(lay)[0]
-    a = knn(x, k)
-    b = knn(y2, k)
-    pres = np.mean([len(set(a[i]) & set(b[i])) / k for i in range(len(x))])
+    n = len(x)
+    rows = np.arange(n) if not sample or n <= sample else np.arange(sample) * n // sample
+    a = knn(x, k, rows)
+    b = knn(y2, k, rows)
+    pres = np.mean([len(set(a[i]) & set(b[i])) / k for i in range(len(rows))])
     line = f"knn{k}_preservation {pres:.4f}"
     if len(arrs) > 1:
         lab = arrs[1]
-        agree = np.mean(lab[b] == lab[:, None])
+        agree = np.mean(lab[b] == lab[rows][:, None])
         line += f" knn{k}_label_agreement_2d {agree:.4f}"
+    if len(rows) < n:
+        line += f" (over {len(rows)} points)"
     print(line)
+
+
+def pca_jitter(inp, n, out, rel=0.5):
+    """The PCA 50 of the points of inp, repeated to n rows: copy 0 exact, each later copy
+    jittered by Gaussian noise whose expected norm is `rel` times the median distance of a
+    point to its nearest neighbour (over 2,000 points), so a copy's neighbours mix with the
+    original's.  Labels follow the rows."""
+    arrs = read_stream(inp)
+    x = arrs[0].reshape(len(arrs[0]), -1).astype(np.float64)
+    m = len(x)
+    x = x - x.mean(0)
+    _, _, vt = np.linalg.svd(x[::7], full_matrices=False)
+    p = (x @ vt[:50].T).astype(np.float32)
+    q = np.arange(2000) * m // 2000
+    nn1 = np.sqrt(np.maximum(0, np.partition(
+        (p[q] ** 2).sum(1)[:, None] + (p ** 2).sum(1)[None, :] - 2.0 * p[q] @ p.T
+        + np.where(np.arange(m)[None, :] == q[:, None], np.inf, 0), 0, axis=1)[:, 0]))
+    sigma = rel * np.median(nn1) / np.sqrt(50)
+    r = np.random.default_rng(0)
+    with open(out, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(np.concatenate(
+            [p] + [p + r.normal(0, sigma, p.shape).astype(np.float32)
+                   for _ in range((n - 1) // m)])[:n]))
+        for a in arrs[1:]:
+            np.lib.format.write_array(f, np.resize(a, (n,) + a.shape[1:]))
+    print(f"pca50 of {m} points to {n} rows, jitter sigma {sigma:.4f} per coordinate "
+          f"(median 1-NN distance {np.median(nn1):.3f})")
 
 
 def run_sklearn(inp, out):
@@ -153,6 +193,9 @@ if __name__ == "__main__":
     elif cmd == "sklearn":
         run_sklearn(sys.argv[2], sys.argv[3])
     elif cmd == "knnpres":
-        knnpres(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 10)
+        knnpres(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 10,
+                int(sys.argv[5]) if len(sys.argv) > 5 else 0)
+    elif cmd == "pcajitter":
+        pca_jitter(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
-        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres|synthseq|smooth ...")
+        sys.exit("usage: tsne_sklearn.py mnist|sklearn|knnpres|pcajitter|synthseq|smooth ...")

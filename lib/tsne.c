@@ -10,6 +10,8 @@
 #include "err.h"
 #include "rng.h"
 #include "tsne_fft.h"
+#include "tsne_heap.h"
+#include "tsne_simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,9 +45,7 @@ tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n)
 {
 	if (m != TSNE_AUTO)
 		return m;
-	if (theta <= 0)
-		return TSNE_EXACT;
-	return n >= TSNE_FFT_MIN_N ? TSNE_FFT : TSNE_BH;
+	return theta <= 0 ? TSNE_EXACT : TSNE_AUTO;
 }
 
 double tsne_learning_rate(const tsne_params *p, int64_t n)
@@ -59,55 +59,6 @@ double tsne_learning_rate(const tsne_params *p, int64_t n)
 /* ---------------------------------------------------------------------------------------
  * k nearest neighbours: blocks of the squared distance matrix |x_i|^2 + |x_j|^2 - 2 x_i.x_j,
  * the cross term by sgemm, each row keeping a max-heap of its k best (distance, index). */
-
-typedef struct {
-	float d;
-	int32_t j;
-} knn_ent;
-
-static inline int knn_worse(knn_ent a, knn_ent b) /* a ranks after b */
-{
-	return a.d > b.d || (a.d == b.d && a.j > b.j);
-}
-
-static void heap_replace_top(knn_ent *h, int k, knn_ent e)
-{
-	int i = 0;
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		knn_ent big = e;
-		if (l < k && knn_worse(h[l], big)) {
-			m = l;
-			big = h[l];
-		}
-		if (r < k && knn_worse(h[r], big))
-			m = r;
-		if (m == i)
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = e;
-}
-
-static int cmp_ent(const void *a, const void *b)
-{
-	const knn_ent *x = a, *y = b;
-	return knn_worse(*x, *y) ? 1 : knn_worse(*y, *x) ? -1 : 0;
-}
-
-typedef struct {
-	double d;
-	int32_t j;
-} knn_entd;
-
-static int cmp_entd(const void *a, const void *b)
-{
-	const knn_entd *x = a, *y = b;
-	if (x->d != y->d)
-		return x->d < y->d ? -1 : 1;
-	return (x->j > y->j) - (x->j < y->j);
-}
 
 /* Offer candidate (d, j) to heap h of size k (max at h[0]). */
 static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
@@ -276,7 +227,6 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	}
 	openblas_set_num_threads(blas_threads);
 	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
-	(void)cmp_ent;
 	free(sq), free(blk), free(heap);
 	return rc;
 }
@@ -472,6 +422,12 @@ int tsne_rescale(float **xs, const float *x, int64_t n, int d)
 
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity)
 {
+	return tsne_affinities_knn(P, x, n, d, perplexity, TSNE_KNN_AUTO, 0);
+}
+
+int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity,
+                        tsne_knn_method knn, uint64_t seed)
+{
 	memset(P, 0, sizeof *P);
 	if (d < 1)
 		return err_set(DN_EFORMAT, "points have D=0 dimensions");
@@ -493,13 +449,25 @@ int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double per
 	}
 	if ((rc = tsne_rescale(&xs, x, n, d)) < 0)
 		goto out;
-	if ((rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k)) < 0)
+	if (knn == TSNE_KNN_AUTO)
+		knn = n >= TSNE_ANN_MIN_N ? TSNE_KNN_APPROX : TSNE_KNN_EXACT;
+	if (knn == TSNE_KNN_APPROX) {
+		tsne_ann_params ap;
+		tsne_ann_params_default(&ap);
+		ap.seed = seed;
+		rc = tsne_knn_approx(nbr, dist2, xs ? xs : x, n, d, k, &ap);
+	} else {
+		rc = tsne_knn(nbr, dist2, xs ? xs : x, n, d, k);
+	}
+	if (rc < 0)
 		goto out;
 	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
 	if (bad < 0) {
 		rc = (int)bad;
 		goto out;
 	}
+	free(dist2); /* not needed any more: less at the peak, which symmetrising reaches */
+	dist2 = NULL;
 	rc = tsne_symmetrize(P, nbr, p, n, k);
 out:
 	free(nbr), free(dist2), free(p), free(xs);
@@ -769,6 +737,7 @@ static int qt_list_push(qt_list *l, double x, double y, double c)
 
 /* Repulsion for the points of group cell g: w->zi[i] = sum_j w_ij and
  * w->rep[i] = sum_j w_ij^2 (y_i - y_j), j over all other points (approximated by cells). */
+TSNE_CLONES
 static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double theta2, qt_list *l)
 {
 	const qwalk *node = w->walk, *gn = &node[g];
@@ -911,11 +880,26 @@ double tsne_exact_z(const double *y, int64_t n)
 	return z;
 }
 
+/* AUTO's choice for the layout y: FFT while its grid is small for n
+ * (TSNE_FFT_BOXES2_PER_POINT), else Barnes-Hut. */
+static tsne_method auto_method(const double *y, int64_t n)
+{
+	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+	for (int64_t i = 0; i < n; i++) {
+		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
+		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
+	}
+	double nb = tsne_fft_boxes(fmax(x1 - x0, y1 - y0));
+	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
+}
+
 /* Repulsive sums into w->rep / w->zi; returns Z (summed serially in index order, so the
  * same for any thread count) or a negative error. */
 static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta,
                      double *z_out)
 {
+	if (method == TSNE_AUTO)
+		method = auto_method(y, n);
 	if (method == TSNE_EXACT) {
 		exact_repulsion(w, y, n);
 	} else if (method == TSNE_FFT) {
@@ -966,8 +950,9 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 /* The same in single precision, for the optimiser's inner loop: positions yf (n,2) and P
  * values vf as float halve the memory traffic and double the vector width; the sums of
  * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
-static inline void attraction_f(double *a, const float *yf, const int64_t *row,
-                                const int32_t *colp, const float *vf, int64_t i)
+TSNE_CLONES
+static void attraction_f(double *a, const float *yf, const int64_t *row, const int32_t *colp,
+                         const float *vf, int64_t i)
 {
 	enum { CH = 64 };
 	float dxs[CH], dys[CH];
@@ -1339,7 +1324,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 	double *y = malloc((size_t)n * 2 * sizeof *y);
 	if (!y)
 		return err_set(DN_ENOMEM, "out of memory");
-	if ((rc = tsne_affinities(&P, x, n, d, p->perplexity)) < 0) {
+	if ((rc = tsne_affinities_knn(&P, x, n, d, p->perplexity, p->knn, p->seed)) < 0) {
 		free(y);
 		return rc;
 	}

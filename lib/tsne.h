@@ -1,11 +1,12 @@
 /* tsne.h - t-SNE (van der Maaten & Hinton 2008; van der Maaten 2014, "Accelerating t-SNE using
  * tree-based algorithms"; Barnes 1990 for the grouped tree walk).
  *
- * Pipeline: exact k-nearest neighbours (k = floor(3*perplexity)) -> per-point binary search of
+ * Pipeline: k-nearest neighbours (k = floor(3*perplexity); exact, or approximate from
+ * TSNE_ANN_MIN_N points on: lib/tsne_ann.c) -> per-point binary search of
  * the Gaussian precision so each conditional row has the requested perplexity (natural log:
  * entropy H = log(perplexity) in nats) -> symmetrised, normalised sparse P -> gradient descent
  * with early exaggeration, momentum and adaptive gains.  The repulsive forces are exact
- * (O(N^2), the reference) or Barnes-Hut (quadtree, --theta).
+ * (O(N^2), the reference), Barnes-Hut (quadtree, --theta) or FFT interpolation (lib/tsne_fft.c).
  *
  * Determinism: every parallel loop writes per-point results; all reductions over points are
  * done serially in index order, so the same input, seed and thread count give the same bytes.
@@ -27,10 +28,15 @@ typedef struct {
 } tsne_sparse;
 
 typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
-/* AUTO: EXACT when theta is 0, else FFT from this many points on, Barnes-Hut below (one
- * repulsion on 2 cores, layouts spanning ~245 units: BH 2.0x faster at 280k, even at 560k,
- * FFT 1.36x faster at 1.05M; see bench/tsne-bench.sh). */
-#define TSNE_FFT_MIN_N 600000
+/* AUTO: EXACT when theta is 0; else, at every evaluation, FFT while its grid is small for the
+ * number of points (B boxes per side, B^2 <= TSNE_FFT_BOXES2_PER_POINT * N), Barnes-Hut
+ * otherwise.  The FFT's cost grows with the grid (the layout's area), Barnes-Hut's with N:
+ * one repulsion on 2 cores (bench/tsne_repulsion.c), FFT against BH: 70,000 points, 64 boxes
+ * 2.1x faster, 125 even, 243 4x slower; 1,050,000 points, 125 boxes 2.0x, 250 boxes 1.45x
+ * faster.  So early iterations (a compact layout) go by FFT, and large N stays on it longer. */
+#define TSNE_FFT_BOXES2_PER_POINT 0.22
+/* AUTO: approximate neighbours (tsne_knn_approx) from TSNE_ANN_MIN_N points on. */
+typedef enum { TSNE_KNN_AUTO = 0, TSNE_KNN_EXACT, TSNE_KNN_APPROX } tsne_knn_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;
 
 /* Called every `report_every` iterations (and after the last) with the KL divergence of the
@@ -48,10 +54,11 @@ typedef struct {
 	double momentum;       /* 0.5 */
 	double final_momentum; /* 0.8 */
 	double learning_rate;  /* <= 0: automatic, max(N/12, 200) */
-	tsne_method method;    /* AUTO: exact if theta == 0, else BH */
+	tsne_method method;    /* AUTO: exact if theta == 0, else FFT or BH by the layout's size */
 	double theta;          /* 0.5 (Barnes-Hut opening angle) */
 	tsne_init init;        /* PCA (scaled to std 1e-4), RANDOM (N(0, 1e-4^2)), GIVEN (y in) */
-	uint64_t seed;         /* random init */
+	tsne_knn_method knn;   /* AUTO: approximate neighbours from TSNE_ANN_MIN_N points on */
+	uint64_t seed;         /* random init, approximate neighbours */
 	int report_every;      /* 0: only at the end */
 	tsne_report_fn report;
 	tsne_progress_fn progress;
@@ -59,7 +66,8 @@ typedef struct {
 } tsne_params;
 
 void tsne_params_default(tsne_params *p);
-/* The method AUTO stands for at n points (other methods unchanged). */
+/* EXACT for AUTO with theta 0; other methods unchanged (AUTO with theta > 0 is chosen at
+ * each evaluation, see TSNE_FFT_BOXES2_PER_POINT). */
 tsne_method tsne_resolve_method(tsne_method m, double theta, int64_t n);
 /* The learning rate actually used for n points. */
 double tsne_learning_rate(const tsne_params *p, int64_t n);
@@ -68,6 +76,25 @@ double tsne_learning_rate(const tsne_params *p, int64_t n);
  * excluded, ties broken by index; nbr (n,k) and dist2 (n,k) (recomputed exactly in double)
  * sorted by increasing distance.  Blocked distance matrix by OpenBLAS sgemm: memory O(n*k). */
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k);
+
+/* Approximate k nearest neighbours: `trees` random-projection trees (each node cut at the
+ * median of the points' projections on the difference of two of its points, drawn from seed),
+ * every leaf of at most `leaf` points joined all pairs, then `rounds` of refinement in which
+ * each point looks at the `expand` nearest neighbours of each of its neighbours (NN-descent's
+ * local join, each round reading the last round's lists: deterministic for any thread count).
+ * Same output as tsne_knn (sorted; dist2 exact in double for the neighbours found). */
+typedef struct {
+	int trees;     /* 8 */
+	int leaf;      /* 0: 2k + 2 */
+	int rounds;    /* 2 */
+	int expand;    /* 12 */
+	uint64_t seed; /* 0 */
+} tsne_ann_params;
+void tsne_ann_params_default(tsne_ann_params *a);
+int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
+                    const tsne_ann_params *ap);
+/* The size from which TSNE_KNN_AUTO is approximate (see bench/tsne_knn.c). */
+#define TSNE_ANN_MIN_N 50000
 
 /* Binary search of each row's precision beta_i so the conditional distribution
  * p_{j|i} ~ exp(-beta_i * dist2_ij) over its k neighbours has entropy log(perplexity) (nats).
@@ -87,8 +114,11 @@ void tsne_sparse_free(tsne_sparse *P);
 int tsne_rescale(float **xs, const float *x, int64_t n, int d);
 
 /* kNN + calibration + symmetrisation (on tsne_rescale'd points).  Errors when
- * n - 1 < 3 * perplexity. */
+ * n - 1 < 3 * perplexity.  tsne_affinities: exact neighbours below TSNE_ANN_MIN_N points,
+ * approximate (seed 0) from there on; tsne_affinities_knn chooses (seed: tsne_knn_approx's). */
 int tsne_affinities(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity);
+int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double perplexity,
+                        tsne_knn_method knn, uint64_t seed);
 
 /* Gradient of KL(P||Q) wrt y (n,2) (Eq. 5 of van der Maaten 2014):
  *   dC/dy_i = 4 * sum_j (exag * P_ij - q_ij) * w_ij * (y_i - y_j),  w_ij = 1/(1+|y_i-y_j|^2),

@@ -10,7 +10,10 @@
 #   runs/NAME/placed/      the two panels as frame-0000.png (source-only) and frame-0001.png
 #
 # make experiment makes runs/experiment/placed.png (a prerequisite of `experiment` below);
-# `make runs/demo/placed.png` makes the small version from the demo's models.
+# `make runs/demo/placed.png` makes the small version from the demo's models.  At the
+# experiment's size (10,000 source and 10,000 target test digits) each panel is one t-SNE map
+# of 10,000 points (about 9 s of CPU) and one placement of 10,000 (placing the MNIST training
+# digits 0-9,999 into the map of the 10,000 test digits took 6.4 s of CPU on 2 shared cores).
 
 # $(call place_figure,NAME): the rules, for runs/NAME made by dann_pipeline.
 define place_figure

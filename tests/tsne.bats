@@ -37,6 +37,8 @@ print("%.4f" % (lab[nn] == lab[:, None]).mean())' "$1"
 	assert_fails_cleanly 2 tsne "perplexity"
 	run --separate-stderr tsne --method fast
 	assert_fails_cleanly 2 tsne "method"
+	run --separate-stderr tsne --knn fast
+	assert_fails_cleanly 2 tsne "knn"
 	run --separate-stderr tsne --sequence a.npy
 	assert_fails_cleanly 2 tsne "-O"
 }
@@ -269,6 +271,16 @@ def mk(n, seed, fn):
     with open(fn, "wb") as f:
         np.save(f, x); np.save(f, lab); np.save(f, np.full(n, int(sys.argv[2]) if seed > 1 else 0, np.uint8))
 mk(1200, 1, sys.argv[1] + "/ref.npy"); mk(300, 2, sys.argv[1] + "/new.npy")' "$T" 1
+}
+
+@test "--knn approx keeps the clusters apart; same bytes for the same seed and thread count" {
+	blobs "$T/in.npy" 1500 6 6
+	tsne -q -j 2 --knn approx -n 300 "$T/in.npy" -o "$T/a.npy"
+	tsne -q -j 2 --knn approx -n 300 "$T/in.npy" -o "$T/b.npy"
+	cmp "$T/a.npy" "$T/b.npy"
+	agree=$(agreement "$T/a.npy")
+	echo "approximate neighbours: $agree"
+	py 'assert float(sys.argv[1]) >= 0.95' "$agree"
 }
 
 @test "--place-into: new points land among their reference neighbours; the reference stays put" {

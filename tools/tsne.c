@@ -34,12 +34,15 @@ static void usage(FILE *f)
 	        "      --exag-iter N     iterations with exaggeration (250; 0 for warm starts)\n"
 	        "      --momentum-switch N  momentum 0.5 -> 0.8 at iteration N (= --exag-iter)\n"
 	        "      --lr X            learning rate (default max(N/12, 200))\n"
-	        "      --method M        auto, exact, bh or fft (auto: fft from %d points)\n"
+	        "      --method M        auto, exact, bh or fft (auto: fft while the layout is\n"
+	        "                        small for N, else bh)\n"
 	        "      --theta X         Barnes-Hut opening angle (0.5); 0 means exact\n"
+	        "      --knn M           auto, exact or approx nearest neighbours (auto: approx\n"
+	        "                        from %d points)\n"
 	        "      --pca M           project the points on their first M principal components\n"
 	        "      --init FILE       start from the (N,2) float32 first array of FILE\n"
 	        "      --random-init     seeded Gaussian start (std 1e-4) instead of PCA\n"
-	        "  -s, --seed N          seed for --random-init (0)\n"
+	        "  -s, --seed N          seed for --random-init and approximate neighbours (0)\n"
 	        "      --sequence        each FILE is one frame, started from the previous layout\n"
 	        "  -O, --outdir DIR      --sequence output folder (created if missing)\n"
 	        "      --cold            --sequence without warm starts (each frame from scratch)\n"
@@ -55,7 +58,7 @@ static void usage(FILE *f)
 	        "      --reference POINTS    the (N,D) points LAYOUT was made from\n"
 	        "      --with-reference      write the reference rows first, then the new ones\n"
 	        "  here -p is 5, -n 250 and --lr 0.1 unless given (openTSNE's transform).\n",
-	        TSNE_FFT_MIN_N);
+	        TSNE_ANN_MIN_N);
 }
 
 typedef struct {
@@ -203,7 +206,7 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 int main(int argc, char **argv)
 {
 	enum { O_EXAG = 256, O_EXAG_ITER, O_MOMSW, O_LR, O_METHOD, O_THETA, O_PCA, O_INIT,
-	       O_RANDOM, O_SEQ, O_COLD, O_REPORT, O_PROGRESS, O_PLACE, O_REF, O_WITHREF };
+	       O_RANDOM, O_SEQ, O_COLD, O_REPORT, O_PROGRESS, O_PLACE, O_REF, O_WITHREF, O_KNN };
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"perplexity", required_argument, 0, 'p'},
 		{"iter", required_argument, 0, 'n'}, {"exag", required_argument, 0, O_EXAG},
@@ -217,7 +220,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'}, {"report-every", required_argument, 0, O_REPORT},
 		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
 		{"place-into", required_argument, 0, O_PLACE}, {"reference", required_argument, 0, O_REF},
-		{"with-reference", no_argument, 0, O_WITHREF},
+		{"with-reference", no_argument, 0, O_WITHREF}, {"knn", required_argument, 0, O_KNN},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	tsne_params p;
 	tsne_params_default(&p);
@@ -254,6 +257,12 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "bh")) p.method = TSNE_BH;
 			else if (!strcmp(optarg, "fft")) p.method = TSNE_FFT;
 			else cli_usage_error("--method: '%s' is not auto, exact, bh or fft", optarg);
+			break;
+		case O_KNN:
+			if (!strcmp(optarg, "auto")) p.knn = TSNE_KNN_AUTO;
+			else if (!strcmp(optarg, "exact")) p.knn = TSNE_KNN_EXACT;
+			else if (!strcmp(optarg, "approx")) p.knn = TSNE_KNN_APPROX;
+			else cli_usage_error("--knn: '%s' is not auto, exact or approx", optarg);
 			break;
 		case O_THETA: p.theta = cli_parse_double("--theta", optarg, 0.0, 10.0); break;
 		case O_PCA: pca_dims = (int)cli_parse_int("--pca", optarg, 2, 1000000); break;

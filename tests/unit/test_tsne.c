@@ -1,5 +1,6 @@
 /* test_tsne.c - numerics of lib/tsne.c against references computed here by brute force. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "err.h"
@@ -426,6 +427,34 @@ static void test_rescale(void)
 	free(x);
 }
 
+/* --method auto chooses at every evaluation: fft for a compact layout of many points (its
+ * grid, B = 50 boxes, is small for N: B^2 <= TSNE_FFT_BOXES2_PER_POINT N), Barnes-Hut once
+ * the layout spans so many units that the grid outgrows N. */
+static void test_auto_method(void)
+{
+	int64_t n = 12000;
+	CHECK(50.0 * 50.0 <= TSNE_FFT_BOXES2_PER_POINT * n);
+	double *y = malloc((size_t)n * 2 * sizeof *y);
+	double *ga = malloc((size_t)n * 2 * sizeof *ga), *gm = malloc((size_t)n * 2 * sizeof *gm);
+	tsne_sparse P = {n, calloc((size_t)n + 1, sizeof(int64_t)), NULL, NULL}; /* repulsion only */
+	rng_t r;
+	rng_seed(&r, 9, 0);
+	for (double span = 10; span <= 1000; span *= 100) {
+		for (int64_t t = 0; t < 2 * n; t++)
+			y[t] = span * rng_uniform(&r);
+		double za = 0, zm = 0;
+		/* fresh work areas: a quadtree is built in the last one's order */
+		tsne_work *wa = tsne_work_new(n), *wm = tsne_work_new(n);
+		CHECK(tsne_gradient(ga, y, &P, 1.0, TSNE_AUTO, 0.5, wa, &za) == 0);
+		tsne_method want = span < 100 ? TSNE_FFT : TSNE_BH;
+		CHECK(tsne_gradient(gm, y, &P, 1.0, want, 0.5, wm, &zm) == 0);
+		tsne_work_free(wa), tsne_work_free(wm);
+		CHECK_MSG(za == zm && memcmp(ga, gm, (size_t)n * 2 * sizeof *ga) == 0,
+		          "span %g: auto is not %s", span, want == TSNE_FFT ? "fft" : "bh");
+	}
+	free(y), free(ga), free(gm), free(P.row);
+}
+
 int main(void)
 {
 	test_knn();
@@ -435,5 +464,6 @@ int main(void)
 	test_pca();
 	test_errors();
 	test_rescale();
+	test_auto_method();
 	return check_summary("test_tsne");
 }
