@@ -153,6 +153,42 @@ g = open(sys.argv[2], "wb"); np.save(g, x); np.save(g, ((y + 1) % 10).astype(np.
 	done
 }
 
+# stop_after ROWS LOG PID: wait until LOG (or its temporary file) has ROWS lines, then SIGTERM PID
+stop_after() {
+	for i in $(seq 4000); do
+		[ "$(cat "$2" "$2".tmp.* 2>/dev/null | wc -l)" -ge "$1" ] && break
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.005
+	done
+	kill -s TERM "$3" || true
+}
+
+@test "a resumed run stopped again replaces the checkpoint it resumed from (default name); a third run completes it" {
+	args=(--source "$T/src.npy" --target "$T/tgt.npy" --steps 600 --batch 8 --threads 1 --log-every 10)
+	dann-train -q "${args[@]}" --log "$T/full.tsv" -o "$T/full.model"
+	for try in 1 2 3 4 5; do
+		rm -f "$T/p.model"* "$T/p.tsv"*
+		dann-train -q "${args[@]}" --log "$T/p.tsv" -o "$T/p.model" & pid=$!
+		stop_after 3 "$T/p.tsv" $pid
+		rc=0; wait $pid || rc=$?
+		[ "$rc" -eq 0 ] && continue   # finished before the signal: try again
+		[ "$rc" -eq 143 ] && [ -s "$T/p.model.ckpt" ]
+		first=$(wc -l < "$T/p.tsv")
+		dann-train -q "${args[@]}" --log "$T/p.tsv" -o "$T/p.model" --resume "$T/p.model.ckpt" & pid=$!
+		stop_after $((first + 3)) "$T/p.tsv" $pid
+		rc=0; wait $pid || rc=$?
+		[ "$rc" -eq 0 ] && continue
+		echo "stopped twice: after $((first - 1)) rows, then $(( $(wc -l < "$T/p.tsv") - 1 ))"
+		[ "$rc" -eq 143 ] && [ -s "$T/p.model.ckpt" ] && [ ! -e "$T/p.model" ]
+		[ "$(wc -l < "$T/p.tsv")" -gt "$first" ]
+		dann-train -q "${args[@]}" --log "$T/p.tsv" -o "$T/p.model" --resume "$T/p.model.ckpt"
+		cmp "$T/full.model" "$T/p.model"
+		cmp "$T/full.tsv" "$T/p.tsv"
+		return 0
+	done
+	echo "every try finished before a signal"; false
+}
+
 @test "--resume refuses a checkpoint made with other options, and a plain model" {
 	dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 3 -o "$T/m.model"
 	run --separate-stderr dann-train --source "$T/src.npy" --target "$T/tgt.npy" --steps 3 \

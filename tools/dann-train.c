@@ -235,6 +235,17 @@ int main(int argc, char **argv)
 	cli_declare_in(src_path);
 	cli_declare_in(tgt_path);
 	cli_declare_in(test_path);
+	/* The checkpoint a run resumes from may be replaced by the one it writes when stopped
+	 * again (resume, stop, resume again, under the default name MODEL.ckpt): it is read whole
+	 * before the first step.  Any other input is declared, so no output may replace it. */
+	int ckpt_is_resume = 0;
+	if (resume && strcmp(resume, "-")) {
+		struct stat a, b;
+		ckpt_is_resume = stat(resume, &a) == 0 && stat(ckpt_path, &b) == 0 && a.st_dev == b.st_dev &&
+		                 a.st_ino == b.st_ino && S_ISREG(a.st_mode);
+		if (!ckpt_is_resume)
+			cli_declare_in(resume);
+	}
 	cli_check_out("-o", out);
 	cli_check_out("--log", log_path);
 	cli_check_out("--checkpoint", ckpt_path);
@@ -261,10 +272,15 @@ int main(int argc, char **argv)
 	t.user[0] = log_every;
 	t.user[1] = snaps;
 	if (resume) {
-		FILE *f = cli_open_in(resume);
+		FILE *f = ckpt_is_resume ? fopen(resume, "rb") : cli_open_in(resume);
+		if (!f)
+			cli_die("%s: %s", resume, strerror(errno));
 		if (train_load_checkpoint(f, resume, &t) < 0)
 			cli_die("%s", err_msg());
-		cli_close_in(f);
+		if (ckpt_is_resume)
+			fclose(f);
+		else
+			cli_close_in(f);
 		/* a checkpoint the model refuses (non-finite) was refused above; one that loads is
 		 * finite: the loader checks every tensor */
 	}
