@@ -24,7 +24,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # No -march=native: the binary runs on any x86-64; the hot kernels are compiled per
-# instruction set (mk/kern.mk) and chosen at run time (lib/kern.h).
+# instruction set (mk/kern.mk) and chosen at run time (lib/net/kern.h).
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wno-unused-parameter
@@ -43,7 +43,7 @@ endif
 BIN_ABS := $(abspath $(BIN))
 export BIN_ABS
 
-LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_SRC   := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBA      := $(BUILD)/libdann.a
 TOOL_SRC  := $(sort $(wildcard tools/*.c))

@@ -1,7 +1,7 @@
 /* peak.c - the machine's measured float32 peak, for "what fraction of peak do we reach".
  * Two measures, each with 1 thread and with all threads:
  *   fma-avx512, fma-avx2, muladd-generic: a tight loop of independent vector FMAs (the
- *          arithmetic ceiling of each instruction-set path of lib/kern.h the CPU runs);
+ *          arithmetic ceiling of each instruction-set path of lib/net/kern.h the CPU runs);
  *   sgemm: OpenBLAS sgemm on 2048x2048 matrices (the practical ceiling).
  * Prints TSV: measure  threads  GFLOP/s(wall, best of 5)  GFLOP/s per CPU-second of each
  * thread x threads (best of 5; what the cores deliver while we run, on a shared machine). */
@@ -22,7 +22,7 @@ static double now(void)
 }
 
 /* 12 independent accumulator chains (more than FMA latency x FMA ports) hide the latency, one
- * loop per instruction set of the kernels (lib/kern.h), each compiled for its own target so the
+ * loop per instruction set of the kernels (lib/net/kern.h), each compiled for its own target so the
  * one binary measures every path the CPU runs: avx512 (zmm vfmadd231ps), avx2 (ymm FMA) and
  * generic (baseline x86-64: 4-float SSE multiply + add, no FMA).  `flops` counts 2 per float
  * of each chain step. */

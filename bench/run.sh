@@ -25,7 +25,7 @@ echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ 
 echo "# OpenBLAS core: $(OPENBLAS_VERBOSE=2 "$D/peak" 2>&1 >/dev/null | grep -m1 -i core || echo '?')  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
 echo "## 1. peak (GFLOP/s: wall, per CPU-second x threads), per instruction-set path"
 "$D/peak" | tee "$TMP/peak"
-# the kernels' paths this CPU runs, best first (lib/kern.h), from the peak loops it could run
+# the kernels' paths this CPU runs, best first (lib/net/kern.h), from the peak loops it could run
 PATHS=$(awk '$2 == 1 { sub(/^(fma|muladd)-/, "", $1); if ($1 != "sgemm") printf "%s ", $1 }' "$TMP/peak")
 BEST=${PATHS%% *}
 

@@ -1,5 +1,5 @@
-/* train_step.c - time the DANN training step of lib/train.c (the step dann-train runs) and
- * the evaluation forward of lib/model.c (what dann-embed runs), on synthetic data.
+/* train_step.c - time the DANN training step of lib/net/train.c (the step dann-train runs) and
+ * the evaluation forward of lib/net/model.c (what dann-embed runs), on synthetic data.
  *
  *   train_step [--threads N] [--steps S] [--reps R] [--warmup W] [--batch B] [--size 28|32]
  *              [--arch seed|paper] [--profile] [--embed]
@@ -7,7 +7,7 @@
  * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
  * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
  * of the process, which on a shared machine is steadier than the wall clock).  DANN_ISA picks
- * the kernels' instruction-set path (lib/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
+ * the kernels' instruction-set path (lib/net/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
  * also prints the time of every layer call inside one step (averaged over the timed steps):
  * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
  * exactly the code dann-train runs. */
@@ -18,12 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
-#include "kern.h"
-#include "model.h"
-#include "nn.h"
-#include "rng.h"
-#include "train.h"
+#include "base/err.h"
+#include "net/kern.h"
+#include "net/model.h"
+#include "net/nn.h"
+#include "base/rng.h"
+#include "net/train.h"
 
 static double now(void)
 {

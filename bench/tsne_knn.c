@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
-#include "npy.h"
-#include "tsne.h"
+#include "base/err.h"
+#include "stream/npy.h"
+#include "tsne/tsne.h"
 
 static double now(int cpu)
 {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "err.h"
-#include "npy.h"
-#include "tsne.h"
-#include "tsne_fft.h"
+#include "base/err.h"
+#include "stream/npy.h"
+#include "tsne/tsne.h"
+#include "tsne/fft.h"
 
 static double now(void)
 {

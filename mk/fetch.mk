@@ -1,7 +1,7 @@
 # mnist-fetch: extra package and benchmark.
 # Fashion-MNIST for `mnist-fetch --dataset fashion-mnist` (a default local source) and its test.
 APT_PKGS += dataset-fashion-mnist
-# The published MNIST-M comes as mnist_m.tar.gz (read with libarchive, lib/published.c); the
+# The published MNIST-M comes as mnist_m.tar.gz (read with libarchive, lib/data/published.c); the
 # fixtures of its tests are written with PIL (tests/fetch-fixture.py).
 APT_PKGS += libarchive-dev python3-pil
 

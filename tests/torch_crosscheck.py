@@ -9,7 +9,7 @@ SNAPDIR holds snap-0000.model .. snap-000K.model written by
 PyTorch network built from the documented architecture (man/dann-model.5: conv weights
 (OC,KH,KW,C), fc1 input in (H,W,C) order), and the same K SGD steps are run on the same
 batches: the source/target orders and the Dropout2d masks are regenerated from the seed with
-the generators of lib/rng.c (splitmix64 + xoshiro256**), as documented in lib/train.h.
+the generators of lib/base/rng.c (splitmix64 + xoshiro256**), as documented in lib/net/train.h.
 The objective is dann-train's: CE(source) + BCE(domain(source), 0) + BCE(domain(target), 1),
 each a mean over its half, the gradient reversal scaling by -lambda_p, SGD with momentum.
 Checks, per step k:
@@ -35,7 +35,7 @@ except ImportError:
 M64 = (1 << 64) - 1
 
 
-# --- lib/rng.c ----------------------------------------------------------------------------------
+# --- lib/base/rng.c ----------------------------------------------------------------------------------
 def splitmix64(x):
     x = (x + 0x9E3779B97F4A7C15) & M64
     z = x

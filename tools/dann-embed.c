@@ -1,17 +1,17 @@
 /* dann-embed - run a trained model (or a snapshot) over dataset streams: embeddings,
- * predictions or accuracy.  The network is lib/model.c, the same code dann-train uses. */
+ * predictions or accuracy.  The network is lib/net/model.c, the same code dann-train uses. */
 #include <getopt.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "err.h"
-#include "kern_cli.h"
-#include "model.h"
-#include "nn.h"
-#include "npy.h"
-#include "rng.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "net/kern_cli.h"
+#include "net/model.h"
+#include "net/nn.h"
+#include "stream/npy.h"
+#include "base/rng.h"
 
 static void usage(FILE *f)
 {

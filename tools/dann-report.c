@@ -4,15 +4,15 @@
  *
  *   dann-report [options] -o report.html FRAME.npy...
  *
- * The logic is lib/report.c; the page's code lib/report_page.html. */
+ * The logic is lib/draw/report.c; the page's code lib/draw/report_page.html. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "err.h"
-#include "report.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "draw/report.h"
 
 #define BUDGET (5 * 1000 * 1000)   /* the page should stay below this (issue 18) */
 

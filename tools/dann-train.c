@@ -1,7 +1,7 @@
 /* dann-train - train the DANN digits network (or its source-only baseline) on dataset streams.
  *
  * Options, file handling and messages live here; the network and the training step live in
- * lib/model.c and lib/train.c. */
+ * lib/net/model.c and lib/net/train.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -12,13 +12,13 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "err.h"
-#include "kern_cli.h"
-#include "model.h"
-#include "nn.h"
-#include "npy.h"
-#include "train.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "net/kern_cli.h"
+#include "net/model.h"
+#include "net/nn.h"
+#include "stream/npy.h"
+#include "net/train.h"
 
 static volatile sig_atomic_t stop_signal = 0;
 

@@ -1,15 +1,15 @@
 /* domain-distance - the proxy A-distance (PAD) of embedding streams, or of raw images: how well a
  * fresh linear SVM tells source from target (Ganin et al. 2016, section 5.1.5).
- * One TSV row per input; the numerics are lib/pad.c (liblinear's SVMs). */
+ * One TSV row per input; the numerics are lib/eval/pad.c (liblinear's SVMs). */
 #include <getopt.h>
 #include <linear.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "err.h"
-#include "npy.h"
-#include "pad.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "stream/npy.h"
+#include "eval/pad.h"
 
 static void usage(FILE *f)
 {

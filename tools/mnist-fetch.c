@@ -2,20 +2,20 @@
  * stream: images (N,28,28) uint8 (or (N,S,S) with --size S; MNIST-M (N,32,32,3)), then labels
  * (N,) uint8.
  *
- * The files come from the cache, the mirrors given, then the public mirrors (lib/fetch.c,
- * lib/published.c), each verified by the SHA-256 of its decoded content before it is used or
+ * The files come from the cache, the mirrors given, then the public mirrors (lib/data/fetch.c,
+ * lib/data/published.c), each verified by the SHA-256 of its decoded content before it is used or
  * cached. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "err.h"
-#include "fetch.h"
-#include "idx.h"
-#include "npy.h"
-#include "published.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "data/fetch.h"
+#include "stream/idx.h"
+#include "stream/npy.h"
+#include "data/published.h"
 
 static void usage(FILE *f)
 {

@@ -2,18 +2,18 @@
  *
  * Reads a dataset stream (images (N,H,W) uint8, labels (N,) uint8) from FILE or stdin and
  * writes images (N,S,S,3) uint8 plus the same labels.  The recipes and the determinism
- * contract live in lib/mnistm.c; this file parses options, loads the photos, reports. */
+ * contract live in lib/data/mnistm.c; this file parses options, loads the photos, reports. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "err.h"
-#include "mnistm.h"
-#include "npy.h"
-#include "pngio.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "data/mnistm.h"
+#include "stream/npy.h"
+#include "draw/pngio.h"
 
 static void usage(FILE *f)
 {

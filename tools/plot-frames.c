@@ -13,13 +13,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "err.h"
-#include "gifout.h"
-#include "metrics.h"
-#include "npy.h"
-#include "plot.h"
-#include "pngio.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "draw/gifout.h"
+#include "stream/metrics.h"
+#include "stream/npy.h"
+#include "draw/plot.h"
+#include "draw/pngio.h"
 
 static void usage(FILE *out)
 {

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "err.h"
-#include "npy.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "stream/npy.h"
 
 static void usage(FILE *f)
 {

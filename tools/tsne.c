@@ -2,7 +2,7 @@
  *
  * Input: points (N,D) float32, then per-point arrays (labels, domains, ...).
  * Output: layout (N,2) float32, then the same per-point arrays unchanged.
- * All the numerics live in lib/tsne.c; this file parses options and reports. */
+ * All the numerics live in lib/tsne/tsne.c; this file parses options and reports. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -15,10 +15,10 @@
 #include <omp.h>
 #endif
 
-#include "cli.h"
-#include "err.h"
-#include "npy.h"
-#include "tsne.h"
+#include "base/cli.h"
+#include "base/err.h"
+#include "stream/npy.h"
+#include "tsne/tsne.h"
 
 static void usage(FILE *f)
 {

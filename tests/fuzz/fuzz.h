@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Larger claimed sizes are left to the OS in the tools (malloc fails -> "out of memory", or
  * succeeds lazily and the body read fails as truncated); under ASan a lying header would only

@@ -1,10 +1,10 @@
-/* fuzz_idx - the MNIST IDX reader (lib/idx.c): gzip detection and decompression (bounded),
+/* fuzz_idx - the MNIST IDX reader (lib/stream/idx.c): gzip detection and decompression (bounded),
  * the IDX parser, and the images/labels pairing check.  The input is split in two at an
  * offset taken from its first two bytes: images and labels files. */
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "idx.h"
+#include "stream/idx.h"
 
 /* One file as mnist-fetch reads it: gunzip if gzip, then parse.  *buf is what to free. */
 static int load(const uint8_t *data, size_t size, uint8_t **buf, idx_array *a)

@@ -1,8 +1,8 @@
-/* fuzz_imgload - the background photo loaders (img_load in lib/imgload.c: JPEG through
+/* fuzz_imgload - the background photo loaders (img_load in lib/data/imgload.c: JPEG through
  * libjpeg-turbo, PNG through libpng, chosen by the first bytes), as mnistm-gen --recipe bsds
  * reads a photo folder.  img_load takes a path, so the bytes go through a memory file. */
 #include "fuzz.h"
-#include "imgload.h"
+#include "data/imgload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

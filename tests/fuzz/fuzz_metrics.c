@@ -1,9 +1,9 @@
-/* fuzz_metrics - dann-train's metrics TSV reader (lib/metrics.c), as plot-frames --curves
+/* fuzz_metrics - dann-train's metrics TSV reader (lib/stream/metrics.c), as plot-frames --curves
  * reads it. */
 #include <math.h>
 
 #include "fuzz.h"
-#include "metrics.h"
+#include "stream/metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,9 +1,9 @@
-/* fuzz_mnistm - the published MNIST-M reader (lib/published.c): the bytes as mnist_m.tar.gz,
+/* fuzz_mnistm - the published MNIST-M reader (lib/data/published.c): the bytes as mnist_m.tar.gz,
  * read with libarchive member by member (size caps, the labels file, 32x32 RGB PNGs through
  * libpng), then put in labels-file order.  A partial copy is accepted so that inputs reach the
  * end; the hashes then never match, which is checked too. */
 #include "fuzz.h"
-#include "published.h"
+#include "data/published.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,9 +1,9 @@
-/* fuzz_model - the model file reader (model_read in lib/model.c), as dann-embed and
+/* fuzz_model - the model file reader (model_read in lib/net/model.c), as dann-embed and
  * dann-train --resume read it, then the momentum block of a checkpoint. */
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "model.h"
+#include "net/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

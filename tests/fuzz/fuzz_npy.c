@@ -1,9 +1,9 @@
-/* fuzz_npy - the tensor stream reader (lib/npy.c): headers, bodies read in chunks, whole arrays
+/* fuzz_npy - the tensor stream reader (lib/stream/npy.c): headers, bodies read in chunks, whole arrays
  * one after another, and a dataset stream (images then labels). */
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "npy.h"
+#include "stream/npy.h"
 
 /* A stream of arrays as tensor-cat reads it: header, then the body in chunks of 7 elements. */
 static void stream(const uint8_t *data, size_t size)

@@ -1,8 +1,8 @@
-/* fuzz_sums - the SHA256SUMS file of a mirror (fetch_sums_lookup in lib/fetch.c), as
+/* fuzz_sums - the SHA256SUMS file of a mirror (fetch_sums_lookup in lib/data/fetch.c), as
  * mnist-fetch reads it, for each name it looks up. */
-#include "fetch.h"
+#include "data/fetch.h"
 #include "fuzz.h"
-#include "sha256.h"
+#include "base/sha256.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

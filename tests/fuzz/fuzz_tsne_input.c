@@ -1,11 +1,11 @@
 /* fuzz_tsne_input - tsne's input stream (points (N,D) float32 then per-point arrays) and its
- * start layout (tsne_input_read, tsne_layout_read in lib/tsne.c). */
+ * start layout (tsne_input_read, tsne_layout_read in lib/tsne/tsne.c). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "npy.h"
-#include "tsne.h"
+#include "stream/npy.h"
+#include "tsne/tsne.h"
 
 /* Skip inputs whose arrays claim more than FUZZ_MAX_ALLOC (see fuzz.h). */
 static int sizes_ok(const uint8_t *data, size_t size)

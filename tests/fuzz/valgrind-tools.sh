@@ -31,7 +31,7 @@ for t in "$BIN"/*; do
 	rm -rf "$IN/vg-out"
 	cmd=$(fail_cmd "$tool") || continue
 	# the failure run must exit 1 (its data error), not 9 (a valgrind error); leaks at an error
-	# exit are not counted (the process ends there: see lib/cli.c fail_exit)
+	# exit are not counted (the process ends there: see lib/base/cli.c fail_exit)
 	bash -c "valgrind -q --error-exitcode=9 --leak-check=no $cmd" > /dev/null 2> "$log"; rc=$?
 	if [ $rc -eq 1 ]; then echo "valgrind: $tool: ok (failure run: $(grep -v '^==' "$log" | head -n 1))"
 	else echo "valgrind: $tool: FAILED (failure run, status $rc)"; cat "$log"; bad=1; fi

@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "npy.h"
+#include "base/err.h"
+#include "stream/npy.h"
 
 int main(void)
 {

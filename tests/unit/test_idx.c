@@ -8,8 +8,8 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "err.h"
-#include "idx.h"
+#include "base/err.h"
+#include "stream/idx.h"
 
 /* Build an IDX u8 file: header for dims, then data bytes i*31+7. */
 static size_t make_idx(uint8_t *buf, int ndim, const uint32_t *dims)

@@ -1,5 +1,5 @@
-/* test_kern.c - the convolutional blocks of lib/kern.h on every instruction-set path this
- * machine runs (generic, avx2, avx512), fused and unfused, against the layers of lib/nn.c
+/* test_kern.c - the convolutional blocks of lib/net/kern.h on every instruction-set path this
+ * machine runs (generic, avx2, avx512), fused and unfused, against the layers of lib/net/nn.c
  * composed by hand (themselves checked by finite differences in test_nn.c): training forward
  * (output, argmax, running statistics), backward (din, dw, db, dgamma, dbeta), evaluation of
  * one block and of the two-block feature extractor, at the network's shapes for 28x28 and
@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "kern.h"
-#include "nn.h"
-#include "rng.h"
+#include "base/err.h"
+#include "net/kern.h"
+#include "net/nn.h"
+#include "base/rng.h"
 
 static rng_t R;
 

@@ -11,11 +11,11 @@
 #include <png.h>
 
 #include "check.h"
-#include "err.h"
-#include "imgload.h"
-#include "mnistm.h"
-#include "pngio.h"
-#include "rng.h"
+#include "base/err.h"
+#include "data/imgload.h"
+#include "data/mnistm.h"
+#include "draw/pngio.h"
+#include "base/rng.h"
 
 static char tmpdir[] = "/tmp/test_mnistm.XXXXXX";
 

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "model.h"
-#include "nn.h"
-#include "rng.h"
+#include "base/err.h"
+#include "net/model.h"
+#include "net/nn.h"
+#include "base/rng.h"
 
 static rng_t R;
 

@@ -1,5 +1,5 @@
 /* test_nn_isa.c - whole training runs on every instruction-set path this machine runs
- * (lib/kern.h): on each path the model after a few steps is the same, byte for byte, with 1 and
+ * (lib/net/kern.h): on each path the model after a few steps is the same, byte for byte, with 1 and
  * 2 threads; across paths it agrees with the generic path (portable C + OpenBLAS) to the
  * stated tolerance, for 28x28 grayscale -> RGB and 32x32 RGB -> RGB, both architectures, joint
  * and per-domain BatchNorm statistics; evaluation (dann-embed's forward) agrees too. */
@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "kern.h"
-#include "model.h"
-#include "nn.h"
-#include "rng.h"
-#include "train.h"
+#include "net/kern.h"
+#include "net/model.h"
+#include "net/nn.h"
+#include "base/rng.h"
+#include "net/train.h"
 
 /* Across paths: |p - p_generic| <= TOL_PARAM * (1 + max |p_generic|) for every parameter and
  * running statistic after STEPS SGD steps, and the same for the embedded features.  Rounding

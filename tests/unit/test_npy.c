@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "npy.h"
+#include "base/err.h"
+#include "stream/npy.h"
 
 /* Build a raw NPY array from a header dict text and a body. */
 static size_t raw_npy(unsigned char *buf, int major, const char *dict, const void *body, size_t blen)

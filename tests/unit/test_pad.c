@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "pad.h"
-#include "rng.h"
+#include "base/err.h"
+#include "eval/pad.h"
+#include "base/rng.h"
 
 enum { D = 10, PER = 4000 };
 

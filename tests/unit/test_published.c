@@ -1,4 +1,4 @@
-/* test_published.c - lib/published.c without files: the digit padding of --size (margins,
+/* test_published.c - lib/data/published.c without files: the digit padding of --size (margins,
  * odd sizes, several images, refusals), the 32x32 RGB PNG decoder (good, wrong size, grayscale,
  * alpha, corrupt) and the built-in expected figures. */
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 #include <png.h>
 
 #include "check.h"
-#include "err.h"
-#include "published.h"
+#include "base/err.h"
+#include "data/published.h"
 
 /* Every pixel of image i at (y,x) of an (s,s) canvas, checked against the rule: zero outside
  * the (h,w) block at (top,left), the source pixel inside. */

@@ -1,4 +1,4 @@
-/* test_report.c - lib/report.c: base64 (RFC 4648's test vectors), the JSON string escaping
+/* test_report.c - lib/draw/report.c: base64 (RFC 4648's test vectors), the JSON string escaping
  * that keeps the page's data inside its <script> element, the nearest log row, and the
  * checks that every input describes the same points as the first frame. */
 #include <math.h>
@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "npy.h"
-#include "report.h"
+#include "base/err.h"
+#include "stream/npy.h"
+#include "draw/report.h"
 
 static void test_base64(void)
 {

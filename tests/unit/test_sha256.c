@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "sha256.h"
+#include "base/err.h"
+#include "base/sha256.h"
 
 static void check_digest(const void *data, size_t len, const char *want)
 {

@@ -1,4 +1,4 @@
-/* test_train.c - the gradient reversal weight lambda of lib/train.c.
+/* test_train.c - the gradient reversal weight lambda of lib/net/train.c.
  *
  * The schedule lambda_p = 2 / (1 + exp(-gamma p)) - 1 at known points (0 at the start, tanh(1)
  * = 0.76159 at p = 0.2 with the paper's gamma = 10), and a constant lambda (lambda_const >= 0)
@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "nn.h"
-#include "rng.h"
-#include "train.h"
+#include "base/err.h"
+#include "net/nn.h"
+#include "base/rng.h"
+#include "net/train.h"
 
 enum { N = 8, S = 28, BATCH = 4 };
 

@@ -1,11 +1,11 @@
-/* test_tsne.c - numerics of lib/tsne.c against references computed here by brute force. */
+/* test_tsne.c - numerics of lib/tsne/tsne.c against references computed here by brute force. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "rng.h"
-#include "tsne.h"
+#include "base/err.h"
+#include "base/rng.h"
+#include "tsne/tsne.h"
 
 /* Gaussian blobs: n points in d dims, `nc` centres `sep` apart on average; labels out. */
 static float *blobs(int64_t n, int d, int nc, double sep, uint64_t seed, int *lab)

@@ -1,4 +1,4 @@
-/* test_tsne_ann.c - approximate k nearest neighbours (lib/tsne_ann.c) against the exact ones:
+/* test_tsne_ann.c - approximate k nearest neighbours (lib/tsne/ann.c) against the exact ones:
  * recall, determinism across thread counts, duplicates, the single-leaf case. */
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +6,9 @@
 #include <omp.h>
 
 #include "check.h"
-#include "err.h"
-#include "rng.h"
-#include "tsne.h"
+#include "base/err.h"
+#include "base/rng.h"
+#include "tsne/tsne.h"
 
 /* n points near a 3-D manifold in d dims (a twisted sheet plus a blob, with noise): a low
  * intrinsic dimension, as embeddings have. */

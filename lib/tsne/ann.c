@@ -1,0 +1,342 @@
+/* tsne_ann.c - approximate k nearest neighbours for t-SNE: a forest of random-projection trees
+ * (Dasgupta & Freund 2008; the trees of Annoy and PyNNDescent) whose leaves are joined all
+ * pairs, then rounds of neighbour-of-neighbour refinement (the local join of NN-descent, Dong,
+ * Charikar & Li 2011, done Jacobi-style so threads cannot change the result).  See tsne.h. */
+#include "tsne/tsne.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "tsne/heap.h"
+#include "tsne/simd.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void tsne_ann_params_default(tsne_ann_params *a)
+{
+	a->trees = 8;
+	a->leaf = 0;
+	a->rounds = 2;
+	a->expand = 12;
+	a->seed = 0;
+}
+
+static inline float ann_dot(const float *a, const float *b, int d)
+{
+	float s = 0;
+#pragma omp simd reduction(+ : s)
+	for (int t = 0; t < d; t++)
+		s += a[t] * b[t];
+	return s;
+}
+
+static inline float dist2f(const float *a, const float *b, int d)
+{
+	float s = 0;
+#pragma omp simd reduction(+ : s)
+	for (int t = 0; t < d; t++) {
+		float df = a[t] - b[t];
+		s += df * df;
+	}
+	return s;
+}
+
+/* Offer (d, j): kept when better than the worst and not already there.  The k best under the
+ * total order (distance, index) do not depend on the order of the offers. */
+static inline void heap_offer_new(knn_ent *h, int k, float d, int32_t j)
+{
+	knn_ent e = {d, j};
+	if (!knn_worse(h[0], e))
+		return;
+	int seen = 0; /* a vector compare over the row (no early exit) */
+#pragma omp simd reduction(| : seen)
+	for (int t = 0; t < k; t++)
+		seen |= h[t].j == j;
+	if (!seen)
+		heap_replace_top(h, k, e);
+}
+
+/* ---- random-projection trees ---- */
+
+/* Move the m smallest of key[0..c) (with their ids) to the front (quickselect, pivots from the
+ * middle: deterministic). */
+static void select_front(float *key, int32_t *id, int64_t c, int64_t m)
+{
+	int64_t lo = 0, hi = c - 1;
+	while (lo < hi) {
+		float piv = key[lo + (hi - lo) / 2];
+		int64_t a = lo, b = hi;
+		while (a <= b) {
+			while (key[a] < piv)
+				a++;
+			while (key[b] > piv)
+				b--;
+			if (a <= b) {
+				float tk = key[a];
+				key[a] = key[b], key[b] = tk;
+				int32_t ti = id[a];
+				id[a] = id[b], id[b] = ti;
+				a++, b--;
+			}
+		}
+		if (m <= b)
+			hi = b;
+		else if (m >= a)
+			lo = a;
+		else
+			break;
+	}
+}
+
+/* Split idx[0..cnt) into leaves of at most `leaf` points, appending each leaf's start to
+ * starts (in increasing order: depth first, left first).  A node's direction is the difference
+ * of two of its points drawn from r, and it is cut at the median of the projections, so the
+ * tree is balanced whatever the data (duplicates included).  One stream r per tree: the tree
+ * depends on the seed only. */
+TSNE_CLONES
+static void rp_tree(const float *x, int d, int32_t *idx, int64_t cnt, int leaf, rng_t *r,
+                    int64_t *starts, int64_t *nleaf, float *proj, float *normal)
+{
+	int64_t stk_s[128], stk_c[128];
+	int sp = 0;
+	stk_s[sp] = 0, stk_c[sp++] = cnt;
+	while (sp) {
+		sp--;
+		int64_t s = stk_s[sp], c = stk_c[sp];
+		if (c <= leaf) {
+			starts[(*nleaf)++] = s;
+			continue;
+		}
+		int32_t *id = idx + s;
+		int32_t a = id[rng_below(r, (uint32_t)c)], b = id[rng_below(r, (uint32_t)c)];
+		const float *xa = x + (int64_t)a * d, *xb = x + (int64_t)b * d;
+		for (int t = 0; t < d; t++)
+			normal[t] = xa[t] - xb[t];
+		for (int64_t t = 0; t < c; t++)
+			proj[t] = ann_dot(normal, x + (int64_t)id[t] * d, d);
+		int64_t half = c / 2;
+		select_front(proj, id, c, half);
+		stk_s[sp] = s + half, stk_c[sp++] = c - half;
+		stk_s[sp] = s, stk_c[sp++] = half;
+	}
+}
+
+/* All pairs of one leaf (ids id[0..c)) into their heaps: the leaf's rows gathered into xl,
+ * their dot products by one single-threaded sgemm into g (c x c), squared distances
+ * |a|^2 + |b|^2 - 2 a.b (the ranking only: the kept neighbours' distances are computed again
+ * at the end). */
+TSNE_CLONES
+static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
+                      float *xl, float *g, float *sq)
+{
+	for (int64_t a = 0; a < c; a++) {
+		memcpy(xl + a * d, x + (int64_t)id[a] * d, (size_t)d * sizeof *xl);
+		sq[a] = ann_dot(xl + a * d, xl + a * d, d);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
+	            0.0f, g, (int)c);
+	for (int64_t a = 0; a < c; a++) {
+		knn_ent *ha = heap + (int64_t)id[a] * k;
+		const float *ga = g + a * c;
+		for (int64_t b = a + 1; b < c; b++) {
+			float dd = sq[a] + sq[b] - 2.0f * ga[b];
+			dd = dd > 0 ? dd : 0;
+			knn_ent *hb = heap + (int64_t)id[b] * k;
+			if (dd <= ha[0].d)
+				heap_offer_new(ha, k, dd, id[b]);
+			if (dd <= hb[0].d)
+				heap_offer_new(hb, k, dd, id[a]);
+		}
+	}
+}
+
+/* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
+ * first `ex` entries of each of its neighbours' lists.  mk (n) marks what i has seen (entries
+ * equal to i).  Returns the number of new neighbours. */
+TSNE_CLONES
+static int64_t refine_point(knn_ent *h, const knn_ent *cur, int k, int ex, const float *x, int d,
+                            int64_t i, int32_t *mk)
+{
+	const knn_ent *hi = cur + i * k;
+	/* the sorted list reversed is a max-heap (every parent after its children) */
+	mk[i] = (int32_t)i;
+	for (int t = 0; t < k; t++) {
+		h[t] = hi[k - 1 - t];
+		if (hi[t].j != INT32_MAX)
+			mk[hi[t].j] = (int32_t)i;
+	}
+	const float *xi = x + i * d;
+	int64_t got = 0;
+	for (int t = 0; t < k; t++) {
+		int32_t j = hi[t].j;
+		if (j == INT32_MAX)
+			continue;
+		const knn_ent *hj = cur + (int64_t)j * k;
+		for (int u = 0; u < ex; u++) {
+			int32_t c = hj[u].j;
+			if (c == INT32_MAX || mk[c] == (int32_t)i)
+				continue;
+			mk[c] = (int32_t)i;
+			float dd = dist2f(xi, x + (int64_t)c * d, d);
+			if (knn_worse(h[0], (knn_ent){dd, c})) {
+				heap_replace_top(h, k, (knn_ent){dd, c});
+				got++;
+			}
+		}
+	}
+	return got;
+}
+
+/* Row i (of the permuted points x) of the output: the distances again in double, the
+ * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's. */
+static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
+                       int d, int64_t i, const int32_t *perm)
+{
+	knn_entd e[k];
+	const float *xi = x + i * d;
+	for (int t = 0; t < k; t++) {
+		const float *xj = x + (int64_t)h[t].j * d;
+		double s = 0;
+#pragma omp simd reduction(+ : s)
+		for (int u = 0; u < d; u++) {
+			double df = (double)xi[u] - xj[u];
+			s += df * df;
+		}
+		e[t] = (knn_entd){s, perm[h[t].j]};
+	}
+	qsort(e, k, sizeof *e, cmp_entd);
+	for (int t = 0; t < k; t++)
+		nbr[t] = e[t].j, dist2[t] = e[t].d;
+}
+
+int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
+                    const tsne_ann_params *ap)
+{
+	if (k < 1 || k > n - 1)
+		return err_set(DN_EARG, "knn: k=%d out of range for n=%lld", k, (long long)n);
+	/* a leaf splits into halves of at least leaf/2 points: k + 1 of them give every point k
+	 * candidates from its first tree */
+	int leaf = ap->leaf > 2 * k + 2 ? ap->leaf : 2 * k + 2;
+	int trees = ap->trees > 0 ? ap->trees : 1;
+	int nth = 1;
+#ifdef _OPENMP
+	nth = omp_get_max_threads();
+#endif
+	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	knn_ent *next = malloc((size_t)n * k * sizeof *next);
+	int32_t *idx = malloc((size_t)n * sizeof *idx);
+	int64_t *starts = malloc(((size_t)n + 1) * sizeof *starts);
+	float *proj = malloc((size_t)n * sizeof *proj);
+	float *normal = malloc((size_t)d * sizeof *normal);
+	int32_t *mark = malloc((size_t)nth * n * sizeof *mark);
+	int32_t *perm = malloc((size_t)n * sizeof *perm);
+	float *xp = malloc((size_t)n * d * sizeof *xp);
+	int rc = 0;
+	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp) {
+		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+		goto out;
+	}
+	for (int64_t t = 0; t < n * k; t++)
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	/* Work on a copy of the points in the leaf order of one more tree, so that neighbours
+	 * are mostly near in memory (the search is bound by the latency of fetching candidates);
+	 * perm maps back. */
+	{
+		rng_t r;
+		rng_seed(&r, ap->seed, (uint64_t)trees);
+		for (int64_t i = 0; i < n; i++)
+			perm[i] = (int32_t)i;
+		int64_t nleaf = 0;
+		rp_tree(x, d, perm, n, leaf, &r, starts, &nleaf, proj, normal);
+#pragma omp parallel for schedule(static)
+		for (int64_t t = 0; t < n; t++)
+			memcpy(xp + t * d, x + (int64_t)perm[t] * d, (size_t)d * sizeof *xp);
+		x = xp;
+	}
+	/* The forest: each leaf's pairs go into both heaps.  A point is in one leaf of a tree, so
+	 * the leaves of one tree are joined in parallel without sharing a heap. */
+	/* each thread its own single-threaded sgemm (OpenBLAS's threads would spin against ours) */
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
+	for (int tr = 0; tr < trees; tr++) {
+		rng_t r;
+		rng_seed(&r, ap->seed, (uint64_t)tr);
+		for (int64_t i = 0; i < n; i++)
+			idx[i] = (int32_t)i;
+		int64_t nleaf = 0;
+		rp_tree(x, d, idx, n, leaf, &r, starts, &nleaf, proj, normal);
+		starts[nleaf] = n;
+		int fail = 0;
+#pragma omp parallel
+		{
+			float *xl = malloc((size_t)leaf * d * sizeof *xl);
+			float *g = malloc((size_t)leaf * leaf * sizeof *g);
+			float *sq = malloc((size_t)leaf * sizeof *sq);
+			if (!xl || !g || !sq) {
+#pragma omp atomic write
+				fail = 1;
+			}
+#pragma omp for schedule(dynamic, 4)
+			for (int64_t l = 0; l < nleaf; l++)
+				if (xl && g && sq)
+					leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l], xl, g,
+					          sq);
+			free(xl), free(g), free(sq);
+		}
+		if (fail) {
+			openblas_set_num_threads(blas_threads);
+			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+			goto out;
+		}
+	}
+	openblas_set_num_threads(blas_threads);
+	/* Refinement: each round, every point looks at the `expand` nearest neighbours of each of
+	 * its neighbours (read from the previous round's lists, written to new ones). */
+	int ex = ap->expand < k ? ap->expand : k;
+	for (int round = 0; round < ap->rounds; round++) {
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix */
+			qsort(heap + i * k, k, sizeof *heap, cmp_ent);
+		int64_t changed = 0;
+#pragma omp parallel reduction(+ : changed)
+		{
+			int tid = 0;
+#ifdef _OPENMP
+			tid = omp_get_thread_num();
+#endif
+			int32_t *mk = mark + (int64_t)tid * n;
+			for (int64_t i = 0; i < n; i++)
+				mk[i] = -1;
+#pragma omp for schedule(dynamic, 64)
+			for (int64_t i = 0; i < n; i++)
+				changed += refine_point(next + i * k, heap, k, ex, x, d, i, mk);
+		}
+		knn_ent *tmp = heap;
+		heap = next, next = tmp;
+		if (changed == 0)
+			break;
+	}
+	/* output: sorted, distances recomputed in double from the points */
+	for (int64_t t = 0; t < n * k; t++)
+		if (heap[t].j == INT32_MAX) {
+			rc = err_set(DN_ERANGE, "knn: point %lld has fewer than %d candidates (distances "
+			             "not finite?)", (long long)(t / k), k);
+			goto out;
+		}
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		int64_t o = (int64_t)perm[i] * k;
+		finish_row(nbr + o, dist2 + o, heap + i * k, k, x, d, i, perm);
+	}
+out:
+	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
+	free(perm), free(xp);
+	return rc;
+}

@@ -1,0 +1,325 @@
+/* tsne_fft.c - FFT-accelerated t-SNE repulsion (FIt-SNE); see tsne_fft.h. */
+#include "tsne/fft.h"
+
+#include <fftw3.h> /* single precision: fftwf_* */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "tsne/simd.h"
+
+#define NP 3          /* interpolation nodes per box and dimension (FIt-SNE's default) */
+#define NCH 4         /* charges: 1, x, y, x^2 + y^2 */
+#define MIN_BOXES 50  /* as FIt-SNE's min_num_intervals */
+
+struct tsne_fft {
+	int64_t n;
+	int32_t *box;    /* (n) box of each point */
+	int32_t *sorted; /* (n) points by box, index order within a box */
+	int64_t *start;  /* (B*B + 1) first sorted position of each box */
+	float *wt;       /* (n, 2*NP) Lagrange weights of each point, x then y */
+	int nb;          /* boxes per dimension of the buffers below (0: none yet) */
+	double kh;       /* box width the kernel transform kc was made for (0: none) */
+	float *kr;       /* (2m, 2m) kernel, m = NP * nb */
+	float *cr;       /* (NCH, rs) charges, then potentials: rows 0..m of a (2m, 2m) grid */
+	fftwf_complex *kc, *cc; /* their transforms, (2m, m+1) each (cc: NCH, cs) */
+	int64_t rs, cs;  /* channel strides of cr and cc (64-byte multiples) */
+	fftwf_plan kfwd; /* the kernel's 2-D transform */
+	/* The charges' transforms in two passes, so that the zero half of the padded grid is
+	 * never transformed: rows (only the m that hold charges), then columns; back the same
+	 * way, rows only where the potentials are read. */
+	fftwf_plan rowf, colf, colb, rowb;
+};
+
+tsne_fft *tsne_fft_new(int64_t n)
+{
+	tsne_fft *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->n = n;
+	f->box = malloc((size_t)n * sizeof *f->box);
+	f->sorted = malloc((size_t)n * sizeof *f->sorted);
+	f->wt = malloc((size_t)n * 2 * NP * sizeof *f->wt);
+	if (!f->box || !f->sorted || !f->wt) {
+		tsne_fft_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void grid_free(tsne_fft *f)
+{
+	fftwf_plan *pl[] = {&f->kfwd, &f->rowf, &f->colf, &f->colb, &f->rowb};
+	for (int t = 0; t < 5; t++) {
+		if (*pl[t])
+			fftwf_destroy_plan(*pl[t]);
+		*pl[t] = NULL;
+	}
+	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->kc), fftwf_free(f->cc);
+	f->kh = 0;
+	free(f->start);
+	f->kr = f->cr = NULL;
+	f->kc = f->cc = NULL;
+	f->start = NULL;
+	f->nb = 0;
+}
+
+void tsne_fft_free(tsne_fft *f)
+{
+	if (!f)
+		return;
+	grid_free(f);
+	free(f->box), free(f->sorted), free(f->wt);
+	free(f);
+}
+
+/* Smallest integer >= x whose prime factors are 2, 3 and 5 (fast FFT sizes). */
+static int smooth_at_least(int x)
+{
+	for (int v = x;; v++) {
+		int r = v;
+		while (r % 2 == 0)
+			r /= 2;
+		while (r % 3 == 0)
+			r /= 3;
+		while (r % 5 == 0)
+			r /= 5;
+		if (r == 1)
+			return v;
+	}
+}
+
+int tsne_fft_boxes(double span)
+{
+	/* boxes at most one unit wide: the kernel varies on the scale of 1 */
+	double need = ceil(span);
+	int nb = need < MIN_BOXES ? MIN_BOXES : need > 1e5 ? 100000 : (int)need;
+	return smooth_at_least(nb);
+}
+
+/* Buffers and plans for nb boxes per dimension (kept while the size stays). */
+static int grid_alloc(tsne_fft *f, int nb)
+{
+	if (f->nb == nb)
+		return 0;
+	grid_free(f);
+	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1;
+	f->rs = (m * L + 15) / 16 * 16, f->cs = (L * Lc + 7) / 8 * 8;
+	f->start = malloc(((size_t)nb * nb + 1) * sizeof *f->start);
+	f->kr = fftwf_malloc((size_t)L * L * sizeof *f->kr);
+	f->cr = fftwf_malloc((size_t)NCH * f->rs * sizeof *f->cr);
+	f->kc = fftwf_malloc((size_t)L * Lc * sizeof *f->kc);
+	f->cc = fftwf_malloc((size_t)NCH * f->cs * sizeof *f->cc);
+	if (!f->start || !f->kr || !f->cr || !f->kc || !f->cc) {
+		grid_free(f);
+		return err_set(DN_ENOMEM, "out of memory for a %lld x %lld FFT grid", (long long)L,
+		               (long long)L);
+	}
+	/* FFTW_ESTIMATE: the plan does not depend on timings, so neither do the results. */
+	int len = (int)L;
+	f->kfwd = fftwf_plan_dft_r2c_2d(len, len, f->kr, f->kc, FFTW_ESTIMATE);
+	f->rowf = fftwf_plan_many_dft_r2c(1, &len, (int)m, f->cr, NULL, 1, len, f->cc, NULL, 1,
+	                                  (int)Lc, FFTW_ESTIMATE);
+	f->colf = fftwf_plan_many_dft(1, &len, (int)Lc, f->cc, NULL, (int)Lc, 1, f->cc, NULL,
+	                              (int)Lc, 1, FFTW_FORWARD, FFTW_ESTIMATE);
+	f->colb = fftwf_plan_many_dft(1, &len, (int)Lc, f->cc, NULL, (int)Lc, 1, f->cc, NULL,
+	                              (int)Lc, 1, FFTW_BACKWARD, FFTW_ESTIMATE);
+	f->rowb = fftwf_plan_many_dft_c2r(1, &len, (int)m, f->cc, NULL, 1, (int)Lc, f->cr, NULL, 1,
+	                                  len, FFTW_ESTIMATE);
+	if (!f->kfwd || !f->rowf || !f->colf || !f->colb || !f->rowb) {
+		grid_free(f);
+		return err_set(DN_ENOMEM, "FFTW could not plan a %lld x %lld transform", (long long)L,
+		               (long long)L);
+	}
+	f->nb = nb;
+	return 0;
+}
+
+/* Lagrange basis on the nodes (k + 0.5)/NP of the unit box, at u in [0, 1]. */
+static inline void lagrange(float *w, double u)
+{
+	double t[NP];
+	for (int k = 0; k < NP; k++)
+		t[k] = (k + 0.5) / NP;
+	for (int k = 0; k < NP; k++) {
+		double v = 1.0;
+		for (int j = 0; j < NP; j++)
+			if (j != k)
+				v *= (u - t[j]) / (t[k] - t[j]);
+		w[k] = (float)v;
+	}
+}
+
+/* The charges of box b's points onto its nodes (in index order). */
+TSNE_CLONES
+static void spread_box(tsne_fft *f, const double *y, int64_t b, double cx, double cy)
+{
+	int nb = f->nb;
+	int64_t L = 2 * (int64_t)NP * nb;
+	double acc[NCH][NP][NP];
+	memset(acc, 0, sizeof acc);
+	for (int64_t s = f->start[b]; s < f->start[b + 1]; s++) {
+		int32_t i = f->sorted[s];
+		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
+		double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
+		double ch[NCH] = {1.0, px, py, px * px + py * py};
+		for (int k = 0; k < NP; k++)
+			for (int l = 0; l < NP; l++) {
+				double w = (double)wx[k] * wy[l];
+				for (int c = 0; c < NCH; c++)
+					acc[c][k][l] += w * ch[c];
+			}
+	}
+	int64_t gx = (b / nb) * NP, gy = (b % nb) * NP;
+	for (int c = 0; c < NCH; c++)
+		for (int k = 0; k < NP; k++)
+			for (int l = 0; l < NP; l++)
+				f->cr[c * f->rs + (gx + k) * L + gy + l] = (float)acc[c][k][l];
+}
+
+/* Channel c: charges -> potentials, the kernel's transform applied in between. */
+TSNE_CLONES
+static void convolve(tsne_fft *f, int c, int64_t m, int64_t L, int64_t Lc)
+{
+	float *r = f->cr + c * f->rs;
+	fftwf_complex *z = f->cc + c * f->cs;
+	fftwf_execute_dft_r2c(f->rowf, r, z);
+	memset(z + m * Lc, 0, (size_t)(L - m) * Lc * sizeof *z);
+	fftwf_execute_dft(f->colf, z, z);
+	float scale = (float)(1.0 / ((double)L * L));
+	float *zf = (float *)z;
+	const float *kf = (const float *)f->kc;
+#pragma omp simd
+	for (int64_t t = 0; t < L * Lc; t++) {
+		float kr = kf[2 * t] * scale, ki = kf[2 * t + 1] * scale;
+		float re = zf[2 * t] * kr - zf[2 * t + 1] * ki, im = zf[2 * t] * ki + zf[2 * t + 1] * kr;
+		zf[2 * t] = re, zf[2 * t + 1] = im;
+	}
+	fftwf_execute_dft(f->colb, z, z);
+	fftwf_execute_dft_c2r(f->rowb, z, r);
+}
+
+/* The potentials at point i: its repulsion rep[i] and kernel sum zi[i]. */
+TSNE_CLONES
+static void interp_point(const tsne_fft *f, const double *y, int64_t i, double cx, double cy,
+                         const double kself[2 * NP - 1][2 * NP - 1], double *rep, double *zi)
+{
+	int nb = f->nb;
+	int64_t L = 2 * (int64_t)NP * nb;
+	const float *wx = f->wt + i * 2 * NP, *wy = wx + NP;
+	int64_t gx = (f->box[i] / nb) * NP, gy = (f->box[i] % nb) * NP;
+	double phi[NCH] = {0};
+	for (int k = 0; k < NP; k++)
+		for (int l = 0; l < NP; l++) {
+			double w = (double)wx[k] * wy[l];
+			for (int c = 0; c < NCH; c++)
+				phi[c] += w * (double)f->cr[c * f->rs + (gx + k) * L + gy + l];
+		}
+	/* The point's own term, as the interpolation sees it: spread to the nodes of its
+	 * box, the kernel between them, interpolated back. */
+	double self = 0;
+	for (int k = 0; k < NP; k++)
+		for (int l = 0; l < NP; l++) {
+			double s2 = 0;
+			for (int k2 = 0; k2 < NP; k2++)
+				for (int l2 = 0; l2 < NP; l2++)
+					s2 += (double)wx[k2] * wy[l2] * kself[k - k2 + NP - 1][l - l2 + NP - 1];
+			self += (double)wx[k] * wy[l] * s2;
+		}
+	double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
+	/* sum_j w^2 (y_i - y_j) and sum_j w^2 (1 + |y_i - y_j|^2) = sum_j w, j = i included:
+	 * its term cancels exactly in the force and adds `self` to the sum, taken off. */
+	rep[2 * i] = px * phi[0] - phi[1];
+	rep[2 * i + 1] = py * phi[0] - phi[2];
+	zi[i] = (1.0 + px * px + py * py) * phi[0] - 2.0 * (px * phi[1] + py * phi[2]) + phi[3] -
+	        self;
+}
+
+int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, double *zi,
+                       int32_t *order)
+{
+	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+	for (int64_t i = 0; i < n; i++) {
+		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
+		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
+	}
+	/* A square a little larger than the layout, centred on it (charges relative to the
+	 * centre keep x^2 + y^2 small, so little cancels in the sums below).  Boxes one unit wide
+	 * once the layout spans more than MIN_BOXES units: then the kernel, and its transform,
+	 * change only when the number of boxes does. */
+	double span = fmax(fmax(x1 - x0, y1 - y0), 1e-3) * (1 + 1e-6);
+	int nb = tsne_fft_boxes(span), rc;
+	double h = span <= MIN_BOXES ? span / nb : 1.0;
+	if ((rc = grid_alloc(f, nb)) < 0)
+		return rc;
+	double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, side = nb * h;
+	double lo_x = cx - side / 2, lo_y = cy - side / 2;
+	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1, nbox = (int64_t)nb * nb;
+
+	/* Boxes and weights, then a stable counting sort of the points by box. */
+#pragma omp parallel for schedule(static) if (n > 4096)
+	for (int64_t i = 0; i < n; i++) {
+		double ux = (y[2 * i] - lo_x) / h, uy = (y[2 * i + 1] - lo_y) / h;
+		int bx = (int)ux, by = (int)uy;
+		bx = bx < 0 ? 0 : bx >= nb ? nb - 1 : bx;
+		by = by < 0 ? 0 : by >= nb ? nb - 1 : by;
+		f->box[i] = bx * nb + by;
+		lagrange(f->wt + i * 2 * NP, ux - bx);
+		lagrange(f->wt + i * 2 * NP + NP, uy - by);
+	}
+	int64_t *st = f->start;
+	memset(st, 0, ((size_t)nbox + 1) * sizeof *st);
+	for (int64_t i = 0; i < n; i++)
+		st[f->box[i] + 1]++;
+	for (int64_t b = 0; b < nbox; b++)
+		st[b + 1] += st[b];
+	for (int64_t i = 0; i < n; i++) /* st[b] walks to st[b+1]; shifted back below */
+		f->sorted[st[f->box[i]]++] = (int32_t)i;
+	for (int64_t b = nbox; b > 0; b--)
+		st[b] = st[b - 1];
+	st[0] = 0;
+
+	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m;
+	 * transformed here, kept while the box width stays. */
+	double hn = h / NP;
+	if (f->kh != h) {
+#pragma omp parallel for schedule(static)
+		for (int64_t a = 0; a < L; a++) {
+			double da = (a < m ? a : a - L) * hn;
+			for (int64_t b = 0; b < L; b++) {
+				double db = (b < m ? b : b - L) * hn;
+				double q = 1.0 / (1.0 + da * da + db * db);
+				f->kr[a * L + b] = a == m || b == m ? 0.0f : (float)(q * q);
+			}
+		}
+		fftwf_execute(f->kfwd);
+		f->kh = h;
+	}
+	/* Spread: each box writes its own NP x NP nodes, its points in index order. */
+	memset(f->cr, 0, (size_t)NCH * f->rs * sizeof *f->cr);
+#pragma omp parallel for schedule(dynamic, 64)
+	for (int64_t b = 0; b < nbox; b++)
+		if (st[b] < st[b + 1])
+			spread_box(f, y, b, cx, cy);
+	/* Convolve: each channel by its own thread (FFTW's execute is thread-safe; planning is
+	 * not), zero rows m..L of the row transforms' output first (the padding). */
+#pragma omp parallel for schedule(static, 1)
+	for (int c = 0; c < NCH; c++)
+		convolve(f, c, m, L, Lc);
+	/* The kernel between nodes of one box, offsets -(NP-1) .. NP-1 in each dimension. */
+	double kself[2 * NP - 1][2 * NP - 1];
+	for (int a = 0; a < 2 * NP - 1; a++)
+		for (int b = 0; b < 2 * NP - 1; b++) {
+			double da = (a - (NP - 1)) * hn, db = (b - (NP - 1)) * hn;
+			double q = 1.0 / (1.0 + da * da + db * db);
+			kself[a][b] = q * q;
+		}
+	/* Interpolate the potentials back to the points. */
+#pragma omp parallel for schedule(static) if (n > 4096)
+	for (int64_t i = 0; i < n; i++)
+		interp_point(f, y, i, cx, cy, kself, rep, zi);
+	if (order)
+		memcpy(order, f->sorted, (size_t)n * sizeof *order);
+	return 0;
+}
