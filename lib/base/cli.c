@@ -1,6 +1,8 @@
 /* cli.c - the user-interface conventions every tool shares (see cli.h).
  * This is the one file in lib/ that prints and exits: tools call it, library modules never do. */
 #include "base/cli.h"
+#include "base/err.h"
+#include "base/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +135,32 @@ void cli_usage_error(const char *fmt, ...)
 	}
 	fprintf(stderr, "%s: %s (try '%s --help')\n", cli_prog, buf, cli_prog);
 	fail_exit(EXIT_USAGE);
+}
+
+void cli_bad_option(void)
+{
+	cli_usage_error("unknown option");  /* cli_usage_error names it from argv */
+}
+
+const char *cli_name(const char *path)
+{
+	return !path || !strcmp(path, "-") ? "stdin" : path;
+}
+
+void cli_make_dir(const char *dir)
+{
+	if (path_mkdirs(dir) < 0)
+		cli_die("%s", err_msg());
+}
+
+uint64_t cli_parse_seed(const char *s)
+{
+	return (uint64_t)cli_parse_int("--seed", s, 0, INT64_MAX);
+}
+
+int cli_parse_threads(const char *s)
+{
+	return (int)cli_parse_int("--threads", s, 1, 1024);
 }
 
 void cli_warn(const char *fmt, ...)

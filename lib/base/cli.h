@@ -2,7 +2,20 @@
  *
  * Exit status: 0 success, 1 bad data or I/O failure, 2 usage error.  Messages go to stderr as
  * one line "tool: message"; stdout carries only data.  Only tools (never lib/) call these
- * functions that exit. */
+ * functions that exit.
+ *
+ * Every tool has one shape: an options struct with its defaults, one parse_options() that
+ * fills it from getopt_long and ends in cli_bad_option() on anything it does not know, checks
+ * of the values and the output paths before any work, then the work.  Options that several
+ * tools take are spelled the same everywhere, with the same defaults:
+ *   -o, --output FILE       a file written (atomically; "-" or none: stdout where it makes sense)
+ *   -O, --output-dir DIR    a folder written (created if missing)
+ *       --seed N            every random choice (default 1)
+ *       --threads N         threads (default: all processors; same N, same bytes)
+ *   -q, --quiet             no messages but errors
+ *   -v, --verbose           more messages
+ *       --progress          a progress line even when stderr is not a terminal
+ *   -h, --help              the help, on stdout, exit 0 */
 #ifndef DN_CLI_H
 #define DN_CLI_H
 
@@ -27,8 +40,19 @@ void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), 
 /* cli_init() turns off getopt's own messages (opterr = 0), so the one line is the tool's:
  * cli_usage_error("unknown option...") right after getopt_long returned '?' names the option,
  * e.g. "tool: unknown option or missing value: '--bogus' (try 'tool --help')". */
+/* The one bad-option path: call where getopt_long returned '?' or ':'.  Names the option as
+ * the user wrote it: "tool: unknown option or missing value: '--bogus' (try 'tool --help')". */
+void cli_bad_option(void) __attribute__((noreturn));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
+
+/* The name of an input in messages: "stdin" for NULL and "-", else the path. */
+const char *cli_name(const char *path);
+/* Create folder `dir` and its parents (mkdir -p); failure is cli_die naming it. */
+void cli_make_dir(const char *dir);
+/* --seed and --threads, parsed and range-checked the same way in every tool. */
+uint64_t cli_parse_seed(const char *s);
+int cli_parse_threads(const char *s);
 
 /* Full-string, range-checked parsing for option `opt`; a bad value is a usage error (exit 2). */
 long long cli_parse_int(const char *opt, const char *s, long long min, long long max);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/path.h"
 
 /* --- datasets ----------------------------------------------------------------------------- */
 
@@ -450,29 +451,6 @@ int fetch_http_get(const fetch_opts *o, const char *src, const char *url, size_t
 
 /* --- cache ----------------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir)
-{
-	char p[4096];
-	int n = snprintf(p, sizeof p, "%s", dir);
-	if (n < 0 || (size_t)n >= sizeof p)
-		return err_set(DN_EARG, "%s: path too long", dir);
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char keep = *s;
-			*s = '\0';
-			if (mkdir(p, 0777) < 0 && errno != EEXIST)
-				return err_set(DN_EIO, "%s: cannot create: %s", p, strerror(errno));
-			*s = keep;
-			if (!keep)
-				break;
-		}
-	}
-	struct stat st;
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return err_set(DN_EIO, "%s: not a folder", dir);
-	return 0;
-}
-
 int fetch_write_all(int fd, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
@@ -492,7 +470,7 @@ int fetch_write_all(int fd, const uint8_t *buf, size_t len)
  * is verified again each time it is read, and a bad one is removed.) */
 int fetch_cache_store(const char *cache_dir, const char *name, const uint8_t *buf, size_t len)
 {
-	int rc = mkdir_p(cache_dir);
+	int rc = path_mkdirs(cache_dir);
 	if (rc < 0)
 		return rc;
 	char tmp[4096], fin[4096];
