@@ -108,7 +108,7 @@ print-deps:
 	@printf '%s\n' $(sort $(APT_PKGS))
 
 # --- tests --------------------------------------------------------------------------------
-# make check = every test on the normal build, then again under ASan + UBSan (issue 9), less
+# make check = every test on the normal build, then again under ASan + UBSan, less
 # what the sanitizer pass would only repeat slowly: the end-to-end pipelines, the PyTorch
 # cross-check and the fuzz replay (whose harnesses are ASan builds already).
 SAN_SKIP := tests/pipeline-demo.bats tests/pipeline-paper.bats tests/torch-crosscheck.bats tests/fuzz-regress.bats

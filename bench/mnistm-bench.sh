@@ -8,7 +8,7 @@
 # CPU seconds (user+sys) and the peak RSS from /usr/bin/time -v.  Times include everything the
 # user waits for: start-up, decoding the 200 background photos, reading, writing.
 # The MNIST stream comes from bin/mnist-fetch (offline, from $SHARED/data/mnist) when it
-# exists, else is unpacked with numpy from the same files.  Targets (issue 3): noise >= 200,000 images/s, bsds >= 50,000 images/s,
+# exists, else is unpacked with numpy from the same files.  Targets: noise >= 200,000 images/s, bsds >= 50,000 images/s,
 # peak RSS < 64 MB plus the decoded photos (about 93 MB for BSDS500 train).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

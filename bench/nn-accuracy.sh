@@ -1,5 +1,5 @@
 #!/bin/sh
-# nn-accuracy.sh - dann-train's accuracy over seeds (issue 4), on MNIST-M made by the tools
+# nn-accuracy.sh - dann-train's accuracy over seeds, on MNIST-M made by the tools
 # exactly as the pipelines make it (mnist-fetch, then mnistm-gen --seed S; the test split with
 # --offset 1000000).  Long: one 15-epoch DANN run is ~4 min on 2 free cores.
 #

@@ -1,6 +1,6 @@
 #!/bin/sh
 # plot-bench.sh - plot-frames speed: frames per second at 800x600 with 2,000 points.
-# Target (issue 7): at least 20 frames/s.  Usage: bench/plot-bench.sh [BIN_DIR]
+# Target: at least 20 frames/s.  Usage: bench/plot-bench.sh [BIN_DIR]
 # Makes 10 key frames of 2,000 points with $PYTHON + numpy, then times
 #   PNG frames (-o, --tween 9: 91 frames), the GIF alone (91 frames), the contact sheet,
 #   the PNG frames with one thread, and the curves of a 10,000-row metrics log.

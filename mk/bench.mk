@@ -1,4 +1,4 @@
-# bench.mk - the performance benchmark of issue 10.  Owner: perf.
+# bench.mk - the performance benchmarks (make bench): the tools side by side with PyTorch and scikit-learn.
 #   make bench         peak FLOP/s, our training step vs PyTorch's (1 and 2 threads), per-layer
 #                      profile, dann-embed forward vs PyTorch no_grad (needs python3-torch only
 #                      here; the PyTorch lines are skipped when it is missing)

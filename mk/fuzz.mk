@@ -1,4 +1,4 @@
-# fuzz.mk - libFuzzer harnesses for every parser (issue 9).  Owner: reliability.
+# fuzz.mk - libFuzzer harnesses for every parser.
 #   make fuzz                 build every tests/fuzz/fuzz_*.c and fuzz each for FUZZ_SECONDS
 #   make fuzz FUZZ_ONLY=npy   just one harness
 #   make fuzz-regress         replay every seed + crash input once through its harness (fast;

@@ -1,4 +1,4 @@
-# kern.mk - per-file instruction-set flags for the kernels (issue 19).  Owner: kern.
+# kern.mk - per-file instruction-set flags for the kernels.
 # lib/net/kern_simd.h is compiled three times into one binary; lib/net/kern.c picks the fastest the CPU
 # runs (__builtin_cpu_supports), DANN_ISA=generic|avx2|avx512 forces one.  Everything else is
 # built for baseline x86-64 (OPT in the Makefile has no -march=native).

@@ -1,4 +1,4 @@
-# report.mk - dann-report, the interactive report page (issue 18).
+# report.mk - dann-report, the interactive report page.
 #
 # The page's HTML, CSS and JavaScript live in lib/draw/report_page.html, kept as a page so they can
 # be read and edited as one; it is compiled into lib/draw/report.c as a C string (a header made
