@@ -96,13 +96,13 @@ static const char *L(const char *what, int a)
 	return lbl;
 }
 
-WRAPV(model_features_forward, (model *m, model_acts *a, int B, int groups, int train,
+WRAPV(model_features_forward, (model *m, model_acts *a, int B, int groups, int pass,
                                uint64_t drop_seed, uint64_t step),
-      (m, a, B, groups, train, drop_seed, step), "= features forward (total)")
-WRAPV(model_label_forward, (model *m, model_acts *a, int B, int groups, int train),
-      (m, a, B, groups, train), "= label forward (total)")
-WRAPV(model_domain_forward, (model *m, model_acts *a, int B, int groups, int train),
-      (m, a, B, groups, train), "= domain forward (total)")
+      (m, a, B, groups, pass, drop_seed, step), "= features forward (total)")
+WRAPV(model_label_forward, (model *m, model_acts *a, int B, int groups, int pass),
+      (m, a, B, groups, pass), "= label forward (total)")
+WRAPV(model_domain_forward, (model *m, model_acts *a, int B, int groups, int pass),
+      (m, a, B, groups, pass), "= domain forward (total)")
 WRAPV(model_label_backward, (const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= label backward (total)")

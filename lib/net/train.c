@@ -165,8 +165,9 @@ int train_step(trainer *t)
 		memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
 	}
 	/* forward */
-	model_features_forward(&t->m, &t->a, t->B, t->groups, 1, t->drop_seed, (uint64_t)step);
-	model_label_forward(&t->m, &t->a, bs, 1, 1);
+	model_features_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN, t->drop_seed,
+	                       (uint64_t)step);
+	model_label_forward(&t->m, &t->a, bs, 1, MODEL_TRAIN);
 	int ok = 0;
 	double label_loss = nn_softmax_ce_forward(t->a.probs, t->a.logits, t->ylab, bs, MODEL_CLASSES,
 	                                          &ok);
@@ -178,7 +179,7 @@ int train_step(trainer *t)
 	t->sum_label += label_loss;
 	/* backward, domain head first (its gradient reaches the features through the GRL) */
 	if (dann) {
-		model_domain_forward(&t->m, &t->a, t->B, t->groups, 1);
+		model_domain_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN);
 		int ok0 = 0, ok1 = 0;
 		double d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
 		double d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
