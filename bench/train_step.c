@@ -7,10 +7,11 @@
  * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
  * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
  * of the process, which on a shared machine is steadier than the wall clock).  DANN_ISA picks
- * the kernels' instruction-set path (lib/net/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
- * also prints the time of every layer call inside one step (averaged over the timed steps):
- * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
- * exactly the code dann-train runs. */
+ * the kernels' instruction-set path (lib/net/kern.h); a "# kernels:" line says which ran.  An
+ * image is one of the 2B in a DANN batch.  With --profile it also prints the time of every
+ * layer call inside one step (averaged over the timed steps): the library's layer functions
+ * are wrapped at link time (-Wl,--wrap=...), so what is timed is exactly the code dann-train
+ * runs. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>

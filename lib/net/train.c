@@ -157,7 +157,7 @@ int train_step(trainer *t)
 		           bs);
 	}
 	memset(t->grads, 0, t->m.nparams * sizeof(float));
-	/* ~29 MB for a batch of 64+64: zeroed by all threads (perf) */
+	/* ~29 MB for a batch of 64+64: zeroed by all threads, not left a serial part of each step */
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < 64; c++) {
 		size_t lo = t->ga.nzero * (size_t)c / 64, hi = t->ga.nzero * (size_t)(c + 1) / 64;
