@@ -512,17 +512,6 @@ static int write_tensors(FILE *f, const model_tensor *t, int n, const float *blo
 	return 0;
 }
 
-/* The header of the file: int64 (MODEL_HDR_LEN,), these fields in this order (dann-model(5)). */
-typedef struct {
-	int64_t magic, version, kind, arch;
-	int64_t H, W, C, F, classes;
-	int64_t nparams, nstats;     /* parameter and statistics arrays that follow */
-	int64_t step, total;         /* training steps done, and of the whole run */
-	int64_t stat_sets;           /* 2: running statistics per domain; 0: one set */
-	int64_t zero[2];
-} model_header;
-_Static_assert(sizeof(model_header) == MODEL_HDR_LEN * sizeof(int64_t), "header layout");
-
 int model_write(FILE *f, const model *m, int kind, int64_t step, int64_t total)
 {
 	model_header h = {.magic = MODEL_MAGIC, .version = MODEL_VERSION, .kind = kind,

@@ -36,6 +36,17 @@ enum { MODEL_LAYER_FEATURES = 0, MODEL_LAYER_LABEL_HIDDEN, MODEL_LAYER_LOGITS,
 #define MODEL_C2 48
 #define MODEL_KS 5
 
+/* The header of the file: int64 (MODEL_HDR_LEN,), these fields in this order (dann-model(5)). */
+typedef struct {
+	int64_t magic, version, kind, arch;
+	int64_t H, W, C, F, classes;
+	int64_t nparams, nstats;     /* parameter and statistics arrays that follow */
+	int64_t step, total;         /* training steps done, and of the whole run */
+	int64_t stat_sets;           /* 2: running statistics per domain; 0: one set */
+	int64_t zero[2];
+} model_header;
+_Static_assert(sizeof(model_header) == MODEL_HDR_LEN * sizeof(int64_t), "header layout");
+
 /* Views into one parameter-shaped block (parameters, gradients or momentum). */
 typedef struct {
 	float *c1w, *c1b, *bn1g, *bn1b;          /* (32,5,5,3) (32) (32) (32) */

@@ -2,6 +2,7 @@
  * differences, skip points at kinks, a cap on the points checked), plus whole-network checks
  * of the wiring and of the gradient reversal's sign and scale. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,7 +550,8 @@ static void test_model_file(void)
 	CHECK(r.s[1].bn2m[5] == 0.5f && r.s[0].bn2m[5] == 0.0f);
 	model_free(&r);
 	/* a header that says one set over the arrays of two is corrupt */
-	buf[128 + 13 * 8] = 0;   /* header[13] (the header array's data starts at byte 128) */
+	/* (the header array's data starts at byte 128) */
+	buf[128 + offsetof(model_header, stat_sets)] = 0;
 	f = fmemopen(buf, len, "rb");
 	CHECK_ERR(model_read(f, "mem", &r, NULL), "corrupt model header");
 	fclose(f);
