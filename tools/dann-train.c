@@ -208,6 +208,22 @@ static void resume_from(const char *path, int in_place, trainer *t, const resume
 	 * finite: the loader checks every tensor */
 }
 
+/* The snapshot folder, before any work: an existing folder that can take snapshots.tsv, or a
+ * new one in a folder that can take it (made once the data is read). */
+static void check_snap_dir(const char *dir, const char *tsv)
+{
+	struct stat st;
+	if (!*dir)
+		cli_usage_error("--snapshot-dir: empty folder name");
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			cli_usage_error("--snapshot-dir: %s: %s", dir, strerror(ENOTDIR));
+		cli_check_out("--snapshot-dir", tsv);
+	} else {
+		cli_check_out("--snapshot-dir", dir);
+	}
+}
+
 /* The metrics log and snapshots.tsv: written under a temporary name like every output and
  * renamed at the end (or when the run stops for a checkpoint or diverges: they then hold the
  * rows up to that step, which a --resume run continues). */
@@ -284,11 +300,9 @@ int main(int argc, char **argv)
 	cli_check_out("--log", o.log);
 	cli_check_out("--checkpoint", o.checkpoint);
 	char snap_tsv[4096];
-	if (o.snapshots > 0) {
-		cli_make_dir(o.snapshot_dir);
-		snprintf(snap_tsv, sizeof snap_tsv, "%s/snapshots.tsv", o.snapshot_dir);
-		cli_check_out("--snapshot-dir", snap_tsv);
-	}
+	snprintf(snap_tsv, sizeof snap_tsv, "%s/snapshots.tsv", o.snapshot_dir);
+	if (o.snapshots > 0)
+		check_snap_dir(o.snapshot_dir, snap_tsv);
 	cli_set_progress(o.progress, o.quiet);
 	kern_cli_setup(o.threads, o.verbose);
 
@@ -321,6 +335,7 @@ int main(int argc, char **argv)
 	int64_t *snap_step = NULL;
 	int snaps = o.snapshots, snap_next = 0;
 	if (snaps > 0) {
+		cli_make_dir(o.snapshot_dir);
 		snap_out = o.resume ? cli_open_out_continue(snap_tsv) : cli_open_out_text(snap_tsv);
 		if (!o.resume && fprintf(snap_out, "index\tstep\tepoch\tlambda\ttarget_acc\n") < 0)
 			cli_write_failed_on(snap_out);
