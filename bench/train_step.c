@@ -7,10 +7,11 @@
  * Prints TSV lines  impl threads images_per_s(median) min max images_per_cpu_s(median)
  * ("ours" for training, "ours-embed" for inference; the last column divides by the CPU time
  * of the process, which on a shared machine is steadier than the wall clock).  DANN_ISA picks
- * the kernels' instruction-set path (lib/net/kern.h); a "# kernels:" line says which ran.  An image is one of the 2B in a DANN batch.  With --profile it
- * also prints the time of every layer call inside one step (averaged over the timed steps):
- * the library's layer functions are wrapped at link time (-Wl,--wrap=...), so what is timed is
- * exactly the code dann-train runs. */
+ * the kernels' instruction-set path (lib/net/kern.h); a "# kernels:" line says which ran.  An
+ * image is one of the 2B in a DANN batch.  With --profile it also prints the time of every
+ * layer call inside one step (averaged over the timed steps): the library's layer functions
+ * are wrapped at link time (-Wl,--wrap=...), so what is timed is exactly the code dann-train
+ * runs. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -96,13 +97,13 @@ static const char *L(const char *what, int a)
 	return lbl;
 }
 
-WRAPV(model_features_forward, (model *m, model_acts *a, int B, int groups, int train,
+WRAPV(model_features_forward, (model *m, model_acts *a, int B, int groups, int pass,
                                uint64_t drop_seed, uint64_t step),
-      (m, a, B, groups, train, drop_seed, step), "= features forward (total)")
-WRAPV(model_label_forward, (model *m, model_acts *a, int B, int groups, int train),
-      (m, a, B, groups, train), "= label forward (total)")
-WRAPV(model_domain_forward, (model *m, model_acts *a, int B, int groups, int train),
-      (m, a, B, groups, train), "= domain forward (total)")
+      (m, a, B, groups, pass, drop_seed, step), "= features forward (total)")
+WRAPV(model_label_forward, (model *m, model_acts *a, int B, int groups, int pass),
+      (m, a, B, groups, pass), "= label forward (total)")
+WRAPV(model_domain_forward, (model *m, model_acts *a, int B, int groups, int pass),
+      (m, a, B, groups, pass), "= domain forward (total)")
 WRAPV(model_label_backward, (const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= label backward (total)")

@@ -212,6 +212,10 @@ stop_after() {
 	# the schedule cannot continue as a constant lambda
 	run --separate-stderr dann-train -q "${args[@]}" --lambda-const 1 --resume "$T/c.model.ckpt" -o "$T/x.model"
 	assert_fails_cleanly 1 dann-train "another --lambda-const"
+	# the log continues the interrupted one only with its period (dann-train's own section)
+	run --separate-stderr dann-train -q "${args[@]}" --log-every 3 --resume "$T/c.model.ckpt" -o "$T/x.model"
+	assert_fails_cleanly 1 dann-train "c.model.ckpt: .*other logging/snapshot options"
+	[ ! -e "$T/x.model" ]
 }
 
 @test "source-only mode needs no target; 32x32 images work" {
@@ -236,7 +240,7 @@ for p, f_ in ((sys.argv[1], 1200), (sys.argv[2], 1200)):
 	assert_fails_cleanly 1 dann-train "trunc"
 	run --separate-stderr dann-train --source "$T/missing.npy" --target "$T/tgt.npy" -o "$T/m"
 	assert_fails_cleanly 1 dann-train "missing.npy"
-	# an unusable output is a usage error, found before the data is read (issue 16)
+	# an unusable output is a usage error, found before the data is read
 	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 1 -o "$T/no/such/dir/m"
 	assert_fails_cleanly 2 dann-train "no/such/dir/m: cannot create"
 	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --steps 1 -o /dev/full
@@ -244,7 +248,7 @@ for p, f_ in ((sys.argv[1], 1200), (sys.argv[2], 1200)):
 	[ ! -e "$T/m" ]
 }
 
-# --- issue 16: non-finite numbers, output paths, streams -----------------------------------
+# --- non-finite numbers, output paths, streams ---------------------------------------------
 
 @test "a diverging training (huge --lr) stops with exit 1 naming the step; no model, the log kept" {
 	run --separate-stderr dann-train -q --source "$T/src.npy" --target "$T/tgt.npy" --batch 8 \

@@ -71,7 +71,7 @@ static void run_chunk(job *j, const uint8_t *img, int B, int C, int domain)
 		write_or_die(j->o, z, (size_t)B * D, NPY_F32);
 		if (j->po) {   /* the label predictor on the features just computed */
 			if (layer != MODEL_LAYER_LOGITS) {
-				model_label_forward(&j->m, &j->a, B, 1, 0);
+				model_label_forward(&j->m, &j->a, B, 1, domain);
 				z = j->a.logits;
 			}
 			int nc = model_layer_dim(&j->m, MODEL_LAYER_LOGITS);

@@ -16,9 +16,9 @@
 #include "base/err.h"
 #include "net/kern_cli.h"
 #include "net/model.h"
-#include "net/nn.h"
-#include "stream/npy.h"
 #include "net/train.h"
+#include "stream/metrics.h"
+#include "stream/npy.h"
 
 static volatile sig_atomic_t stop_signal = 0;
 
@@ -62,15 +62,166 @@ static void usage(FILE *f)
 	        "  -h, --help           this help\n");
 }
 
+/* The options, with their defaults in parse_options. */
+typedef struct {
+	train_opts train;
+	const char *source, *target, *target_test, *output;
+	const char *log, *snapshot_dir, *checkpoint, *resume;
+	int64_t log_every, eval_limit;
+	int snapshots, threads, quiet, verbose, progress;
+} options;
+
+static void parse_options(int argc, char **argv, options *o)
+{
+	enum { O_SOURCE = 256, O_TARGET, O_TTEST, O_MODE, O_ARCH, O_EPOCHS, O_STEPS, O_BATCH,
+	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_LAMBDA, O_MOM, O_LOG, O_LOGEVERY,
+	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS, O_BNSTATS };
+	static const struct option opts[] = {
+		{"source", required_argument, 0, O_SOURCE}, {"target", required_argument, 0, O_TARGET},
+		{"target-test", required_argument, 0, O_TTEST}, {"mode", required_argument, 0, O_MODE},
+		{"arch", required_argument, 0, O_ARCH}, {"epochs", required_argument, 0, O_EPOCHS},
+		{"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
+		{"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
+		{"lr", required_argument, 0, O_LR}, {"alpha", required_argument, 0, O_ALPHA},
+		{"beta", required_argument, 0, O_BETA}, {"gamma", required_argument, 0, O_GAMMA},
+		{"lambda-const", required_argument, 0, O_LAMBDA},
+		{"momentum", required_argument, 0, O_MOM}, {"log", required_argument, 0, O_LOG},
+		{"log-every", required_argument, 0, O_LOGEVERY},
+		{"eval-limit", required_argument, 0, O_EVALLIM},
+		{"snapshots", required_argument, 0, O_SNAPS},
+		{"snapshot-dir", required_argument, 0, O_SNAPDIR},
+		{"bn-stats", required_argument, 0, O_BNSTATS},
+		{"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
+		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'}, {"progress", no_argument, 0, O_PROGRESS},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	memset(o, 0, sizeof *o);
+	train_opts_default(&o->train);
+	o->snapshot_dir = "snapshots";
+	o->log_every = 100;
+	o->eval_limit = 1000;
+	o->threads = omp_get_num_procs();
+	train_opts *t = &o->train;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SOURCE: o->source = optarg; break;
+		case O_TARGET: o->target = optarg; break;
+		case O_TTEST: o->target_test = optarg; break;
+		case O_MODE:
+			if (!strcmp(optarg, "dann")) t->mode = TRAIN_DANN;
+			else if (!strcmp(optarg, "source-only")) t->mode = TRAIN_SOURCE_ONLY;
+			else cli_usage_error("--mode: expected dann or source-only, got '%s'", optarg);
+			break;
+		case O_ARCH:
+			if (!strcmp(optarg, "seed")) t->arch = MODEL_ARCH_SEED;
+			else if (!strcmp(optarg, "paper")) t->arch = MODEL_ARCH_PAPER;
+			else cli_usage_error("--arch: expected seed or paper, got '%s'", optarg);
+			break;
+		case O_BNSTATS:
+			if (!strcmp(optarg, "joint")) t->bn_split = 0;
+			else if (!strcmp(optarg, "per-domain")) t->bn_split = 1;
+			else cli_usage_error("--bn-stats: expected joint or per-domain, got '%s'", optarg);
+			break;
+		case O_EPOCHS: t->epochs = (int)cli_parse_int("--epochs", optarg, 1, 100000); break;
+		case O_STEPS: t->steps = cli_parse_int("--steps", optarg, 1, INT64_C(1) << 40); break;
+		case O_BATCH: t->batch = (int)cli_parse_int("--batch", optarg, 2, 4096); break;
+		case O_SEED: t->seed = cli_parse_seed(optarg); break;
+		case O_THREADS: o->threads = cli_parse_threads(optarg); break;
+		case O_LR: t->lr = cli_parse_double("--lr", optarg, 0, 100); break;
+		case O_ALPHA: t->alpha = cli_parse_double("--alpha", optarg, 0, 1e6); break;
+		case O_BETA: t->beta = cli_parse_double("--beta", optarg, 0, 100); break;
+		case O_GAMMA: t->gamma = cli_parse_double("--gamma", optarg, 0, 1e6); break;
+		case O_LAMBDA: t->lambda_const = cli_parse_double("--lambda-const", optarg, 0, 100); break;
+		case O_MOM: t->momentum = cli_parse_double("--momentum", optarg, 0, 0.999999); break;
+		case O_LOG: o->log = optarg; break;
+		case O_LOGEVERY: o->log_every = cli_parse_int("--log-every", optarg, 1, INT64_C(1) << 40); break;
+		case O_EVALLIM: o->eval_limit = cli_parse_int("--eval-limit", optarg, 0, INT64_C(1) << 40); break;
+		case O_SNAPS: o->snapshots = (int)cli_parse_int("--snapshots", optarg, 0, 9999); break;
+		case O_SNAPDIR: o->snapshot_dir = optarg; break;
+		case O_CKPT: o->checkpoint = optarg; break;
+		case O_RESUME: o->resume = optarg; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'o': o->output = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("unexpected operand '%s'", argv[optind]);
+}
+
 static npy_dataset load(const char *path, const char *what)
 {
 	npy_dataset d;
 	FILE *f = cli_open_in(path);
-	const char *name = strcmp(path, "-") ? path : "stdin";
-	if (npy_dataset_read(f, name, &d) < 0)
+	if (npy_dataset_read(f, cli_name(path), &d) < 0)
 		cli_die("%s: %s", what, err_msg());
 	cli_close_in(f);
 	return d;
+}
+
+/* dann-train's own section of a checkpoint, after the trainer's state: int64 (2,), the
+ * options its log and snapshots follow, which a resumed run must repeat for them to continue
+ * as one run's (dann-model(5)). */
+typedef struct {
+	int64_t log_every, snapshots;
+} resume_section;
+#define RESUME_SECTION_LEN ((int)(sizeof(resume_section) / sizeof(int64_t)))
+
+static void write_checkpoint(const char *path, const trainer *t, const resume_section *sec)
+{
+	int64_t shape[1] = {RESUME_SECTION_LEN};
+	FILE *f = cli_open_out(path);
+	if (train_save_checkpoint(f, t) < 0 || npy_write_array(f, NPY_I64, 1, shape, sec) < 0)
+		cli_write_failed_on(f);
+	cli_commit_out(f);
+}
+
+/* Continue from checkpoint `path` (read whole: the checkpoint this run writes may replace
+ * it); in_place: it is that file, opened without being declared an input. */
+static void resume_from(const char *path, int in_place, trainer *t, const resume_section *want)
+{
+	FILE *f = in_place ? fopen(path, "rb") : cli_open_in(path);
+	if (!f)
+		cli_die("%s: %s", path, strerror(errno));
+	if (train_load_checkpoint(f, cli_name(path), t) < 0)
+		cli_die("%s", err_msg());
+	npy_header h;
+	resume_section got;
+	if (npy_read_header(f, cli_name(path), &h) < 0 || h.dtype != NPY_I64 || h.ndim != 1 ||
+	    h.shape[0] != RESUME_SECTION_LEN ||
+	    npy_read_data(f, cli_name(path), &h, &got, RESUME_SECTION_LEN) < 0)
+		cli_die("%s: truncated checkpoint: expected dann-train's int64 (%d,) section after the "
+		        "training state", cli_name(path), RESUME_SECTION_LEN);
+	if (got.log_every != want->log_every || got.snapshots != want->snapshots)
+		cli_die("%s: checkpoint was made with other logging/snapshot options (its own: "
+		        "--log-every %lld, --snapshots %lld)", cli_name(path), (long long)got.log_every,
+		        (long long)got.snapshots);
+	if (in_place)
+		fclose(f);
+	else
+		cli_close_in(f);
+	/* a checkpoint the model refuses (non-finite) was refused above; one that loads is
+	 * finite: the loader checks every tensor */
+}
+
+/* The snapshot folder, before any work: an existing folder that can take snapshots.tsv, or a
+ * new one in a folder that can take it (made once the data is read). */
+static void check_snap_dir(const char *dir, const char *tsv)
+{
+	struct stat st;
+	if (!*dir)
+		cli_usage_error("--snapshot-dir: empty folder name");
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			cli_usage_error("--snapshot-dir: %s: %s", dir, strerror(ENOTDIR));
+		cli_check_out("--snapshot-dir", tsv);
+	} else {
+		cli_check_out("--snapshot-dir", dir);
+	}
 }
 
 /* The metrics log and snapshots.tsv: written under a temporary name like every output and
@@ -108,202 +259,89 @@ static void write_model_file(const char *path, const trainer *t)
 	cli_commit_out(f);
 }
 
-/* Numbers in logs: as many digits as a double needs to read back the value it printed (%.9g
- * is exact for the float32 values the network computes; a loss of 1e-7 or 1e30 stays
- * itself), "nan" where nothing was measured. */
-static void fmt_val(char *b, size_t n, double v)
-{
-	if (isnan(v))
-		snprintf(b, n, "nan");
-	else
-		snprintf(b, n, "%.9g", v);
-}
-
-/* The snapshot folder: an existing folder, or a new one in a folder that can take it. */
-static void check_snap_dir(const char *dir)
-{
-	struct stat st;
-	if (!*dir)
-		cli_usage_error("--snapshot-dir: empty folder name");
-	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			cli_usage_error("--snapshot-dir: %s: %s", dir, strerror(ENOTDIR));
-		char p[4096];
-		snprintf(p, sizeof p, "%s/snapshots.tsv", dir);
-		cli_check_out("--snapshot-dir", p);
-	} else {
-		cli_check_out("--snapshot-dir", dir);
-	}
-}
-
 int main(int argc, char **argv)
 {
-	enum { O_SOURCE = 256, O_TARGET, O_TTEST, O_MODE, O_ARCH, O_EPOCHS, O_STEPS, O_BATCH,
-	       O_SEED, O_THREADS, O_LR, O_ALPHA, O_BETA, O_GAMMA, O_LAMBDA, O_MOM, O_LOG, O_LOGEVERY,
-	       O_EVALLIM, O_SNAPS, O_SNAPDIR, O_CKPT, O_RESUME, O_PROGRESS, O_BNSTATS };
-	static const struct option opts[] = {
-		{"source", required_argument, 0, O_SOURCE}, {"target", required_argument, 0, O_TARGET},
-		{"target-test", required_argument, 0, O_TTEST}, {"mode", required_argument, 0, O_MODE},
-		{"arch", required_argument, 0, O_ARCH}, {"epochs", required_argument, 0, O_EPOCHS},
-		{"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
-		{"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
-		{"lr", required_argument, 0, O_LR}, {"alpha", required_argument, 0, O_ALPHA},
-		{"beta", required_argument, 0, O_BETA}, {"gamma", required_argument, 0, O_GAMMA},
-		{"lambda-const", required_argument, 0, O_LAMBDA},
-		{"momentum", required_argument, 0, O_MOM}, {"log", required_argument, 0, O_LOG},
-		{"log-every", required_argument, 0, O_LOGEVERY},
-		{"eval-limit", required_argument, 0, O_EVALLIM},
-		{"snapshots", required_argument, 0, O_SNAPS},
-		{"snapshot-dir", required_argument, 0, O_SNAPDIR},
-		{"bn-stats", required_argument, 0, O_BNSTATS},
-		{"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
-		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
-		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	train_opts o;
-	train_opts_default(&o);
-	const char *src_path = NULL, *tgt_path = NULL, *test_path = NULL, *out = NULL;
-	const char *log_path = NULL, *snap_dir = "snapshots", *ckpt_path = NULL, *resume = NULL;
-	int threads = omp_get_num_procs(), quiet = 0, verbose = 0, progress = 0, snaps = 0, c;
-	int64_t log_every = 100, eval_limit = 1000;
+	options o;
 	cli_init(argc, argv);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
-		switch (c) {
-		case O_SOURCE: src_path = optarg; break;
-		case O_TARGET: tgt_path = optarg; break;
-		case O_TTEST: test_path = optarg; break;
-		case O_MODE:
-			if (!strcmp(optarg, "dann")) o.mode = TRAIN_DANN;
-			else if (!strcmp(optarg, "source-only")) o.mode = TRAIN_SOURCE_ONLY;
-			else cli_usage_error("--mode: expected dann or source-only, got '%s'", optarg);
-			break;
-		case O_ARCH:
-			if (!strcmp(optarg, "seed")) o.arch = MODEL_ARCH_SEED;
-			else if (!strcmp(optarg, "paper")) o.arch = MODEL_ARCH_PAPER;
-			else cli_usage_error("--arch: expected seed or paper, got '%s'", optarg);
-			break;
-		case O_BNSTATS:
-			if (!strcmp(optarg, "joint")) o.bn_split = 0;
-			else if (!strcmp(optarg, "per-domain")) o.bn_split = 1;
-			else cli_usage_error("--bn-stats: expected joint or per-domain, got '%s'", optarg);
-			break;
-		case O_EPOCHS: o.epochs = (int)cli_parse_int("--epochs", optarg, 1, 100000); break;
-		case O_STEPS: o.steps = cli_parse_int("--steps", optarg, 1, INT64_C(1) << 40); break;
-		case O_BATCH: o.batch = (int)cli_parse_int("--batch", optarg, 2, 4096); break;
-		case O_SEED: o.seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
-		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
-		case O_LR: o.lr = cli_parse_double("--lr", optarg, 0, 100); break;
-		case O_ALPHA: o.alpha = cli_parse_double("--alpha", optarg, 0, 1e6); break;
-		case O_BETA: o.beta = cli_parse_double("--beta", optarg, 0, 100); break;
-		case O_GAMMA: o.gamma = cli_parse_double("--gamma", optarg, 0, 1e6); break;
-		case O_LAMBDA: o.lambda_const = cli_parse_double("--lambda-const", optarg, 0, 100); break;
-		case O_MOM: o.momentum = cli_parse_double("--momentum", optarg, 0, 0.999999); break;
-		case O_LOG: log_path = optarg; break;
-		case O_LOGEVERY: log_every = cli_parse_int("--log-every", optarg, 1, INT64_C(1) << 40); break;
-		case O_EVALLIM: eval_limit = cli_parse_int("--eval-limit", optarg, 0, INT64_C(1) << 40); break;
-		case O_SNAPS: snaps = (int)cli_parse_int("--snapshots", optarg, 0, 9999); break;
-		case O_SNAPDIR: snap_dir = optarg; break;
-		case O_CKPT: ckpt_path = optarg; break;
-		case O_RESUME: resume = optarg; break;
-		case O_PROGRESS: progress = 1; break;
-		case 'o': out = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		cli_usage_error("unexpected operand '%s'", argv[optind]);
-	if (!src_path)
+	parse_options(argc, argv, &o);
+	const train_opts *to = &o.train;
+	if (!o.source)
 		cli_usage_error("--source FILE is required");
-	if (!out || !strcmp(out, "-"))
+	if (!o.output || !strcmp(o.output, "-"))
 		cli_usage_error("-o MODEL (a file) is required");
 	char *ckpt_default = NULL;
-	if (!ckpt_path) {
-		size_t n = strlen(out) + 6;
+	if (!o.checkpoint) {
+		size_t n = strlen(o.output) + 6;
 		ckpt_default = malloc(n);
 		if (!ckpt_default)
 			cli_die("out of memory");
-		snprintf(ckpt_default, n, "%s.ckpt", out);
-		ckpt_path = ckpt_default;
+		snprintf(ckpt_default, n, "%s.ckpt", o.output);
+		o.checkpoint = ckpt_default;
 	}
-	if (o.mode == TRAIN_DANN && !tgt_path)
+	if (to->mode == TRAIN_DANN && !o.target)
 		cli_usage_error("--target FILE is required in dann mode");
 	/* Every file this run writes can be written, and none is an input: checked before the
 	 * data is read and the first step is taken. */
-	cli_declare_in(src_path);
-	cli_declare_in(tgt_path);
-	cli_declare_in(test_path);
+	cli_declare_in(o.source);
+	cli_declare_in(o.target);
+	cli_declare_in(o.target_test);
 	/* The checkpoint a run resumes from may be replaced by the one it writes when stopped
 	 * again (resume, stop, resume again, under the default name MODEL.ckpt): it is read whole
 	 * before the first step.  Any other input is declared, so no output may replace it. */
 	int ckpt_is_resume = 0;
-	if (resume && strcmp(resume, "-")) {
+	if (o.resume && strcmp(o.resume, "-")) {
 		struct stat a, b;
-		ckpt_is_resume = stat(resume, &a) == 0 && stat(ckpt_path, &b) == 0 && a.st_dev == b.st_dev &&
-		                 a.st_ino == b.st_ino && S_ISREG(a.st_mode);
+		ckpt_is_resume = stat(o.resume, &a) == 0 && stat(o.checkpoint, &b) == 0 &&
+		                 a.st_dev == b.st_dev && a.st_ino == b.st_ino && S_ISREG(a.st_mode);
 		if (!ckpt_is_resume)
-			cli_declare_in(resume);
+			cli_declare_in(o.resume);
 	}
-	cli_check_out("-o", out);
-	cli_check_out("--log", log_path);
-	cli_check_out("--checkpoint", ckpt_path);
-	if (snaps > 0)
-		check_snap_dir(snap_dir);
-	cli_set_progress(progress, quiet);
-	kern_cli_setup(threads, verbose);
+	cli_check_out("-o", o.output);
+	cli_check_out("--log", o.log);
+	cli_check_out("--checkpoint", o.checkpoint);
+	char snap_tsv[4096];
+	snprintf(snap_tsv, sizeof snap_tsv, "%s/snapshots.tsv", o.snapshot_dir);
+	if (o.snapshots > 0)
+		check_snap_dir(o.snapshot_dir, snap_tsv);
+	cli_set_progress(o.progress, o.quiet);
+	kern_cli_setup(o.threads, o.verbose);
 
-	npy_dataset src = load(src_path, "source"), tgt = {0}, test = {0};
-	if (o.mode == TRAIN_DANN)
-		tgt = load(tgt_path, "target");
-	if (test_path) {
-		test = load(test_path, "target-test");
+	npy_dataset src = load(o.source, "source"), tgt = {0}, test = {0};
+	if (to->mode == TRAIN_DANN)
+		tgt = load(o.target, "target");
+	if (o.target_test) {
+		test = load(o.target_test, "target-test");
 		if (test.n == 0)
 			cli_die("target-test: %s holds no images: nothing to measure the target accuracy on",
-			        strcmp(test_path, "-") ? test_path : "stdin");
+			        cli_name(o.target_test));
 		if (test.h != src.h || test.w != src.w)
 			cli_die("image sizes differ: source %dx%d, target-test %dx%d", src.h, src.w, test.h,
 			        test.w);
 	}
 	trainer t;
-	if (train_init(&t, &o, &src, o.mode == TRAIN_DANN ? &tgt : NULL) < 0)
+	if (train_init(&t, to, &src, to->mode == TRAIN_DANN ? &tgt : NULL) < 0)
 		cli_die("%s", err_msg());
-	t.user[0] = log_every;
-	t.user[1] = snaps;
-	if (resume) {
-		FILE *f = ckpt_is_resume ? fopen(resume, "rb") : cli_open_in(resume);
-		if (!f)
-			cli_die("%s: %s", resume, strerror(errno));
-		if (train_load_checkpoint(f, resume, &t) < 0)
-			cli_die("%s", err_msg());
-		if (ckpt_is_resume)
-			fclose(f);
-		else
-			cli_close_in(f);
-		/* a checkpoint the model refuses (non-finite) was refused above; one that loads is
-		 * finite: the loader checks every tensor */
-	}
+	resume_section sec = {.log_every = o.log_every, .snapshots = o.snapshots};
+	if (o.resume)
+		resume_from(o.resume, ckpt_is_resume, &t, &sec);
 
 	/* On resume the logs continue the rows up to the checkpoint: the temporary file starts
 	 * as a copy of the log so far. */
-	if (log_path) {
-		log_out = resume ? cli_open_out_continue(log_path) : cli_open_out_text(log_path);
-		if (!resume && fprintf(log_out, "step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\t"
-		                             "domain_acc\tsource_acc\ttarget_acc\n") < 0)
+	if (o.log) {
+		log_out = o.resume ? cli_open_out_continue(o.log) : cli_open_out_text(o.log);
+		if (!o.resume && metrics_write_header(log_out) < 0)
 			cli_write_failed_on(log_out);
 	}
 	int64_t *snap_step = NULL;
-	int snap_next = 0;
+	int snaps = o.snapshots, snap_next = 0;
 	if (snaps > 0) {
-		if (mkdir(snap_dir, 0777) < 0 && errno != EEXIST)
-			cli_die("%s: %s", snap_dir, strerror(errno));
-		char p[4096];
-		snprintf(p, sizeof p, "%s/snapshots.tsv", snap_dir);
-		snap_out = resume ? cli_open_out_continue(p) : cli_open_out_text(p);
-		if (!resume && fprintf(snap_out, "index\tstep\tepoch\tlambda\ttarget_acc\n") < 0)
+		cli_make_dir(o.snapshot_dir);
+		snap_out = o.resume ? cli_open_out_continue(snap_tsv) : cli_open_out_text(snap_tsv);
+		if (!o.resume && fprintf(snap_out, "index\tstep\tepoch\tlambda\ttarget_acc\n") < 0)
 			cli_write_failed_on(snap_out);
 		snap_step = malloc(sizeof(int64_t) * (size_t)(snaps + 1));
+		if (!snap_step)
+			cli_die("out of memory");
 		for (int i = 0; i <= snaps; i++)
 			snap_step[i] = (int64_t)llround((double)i * (double)t.total / snaps);
 		while (snap_next <= snaps && snap_step[snap_next] < t.step)
@@ -328,16 +366,17 @@ int main(int argc, char **argv)
 			break;
 		while (snap_out && snap_next <= snaps && snap_step[snap_next] == t.step) {
 			char p[4096], ta[32], lam[32], ep[32];
-			snprintf(p, sizeof p, "%s/snap-%04d.model", snap_dir, snap_next);
+			snprintf(p, sizeof p, "%s/snap-%04d.model", o.snapshot_dir, snap_next);
 			write_model_file(p, &t);
 			double acc = NAN;
-			if (test_path) {
-				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
+			if (o.target_test) {
+				int64_t n, ok = train_eval(&t, &test, 1, o.eval_limit, &n);
 				acc = (double)ok / (double)n;
 			}
-			fmt_val(ta, sizeof ta, acc);
-			fmt_val(lam, sizeof lam, o.mode == TRAIN_DANN ? train_lambda_at(&t, t.step) : NAN);
-			fmt_val(ep, sizeof ep, (double)t.step / (double)t.steps_per_epoch);
+			metrics_format(ta, sizeof ta, acc);
+			metrics_format(lam, sizeof lam,
+			               to->mode == TRAIN_DANN ? train_lambda_at(&t, t.step) : NAN);
+			metrics_format(ep, sizeof ep, (double)t.step / (double)t.steps_per_epoch);
 			if (fprintf(snap_out, "%d\t%lld\t%s\t%s\t%s\n", snap_next, (long long)t.step, ep, lam,
 			            ta) < 0 || fflush(snap_out) != 0)
 				cli_write_failed_on(snap_out);
@@ -349,25 +388,14 @@ int main(int argc, char **argv)
 		 * NaN weights (a ReLU makes NaN 0); one pass over the ~0.2M parameters costs under 0.1%
 		 * of a step (docs/RELIABILITY.md) */
 		check_finite(train_step(&t), &t);
-		if (log_out && (t.step % log_every == 0 || t.step == t.total)) {
-			train_row r;
-			train_take_row(&t, &r);
-			if (test_path) {
-				int64_t n, ok = train_eval(&t, &test, 1, eval_limit, &n);
-				r.target_acc = (double)ok / (double)n;
+		if (log_out && (t.step % o.log_every == 0 || t.step == t.total)) {
+			double row[MET_NCOL];
+			train_take_row(&t, row);
+			if (o.target_test) {
+				int64_t n, ok = train_eval(&t, &test, 1, o.eval_limit, &n);
+				row[MET_TARGET_ACC] = (double)ok / (double)n;
 			}
-			char v[8][32];
-			fmt_val(v[0], 32, r.epoch);
-			fmt_val(v[1], 32, r.lr);
-			fmt_val(v[2], 32, r.lambda);
-			fmt_val(v[3], 32, r.label_loss);
-			fmt_val(v[4], 32, r.domain_loss);
-			fmt_val(v[5], 32, r.domain_acc);
-			fmt_val(v[6], 32, r.source_acc);
-			fmt_val(v[7], 32, r.target_acc);
-			if (fprintf(log_out, "%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)r.step,
-			            v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]) < 0 ||
-			    fflush(log_out) != 0)
+			if (metrics_write_row(log_out, row) < 0 || fflush(log_out) != 0)
 				cli_write_failed_on(log_out);
 		}
 		cli_progress_update(&prog, t.step - start_step);
@@ -379,23 +407,21 @@ int main(int argc, char **argv)
 
 	if (stop_signal && t.step < t.total) {
 		check_finite(0, &t);
-		FILE *f = cli_open_out(ckpt_path);
-		if (train_save_checkpoint(f, &t) < 0)
-			cli_write_failed_on(f);
-		cli_commit_out(f);
+		write_checkpoint(o.checkpoint, &t, &sec);
 		commit_logs();
 		cli_info("interrupted at step %lld of %lld; checkpoint written to %s (continue with "
-		         "--resume %s)", (long long)t.step, (long long)t.total, ckpt_path, ckpt_path);
+		         "--resume %s)", (long long)t.step, (long long)t.total, o.checkpoint,
+		         o.checkpoint);
 		/* An interrupted run ends like an error exit: _exit, so LeakSanitizer does not count
-		 * the buffers still held (FINDINGS F9) and the status stays 130/143. */
+		 * the buffers still held and the status stays 130/143. */
 		fflush(stderr);
 		_exit(stop_signal == SIGINT ? 130 : 143);
 	}
-	write_model_file(out, &t);
+	write_model_file(o.output, &t);
 	commit_logs();
-	if (!quiet) {
+	if (!o.quiet) {
 		char tacc[96] = "";
-		if (test_path) {
+		if (o.target_test) {
 			int64_t n, ok = train_eval(&t, &test, 1, 0, &n);
 			snprintf(tacc, sizeof tacc, ", target-test accuracy %.4f (%lld/%lld)", (double)ok / n,
 			         (long long)ok, (long long)n);
@@ -407,9 +433,9 @@ int main(int argc, char **argv)
 	}
 	train_free(&t);
 	npy_dataset_free(&src);
-	if (o.mode == TRAIN_DANN)
+	if (to->mode == TRAIN_DANN)
 		npy_dataset_free(&tgt);
-	if (test_path)
+	if (o.target_test)
 		npy_dataset_free(&test);
 	free(snap_step);
 	free(ckpt_default);

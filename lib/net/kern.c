@@ -191,8 +191,14 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
                         int B, float *ws, float *ws2)
 {
 	const kern_ops *k = ops();
+	/* the fused kernels take "no BN" as a NULL gamma: a block without BN passes no statistics */
+	const float *f1[6] = {l1[0], l1[1]}, *f2[6] = {l2[0], l2[1]};
+	for (int i = 2; i < 6; i++) {
+		f1[i] = L[0].bn ? l1[i] : NULL;
+		f2[i] = L[1].bn ? l2[i] : NULL;
+	}
 	if (fusion && k->features_eval && L[0].OC == L[1].C &&
-	    k->features_eval(feat, r1, x, l1, l2, B, L[0].H, L[0].W, L[0].C, L[0].OC, L[1].OC,
+	    k->features_eval(feat, r1, x, f1, f2, B, L[0].H, L[0].W, L[0].C, L[0].OC, L[1].OC,
 	                     L[0].KS, ws, ws2) == 0)
 		return;
 	const float *const *l[2] = {l1, l2};

@@ -1,21 +1,24 @@
 /* kern.h - the convolutional layers of the network as one API: conv -> [BatchNorm] -> 2x2
- * max-pool -> ReLU blocks, forward and backward (issue 19).  Which implementation runs is
- * decided here, in one place (lib/net/kern.c), not by the caller:
+ * max-pool -> ReLU blocks, forward and backward.  Which implementation runs is decided here,
+ * in one place (lib/net/kern.c), not by the caller:
  *   - the instruction set: the kernels of lib/net/kern_simd.h are compiled for portable C
  *     ("generic"), AVX2 + FMA ("avx2") and AVX-512 ("avx512") into the same binary; the best
  *     the CPU runs is taken, or the one the environment variable DANN_ISA names;
  *   - fused or not: direct convolutions with register tiles and BatchNorm + pool + ReLU fused
- *     into their neighbours where the instruction set has kernels for the shapes; otherwise the
- *     layers of nn.h one by one (im2col + sgemm for the convolution).
+ *     into their neighbours where the instruction set has kernels for the shapes (e.g. OC a
+ *     multiple of 16 up to 48, C up to 64, even conv maps for anything fused with the pool);
+ *     otherwise the layers of nn.h one by one (im2col + sgemm for the convolution).  Every
+ *     shape runs: the choice changes only the speed and the rounding.
  * Same contracts as nn.h: NHWC activations, weights (OC,KS,KS,C), valid convolution with
- * stride 1, backward ADDS into every gradient.  The caller owns every buffer, including the
+ * stride 1, a 2x2 stride-2 pool that drops the last row and column of an odd map, backward
+ * ADDS into every weight and input gradient.  The caller owns every buffer, including the
  * kernels' workspace (kern_ws_floats), so two models can run in one process.
  *
  * Determinism: within one path, results do not depend on the thread count (fixed chunks, as
  * nn.h).  Across paths the functions agree to floating-point rounding (different summation
- * orders and fused multiply-adds): tests/unit/test_kern.c checks each path against nn.c to a
- * relative 1e-5 per layer, and whole training runs against the generic path to 1e-4 relative
- * (test_nn_isa.c). */
+ * orders and fused multiply-adds): tests/unit/test_kern.c checks each path against nn.c per
+ * layer to 1e-5 of the layer's largest magnitude (plus 1e-5), and test_nn_isa.c whole training
+ * runs against the generic path to 1e-4 on the same scale. */
 #ifndef DN_KERN_H
 #define DN_KERN_H
 
@@ -46,16 +49,17 @@ void kern_set_fusion(int on);
 /* --- conv -> [BN] -> pool -> ReLU ------------------------------------------------------------ */
 typedef struct {
 	int H, W, C;   /* input (B,H,W,C) */
-	int OC, KS;    /* filters: OH = H-KS+1, OW = W-KS+1, both even */
+	int OC, KS;    /* filters; the conv map is OH = H-KS+1 by OW = W-KS+1, the pooled map
+	                * OH/2 by OW/2 (rounded down) */
 	int bn;        /* BatchNorm between the conv and the pool */
 	int din;       /* the backward computes the input gradient */
 } kern_block;
 
 /* What the training forward saves for the backward (and, in a gradient set, the backward's
- * scratch).  conv (B,OH,OW,OC) always; pool (B,OH/2,OW/2,OC): the pooled map, or with fused
- * BatchNorm the BN input at each window's argmax; norm (B,OH,OW,OC) and cols (B*OH*OW,
- * KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax; mean and rstd
- * (groups,OC). */
+ * scratch); OH/2, OW/2 rounded down.  conv (B,OH,OW,OC) always; pool (B,OH/2,OW/2,OC): the
+ * pooled map, or with fused BatchNorm the BN input at each window's argmax; norm (B,OH,OW,OC)
+ * and cols (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax;
+ * mean and rstd (groups,OC). */
 typedef struct {
 	float *conv, *norm, *pool, *cols;
 	uint8_t *arg;
@@ -84,7 +88,7 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
 
 /* Two blocks in evaluation mode (the feature extractor of dann-embed): feat = block 2 of
  * block 1 of x, r1 receives block 1's output.  l1, l2: {weight, bias, gamma, beta, running
- * mean, running var} (gamma NULL: no BN).  One image at a time through both layers where the
+ * mean, running var}; the last four are read only when the block has BN (L[i].bn).  One image at a time through both layers where the
  * path has fused kernels; s[2] scratch for the layer-by-layer path; ws, ws2 each block's
  * workspace. */
 void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_saved s[2],

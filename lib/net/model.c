@@ -2,6 +2,7 @@
 #include "net/model.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,101 +12,146 @@
 #include "stream/npy.h"
 #include "base/rng.h"
 
-static void add_tensor(model_tensor *t, int *nt, size_t *total, const char *name, int ndim,
-                       int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+/* --- the parameter table ---------------------------------------------------------------------- */
+
+/* Every tensor of the file, in file order, defined once: its name, its shape, how it starts
+ * (PyTorch's defaults), and the view (a field of model_params or model_stats) that points at
+ * it.  The layout, the initialisation, the views and the file order all come from these
+ * tables; man/dann-model.5 lists the same order (test_nn checks the page against them). */
+enum { ONLY_ALL, ONLY_BN, ONLY_TARGET };   /* present always / with BatchNorm / with 2 sets */
+#define DIM_F (-1)                         /* the feature size F of the input size */
+typedef struct {
+	const char *name;
+	size_t view;       /* offsetof the view in model_params (parameters) or model_stats */
+	int ndim, dim[4];
+	int init;          /* MODEL_INIT_* */
+	int only;          /* ONLY_* */
+} tensor_row;
+
+#define PV(f) offsetof(model_params, f)
+#define SV(f) offsetof(model_stats, f)
+#define C1 MODEL_C1
+#define C2 MODEL_C2
+#define KS MODEL_KS
+#define HID MODEL_HIDDEN
+#define W_ MODEL_INIT_WEIGHT
+#define B_ MODEL_INIT_BIAS   /* the bound of its weight, the row before */
+#define ONE MODEL_INIT_ONE
+#define ZERO MODEL_INIT_ZERO
+static const tensor_row param_rows[] = {
+	{"conv1.weight",      PV(c1w),   4, {C1, KS, KS, 3},  W_,   ONLY_ALL},
+	{"conv1.bias",        PV(c1b),   1, {C1},             B_,   ONLY_ALL},
+	{"bn1.weight",        PV(bn1g),  1, {C1},             ONE,  ONLY_BN},
+	{"bn1.bias",          PV(bn1b),  1, {C1},             ZERO, ONLY_BN},
+	{"conv2.weight",      PV(c2w),   4, {C2, KS, KS, C1}, W_,   ONLY_ALL},
+	{"conv2.bias",        PV(c2b),   1, {C2},             B_,   ONLY_ALL},
+	{"bn2.weight",        PV(bn2g),  1, {C2},             ONE,  ONLY_BN},
+	{"bn2.bias",          PV(bn2b),  1, {C2},             ZERO, ONLY_BN},
+	{"label.fc1.weight",  PV(l1w),   2, {HID, DIM_F},     W_,   ONLY_ALL},
+	{"label.fc1.bias",    PV(l1b),   1, {HID},            B_,   ONLY_ALL},
+	{"label.bn1.weight",  PV(lbn1g), 1, {HID},            ONE,  ONLY_BN},
+	{"label.bn1.bias",    PV(lbn1b), 1, {HID},            ZERO, ONLY_BN},
+	{"label.fc2.weight",  PV(l2w),   2, {HID, HID},       W_,   ONLY_ALL},
+	{"label.fc2.bias",    PV(l2b),   1, {HID},            B_,   ONLY_ALL},
+	{"label.bn2.weight",  PV(lbn2g), 1, {HID},            ONE,  ONLY_BN},
+	{"label.bn2.bias",    PV(lbn2b), 1, {HID},            ZERO, ONLY_BN},
+	{"label.fc3.weight",  PV(l3w),   2, {MODEL_CLASSES, HID}, W_, ONLY_ALL},
+	{"label.fc3.bias",    PV(l3b),   1, {MODEL_CLASSES},  B_,   ONLY_ALL},
+	{"domain.fc1.weight", PV(d1w),   2, {HID, DIM_F},     W_,   ONLY_ALL},
+	{"domain.fc1.bias",   PV(d1b),   1, {HID},            B_,   ONLY_ALL},
+	{"domain.bn1.weight", PV(dbn1g), 1, {HID},            ONE,  ONLY_BN},
+	{"domain.bn1.bias",   PV(dbn1b), 1, {HID},            ZERO, ONLY_BN},
+	{"domain.fc2.weight", PV(d2w),   2, {1, HID},         W_,   ONLY_ALL},
+	{"domain.fc2.bias",   PV(d2b),   1, {1},              B_,   ONLY_ALL},
+};
+
+/* Running statistics: the source's set (the only one of a model with one set), then the
+ * target's of the layers both halves pass through (label.bn1/bn2 only ever see source rows:
+ * the target set shares them). */
+static const tensor_row stat_rows[] = {
+	{"bn1.running_mean",               SV(bn1m),  1, {C1},  ZERO, ONLY_BN},
+	{"bn1.running_var",                SV(bn1v),  1, {C1},  ONE,  ONLY_BN},
+	{"bn2.running_mean",               SV(bn2m),  1, {C2},  ZERO, ONLY_BN},
+	{"bn2.running_var",                SV(bn2v),  1, {C2},  ONE,  ONLY_BN},
+	{"label.bn1.running_mean",         SV(lbn1m), 1, {HID}, ZERO, ONLY_BN},
+	{"label.bn1.running_var",          SV(lbn1v), 1, {HID}, ONE,  ONLY_BN},
+	{"label.bn2.running_mean",         SV(lbn2m), 1, {HID}, ZERO, ONLY_BN},
+	{"label.bn2.running_var",          SV(lbn2v), 1, {HID}, ONE,  ONLY_BN},
+	{"domain.bn1.running_mean",        SV(dbn1m), 1, {HID}, ZERO, ONLY_BN},
+	{"domain.bn1.running_var",         SV(dbn1v), 1, {HID}, ONE,  ONLY_BN},
+	{"bn1.target_running_mean",        SV(bn1m),  1, {C1},  ZERO, ONLY_TARGET},
+	{"bn1.target_running_var",         SV(bn1v),  1, {C1},  ONE,  ONLY_TARGET},
+	{"bn2.target_running_mean",        SV(bn2m),  1, {C2},  ZERO, ONLY_TARGET},
+	{"bn2.target_running_var",         SV(bn2v),  1, {C2},  ONE,  ONLY_TARGET},
+	{"domain.bn1.target_running_mean", SV(dbn1m), 1, {HID}, ZERO, ONLY_TARGET},
+	{"domain.bn1.target_running_var",  SV(dbn1v), 1, {HID}, ONE,  ONLY_TARGET},
+};
+#undef PV
+#undef SV
+#undef C1
+#undef C2
+#undef KS
+#undef HID
+#undef W_
+#undef B_
+#undef ONE
+#undef ZERO
+
+#define NROWS(a) ((int)(sizeof(a) / sizeof(a)[0]))
+_Static_assert(NROWS(param_rows) <= MODEL_MAX_TENSORS && NROWS(stat_rows) <= MODEL_MAX_TENSORS,
+               "MODEL_MAX_TENSORS");
+
+/* The rows of `rows` this model has, as tensors laid out one after another in one block. */
+static void build_table(const model *m, const tensor_row *rows, int nrows, model_tensor *t,
+                        int *nt, size_t *total)
 {
-	model_tensor *x = &t[(*nt)++];
-	x->name = name;
-	x->ndim = ndim;
-	int64_t d[4] = {d0, d1, d2, d3};
-	x->n = 1;
-	for (int i = 0; i < 4; i++) {
-		x->shape[i] = i < ndim ? d[i] : 0;
-		if (i < ndim)
-			x->n *= (size_t)d[i];
+	*nt = 0;
+	*total = 0;
+	for (int i = 0; i < nrows; i++) {
+		const tensor_row *r = &rows[i];
+		if ((r->only == ONLY_BN && !m->bn) || (r->only == ONLY_TARGET && m->domains != 2))
+			continue;
+		model_tensor *x = &t[(*nt)++];
+		x->name = r->name;
+		x->ndim = r->ndim;
+		x->view = r->view;
+		x->init = r->init;
+		x->set = r->only == ONLY_TARGET;
+		x->n = 1;
+		for (int d = 0; d < 4; d++) {
+			x->shape[d] = d >= r->ndim ? 0 : r->dim[d] == DIM_F ? m->F : r->dim[d];
+			if (d < r->ndim)
+				x->n *= (size_t)x->shape[d];
+		}
+		x->off = *total;
+		*total += x->n;
 	}
-	x->off = *total;
-	*total += x->n;
 }
 
-/* The parameter order of the file; model_views() must follow it. */
-static void build_table(model *m)
+static float **view_of(void *views, const model_tensor *t)
 {
-	int F = m->F, H = MODEL_HIDDEN, bn = m->bn;
-	m->nt = 0;
-	m->nparams = 0;
-#define P(name, nd, a, b, c, d) add_tensor(m->t, &m->nt, &m->nparams, name, nd, a, b, c, d)
-	P("conv1.weight", 4, MODEL_C1, MODEL_KS, MODEL_KS, 3);
-	P("conv1.bias", 1, MODEL_C1, 0, 0, 0);
-	if (bn) { P("bn1.weight", 1, MODEL_C1, 0, 0, 0); P("bn1.bias", 1, MODEL_C1, 0, 0, 0); }
-	P("conv2.weight", 4, MODEL_C2, MODEL_KS, MODEL_KS, MODEL_C1);
-	P("conv2.bias", 1, MODEL_C2, 0, 0, 0);
-	if (bn) { P("bn2.weight", 1, MODEL_C2, 0, 0, 0); P("bn2.bias", 1, MODEL_C2, 0, 0, 0); }
-	P("label.fc1.weight", 2, H, F, 0, 0);
-	P("label.fc1.bias", 1, H, 0, 0, 0);
-	if (bn) { P("label.bn1.weight", 1, H, 0, 0, 0); P("label.bn1.bias", 1, H, 0, 0, 0); }
-	P("label.fc2.weight", 2, H, H, 0, 0);
-	P("label.fc2.bias", 1, H, 0, 0, 0);
-	if (bn) { P("label.bn2.weight", 1, H, 0, 0, 0); P("label.bn2.bias", 1, H, 0, 0, 0); }
-	P("label.fc3.weight", 2, MODEL_CLASSES, H, 0, 0);
-	P("label.fc3.bias", 1, MODEL_CLASSES, 0, 0, 0);
-	P("domain.fc1.weight", 2, H, F, 0, 0);
-	P("domain.fc1.bias", 1, H, 0, 0, 0);
-	if (bn) { P("domain.bn1.weight", 1, H, 0, 0, 0); P("domain.bn1.bias", 1, H, 0, 0, 0); }
-	P("domain.fc2.weight", 2, 1, H, 0, 0);
-	P("domain.fc2.bias", 1, 1, 0, 0, 0);
-#undef P
-	m->ns = 0;
-	m->nstats = 0;
-	if (bn) {
-#define S(name, c) add_tensor(m->st, &m->ns, &m->nstats, name, 1, c, 0, 0, 0)
-		S("bn1.running_mean", MODEL_C1); S("bn1.running_var", MODEL_C1);
-		S("bn2.running_mean", MODEL_C2); S("bn2.running_var", MODEL_C2);
-		S("label.bn1.running_mean", H); S("label.bn1.running_var", H);
-		S("label.bn2.running_mean", H); S("label.bn2.running_var", H);
-		S("domain.bn1.running_mean", H); S("domain.bn1.running_var", H);
-		if (m->domains == 2) {
-			S("bn1.target_running_mean", MODEL_C1); S("bn1.target_running_var", MODEL_C1);
-			S("bn2.target_running_mean", MODEL_C2); S("bn2.target_running_var", MODEL_C2);
-			S("domain.bn1.target_running_mean", H); S("domain.bn1.target_running_var", H);
-		}
-#undef S
-	}
+	return (float **)(void *)((char *)views + t->view);
 }
 
 void model_views(const model *m, model_params *v, float *block)
 {
-	float **order_bn[] = {&v->c1w, &v->c1b, &v->bn1g, &v->bn1b, &v->c2w, &v->c2b, &v->bn2g,
-	                      &v->bn2b, &v->l1w, &v->l1b, &v->lbn1g, &v->lbn1b, &v->l2w, &v->l2b,
-	                      &v->lbn2g, &v->lbn2b, &v->l3w, &v->l3b, &v->d1w, &v->d1b, &v->dbn1g,
-	                      &v->dbn1b, &v->d2w, &v->d2b};
-	float **order_plain[] = {&v->c1w, &v->c1b, &v->c2w, &v->c2b, &v->l1w, &v->l1b, &v->l2w,
-	                         &v->l2b, &v->l3w, &v->l3b, &v->d1w, &v->d1b, &v->d2w, &v->d2b};
 	memset(v, 0, sizeof *v);
-	float ***order = m->bn ? order_bn : order_plain;
 	for (int i = 0; i < m->nt; i++)
-		*order[i] = block + m->t[i].off;
+		*view_of(v, &m->t[i]) = block + m->t[i].off;
 }
 
+/* The source's set (set 0), then the target's: a copy of the source's views with those of
+ * its own tensors replaced (with one set, the two are the same). */
 static void stats_views(model *m)
 {
-	model_stats *s = &m->s[0], *t = &m->s[1];
 	memset(m->s, 0, sizeof m->s);
-	if (!m->bn)
-		return;
-	float **order[] = {&s->bn1m, &s->bn1v, &s->bn2m, &s->bn2v, &s->lbn1m, &s->lbn1v,
-	                   &s->lbn2m, &s->lbn2v, &s->dbn1m, &s->dbn1v,
-	                   &t->bn1m, &t->bn1v, &t->bn2m, &t->bn2v, &t->dbn1m, &t->dbn1v};
 	for (int i = 0; i < m->ns; i++)
-		*order[i] = m->stats + m->st[i].off;
-	if (m->domains == 1) {
-		*t = *s;
-		return;
-	}
-	t->lbn1m = s->lbn1m;   /* the label head only sees source rows: one set */
-	t->lbn1v = s->lbn1v;
-	t->lbn2m = s->lbn2m;
-	t->lbn2v = s->lbn2v;
+		if (m->st[i].set == 0)
+			*view_of(&m->s[0], &m->st[i]) = m->stats + m->st[i].off;
+	m->s[1] = m->s[0];
+	for (int i = 0; i < m->ns; i++)
+		if (m->st[i].set == 1)
+			*view_of(&m->s[1], &m->st[i]) = m->stats + m->st[i].off;
 }
 
 int model_init(model *m, int arch, int H, int W, int domains)
@@ -132,7 +178,8 @@ int model_init(model *m, int arch, int H, int W, int domains)
 	    m->c2w % 2)
 		return err_set(DN_EARG, "image size %dx%d not supported (28x28 and 32x32 are)", H, W);
 	m->F = MODEL_C2 * m->p2h * m->p2w;
-	build_table(m);
+	build_table(m, param_rows, NROWS(param_rows), m->t, &m->nt, &m->nparams);
+	build_table(m, stat_rows, NROWS(stat_rows), m->st, &m->ns, &m->nstats);
 	m->params = calloc(m->nparams, sizeof(float));
 	m->stats = calloc(m->nstats ? m->nstats : 1, sizeof(float));
 	if (!m->params || !m->stats) {
@@ -151,42 +198,36 @@ void model_free(model *m)
 	m->params = m->stats = NULL;
 }
 
+/* fan_in of a weight: the product of all but its first dimension */
+static int64_t fan_in(const model_tensor *w)
+{
+	int64_t n = 1;
+	for (int d = 1; d < w->ndim; d++)
+		n *= w->shape[d];
+	return n;
+}
+
+static void init_tensor(const model *m, const model_tensor *t, int i, float *v, uint64_t seed)
+{
+	if (t->init == MODEL_INIT_ONE || t->init == MODEL_INIT_ZERO) {
+		for (size_t k = 0; k < t->n; k++)
+			v[k] = t->init == MODEL_INIT_ONE ? 1.0f : 0.0f;
+		return;
+	}
+	/* a bias takes its bound from its weight, the tensor before it */
+	double bound = 1.0 / sqrt((double)fan_in(t->init == MODEL_INIT_BIAS ? &m->t[i - 1] : t));
+	rng_t r;
+	rng_seed(&r, seed, 1000 + (uint64_t)i);
+	for (size_t k = 0; k < t->n; k++)
+		v[k] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
+}
+
 void model_init_params(model *m, uint64_t seed)
 {
-	for (int i = 0; i < m->nt; i++) {
-		model_tensor *t = &m->t[i];
-		float *v = m->params + t->off;
-		const char *dot = strrchr(t->name, '.');
-		int is_bn = strstr(t->name, "bn") != NULL;
-		if (is_bn) {
-			float val = strcmp(dot, ".weight") == 0 ? 1.0f : 0.0f;
-			for (size_t k = 0; k < t->n; k++)
-				v[k] = val;
-			continue;
-		}
-		/* fan_in: product of all but the first dim of the weight; a bias uses its weight's. */
-		int64_t fan_in;
-		if (strcmp(dot, ".weight") == 0) {
-			fan_in = 1;
-			for (int d = 1; d < t->ndim; d++)
-				fan_in *= t->shape[d];
-		} else {
-			const model_tensor *w = &m->t[i - 1];
-			fan_in = 1;
-			for (int d = 1; d < w->ndim; d++)
-				fan_in *= w->shape[d];
-		}
-		double bound = 1.0 / sqrt((double)fan_in);
-		rng_t r;
-		rng_seed(&r, seed, 1000 + (uint64_t)i);
-		for (size_t k = 0; k < t->n; k++)
-			v[k] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
-	}
-	for (int i = 0; i < m->ns; i++) {
-		float val = strstr(m->st[i].name, "var") ? 1.0f : 0.0f;
-		for (size_t k = 0; k < m->st[i].n; k++)
-			m->stats[m->st[i].off + k] = val;
-	}
+	for (int i = 0; i < m->nt; i++)
+		init_tensor(m, &m->t[i], i, m->params + m->t[i].off, seed);
+	for (int i = 0; i < m->ns; i++)
+		init_tensor(m, &m->st[i], i, m->stats + m->st[i].off, seed);
 	m->step = m->total_steps = 0;
 }
 
@@ -274,29 +315,28 @@ void model_acts_free(model_acts *a)
 
 /* The running statistics each row group uses (groups <= 2): in training, the two domain sets
  * for the two halves of a per-domain model, else the one set for every group; in evaluation,
- * the set of m->eval_domain. */
-static void run_sets(const model *m, int groups, int train, const model_stats *set[2])
+ * the set of the domain evaluated. */
+static void run_sets(const model *m, int groups, int pass, const model_stats *set[2])
 {
-	int d = m->eval_domain == 1 ? 1 : 0;
-	set[0] = set[1] = train ? &m->s[0] : &m->s[d];
-	if (train && groups == 2 && m->domains == 2)
+	set[0] = set[1] = &m->s[pass == 1 ? 1 : 0];
+	if (pass == MODEL_TRAIN && groups == 2 && m->domains == 2)
 		set[1] = &m->s[1];
 }
 
 /* The per-group pointer arrays nn_batchnorm_forward and kern_bn_pool_relu_forward take. */
 #define RUN(f) ((float *const[2]){set[0]->f, set[1]->f})
 
-void model_features_forward(model *m, model_acts *a, int B, int groups, int train,
+void model_features_forward(model *m, model_acts *a, int B, int groups, int pass,
                             uint64_t drop_seed, uint64_t step)
 {
 	model_params *p = &m->p;
 	const model_stats *set[2], *s;
-	run_sets(m, groups, train, set);
+	run_sets(m, groups, pass, set);
 	s = set[0];
 	kern_block L[2];
 	kern_saved sv[2] = {saved(a, 0), saved(a, 1)};
 	blocks(m, L);
-	if (!train) {
+	if (pass != MODEL_TRAIN) {
 		const float *l1[6] = {p->c1w, p->c1b, p->bn1g, p->bn1b, s->bn1m, s->bn1v};
 		const float *l2[6] = {p->c2w, p->c2b, p->bn2g, p->bn2b, s->bn2m, s->bn2v};
 		kern_features_eval(L, a->feat, a->r1, sv, a->x, l1, l2, B, a->ws1, a->ws2);
@@ -346,11 +386,12 @@ static void fc_bn_relu_backward(float *din, float *dw, float *db, float *dg, flo
 	nn_linear_backward(din, dw, db, dlin, in, w, B, I, MODEL_HIDDEN);
 }
 
-void model_label_forward(model *m, model_acts *a, int B, int groups, int train)
+void model_label_forward(model *m, model_acts *a, int B, int groups, int pass)
 {
 	model_params *p = &m->p;
 	const model_stats *set[2];
-	run_sets(m, groups, train, set);
+	run_sets(m, groups, pass, set);
+	int train = pass == MODEL_TRAIN;
 	fc_bn_relu_forward(a->l1, a->ln1, a->lr1, a->lbm1, a->lbr1, a->feat, p->l1w, p->l1b, p->lbn1g,
 	                   p->lbn1b, RUN(lbn1m), RUN(lbn1v), B, m->F, m->bn, groups, train);
 	fc_bn_relu_forward(a->l2, a->ln2, a->lr2, a->lbm2, a->lbr2, a->lr1, p->l2w, p->l2b, p->lbn2g,
@@ -358,11 +399,12 @@ void model_label_forward(model *m, model_acts *a, int B, int groups, int train)
 	nn_linear_forward(a->logits, a->lr2, p->l3w, p->l3b, B, MODEL_HIDDEN, MODEL_CLASSES);
 }
 
-void model_domain_forward(model *m, model_acts *a, int B, int groups, int train)
+void model_domain_forward(model *m, model_acts *a, int B, int groups, int pass)
 {
 	model_params *p = &m->p;
 	const model_stats *set[2];
-	run_sets(m, groups, train, set);
+	run_sets(m, groups, pass, set);
+	int train = pass == MODEL_TRAIN;
 	/* the GRL is the identity forward: the domain head reads a->feat directly */
 	fc_bn_relu_forward(a->d1, a->dn1, a->dr1, a->dbm1, a->dbr1, a->feat, p->d1w, p->d1b, p->dbn1g,
 	                   p->dbn1b, RUN(dbn1m), RUN(dbn1v), B, m->F, m->bn, groups, train);
@@ -442,18 +484,18 @@ int model_layer_parse(const char *s)
 const float *model_infer(model *m, model_acts *a, const uint8_t *img, int B, int C, int domain,
                          int layer, int *D)
 {
-	m->eval_domain = domain;
+	int pass = domain == 1 ? 1 : 0;   /* evaluation, of this domain's running statistics */
 	nn_input_from_u8(a->x, img, B, m->H, m->W, C);
-	model_features_forward(m, a, B, 1, 0, 0, 0);
+	model_features_forward(m, a, B, 1, pass, 0, 0);
 	*D = model_layer_dim(m, layer);
 	switch (layer) {
 	case MODEL_LAYER_FEATURES:
 		return a->feat;
 	case MODEL_LAYER_DOMAIN_HIDDEN:
-		model_domain_forward(m, a, B, 1, 0);
+		model_domain_forward(m, a, B, 1, pass);
 		return a->dr1;
 	default:
-		model_label_forward(m, a, B, 1, 0);
+		model_label_forward(m, a, B, 1, pass);
 		return layer == MODEL_LAYER_LOGITS ? a->logits : a->lr2;
 	}
 }
@@ -472,11 +514,12 @@ static int write_tensors(FILE *f, const model_tensor *t, int n, const float *blo
 
 int model_write(FILE *f, const model *m, int kind, int64_t step, int64_t total)
 {
-	int64_t hdr[MODEL_HDR_LEN] = {MODEL_MAGIC, MODEL_VERSION, kind, m->arch, m->H, m->W, 3, m->F,
-	                              MODEL_CLASSES, m->nt, m->ns, step, total,
-	                              m->domains == 2 ? 2 : 0, 0, 0};
+	model_header h = {.magic = MODEL_MAGIC, .version = MODEL_VERSION, .kind = kind,
+	                  .arch = m->arch, .H = m->H, .W = m->W, .C = 3, .F = m->F,
+	                  .classes = MODEL_CLASSES, .nparams = m->nt, .nstats = m->ns, .step = step,
+	                  .total = total, .stat_sets = m->domains == 2 ? 2 : 0};
 	int64_t shape[1] = {MODEL_HDR_LEN};
-	int rc = npy_write_array(f, NPY_I64, 1, shape, hdr);
+	int rc = npy_write_array(f, NPY_I64, 1, shape, &h);
 	if (rc < 0)
 		return rc;
 	rc = write_tensors(f, m->t, m->nt, m->params);
@@ -534,40 +577,40 @@ int model_read(FILE *f, const char *name, model *m, int *kind)
 		return err_set(DN_EFORMAT, "%s: not a model: %s", name, want);
 	if (h.dtype != NPY_I64 || h.ndim != 1 || h.shape[0] != MODEL_HDR_LEN)
 		return err_set(DN_EFORMAT, "%s: not a model: %s", name, want);
-	int64_t hdr[MODEL_HDR_LEN];
-	rc = npy_read_data(f, name, &h, hdr, MODEL_HDR_LEN);
+	model_header hd;
+	rc = npy_read_data(f, name, &h, &hd, MODEL_HDR_LEN);
 	if (rc < 0)
 		return err_set(DN_EFORMAT, "%s: truncated model header: %s", name, want);
-	if (hdr[0] != MODEL_MAGIC)
+	if (hd.magic != MODEL_MAGIC)
 		return err_set(DN_EFORMAT, "%s: not a model: %s", name, want);
-	if (hdr[1] != MODEL_VERSION)
+	if (hd.version != MODEL_VERSION)
 		return err_set(DN_EFORMAT, "%s: model format version %lld, expected %d", name,
-		               (long long)hdr[1], MODEL_VERSION);
-	if ((hdr[2] != MODEL_KIND_MODEL && hdr[2] != MODEL_KIND_CHECKPOINT) ||
-	    (hdr[3] != MODEL_ARCH_SEED && hdr[3] != MODEL_ARCH_PAPER) || hdr[4] < 16 || hdr[4] > 1024 ||
-	    hdr[5] < 16 || hdr[5] > 1024 || hdr[6] != 3 || (hdr[13] != 0 && hdr[13] != 2) ||
-	    (hdr[13] == 2 && hdr[3] != MODEL_ARCH_SEED))
+		               (long long)hd.version, MODEL_VERSION);
+	if ((hd.kind != MODEL_KIND_MODEL && hd.kind != MODEL_KIND_CHECKPOINT) ||
+	    (hd.arch != MODEL_ARCH_SEED && hd.arch != MODEL_ARCH_PAPER) || hd.H < 16 || hd.H > 1024 ||
+	    hd.W < 16 || hd.W > 1024 || hd.C != 3 || (hd.stat_sets != 0 && hd.stat_sets != 2) ||
+	    (hd.stat_sets == 2 && hd.arch != MODEL_ARCH_SEED))
 		return err_set(DN_EFORMAT, "%s: corrupt model header (kind %lld, arch %lld, %lldx%lldx%lld, "
-		               "statistics sets %lld)", name, (long long)hdr[2], (long long)hdr[3],
-		               (long long)hdr[4], (long long)hdr[5], (long long)hdr[6], (long long)hdr[13]);
-	rc = model_init(m, (int)hdr[3], (int)hdr[4], (int)hdr[5], hdr[13] == 2 ? 2 : 1);
+		               "statistics sets %lld)", name, (long long)hd.kind, (long long)hd.arch,
+		               (long long)hd.H, (long long)hd.W, (long long)hd.C, (long long)hd.stat_sets);
+	rc = model_init(m, (int)hd.arch, (int)hd.H, (int)hd.W, hd.stat_sets == 2 ? 2 : 1);
 	if (rc < 0)
 		return err_set(DN_EFORMAT, "%s: corrupt model header: %s", name, err_msg());
-	if (hdr[7] != m->F || hdr[8] != MODEL_CLASSES || hdr[9] != m->nt || hdr[10] != m->ns) {
+	if (hd.F != m->F || hd.classes != MODEL_CLASSES || hd.nparams != m->nt || hd.nstats != m->ns) {
 		model_free(m);
 		return err_set(DN_EFORMAT, "%s: corrupt model header (feature size %lld, %lld parameter "
 		               "and %lld statistics arrays; expected %d, %d and %d)", name,
-		               (long long)hdr[7], (long long)hdr[9], (long long)hdr[10], m->F, m->nt,
+		               (long long)hd.F, (long long)hd.nparams, (long long)hd.nstats, m->F, m->nt,
 		               m->ns);
 	}
-	m->step = hdr[11];
-	m->total_steps = hdr[12];
+	m->step = hd.step;
+	m->total_steps = hd.total;
 	if ((rc = read_tensors(f, name, m->t, m->nt, m->params)) < 0 ||
 	    (rc = read_tensors(f, name, m->st, m->ns, m->stats)) < 0) {
 		model_free(m);
 		return rc;
 	}
 	if (kind)
-		*kind = (int)hdr[2];
+		*kind = (int)hd.kind;
 	return 0;
 }

@@ -12,9 +12,9 @@
  * gradient are the same (up to ties) at a quarter of the cost.
  *
  * The file format (man/dann-model.5) is a tensor stream: an int64 (16,) header, then every
- * parameter (float32, in the order of man/dann-model.5), then the BatchNorm running
- * statistics (header[13] = 2: a second, target set follows the first); a training checkpoint
- * adds the momentum buffers and the training state. */
+ * parameter (float32, in the order of the table in model.c), then the BatchNorm running
+ * statistics (with two sets, the target's follow the source's); a training checkpoint adds
+ * the momentum buffers and the training state (train.h). */
 #ifndef DN_MODEL_H
 #define DN_MODEL_H
 
@@ -35,6 +35,17 @@ enum { MODEL_LAYER_FEATURES = 0, MODEL_LAYER_LABEL_HIDDEN, MODEL_LAYER_LOGITS,
 #define MODEL_C1 32
 #define MODEL_C2 48
 #define MODEL_KS 5
+
+/* The header of the file: int64 (MODEL_HDR_LEN,), these fields in this order (dann-model(5)). */
+typedef struct {
+	int64_t magic, version, kind, arch;
+	int64_t H, W, C, F, classes;
+	int64_t nparams, nstats;     /* parameter and statistics arrays that follow */
+	int64_t step, total;         /* training steps done, and of the whole run */
+	int64_t stat_sets;           /* 2: running statistics per domain; 0: one set */
+	int64_t zero[2];
+} model_header;
+_Static_assert(sizeof(model_header) == MODEL_HDR_LEN * sizeof(int64_t), "header layout");
 
 /* Views into one parameter-shaped block (parameters, gradients or momentum). */
 typedef struct {
@@ -58,11 +69,19 @@ typedef struct {
 	float *dbn1m, *dbn1v;                    /* (100) each */
 } model_stats;
 
+/* How a tensor starts (PyTorch's defaults): WEIGHT uniform in +-1/sqrt(fan_in), fan_in the
+ * product of all but its first dimension; BIAS the same with its weight's fan_in; ONE, ZERO. */
+enum { MODEL_INIT_WEIGHT, MODEL_INIT_BIAS, MODEL_INIT_ONE, MODEL_INIT_ZERO };
+
+/* One tensor of the file (from the table in model.c). */
 typedef struct {
 	const char *name;
 	int ndim;
 	int64_t shape[4];
 	size_t off, n;     /* offset and length in floats in its block */
+	size_t view;       /* offsetof its view in model_params (parameters) or model_stats */
+	int init;          /* MODEL_INIT_* */
+	int set;           /* statistics: the set it belongs to (0 source, 1 target) */
 } model_tensor;
 
 typedef struct {
@@ -77,7 +96,6 @@ typedef struct {
 	float *stats;      /* nstats floats */
 	model_params p;
 	model_stats s[2];  /* the sets of domain 0 (source) and 1 (target); equal when domains = 1 */
-	int eval_domain;   /* the set evaluation-mode forward passes use (model_infer sets it) */
 	int64_t step, total_steps;  /* from the file header (0 for a fresh model) */
 } model;
 
@@ -115,14 +133,17 @@ void model_views(const model *m, model_params *v, float *block);
 int model_acts_alloc(model_acts *a, const model *m, int B);
 void model_acts_free(model_acts *a);
 
-/* Forward passes.  The caller fills a->x (nn_input_from_u8).  train: BN batch statistics over
- * `groups` equal row groups (and running statistics updated: group g's domain set when the
- * model keeps two and groups = 2, else the one set once per group), dropout masks from
- * (drop_seed, step); otherwise the running statistics of m->eval_domain and no dropout. */
-void model_features_forward(model *m, model_acts *a, int B, int groups, int train,
+/* Forward passes.  The caller fills a->x (nn_input_from_u8).  `pass` is MODEL_TRAIN: BN batch
+ * statistics over `groups` equal row groups (and running statistics updated: group g's domain
+ * set when the model keeps two and groups = 2, else the one set once per group), dropout
+ * masks from (drop_seed, step); or, in evaluation, the domain whose running statistics BN
+ * uses (0 source, 1 target; the same with one set), no dropout (groups, drop_seed and step
+ * unused). */
+enum { MODEL_TRAIN = -1 };
+void model_features_forward(model *m, model_acts *a, int B, int groups, int pass,
                             uint64_t drop_seed, uint64_t step);
-void model_label_forward(model *m, model_acts *a, int B, int groups, int train);
-void model_domain_forward(model *m, model_acts *a, int B, int groups, int train);
+void model_label_forward(model *m, model_acts *a, int B, int groups, int pass);
+void model_domain_forward(model *m, model_acts *a, int B, int groups, int pass);
 /* Backward passes, adding into the gradient views g and the activation gradients ga.
  * model_domain_backward applies the gradient reversal: ga->feat += -lambda * d(domain)/d(feat). */
 void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,

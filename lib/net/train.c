@@ -2,14 +2,13 @@
 #include "net/train.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "net/nn.h"
 #include "base/rng.h"
-
-#define STATE_LEN 40
 
 void train_opts_default(train_opts *o)
 {
@@ -158,15 +157,16 @@ int train_step(trainer *t)
 		           bs);
 	}
 	memset(t->grads, 0, t->m.nparams * sizeof(float));
-	/* ~29 MB for a batch of 64+64: zeroed by all threads (perf) */
+	/* ~29 MB for a batch of 64+64: zeroed by all threads, not left a serial part of each step */
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < 64; c++) {
 		size_t lo = t->ga.nzero * (size_t)c / 64, hi = t->ga.nzero * (size_t)(c + 1) / 64;
 		memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
 	}
 	/* forward */
-	model_features_forward(&t->m, &t->a, t->B, t->groups, 1, t->drop_seed, (uint64_t)step);
-	model_label_forward(&t->m, &t->a, bs, 1, 1);
+	model_features_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN, t->drop_seed,
+	                       (uint64_t)step);
+	model_label_forward(&t->m, &t->a, bs, 1, MODEL_TRAIN);
 	int ok = 0;
 	double label_loss = nn_softmax_ce_forward(t->a.probs, t->a.logits, t->ylab, bs, MODEL_CLASSES,
 	                                          &ok);
@@ -178,7 +178,7 @@ int train_step(trainer *t)
 	t->sum_label += label_loss;
 	/* backward, domain head first (its gradient reaches the features through the GRL) */
 	if (dann) {
-		model_domain_forward(&t->m, &t->a, t->B, t->groups, 1);
+		model_domain_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN);
 		int ok0 = 0, ok1 = 0;
 		double d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
 		double d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
@@ -241,18 +241,18 @@ int train_check_finite(const trainer *t)
 	return rc;
 }
 
-void train_take_row(trainer *t, train_row *r)
+void train_take_row(trainer *t, double row[MET_NCOL])
 {
 	int dann = t->o.mode == TRAIN_DANN;
-	r->step = t->step;
-	r->epoch = (double)t->step / (double)t->steps_per_epoch;
-	r->lr = t->lr;
-	r->lambda = dann ? t->lambda : NAN;
-	r->label_loss = t->n_steps ? t->sum_label / t->n_steps : NAN;
-	r->source_acc = t->src_n ? (double)t->src_ok / t->src_n : NAN;
-	r->domain_loss = dann && t->n_steps ? t->sum_domain / t->n_steps : NAN;
-	r->domain_acc = dann && t->dom_n ? (double)t->dom_ok / t->dom_n : NAN;
-	r->target_acc = NAN;
+	row[MET_STEP] = (double)t->step;
+	row[MET_EPOCH] = (double)t->step / (double)t->steps_per_epoch;
+	row[MET_LR] = t->lr;
+	row[MET_LAMBDA] = dann ? t->lambda : NAN;
+	row[MET_LABEL_LOSS] = t->n_steps ? t->sum_label / t->n_steps : NAN;
+	row[MET_SOURCE_ACC] = t->src_n ? (double)t->src_ok / t->src_n : NAN;
+	row[MET_DOMAIN_LOSS] = dann && t->n_steps ? t->sum_domain / t->n_steps : NAN;
+	row[MET_DOMAIN_ACC] = dann && t->dom_n ? (double)t->dom_ok / t->dom_n : NAN;
+	row[MET_TARGET_ACC] = NAN;
 	t->sum_label = t->sum_domain = 0;
 	t->n_steps = t->src_ok = t->src_n = t->dom_ok = t->dom_n = 0;
 }
@@ -274,57 +274,89 @@ int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, 
 
 /* --- checkpoints -------------------------------------------------------------------------- */
 
-static int64_t dbits(double x)
+/* The training state a checkpoint ends with: int64 (TRAIN_STATE_LEN,), these fields in this
+ * order (dann-model(5)); a float64 (.f) is stored as its bit pattern. */
+typedef union { int64_t i; double f; } slot;
+typedef struct {
+	slot format;                     /* CHECKPOINT_FORMAT */
+	/* what a resumed run must repeat: its options and data */
+	slot bn_split, lambda_const_on;  /* lambda_const_on: 1 when lambda_const >= 0 */
+	slot lambda_const;               /* .f, 0 when off */
+	slot total, seed, epochs, batch, mode, n_source, n_target;
+	slot lr, alpha, beta, gamma, momentum;   /* .f */
+	/* where it stands */
+	slot step;
+	slot sum_label, sum_domain;      /* .f: the accumulators since the last metrics row */
+	slot n_steps, src_ok, src_n, dom_ok, dom_n;
+	slot last_lr, last_lambda;       /* .f: of the last step, for the next metrics row */
+} train_state;
+#define TRAIN_STATE_LEN ((int)(sizeof(train_state) / sizeof(slot)))
+_Static_assert(sizeof(slot) == sizeof(int64_t), "a slot is one int64");
+_Static_assert(TRAIN_STATE_LEN == 26, "the state dann-model(5) describes");
+/* Format 1 (an int64 (40,) state and an int64 (2,) array after it, with slots for the tool)
+ * is refused by its length. */
+#define CHECKPOINT_FORMAT 2
+#define OLD_STATE_LEN 40
+
+/* The options and data of a run, as a checkpoint must hold them to be resumed by it, in the
+ * order they are checked; the message names the option. */
+static const struct {
+	size_t off;
+	const char *what;
+} must_match[] = {
+	{offsetof(train_state, bn_split), "--bn-stats"},
+	{offsetof(train_state, lambda_const_on), "--lambda-const"},
+	{offsetof(train_state, lambda_const), "--lambda-const"},
+	{offsetof(train_state, total), "total steps"},
+	{offsetof(train_state, seed), "seed"},
+	{offsetof(train_state, epochs), "epochs"},
+	{offsetof(train_state, batch), "batch"},
+	{offsetof(train_state, mode), "mode"},
+	{offsetof(train_state, n_source), "source size"},
+	{offsetof(train_state, n_target), "target size"},
+	{offsetof(train_state, lr), "lr"},
+	{offsetof(train_state, alpha), "alpha"},
+	{offsetof(train_state, beta), "beta"},
+	{offsetof(train_state, gamma), "gamma"},
+	{offsetof(train_state, momentum), "momentum"},
+};
+
+static const slot *slot_at(const train_state *s, size_t off)
 {
-	int64_t v;
-	memcpy(&v, &x, sizeof v);
-	return v;
+	return (const slot *)(const void *)((const char *)s + off);
 }
 
-static double bitsd(int64_t v)
+static train_state make_state(const trainer *t)
 {
-	double x;
-	memcpy(&x, &v, sizeof x);
-	return x;
-}
-
-/* The state array: what must match on resume, then the running state.
- *  0 step  1 total  2 seed  3 epochs  4 batch  5 mode  6 arch  7 n_source  8 n_target
- *  9..13 lr alpha beta gamma momentum (float64 bit patterns)  14 sum_label  15 sum_domain
- *  (float64 bits)  16 n_steps  17 src_ok  18 src_n  19 dom_ok  20 dom_n  21 H  22 W
- *  23..30 user[0..7]  31 bn_split  32 1 if lambda_const is used  33 lambda_const (float64 bits,
- *  0 when unused: a checkpoint from before the option reads as the schedule)  34..39 zero */
-static void make_state(const trainer *t, int64_t *s)
-{
-	memset(s, 0, sizeof(int64_t) * STATE_LEN);
-	s[0] = t->step;
-	s[1] = t->total;
-	s[2] = (int64_t)t->o.seed;
-	s[3] = t->o.epochs;
-	s[4] = t->o.batch;
-	s[5] = t->o.mode;
-	s[6] = t->o.arch;
-	s[7] = t->src->n;
-	s[8] = t->tgt ? t->tgt->n : 0;
-	s[9] = dbits(t->o.lr);
-	s[10] = dbits(t->o.alpha);
-	s[11] = dbits(t->o.beta);
-	s[12] = dbits(t->o.gamma);
-	s[13] = dbits(t->o.momentum);
-	s[14] = dbits(t->sum_label);
-	s[15] = dbits(t->sum_domain);
-	s[16] = t->n_steps;
-	s[17] = t->src_ok;
-	s[18] = t->src_n;
-	s[19] = t->dom_ok;
-	s[20] = t->dom_n;
-	s[21] = t->m.H;
-	s[22] = t->m.W;
-	s[31] = t->o.bn_split;
-	s[32] = t->o.lambda_const >= 0;
-	s[33] = t->o.lambda_const >= 0 ? dbits(t->o.lambda_const) : 0;
-	for (int i = 0; i < TRAIN_USER; i++)
-		s[23 + i] = t->user[i];
+	train_state s;
+	memset(&s, 0, sizeof s);
+	s.format.i = CHECKPOINT_FORMAT;
+	s.bn_split.i = t->o.bn_split;
+	s.lambda_const_on.i = t->o.lambda_const >= 0;
+	s.lambda_const.f = t->o.lambda_const >= 0 ? t->o.lambda_const : 0;
+	s.total.i = t->total;
+	s.seed.i = (int64_t)t->o.seed;
+	s.epochs.i = t->o.epochs;
+	s.batch.i = t->o.batch;
+	s.mode.i = t->o.mode;
+	s.n_source.i = t->src->n;
+	s.n_target.i = t->tgt ? t->tgt->n : 0;
+	s.lr.f = t->o.lr;
+	s.alpha.f = t->o.alpha;
+	s.beta.f = t->o.beta;
+	s.gamma.f = t->o.gamma;
+	s.momentum.f = t->o.momentum;
+	s.step.i = t->step;
+	s.sum_label.f = t->sum_label;
+	s.sum_domain.f = t->sum_domain;
+	s.n_steps.i = t->n_steps;
+	s.src_ok.i = t->src_ok;
+	s.src_n.i = t->src_n;
+	s.dom_ok.i = t->dom_ok;
+	s.dom_n.i = t->dom_n;
+	s.last_lr.f = t->lr;
+	s.last_lambda.f = t->lambda;
+	return s;
 }
 
 int train_save_checkpoint(FILE *f, const trainer *t)
@@ -334,15 +366,9 @@ int train_save_checkpoint(FILE *f, const trainer *t)
 		return rc;
 	if ((rc = model_write_block(f, &t->m, t->mom)) < 0)
 		return rc;
-	int64_t s[STATE_LEN], shape[1] = {STATE_LEN};
-	make_state(t, s);
-	rc = npy_write_array(f, NPY_I64, 1, shape, s);
-	if (rc < 0)
-		return rc;
-	/* lambda/lr of the last step for the next metrics row */
-	double last[2] = {t->lr, t->lambda};
-	int64_t lb[2] = {dbits(last[0]), dbits(last[1])}, sh2[1] = {2};
-	return npy_write_array(f, NPY_I64, 1, sh2, lb);
+	train_state s = make_state(t);
+	int64_t shape[1] = {TRAIN_STATE_LEN};
+	return npy_write_array(f, NPY_I64, 1, shape, &s);
 }
 
 int train_load_checkpoint(FILE *f, const char *name, trainer *t)
@@ -372,41 +398,36 @@ int train_load_checkpoint(FILE *f, const char *name, trainer *t)
 	if ((rc = model_read_block(f, name, &t->m, t->mom)) < 0)
 		return rc;
 	npy_header h;
-	int64_t s[STATE_LEN], want[STATE_LEN], lb[2];
-	if (npy_read_header(f, name, &h) < 0 || h.dtype != NPY_I64 || h.ndim != 1 ||
-	    h.shape[0] != STATE_LEN || npy_read_data(f, name, &h, s, STATE_LEN) < 0 ||
-	    npy_read_header(f, name, &h) < 0 || h.dtype != NPY_I64 || h.ndim != 1 ||
-	    h.shape[0] != 2 || npy_read_data(f, name, &h, lb, 2) < 0)
+	train_state s;
+	if (npy_read_header(f, name, &h) < 0 || h.dtype != NPY_I64 || h.ndim != 1)
 		return err_set(DN_EFORMAT, "%s: truncated checkpoint: expected the int64 (%d,) training "
-		               "state after the momentum buffers", name, STATE_LEN);
-	make_state(t, want);
-	static const char *what[] = {"", "total steps", "seed", "epochs", "batch", "mode", "arch",
-	                             "source size", "target size", "lr", "alpha", "beta", "gamma",
-	                             "momentum"};
-	if (s[31] != want[31])
-		return err_set(DN_EARG, "%s: checkpoint was made with another --bn-stats", name);
-	if (s[32] != want[32] || s[33] != want[33])
-		return err_set(DN_EARG, "%s: checkpoint was made with another --lambda-const", name);
-	for (int i = 1; i <= 13; i++)
-		if (s[i] != want[i])
+		               "state after the momentum buffers", name, TRAIN_STATE_LEN);
+	if (h.shape[0] == OLD_STATE_LEN)
+		return err_set(DN_EFORMAT, "%s: a checkpoint of an older dann-train (format 1), which this "
+		               "one cannot resume: train again", name);
+	if (h.shape[0] != TRAIN_STATE_LEN || npy_read_data(f, name, &h, &s, TRAIN_STATE_LEN) < 0)
+		return err_set(DN_EFORMAT, "%s: truncated checkpoint: expected the int64 (%d,) training "
+		               "state after the momentum buffers", name, TRAIN_STATE_LEN);
+	if (s.format.i != CHECKPOINT_FORMAT)
+		return err_set(DN_EFORMAT, "%s: checkpoint format %lld, expected %d", name,
+		               (long long)s.format.i, CHECKPOINT_FORMAT);
+	train_state want = make_state(t);
+	for (size_t i = 0; i < sizeof must_match / sizeof must_match[0]; i++)
+		if (slot_at(&s, must_match[i].off)->i != slot_at(&want, must_match[i].off)->i)
 			return err_set(DN_EARG, "%s: checkpoint was made with another %s; resume with the "
-			               "options and data of the interrupted run", name, what[i]);
-	if (s[0] < 0 || s[0] > s[1])
+			               "options and data of the interrupted run", name, must_match[i].what);
+	if (s.step.i < 0 || s.step.i > s.total.i)
 		return err_set(DN_EFORMAT, "%s: corrupt checkpoint (step %lld of %lld)", name,
-		               (long long)s[0], (long long)s[1]);
-	for (int i = 0; i < TRAIN_USER; i++)
-		if (s[23 + i] != t->user[i])
-			return err_set(DN_EARG, "%s: checkpoint was made with other logging/snapshot options",
-			               name);
-	t->step = s[0];
-	t->sum_label = bitsd(s[14]);
-	t->sum_domain = bitsd(s[15]);
-	t->n_steps = s[16];
-	t->src_ok = s[17];
-	t->src_n = s[18];
-	t->dom_ok = s[19];
-	t->dom_n = s[20];
-	t->lr = bitsd(lb[0]);
-	t->lambda = bitsd(lb[1]);
+		               (long long)s.step.i, (long long)s.total.i);
+	t->step = s.step.i;
+	t->sum_label = s.sum_label.f;
+	t->sum_domain = s.sum_domain.f;
+	t->n_steps = s.n_steps.i;
+	t->src_ok = s.src_ok.i;
+	t->src_n = s.src_n.i;
+	t->dom_ok = s.dom_ok.i;
+	t->dom_n = s.dom_n.i;
+	t->lr = s.last_lr.f;
+	t->lambda = s.last_lambda.f;
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "net/model.h"
+#include "stream/metrics.h"
 #include "stream/npy.h"
 
 enum { TRAIN_DANN = 0, TRAIN_SOURCE_ONLY = 1 };
@@ -43,15 +44,6 @@ typedef struct {
  * beta 0.75, gamma 10 (lambda_const -1: the schedule), momentum 0.9. */
 void train_opts_default(train_opts *o);
 
-/* One metrics row, averaged over the steps since the previous row. */
-typedef struct {
-	int64_t step;       /* steps done */
-	double epoch, lr, lambda;   /* epoch = step / steps_per_epoch; lr, lambda of the last step */
-	double label_loss, domain_loss, domain_acc, source_acc, target_acc;  /* NAN if not measured */
-} train_row;
-
-#define TRAIN_USER 8
-
 typedef struct {
 	train_opts o;
 	model m;
@@ -68,8 +60,7 @@ typedef struct {
 	/* accumulators since the last metrics row (part of a checkpoint) */
 	double sum_label, sum_domain;
 	int64_t n_steps, src_ok, src_n, dom_ok, dom_n;
-	double lr, lambda;
-	int64_t user[TRAIN_USER];            /* saved in checkpoints for the tool (e.g. log period) */
+	double lr, lambda;                   /* of the last step */
 } trainer;
 
 /* Validate the data (sizes equal, enough images), build and initialise the model, allocate
@@ -92,17 +83,22 @@ int train_step(trainer *t);
  * pass over the parameters: call it before writing a model and every few steps. */
 int train_check_finite(const trainer *t);
 
-/* Fill a row from the accumulators and reset them; target_acc = NAN. */
-void train_take_row(trainer *t, train_row *r);
+/* Fill a metrics row (dann-metrics(5), indexed by MET_*) from the accumulators, averaged over
+ * the steps since the previous row, and reset them: step = steps done, epoch = step /
+ * steps_per_epoch, lr and lambda of the last step; NAN where nothing was measured (target_acc
+ * always: the caller measures it). */
+void train_take_row(trainer *t, double row[MET_NCOL]);
 
 /* Accuracy of the current model (evaluation mode, the running statistics of `domain`: 0
  * source, 1 target) on the first `limit` images of d (all if limit <= 0).  Returns the number
  * correct; *n gets the number evaluated. */
 int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, int64_t *n);
 
-/* Checkpoint: the model (kind CHECKPOINT), the momentum buffers, then an int64 (40,) state
- * array (see man/dann-model.5).  train_load_checkpoint is called after train_init with the same
- * options and data; a checkpoint made with other options or data is an error. */
+/* Checkpoint: the model (kind CHECKPOINT), the momentum buffers, then the training state, an
+ * int64 array (see man/dann-model.5).  train_load_checkpoint is called after train_init with
+ * the same options and data; a checkpoint made with other options or data, or by an older
+ * version (format 1), is an error.  Both leave the stream after the state: a tool may keep a
+ * section of its own there. */
 int train_save_checkpoint(FILE *f, const trainer *t);
 int train_load_checkpoint(FILE *f, const char *name, trainer *t);
 

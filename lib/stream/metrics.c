@@ -1,4 +1,4 @@
-/* metrics.c - the metrics TSV reader (see metrics.h). */
+/* metrics.c - the metrics TSV writer and reader (see metrics.h). */
 #include "stream/metrics.h"
 
 #include <errno.h>
@@ -11,6 +11,36 @@
 const char *const metrics_col_names[MET_NCOL] = {
 	"step", "epoch", "lr", "lambda", "label_loss", "domain_loss", "domain_acc", "source_acc",
 	"target_acc"};
+
+void metrics_format(char *b, size_t n, double v)
+{
+	if (isnan(v))
+		snprintf(b, n, "nan");
+	else
+		snprintf(b, n, "%.9g", v);
+}
+
+int metrics_write_header(FILE *f)
+{
+	for (int c = 0; c < MET_NCOL; c++)
+		if (fprintf(f, "%s%c", metrics_col_names[c], c + 1 < MET_NCOL ? '\t' : '\n') < 0)
+			return err_set(DN_EIO, "write error: %s", strerror(errno));
+	return 0;
+}
+
+int metrics_write_row(FILE *f, const double row[MET_NCOL])
+{
+	for (int c = 0; c < MET_NCOL; c++) {
+		char v[32];
+		if (c == MET_STEP)
+			snprintf(v, sizeof v, "%lld", (long long)row[c]);
+		else
+			metrics_format(v, sizeof v, row[c]);
+		if (fprintf(f, "%s%c", v, c + 1 < MET_NCOL ? '\t' : '\n') < 0)
+			return err_set(DN_EIO, "write error: %s", strerror(errno));
+	}
+	return 0;
+}
 
 void metrics_free(metrics_log *m)
 {

@@ -344,6 +344,10 @@ int main(void)
 		/* shapes without tiles: the layers of nn.c (and the portable fused BatchNorm) */
 		train_case(4, 16, 8, 24, 1, 1, 2);
 		train_case(4, 10, 16, 16, 1, 1, 1);
+		/* odd maps (9x9): the pool drops the last row and column, as nn.c's; only the layers
+		 * one by one take them (and the direct convolutions) */
+		train_case(4, 13, 16, 16, 1, 1, 2);
+		train_case(3, 13, 16, 16, 0, 1, 1);
 		for (int bn = 0; bn < 2; bn++) {
 			eval_case(5, 28, bn);
 			eval_case(3, 32, bn);

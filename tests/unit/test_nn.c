@@ -2,6 +2,7 @@
  * differences, skip points at kinks, a cap on the points checked), plus whole-network checks
  * of the wiring and of the gradient reversal's sign and scale. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,10 +390,10 @@ static double net_loss(void *p)
 	struct net_ctx *c = p;
 	int B = c->B, h = B / 2;
 	nn_input_from_u8(c->a.x, c->img, B, c->m.H, c->m.W, 1);
-	model_features_forward(&c->m, &c->a, B, 2, 1, 9, 3);
-	model_label_forward(&c->m, &c->a, h, 1, 1);
+	model_features_forward(&c->m, &c->a, B, 2, MODEL_TRAIN, 9, 3);
+	model_label_forward(&c->m, &c->a, h, 1, MODEL_TRAIN);
 	double l = nn_softmax_ce_forward(c->a.probs, c->a.logits, c->y, h, 10, NULL);
-	model_domain_forward(&c->m, &c->a, B, 2, 1);
+	model_domain_forward(&c->m, &c->a, B, 2, MODEL_TRAIN);
 	l += nn_bce_forward(c->a.dz, 0, h, NULL) + nn_bce_forward(c->a.dz + h, 1, h, NULL);
 	return l;
 }
@@ -486,7 +487,7 @@ static void test_network(int arch)
 	}
 	CHECK_MSG(bad == 0, "GRL: %d conv1 gradients are not g_label - lambda g_domain", bad);
 	/* ... while the domain head's own gradient does not depend on lambda */
-	size_t d1 = c.m.t[arch ? 10 : 18].off;
+	size_t d1 = (size_t)(c.m.p.d1w - c.m.params);
 	CHECK_CLOSE(gh[d1 + 3], g0[d1 + 3], 1e-6);
 	free(g); free(g0); free(gh); free(c.img); free(c.y);
 	model_acts_free(&c.a);
@@ -549,7 +550,8 @@ static void test_model_file(void)
 	CHECK(r.s[1].bn2m[5] == 0.5f && r.s[0].bn2m[5] == 0.0f);
 	model_free(&r);
 	/* a header that says one set over the arrays of two is corrupt */
-	buf[128 + 13 * 8] = 0;   /* header[13] (the header array's data starts at byte 128) */
+	/* (the header array's data starts at byte 128) */
+	buf[128 + offsetof(model_header, stat_sets)] = 0;
 	f = fmemopen(buf, len, "rb");
 	CHECK_ERR(model_read(f, "mem", &r, NULL), "corrupt model header");
 	fclose(f);
@@ -560,6 +562,79 @@ static void test_model_file(void)
 	CHECK(model_init(&p, MODEL_ARCH_PAPER, 28, 28, 2) == 0 && p.domains == 1 && p.ns == 0);
 	model_free(&p);
 	model_free(&m);
+}
+
+/* --- the man page lists the parameter table -------------------------------------------------- */
+
+/* A tensor as the page writes it: its shape, F where the feature size stands. */
+static void shape_str(char *b, size_t n, const model *m, const model_tensor *t)
+{
+	size_t k = (size_t)snprintf(b, n, "(");
+	for (int d = 0; d < t->ndim && k < n; d++) {
+		if (t->shape[d] == m->F)
+			k += (size_t)snprintf(b + k, n - k, "F,");
+		else
+			k += (size_t)snprintf(b + k, n - k, "%lld,", (long long)t->shape[d]);
+	}
+	if (t->ndim > 1 && k > 1)
+		k--;   /* "(32,)" for one dimension, "(32,5,5,3)" otherwise */
+	if (k < n)
+		snprintf(b + k, n - k, ")");
+}
+
+/* man/dann-model.5's "Parameters" table, line by line ("a, b<TAB>(shape) each" for two
+ * arrays of one shape), against the library's table, for both architectures. */
+static void test_man_page(void)
+{
+	FILE *f = fopen("man/dann-model.5", "r");
+	CHECK_MSG(f != NULL, "man/dann-model.5: run the test from the source folder");
+	if (!f)
+		return;
+	char names[MODEL_MAX_TENSORS][64], shapes[MODEL_MAX_TENSORS][32], line[256];
+	int n = 0, state = 0;  /* 0 before the section, 1 before its table, 2 in it */
+	while (fgets(line, sizeof line, f) && state < 3) {
+		line[strcspn(line, "\n")] = 0;
+		if (state == 0 && !strcmp(line, ".SS Parameters"))
+			state = 1;
+		else if (state == 1 && !strcmp(line, ".TS"))
+			state = 2;
+		else if (state == 2 && !strcmp(line, ".TE"))
+			state = 3;
+		else if (state == 2 && strchr(line, '\t')) {
+			char *tab = strchr(line, '\t'), *shape = tab + 1;
+			*tab = 0;
+			shape[strcspn(shape, " ")] = 0;   /* drop " each" */
+			for (char *tok = strtok(line, ", "); tok && n < MODEL_MAX_TENSORS;
+			     tok = strtok(NULL, ", ")) {
+				snprintf(names[n], sizeof names[n], "%s", tok);
+				snprintf(shapes[n], sizeof shapes[n], "%s", shape);
+				n++;
+			}
+		}
+	}
+	fclose(f);
+	for (int arch = MODEL_ARCH_SEED; arch <= MODEL_ARCH_PAPER; arch++) {
+		model m;
+		CHECK(model_init(&m, arch, 28, 28, 1) == 0);
+		int k = 0;
+		for (int i = 0; i < n; i++) {
+			if (arch == MODEL_ARCH_PAPER && strstr(names[i], "bn"))
+				continue;   /* "BatchNorm entries only for arch 0" */
+			char want[32] = "(none)";
+			if (k < m.nt)
+				shape_str(want, sizeof want, &m, &m.t[k]);
+			CHECK_MSG(k < m.nt && !strcmp(names[i], m.t[k].name) && !strcmp(shapes[i], want),
+			          "dann-model(5) lists %s %s where the library has %s %s (arch %d, array %d)",
+			          names[i], shapes[i], k < m.nt ? m.t[k].name : "nothing", want, arch, k);
+			k++;
+		}
+		for (int i = 0; i < m.nt; i++)   /* a bias takes its bound from the weight before it */
+			CHECK(m.t[i].init != MODEL_INIT_BIAS ||
+			      (i > 0 && m.t[i - 1].init == MODEL_INIT_WEIGHT));
+		CHECK_MSG(k == m.nt, "dann-model(5) lists %d arrays, the library %d (arch %d)", k, m.nt,
+		          arch);
+		model_free(&m);
+	}
 }
 
 int main(void)
@@ -577,5 +652,6 @@ int main(void)
 	test_network(MODEL_ARCH_PAPER);
 	test_network(MODEL_ARCH_SEED);
 	test_model_file();
+	test_man_page();
 	return check_summary("test_nn");
 }

@@ -113,6 +113,31 @@ static void trainer_lambda(void)
 		train_free(&r);
 	}
 	fclose(f);
+	/* a checkpoint resumed continues exactly: the same parameters and metrics row as the run
+	 * never stopped */
+	f = tmpfile();
+	CHECK(f && train_save_checkpoint(f, &b) == 0);
+	rewind(f);
+	CHECK(run(&r, &src, &tgt, 0, -1, 0) == 0);
+	CHECK(train_load_checkpoint(f, "ckpt", &r) == 0 && r.step == 3);
+	CHECK(train_step(&r) == 0 && train_step(&b) == 0);
+	double rowr[MET_NCOL], rowb[MET_NCOL];
+	train_take_row(&r, rowr);
+	train_take_row(&b, rowb);
+	CHECK(memcmp(r.m.params, b.m.params, bytes) == 0 && memcmp(r.mom, b.mom, bytes) == 0);
+	CHECK(memcmp(rowr, rowb, sizeof rowr) == 0 && rowb[MET_STEP] == 4);
+	train_free(&r);
+	fclose(f);
+	/* format 1 (an int64 (40,) state) is refused by name */
+	f = tmpfile();
+	int64_t old[40] = {3}, shape[1] = {40};
+	CHECK(f && model_write(f, &a.m, MODEL_KIND_CHECKPOINT, 3, 10) == 0 &&
+	      model_write_block(f, &a.m, a.mom) == 0 && npy_write_array(f, NPY_I64, 1, shape, old) == 0);
+	rewind(f);
+	CHECK(run(&r, &src, &tgt, 10, 0.3, 0) == 0);
+	CHECK_ERR(train_load_checkpoint(f, "ckpt", &r), "older dann-train (format 1)");
+	train_free(&r);
+	fclose(f);
 	train_free(&a);
 	train_free(&b);
 	train_free(&c);
