@@ -4,7 +4,7 @@
 
 #include "draw/font.h"
 #include "fuzz.h"
-#include "draw/plot.h"
+#include "draw/raster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
