@@ -59,7 +59,7 @@ static void parse_options(int argc, char **argv, options *o)
 		case OPT_PAD: o->pad = optarg; break;
 		case OPT_TITLE: o->title = optarg; break;
 		case OPT_SIZE:
-			cli_parse_size("--size", optarg, 64, 8192, &o->w, &o->h);
+			cli_parse_size("--size", optarg, 300, 8192, &o->w, &o->h);  /* room for the panels */
 			o->size_set = 1;
 			break;
 		case 'q': o->quiet = 1; break;
@@ -80,17 +80,12 @@ static void parse_options(int argc, char **argv, options *o)
 	cli_check_out("-o", o->out);
 }
 
-/* "dir/name.tsv" -> "name": a log's default legend name. */
+/* plot_file_name, or out of memory. */
 static char *base_name(const char *path, const char *ext)
 {
-	const char *s = strrchr(path, '/');
-	s = s ? s + 1 : path;
-	char *b = strdup(s);
+	char *b = plot_file_name(path, ext);
 	if (!b)
 		cli_die("out of memory");
-	size_t n = strlen(b), e = strlen(ext);
-	if (n > e && strcmp(b + n - e, ext) == 0)
-		b[n - e] = '\0';
 	return b;
 }
 
@@ -156,8 +151,11 @@ int main(int argc, char **argv)
 	    plot_curves(&c, logs, (const char *const *)names, o.nfiles, title, o.pad ? &pad : NULL) < 0)
 		cli_die("%s", err_msg());
 	FILE *f = cli_open_out(o.out);
-	if (png_write(f, c.w, c.h, 3, c.px) < 0)
+	if (png_write(f, c.w, c.h, 3, c.px) < 0) {
+		if (ferror(f))
+			cli_write_failed_on(f);  /* a full disk or a closed pipe, said as every tool says it */
 		cli_die("%s: %s", o.out ? o.out : "stdout", err_msg());
+	}
 	cli_commit_out(f);
 	if (o.pad)
 		plot_pad_free(&pad);

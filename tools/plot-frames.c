@@ -156,17 +156,12 @@ static void parse_options(int argc, char **argv, options *o)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* "dir/name.npy" -> "name": a frame's default title. */
+/* plot_file_name, or out of memory. */
 static char *base_name(const char *path, const char *ext)
 {
-	const char *s = strrchr(path, '/');
-	s = s ? s + 1 : path;
-	char *b = strdup(s);
+	char *b = plot_file_name(path, ext);
 	if (!b)
 		cli_die("out of memory");
-	size_t n = strlen(b), e = strlen(ext);
-	if (n > e && strcmp(b + n - e, ext) == 0)
-		b[n - e] = '\0';
 	return b;
 }
 
@@ -305,8 +300,11 @@ static void write_sheet(const options *o, const plot_frames *m)
 	if (plot_frames_sheet(m, o->tw, o->th, o->sheet_cols, o->title, &c) < 0)
 		cli_die("%s", err_msg());
 	FILE *f = cli_open_out(o->sheet);
-	if (png_write(f, c.w, c.h, 3, c.px) < 0)
+	if (png_write(f, c.w, c.h, 3, c.px) < 0) {
+		if (ferror(f))
+			cli_write_failed_on(f);  /* a full disk, said as every tool says it */
 		cli_die("%s: %s", o->sheet, err_msg());
+	}
 	cli_commit_out(f);
 	plot_canvas_free(&c);
 }

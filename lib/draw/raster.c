@@ -517,3 +517,16 @@ int plot_read_lines(FILE *f, const char *name, char ***lines, int *n)
 	*n = cnt;
 	return 0;
 }
+
+char *plot_file_name(const char *path, const char *ext)
+{
+	const char *s = strrchr(path, '/');
+	s = s ? s + 1 : path;
+	char *b = strdup(s);
+	if (!b)
+		return NULL;
+	size_t n = strlen(b), e = strlen(ext);
+	if (n > e && strcmp(b + n - e, ext) == 0)
+		b[n - e] = '\0';
+	return b;
+}

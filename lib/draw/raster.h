@@ -113,5 +113,9 @@ void plot_frame_free(plot_frame *fr);
  * plot_free_lines. */
 int plot_read_lines(FILE *f, const char *name, char ***lines, int *n);
 void plot_free_lines(char **lines, int n);
+/* The name a figure gives a file by default (a frame's title, a log's legend entry): path
+ * without its folder and without the ending ext ("runs/dann.tsv", ".tsv" -> "dann");
+ * malloc'd, NULL if out of memory. */
+char *plot_file_name(const char *path, const char *ext);
 
 #endif

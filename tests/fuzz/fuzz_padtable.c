@@ -1,4 +1,4 @@
-/* fuzz_padtable - the PAD table reader (lib/draw/plot.c plot_pad_read), as plot-frames --curves
+/* fuzz_padtable - the PAD table reader (lib/draw/curves.c plot_pad_read), as plot-curves
  * --pad reads it, then the curves drawn with it. */
 #include <math.h>
 

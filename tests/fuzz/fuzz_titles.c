@@ -1,4 +1,4 @@
-/* fuzz_titles - the frame titles file of plot-frames --titles (plot_read_lines in lib/draw/plot.c),
+/* fuzz_titles - the frame titles file of plot-frames --titles (plot_read_lines in lib/draw/raster.c),
  * and the UTF-8 measuring the titles then go through. */
 #include <stdlib.h>
 
