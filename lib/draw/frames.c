@@ -12,6 +12,8 @@
 #include "draw/pngio.h"
 #include "draw/sheet.h"
 
+#define PAD PLOT_GAP
+
 int plot_frames_init(plot_frames *m, const plot_scatter *layout, const plot_key_frame *key,
                      int nkey, int tween, int64_t n, const int64_t *order)
 {
@@ -207,8 +209,6 @@ int plot_frames_gif(const plot_frames *m, FILE *f, const plot_frames_gif_opts *g
 
 /* ---- contact sheet ------------------------------------------------------------------------- */
 
-#define PAD PLOT_GAP
-
 int plot_frames_sheet(const plot_frames *m, int tw, int th, int cols, const char *title,
                       plot_canvas *out)
 {
@@ -232,7 +232,8 @@ int plot_frames_sheet(const plot_frames *m, int tw, int th, int cols, const char
 	double lim[4];
 	plot_limits_init(lim);
 	for (int i = 0; i < m->nkey; i++)
-		plot_limits_add(lim, m->key[i].pts, m->n, "frame"); /* checked when read */
+		if ((rc = plot_limits_add(lim, m->key[i].pts, m->n, "frame")) < 0)
+			return rc;
 	plot_scatter ps;
 	if ((rc = plot_scatter_prepare(&ps, &so, tw, th, lim)) < 0)
 		return rc;
