@@ -266,6 +266,8 @@ static int put_png(void *ctx, int t, const void *png, size_t len)
 
 static void write_pngs(const options *o, const plot_frames *m)
 {
+	/* made only now, once the frames are read and checked: a run that fails on its input
+	 * leaves no empty folder behind */
 	cli_make_dir(o->out_dir);
 	png_sink s = {o->out_dir, NULL, strlen(o->out_dir) + 32, {0}};
 	s.path = malloc(s.plen);
