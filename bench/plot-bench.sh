@@ -2,8 +2,8 @@
 # plot-bench.sh - plot-frames speed: frames per second at 800x600 with 2,000 points.
 # Target: at least 20 frames/s.  Usage: bench/plot-bench.sh [BIN_DIR]
 # Makes 10 key frames of 2,000 points with $PYTHON + numpy, then times
-#   PNG frames (-o, --tween 9: 91 frames), the GIF alone (91 frames), the contact sheet,
-#   the PNG frames with one thread, and the curves of a 10,000-row metrics log.
+#   PNG frames (-O, --tween 9: 91 frames), the GIF alone (91 frames), the contact sheet,
+#   the PNG frames with one thread, and plot-curves on a 10,000-row metrics log.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/bin}
@@ -51,10 +51,10 @@ run() {  # label frames command...
 		'BEGIN { t = b - a; printf "%-28s %4d frames %6.2f s wall %7.1f frames/s   %6.1f ms CPU/frame\n", l, n, t, n / t, 1000 * c / n }'
 }
 echo "plot-frames benchmark: 800x600, 2000 points, 10 key frames; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-run "PNG frames (--tween 9)" 91 "$BIN/plot-frames" -q --tween 9 -o "$W/png" "$W"/f*.npy
-run "PNG frames, class colours" 91 "$BIN/plot-frames" -q --color class --tween 9 -o "$W/pngc" "$W"/f*.npy
-run "PNG frames, 1 thread" 91 env OMP_NUM_THREADS=1 "$BIN/plot-frames" -q --tween 9 -o "$W/png1" "$W"/f*.npy
+run "PNG frames (--tween 9)" 91 "$BIN/plot-frames" -q --tween 9 -O "$W/png" "$W"/f*.npy
+run "PNG frames, class colours" 91 "$BIN/plot-frames" -q --color class --tween 9 -O "$W/pngc" "$W"/f*.npy
+run "PNG frames, 1 thread" 91 env OMP_NUM_THREADS=1 "$BIN/plot-frames" -q --tween 9 -O "$W/png1" "$W"/f*.npy
 run "GIF (--tween 9)" 91 "$BIN/plot-frames" -q --tween 9 --gif "$W/a.gif" "$W"/f*.npy
 run "contact sheet" 10 "$BIN/plot-frames" -q --sheet "$W/s.png" "$W"/f*.npy
-run "curves (10000-row log)" 1 "$BIN/plot-frames" -q --curves -o "$W/c.png" "$W/m.tsv"
+run "curves (10000-row log)" 1 "$BIN/plot-curves" -q -o "$W/c.png" "$W/m.tsv"
 echo "GIF size: $(wc -c <"$W/a.gif") bytes; frame PNG: $(wc -c <"$W/png/frame-0045.png") bytes"

@@ -134,11 +134,11 @@ $$($(1)_R)/titles.txt: $$($(1)_R)/dann.model
 $$($(1)_R)/alignment.gif: $$($(1)_R)/tsne/done $$($(1)_R)/titles.txt | $(BIN)/plot-frames
 	rm -rf $$($(1)_R)/frames
 	$(BIN)/plot-frames --titles $$($(1)_R)/titles.txt --tween $$($(2)_TWEEN) -q \
-		--gif $$@ --sheet $$($(1)_R)/sheet.png -o $$($(1)_R)/frames \
+		--gif $$@ --sheet $$($(1)_R)/sheet.png -O $$($(1)_R)/frames \
 		$$(sort $$(wildcard $$($(1)_R)/tsne/frame-*.npy))
 
-$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/pad.tsv | $(BIN)/plot-frames
-	$(BIN)/plot-frames --curves --names source-only,DANN --pad $$($(1)_R)/pad.tsv \
+$$($(1)_R)/curves.png: $$($(1)_R)/source-only.model $$($(1)_R)/dann.model $$($(1)_R)/pad.tsv | $(BIN)/plot-curves
+	$(BIN)/plot-curves --names source-only,DANN --pad $$($(1)_R)/pad.tsv \
 		$$($(1)_R)/source-only.tsv $$($(1)_R)/dann.tsv -q -o $$@
 
 # Accuracy of each model on the source (MNIST) and target (MNIST-M) test splits.

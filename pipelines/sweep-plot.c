@@ -1,5 +1,5 @@
 /* sweep-plot - the figure of a sweep (pipelines/sweep.mk): target accuracy against the swept
- * option, one PNG per recipe, drawn with the project's plotting library (lib/draw/plot.h).
+ * option, one PNG per recipe, drawn with the project's plotting library (lib/draw/raster.h).
  *
  *   sweep-plot [--recipe R] [--x COLUMN] [--y COLUMN] [--title T] [--size WxH] -o FILE.png
  *              RESULTS.tsv
@@ -20,7 +20,7 @@
 #include "base/cli.h"
 #include "base/err.h"
 #include "draw/font.h"
-#include "draw/plot.h"
+#include "draw/raster.h"
 #include "draw/pngio.h"
 
 #define MAXCOL 64

@@ -36,7 +36,7 @@ $$($(1)_R)/place/titles.txt:
 $$($(1)_R)/placed.png: $$($(1)_R)/place/source-only-both.npy $$($(1)_R)/place/dann-both.npy $$($(1)_R)/place/titles.txt | $(BIN)/plot-frames
 	rm -rf $$($(1)_R)/placed
 	$(BIN)/plot-frames --titles $$(word 3,$$^) --title "MNIST-M test digits placed into the t-SNE map of the MNIST test features" \
-		--sheet-cols 2 --thumb 600x450 -q -o $$($(1)_R)/placed --gif $$($(1)_R)/place/placed.gif \
+		--sheet-cols 2 --thumb 600x450 -q -O $$($(1)_R)/placed --gif $$($(1)_R)/place/placed.gif \
 		--sheet $$@ $$(word 1,$$^) $$(word 2,$$^)
 endef
 

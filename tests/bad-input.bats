@@ -54,4 +54,5 @@ run_cases() {
 @test "bad input: dann-embed" { run_cases dann-embed; }
 @test "bad input: tsne" { run_cases tsne; }
 @test "bad input: plot-frames" { run_cases plot-frames; }
+@test "bad input: plot-curves" { run_cases plot-curves; }
 @test "bad input: dann-report" { run_cases dann-report; }

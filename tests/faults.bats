@@ -67,6 +67,7 @@ killed() {
 @test "dann-embed: a full disk is exit 1 with a message" { full_disk dann-embed; }
 @test "tsne: a full disk is exit 1 with a message" { full_disk tsne; }
 @test "plot-frames: a full disk is exit 1 with a message" { full_disk plot-frames; }
+@test "plot-curves: a full disk is exit 1 with a message" { full_disk plot-curves; }
 @test "domain-distance: a full disk is exit 1 with a message" { full_disk domain-distance; }
 @test "dann-report: a full disk is exit 1 with a message" { full_disk dann-report; }
 @test "tensor-cat: a closed pipe is quiet" { closed_pipe tensor-cat; }
@@ -83,6 +84,7 @@ killed() {
 @test "dann-embed: SIGKILL never leaves a partial file under the final name" { killed dann-embed; }
 @test "tsne: SIGKILL never leaves a partial file under the final name" { killed tsne; }
 @test "plot-frames: SIGKILL never leaves a partial file under the final name" { killed plot-frames; }
+@test "plot-curves: SIGKILL never leaves a partial file under the final name" { killed plot-curves; }
 @test "domain-distance: SIGKILL never leaves a partial file under the final name" { killed domain-distance; }
 @test "dann-report: SIGKILL never leaves a partial file under the final name" { killed dann-report; }
 
@@ -129,8 +131,7 @@ killed() {
 		"dann-train --source '$IN/ok_gray.npy' --mode source-only --steps 2 --batch 8 --threads 1 -q --log /dev/full -o '$T/m.model'")
 	[ -x "$BIN_ABS/mnistm-gen" ] && cmds+=("mnistm-gen -q --sheet /dev/full -o '$T/m.npy' '$IN/ok_gray.npy'")
 	[ -x "$BIN_ABS/plot-frames" ] && cmds+=(
-		"plot-frames -q --size 200x150 --sheet /dev/full '$IN/ok_pts.npy'"
-		"plot-frames --curves -q -o /dev/full '$IN/ok.tsv'")
+		"plot-frames -q --size 200x150 --sheet /dev/full '$IN/ok_pts.npy'")
 	[ -x "$BIN_ABS/dann-embed" ] && cmds+=("dann-embed -m '$IN/m28.model' --threads 1 --accuracy '$IN/ok_gray.npy' > /dev/full")
 	[ "${#cmds[@]}" -gt 0 ] || skip "no tool with secondary outputs built"
 	local c tool
@@ -174,6 +175,7 @@ through() {
 @test "dann-embed: -o through a symlink or /dev/stdout writes through" { through dann-embed; }
 @test "tsne: -o through a symlink or /dev/stdout writes through" { through tsne; }
 @test "plot-frames: --gif through a symlink writes through" { through plot-frames; }
+@test "plot-curves: -o through a symlink or /dev/stdout writes through" { through plot-curves; }
 
 # dann-train SIGINT/SIGTERM -> checkpoint -> --resume byte-identical: tests/dann-train.bats.
 

@@ -4,7 +4,7 @@ bats_require_minimum_version 1.5.0
 load helper
 load report-fixture
 
-PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames domain-distance dann-report"
+PIPE_TOOLS="mnist-fetch mnistm-gen dann-train dann-embed tsne plot-frames plot-curves domain-distance dann-report"
 have_tools() { for t in $PIPE_TOOLS; do [ -f "$ROOT/tools/$t.c" ] || return 1; done; }
 
 setup_file() {
@@ -109,6 +109,6 @@ print([(r["model"], r["layer"], r["step"], r["pad"]) for r in rows], file=sys.st
 	run make --no-print-directory demo SHARED="$SHARED"
 	[ "$status" -eq 0 ]
 	# no stage ran: make prints no tool command, and no file changed
-	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames|domain-distance|dann-report) ' <<<"$output"
+	! grep -qE 'bin/(mnist-fetch|mnistm-gen|dann-train|dann-embed|tsne|plot-frames|plot-curves|domain-distance|dann-report) ' <<<"$output"
 	[ "$(find runs/demo -type f -newer runs/demo/results.md | wc -l)" -eq "$before" ]
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# plot-frames: PNG frames, pixels, GIF animation, contact sheet, curves, bad input.
+# plot-frames: PNG frames, pixels, GIF animation, contact sheet, bad input.
 bats_require_minimum_version 1.5.0
 load helper
 
@@ -190,44 +190,35 @@ with open(sys.argv[1], 'wb') as f:
 
 img() { "$PYTHON" -c "import sys; sys.path.insert(0, '$T'); from img import *; $1" "${@:2}"; }
 
-metrics_tsv() {  # a small hand-made dann-train log with nan gaps
-	printf 'step\tepoch\tlr\tlambda\tlabel_loss\tdomain_loss\tdomain_acc\tsource_acc\ttarget_acc\n' >"$1"
-	printf '0\t0\t0.01\t0\t2.30\t0.69\t0.50\t0.10\t0.10\n' >>"$1"
-	printf '100\t0\t0.008\t0.46\t1.20\t0.66\t0.61\tnan\tnan\n' >>"$1"
-	printf '200\t1\t0.006\t0.76\t0.60\t0.68\t0.55\t0.90\t0.60\n' >>"$1"
-	printf '300\t1\t0.005\t0.91\t0.40\tnan\tnan\tnan\tnan\n' >>"$1"
-	printf '400\t2\t0.004\t0.96\t0.30\t0.69\t0.51\t0.97\t0.75\n' >>"$1"
-}
-
 @test "--help prints usage on stdout, exit 0; unknown option is exit 2" {
 	run --separate-stderr plot-frames --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == usage:* ]]
-	[[ "$output" == *"--tween"* && "$output" == *"--curves"* ]]
+	[[ "$output" == *"--tween"* && "$output" == *"--output-dir"* ]]
 	run --separate-stderr plot-frames --no-such-option
 	assert_fails_cleanly 2 plot-frames "option"
-	run --separate-stderr plot-frames --tween x -o "$T/o" a.npy
+	run --separate-stderr plot-frames --tween x -O "$T/o" a.npy
 	assert_fails_cleanly 2 plot-frames "tween"
-	run --separate-stderr plot-frames --color rainbow -o "$T/o" a.npy
+	run --separate-stderr plot-frames --color rainbow -O "$T/o" a.npy
 	assert_fails_cleanly 2 plot-frames "color"
 }
 
 @test "frames are valid PNGs with the IHDR size asked, default 800x600" {
 	clusters "$T/a.npy" 0 200
 	clusters "$T/b.npy" 3 200
-	run --separate-stderr plot-frames -q -o "$T/out" "$T/a.npy" "$T/b.npy"
+	run --separate-stderr plot-frames -q -O "$T/out" "$T/a.npy" "$T/b.npy"
 	[ "$status" -eq 0 ]
 	[ -f "$T/out/frame-0000.png" ] && [ -f "$T/out/frame-0001.png" ]
 	[ ! -e "$T/out/frame-0002.png" ]
 	[ "$(img 'print(*png_size(sys.argv[1]))' "$T/out/frame-0001.png")" = "800 600 8 2" ]
-	run --separate-stderr plot-frames -q --size 320x240 --color class -o "$T/small" "$T/a.npy"
+	run --separate-stderr plot-frames -q --size 320x240 --color class -O "$T/small" "$T/a.npy"
 	[ "$status" -eq 0 ]
 	[ "$(img 'print(*png_size(sys.argv[1]))' "$T/small/frame-0000.png")" = "320 240 8 2" ]
 }
 
 @test "a single source point draws blue at its place; the background stays white" {
 	frame "$T/one.npy" '[[5.0, -3.0]]' '[4]' '[0]'
-	plot-frames -q --bare --alpha 1 --radius 4 --size 120x90 -o "$T/o" "$T/one.npy"
+	plot-frames -q --bare --alpha 1 --radius 4 --size 120x90 -O "$T/o" "$T/one.npy"
 	img '
 a = png_read(sys.argv[1]); h, w, _ = a.shape
 # One point: it sits at the centre of the plot area, which --bare makes the whole image.
@@ -246,7 +237,7 @@ assert len(edge) > 0 and np.all(edge[:, 2] > edge[:, 0])
 
 @test "source left/above is blue, target right/below is red; default markers are translucent" {
 	frame "$T/two.npy" '[[-1, 1], [1, -1]]' '[0, 0]' '[0, 1]'
-	plot-frames -q --bare --radius 5 --size 200x200 -o "$T/o" "$T/two.npy"
+	plot-frames -q --bare --radius 5 --size 200x200 -O "$T/o" "$T/two.npy"
 	img '
 a = png_read(sys.argv[1]); h, w, _ = a.shape
 nonwhite = ~np.all(a == 255, axis=2)
@@ -268,7 +259,7 @@ assert c[0] > 60 and c[2] > 178, c
 	clusters "$T/b.npy" 2 300
 	clusters "$T/c.npy" 3 300
 	run --separate-stderr plot-frames -q --tween 3 --delay 7 --last-delay 222 --size 240x180 \
-		--gif "$T/anim.gif" -o "$T/out" "$T/a.npy" "$T/b.npy" "$T/c.npy"
+		--gif "$T/anim.gif" -O "$T/out" "$T/a.npy" "$T/b.npy" "$T/c.npy"
 	[ "$status" -eq 0 ]
 	img '
 w, h, n, delays, loop = gif_info(sys.argv[1])
@@ -305,16 +296,16 @@ for i in (0, 1, 5, 8):
 	clusters "$T/a.npy" 0 400
 	clusters "$T/b.npy" 3 400
 	for r in 1 2; do
-		plot-frames -q --tween 1 -o "$T/o$r" --gif "$T/a$r.gif" --sheet "$T/s$r.png" "$T/a.npy" "$T/b.npy"
+		plot-frames -q --tween 1 -O "$T/o$r" --gif "$T/a$r.gif" --sheet "$T/s$r.png" "$T/a.npy" "$T/b.npy"
 	done
-	OMP_NUM_THREADS=1 plot-frames -q --tween 1 -o "$T/o1t" "$T/a.npy" "$T/b.npy"
+	OMP_NUM_THREADS=1 plot-frames -q --tween 1 -O "$T/o1t" "$T/a.npy" "$T/b.npy"
 	for f in frame-0000.png frame-0001.png frame-0002.png; do
 		cmp "$T/o1/$f" "$T/o2/$f"
 		cmp "$T/o1/$f" "$T/o1t/$f"   # the thread count does not matter
 	done
 	cmp "$T/a1.gif" "$T/a2.gif"
 	cmp "$T/s1.png" "$T/s2.png"
-	plot-frames -q --seed 99 -o "$T/o3" "$T/a.npy"
+	plot-frames -q --seed 99 -O "$T/o3" "$T/a.npy"
 	! cmp -s "$T/o1/frame-0000.png" "$T/o3/frame-0000.png"
 }
 
@@ -322,14 +313,14 @@ for i in (0, 1, 5, 8):
 	clusters "$T/a.npy" 0 100
 	clusters "$T/b.npy" 1 100
 	printf 'step 0 · λ 0.00\nstep 4200 · λ 0.87 · target accuracy 91.3%%\n' >"$T/titles.txt"
-	plot-frames -q --titles "$T/titles.txt" -o "$T/t" "$T/a.npy" "$T/b.npy"
-	plot-frames -q --title "other" -o "$T/u" "$T/a.npy" "$T/b.npy"
+	plot-frames -q --titles "$T/titles.txt" -O "$T/t" "$T/a.npy" "$T/b.npy"
+	plot-frames -q --title "other" -O "$T/u" "$T/a.npy" "$T/b.npy"
 	! cmp -s "$T/t/frame-0001.png" "$T/u/frame-0001.png"
 	# the title band holds dark text pixels
 	img 'a = png_read(sys.argv[1]); band = a[8:32, :, :]; assert (band.max(axis=2) < 80).sum() > 100' \
 		"$T/t/frame-0001.png"
 	printf 'only one\n' >"$T/short.txt"
-	run --separate-stderr plot-frames -q --titles "$T/short.txt" -o "$T/v" "$T/a.npy" "$T/b.npy"
+	run --separate-stderr plot-frames -q --titles "$T/short.txt" -O "$T/v" "$T/a.npy" "$T/b.npy"
 	assert_fails_cleanly 1 plot-frames "1 title lines for 2 frames"
 }
 
@@ -345,66 +336,36 @@ for i in (0, 1, 5, 8):
 	clusters "$T/a.npy" 0 50
 	clusters "$T/b.npy" 3 50
 	cat "$T/a.npy" "$T/b.npy" >"$T/both.npy"
-	plot-frames -q -o "$T/o" - <"$T/both.npy"
+	plot-frames -q -O "$T/o" - <"$T/both.npy"
 	[ -f "$T/o/frame-0001.png" ] && [ ! -e "$T/o/frame-0002.png" ]
-}
-
-@test "curves from a small hand-made TSV, nan gaps skipped; several logs overlaid" {
-	metrics_tsv "$T/m.tsv"
-	run --separate-stderr plot-frames --curves -q -o "$T/c.png" "$T/m.tsv"
-	[ "$status" -eq 0 ]
-	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c.png")" = "800 900" ]
-	plot-frames --curves -q --size 400x420 -o "$T/small.png" "$T/m.tsv"
-	img '
-a = png_read(sys.argv[1])
-blue = (np.abs(a - np.array([0, 114, 178])).sum(axis=2) < 30)
-red = (np.abs(a - np.array([213, 94, 0])).sum(axis=2) < 30)
-h = a.shape[0]
-# each of the three panels (thirds of the height) has both of its line colours
-for p in range(3):
-    s = slice(p * h // 3, (p + 1) * h // 3)
-    assert blue[s].sum() > 100 and red[s].sum() > 60, (p, blue[s].sum(), red[s].sum())
-' "$T/small.png"
-	# a source-only log: domain columns and lambda all nan
-	awk -F'\t' 'BEGIN{OFS="\t"} NR>1{$4="nan";$6="nan";$7="nan"} {print}' "$T/m.tsv" >"$T/so.tsv"
-	plot-frames --curves -q --size 900x700 --names "DANN,source only" -o "$T/c2.png" "$T/m.tsv" "$T/so.tsv"
-	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c2.png")" = "900 700" ]
-	! cmp -s "$T/c.png" "$T/c2.png"
-	plot-frames --curves -q -o "$T/c3.png" "$T/m.tsv"
-	cmp "$T/c.png" "$T/c3.png"
-	# a diverged loss (inf) is skipped like nan; CRLF line ends are fine
-	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$5="inf"} {printf "%s\r\n", $0}' "$T/m.tsv" >"$T/inf.tsv"
-	run --separate-stderr plot-frames --curves -q -o "$T/c4.png" "$T/inf.tsv"
-	[ "$status" -eq 0 ] && [ -z "$stderr" ]
-	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c4.png")" = "800 900" ]
 }
 
 @test "bad input: frames with different N" {
 	clusters "$T/a.npy" 0 100
 	clusters "$T/b.npy" 0 120
-	run --separate-stderr plot-frames -o "$T/o" "$T/a.npy" "$T/b.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/a.npy" "$T/b.npy"
 	assert_fails_cleanly 1 plot-frames "120 points, but the first frame has 100"
 	[ ! -e "$T/o/frame-0000.png" ]
 }
 
 @test "bad input: a NaN point, an infinite point, labels/domains out of range, wrong dtype" {
 	frame "$T/nan.npy" '[[0, 0], [np.nan, 1], [2, 2]]' '[0, 1, 2]' '[0, 1, 0]'
-	run --separate-stderr plot-frames -o "$T/o" "$T/nan.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/nan.npy"
 	assert_fails_cleanly 1 plot-frames "point 1 is not finite"
 	frame "$T/inf.npy" '[[0, 0], [1, np.inf]]' '[0, 1]' '[0, 1]'
-	run --separate-stderr plot-frames -o "$T/o" "$T/inf.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/inf.npy"
 	assert_fails_cleanly 1 plot-frames "point 1 is not finite"
 	frame "$T/lab.npy" '[[0, 0], [1, 1]]' '[0, 12]' '[0, 1]'
-	run --separate-stderr plot-frames -o "$T/o" "$T/lab.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/lab.npy"
 	assert_fails_cleanly 1 plot-frames "label 12"
 	frame "$T/dom.npy" '[[0, 0], [1, 1]]' '[0, 1]' '[0, 2]'
-	run --separate-stderr plot-frames -o "$T/o" "$T/dom.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/dom.npy"
 	assert_fails_cleanly 1 plot-frames "domain 2"
 	py 'f = open(sys.argv[1], "wb"); np.save(f, np.zeros((3, 2), "<f8")); np.save(f, np.zeros(3, "u1")); np.save(f, np.zeros(3, "u1"))' "$T/f64.npy"
-	run --separate-stderr plot-frames -o "$T/o" "$T/f64.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/f64.npy"
 	[ "$status" -eq 1 ]
 	py 'f = open(sys.argv[1], "wb"); np.save(f, np.zeros((3, 3), "<f4")); np.save(f, np.zeros(3, "u1")); np.save(f, np.zeros(3, "u1"))' "$T/n3.npy"
-	run --separate-stderr plot-frames -o "$T/o" "$T/n3.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/n3.npy"
 	assert_fails_cleanly 1 plot-frames "points"
 	[ ! -e "$T/o/frame-0000.png" ]
 }
@@ -412,119 +373,56 @@ for p in range(3):
 @test "bad input: truncated frames, a missing file" {
 	clusters "$T/a.npy" 0 100
 	head -c 1000 "$T/a.npy" >"$T/cut.npy"
-	run --separate-stderr plot-frames -o "$T/o" "$T/cut.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/cut.npy"
 	assert_fails_cleanly 1 plot-frames "cut.npy"
 	py 'f = open(sys.argv[1], "wb"); np.save(f, np.zeros((3, 2), "<f4")); np.save(f, np.zeros(3, "u1"))' "$T/nodom.npy"
-	run --separate-stderr plot-frames -o "$T/o" "$T/nodom.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/nodom.npy"
 	assert_fails_cleanly 1 plot-frames "domains"
-	run --separate-stderr plot-frames -o "$T/o" "$T/missing.npy"
+	run --separate-stderr plot-frames -O "$T/o" "$T/missing.npy"
 	assert_fails_cleanly 1 plot-frames "missing.npy"
 }
 
-@test "bad input: unreadable metrics TSVs" {
-	metrics_tsv "$T/m.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/nope.tsv"
-	assert_fails_cleanly 1 plot-frames "nope.tsv"
-	head -c 3000 /dev/urandom >"$T/bin.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/bin.tsv"
-	assert_fails_cleanly 1 plot-frames "bin.tsv"
-	printf 'a\tb\n1\t2\n' >"$T/hdr.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/hdr.tsv"
-	assert_fails_cleanly 1 plot-frames "no 'step' column"
-	sed '3s/0.008/zero/' "$T/m.tsv" >"$T/field.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/field.tsv"
-	assert_fails_cleanly 1 plot-frames "line 3: lr 'zero' is not a number"
-	sed '4s/\t0.76//' "$T/m.tsv" >"$T/short.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/short.tsv"
-	assert_fails_cleanly 1 plot-frames "line 4: 8 fields, the header has 9"
-	awk -F'\t' 'BEGIN{OFS="\t"} NR==3{$1="nan"} {print}' "$T/m.tsv" >"$T/step.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/step.tsv"
-	assert_fails_cleanly 1 plot-frames "line 3: step is nan"
-	head -1 "$T/m.tsv" >"$T/empty.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/empty.tsv"
-	assert_fails_cleanly 1 plot-frames "no data rows"
-	: >"$T/zero.tsv"
-	run --separate-stderr plot-frames --curves -o "$T/c.png" "$T/zero.tsv"
-	assert_fails_cleanly 1 plot-frames "empty"
-	[ ! -e "$T/c.png" ]
-}
-
-@test "bad output: unwritable folder, sheet, GIF and curves paths; nothing half-written" {
+@test "bad output: unwritable folder, sheet and GIF paths; nothing half-written" {
 	clusters "$T/a.npy" 0 50
-	metrics_tsv "$T/m.tsv"
 	: >"$T/file"
-	run --separate-stderr plot-frames -o "$T/file/sub" "$T/a.npy"
+	run --separate-stderr plot-frames -O "$T/file/sub" "$T/a.npy"
 	assert_fails_cleanly 1 plot-frames "file/sub"
-	# an output file that cannot be created is a usage error, before any drawing (issue 16)
+	# an output file that cannot be created is a usage error, before any drawing
 	run --separate-stderr plot-frames --gif "$T/file/x.gif" "$T/a.npy"
 	assert_fails_cleanly 2 plot-frames "x.gif: cannot create"
 	run --separate-stderr plot-frames --sheet "$T/nodir/x.png" "$T/a.npy"
 	assert_fails_cleanly 2 plot-frames "x.png: cannot create"
-	run --separate-stderr plot-frames --curves -o "$T/nodir/c.png" "$T/m.tsv"
-	assert_fails_cleanly 2 plot-frames "c.png: cannot create"
 	[ -z "$(ls "$T/nodir" 2>/dev/null)" ]
 	# a full disk
 	run --separate-stderr plot-frames --gif /dev/full "$T/a.npy"
 	assert_fails_cleanly 1 plot-frames "No space left|[Ww]rite"
 	run --separate-stderr plot-frames --sheet /dev/full "$T/a.npy"
 	assert_fails_cleanly 1 plot-frames "[Ww]rite"
-	run --separate-stderr plot-frames --curves -o /dev/full "$T/m.tsv"
-	assert_fails_cleanly 1 plot-frames "[Ww]rite"
 }
 
-@test "usage errors: no operands, no output, curves without -o" {
+@test "usage errors: no operands, no output; -o and --curves point to the new spellings" {
 	clusters "$T/a.npy" 0 50
 	run --separate-stderr plot-frames "$T/a.npy"
 	assert_fails_cleanly 2 plot-frames "nothing to write"
-	run --separate-stderr plot-frames -o "$T/o"
+	run --separate-stderr plot-frames -O "$T/o"
 	assert_fails_cleanly 2 plot-frames "operand"
+	run --separate-stderr plot-frames -o "$T/o" "$T/a.npy"
+	assert_fails_cleanly 2 plot-frames "-O DIR"
+	[ ! -e "$T/o" ]
 	run --separate-stderr plot-frames --curves "$T/a.npy"
-	assert_fails_cleanly 2 plot-frames "-o"
-	run --separate-stderr plot-frames --size 10x10 -o "$T/o" "$T/a.npy"
+	assert_fails_cleanly 2 plot-frames "plot-curves"
+	# the folder is made with its parents, only once the frames are read and checked
+	run --separate-stderr plot-frames -q --output-dir "$T/new/sub" "$T/a.npy"
+	[ "$status" -eq 0 ] && [ -f "$T/new/sub/frame-0000.png" ]
+	frame "$T/bad.npy" '[[0, 0], [np.nan, 1]]' '[0, 1]' '[0, 1]'
+	run --separate-stderr plot-frames -O "$T/never" "$T/bad.npy"
+	assert_fails_cleanly 1 plot-frames "not finite"
+	[ ! -e "$T/never" ]
+	run --separate-stderr plot-frames --size 10x10 -O "$T/o" "$T/a.npy"
 	assert_fails_cleanly 2 plot-frames "size"
 }
 
-@test "curves --pad: a fourth panel with each log's PAD, the reference level; bad PAD tables" {
-	metrics_tsv "$T/m.tsv"
-	awk -F'\t' 'BEGIN{OFS="\t"} NR>1{$4="nan";$6="nan";$7="nan"} {print}' "$T/m.tsv" >"$T/so.tsv"
-	printf 'model\tsnapshot\tstep\tpad\n' >"$T/pad.tsv"
-	printf 'DANN\t0\t0\t1.9\nDANN\t1\t200\t1.0\nDANN\t2\t400\t0.4\n' >>"$T/pad.tsv"
-	printf 'source only\t0\t0\t1.95\nsource only\t1\t200\t1.99\nsource only\t2\t400\t2\n' >>"$T/pad.tsv"
-	printf 'raw pixels\t-\t-\t1.5\n' >>"$T/pad.tsv"
-	plot-frames --curves -q --names "DANN,source only" --pad "$T/pad.tsv" -o "$T/c.png" "$T/m.tsv" "$T/so.tsv"
-	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c.png")" = "800 1150" ]
-	# the last quarter holds both logs' colours (DANN's PAD and domain accuracy, source-only's
-	# PAD); without the reference row the picture differs (the dotted level and its label)
-	img '
-a = png_read(sys.argv[1])
-h = a.shape[0]
-s = a[3 * h // 4:]
-blue = (np.abs(s - np.array([0, 114, 178])).sum(axis=2) < 30).sum()
-red = (np.abs(s - np.array([213, 94, 0])).sum(axis=2) < 30).sum()
-assert blue > 300 and red > 300, (blue, red)
-' "$T/c.png"
-	grep -v '^raw pixels' "$T/pad.tsv" >"$T/noref.tsv"
-	plot-frames --curves -q --names "DANN,source only" --pad "$T/noref.tsv" -o "$T/c2.png" "$T/m.tsv" "$T/so.tsv"
-	! cmp -s "$T/c.png" "$T/c2.png"
-	plot-frames --curves -q --names "DANN,source only" -o "$T/c3.png" "$T/m.tsv" "$T/so.tsv"
-	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c3.png")" = "800 900" ]
-	# bad tables: exit 1, one line, no PNG
-	local c
-	for c in "model\tstep\n:columns model, step and pad" "model\tstep\tpad\nX\t0\t1\n:model 'X' is none" \
-		"model\tstep\tpad\nDANN\t0\tnan\n:pad 'nan' is not a finite number" \
-		"model\tstep\tpad\nDANN\tten\t1\n:step 'ten' is not a finite number" \
-		"model\tstep\tpad\nDANN\t0\n:line 2: 2 fields, the header has 3" \
-		"model\tstep\tpad\tpad\n:column 'pad' twice" "model\tstep\tpad\na\t-\t1\nb\t-\t1\n:second reference"; do
-		printf "${c%%:*}" >"$T/bad.tsv"
-		run --separate-stderr plot-frames --curves -q --names "DANN,source only" --pad "$T/bad.tsv" -o "$T/b.png" "$T/m.tsv" "$T/so.tsv"
-		assert_fails_cleanly 1 plot-frames "${c#*:}"
-		[ ! -e "$T/b.png" ]
-	done
-	run --separate-stderr plot-frames --pad "$T/pad.tsv" -o "$T/o" "$T/m.tsv"
-	assert_fails_cleanly 2 plot-frames "--pad goes with --curves"
-}
-
-# Issue 16: extreme but finite coordinates (up to float's +-3.4e38, spans that overflow float,
+# Extreme but finite coordinates (up to float's +-3.4e38, spans that overflow float,
 # tiny ones) are drawn: two points at opposite corners of the plot area, short tick labels.
 @test "extreme but finite coordinates are drawn, in frames, tweens and the GIF" {
 	local case n=0
@@ -532,10 +430,10 @@ assert blue > 300 and red > 300, (blue, red)
 		'[[-1e38, 0], [-1e38, 1e-30]]' '[[1e-45, 0], [0, 1e-45]]' '[[1e20, -1e20], [-1e20, 1e20]]'; do
 		n=$((n + 1))
 		frame "$T/x$n.npy" "$case" '[1, 2]' '[0, 1]'
-		run --separate-stderr plot-frames -q --size 320x240 --alpha 1 --radius 5 -o "$T/f$n" "$T/x$n.npy"
+		run --separate-stderr plot-frames -q --size 320x240 --alpha 1 --radius 5 -O "$T/f$n" "$T/x$n.npy"
 		[ "$status" -eq 0 ] || { echo "$case: $stderr"; false; }
 		# --bare: no legend, so the blue and red pixels are the points themselves
-		run --separate-stderr plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 -o "$T/f$n" "$T/x$n.npy"
+		run --separate-stderr plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 -O "$T/f$n" "$T/x$n.npy"
 		[ "$status" -eq 0 ] || { echo "$case: $stderr"; false; }
 		img '
 a = png_read(sys.argv[1])
@@ -550,7 +448,7 @@ assert blue.sum() + red.sum() > 40 or (blue.sum() > 20 and red.sum() > 0), (sys.
 @test "points whose difference overflows float tween without losing a point" {
 	frame "$T/a.npy" '[[-3.4e38, 0], [3.4e38, 0]]' '[1, 2]' '[0, 1]'
 	frame "$T/b.npy" '[[3.4e38, 0], [-3.4e38, 0]]' '[1, 2]' '[0, 1]'
-	plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 --tween 1 -o "$T/o" "$T/a.npy" "$T/b.npy"
+	plot-frames -q --bare --size 320x240 --alpha 1 --radius 5 --tween 1 -O "$T/o" "$T/a.npy" "$T/b.npy"
 	# the tween halfway: both points meet in the middle, both still drawn (Inf would drop them)
 	img '
 a = png_read(sys.argv[1])

@@ -14,6 +14,7 @@
 #include "data/mnistm.h"
 #include "stream/npy.h"
 #include "draw/pngio.h"
+#include "draw/sheet.h"
 
 static void usage(FILE *f)
 {
@@ -183,8 +184,8 @@ int main(int argc, char **argv)
 	int64_t nsheet = sheet ? (sheet_count < n ? sheet_count : n) : 0;
 	if (sheet && nsheet == 0)
 		cli_die("--sheet: %s has no images to show", name);
-	int sw, sh;
-	if (sheet && mnistm_sheet_dims(nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &sw, &sh) < 0)
+	plot_sheet grid;
+	if (sheet && plot_sheet_images_layout(&grid, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale) < 0)
 		cli_die("--sheet: %s", err_msg());
 	size_t img_bytes = (size_t)cfg.out_h * (size_t)cfg.out_w * 3;
 	uint8_t *sheet_imgs = nsheet ? malloc((size_t)nsheet * img_bytes) : NULL;
@@ -207,8 +208,8 @@ int main(int argc, char **argv)
 		cli_info("%lld images of %dx%dx3 in %.2f s", (long long)n, cfg.out_h, cfg.out_w, cli_now() - t0);
 
 	if (sheet) {
-		uint8_t *pix;
-		if (mnistm_sheet(sheet_imgs, nsheet, cfg.out_h, cfg.out_w, 0, sheet_scale, &pix, &sw, &sh) < 0)
+		plot_canvas pix;
+		if (plot_sheet_images(&grid, sheet_imgs, sheet_scale, &pix) < 0)
 			cli_die("--sheet: %s", err_msg());
 		/* Flush the dataset before the sheet is renamed into place, so that a full disk
 		 * stops the run before either file appears. */
@@ -216,11 +217,11 @@ int main(int argc, char **argv)
 		if (fflush(o) != 0 || ferror(o))
 			cli_write_failed();
 		FILE *sf = cli_open_out_text(sheet);
-		if (png_write(sf, sw, sh, 3, pix) < 0)
+		if (png_write(sf, pix.w, pix.h, 3, pix.px) < 0)
 			cli_die("%s: %s", sheet, err_msg());
 		cli_commit_out(sf);
 		cli_commit_out(o);
-		free(pix);
+		plot_canvas_free(&pix);
 	} else {
 		cli_commit_out(o);
 	}

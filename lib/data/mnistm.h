@@ -108,12 +108,4 @@ typedef struct {
 
 int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io);
 
-/* Contact sheet: `count` images (count, h, w, 3) in a grid of `cols` columns (0: about square),
- * each scaled by `scale` (nearest neighbour), separated by a 2-pixel grey gutter.  Returns a
- * malloc'd (sh, sw, 3) image; *sw, *sh receive its size. */
-int mnistm_sheet(const uint8_t *images, int64_t count, int h, int w, int cols, int scale,
-                 uint8_t **sheet, int *sw, int *sh);
-/* The size mnistm_sheet() would give, or DN_EARG if it is empty or too large (> 65535). */
-int mnistm_sheet_dims(int64_t count, int h, int w, int cols, int scale, int *sw, int *sh);
-
 #endif

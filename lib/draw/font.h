@@ -2,7 +2,7 @@
  *
  * Three fixed-width fonts cover ASCII, Latin-1, Greek (λ, μ, ...) and a few symbols
  * (·, –, −, ≤, ≥, arrows).  A code point a font lacks is drawn as '?'.  Text is drawn by
- * lib/draw/plot.h plot_text(); this module only holds the glyphs. */
+ * lib/draw/raster.h plot_text(); this module only holds the glyphs. */
 #ifndef DN_FONT_H
 #define DN_FONT_H
 

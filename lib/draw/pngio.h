@@ -1,4 +1,4 @@
-/* pngio.h - write 8-bit PNG images with libpng (used by mnistm-gen --sheet and plot-frames). */
+/* pngio.h - write 8-bit PNG images with libpng (the contact sheets, the frames, the curves). */
 #ifndef DN_PNGIO_H
 #define DN_PNGIO_H
 

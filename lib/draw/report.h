@@ -15,7 +15,8 @@
 #include <stdio.h>
 
 #include "stream/metrics.h"
-#include "draw/plot.h"
+#include "draw/curves.h"
+#include "draw/scatter.h"
 
 #define REPORT_MAX_LOGS 4
 #define REPORT_MAX_FRAMES 1000

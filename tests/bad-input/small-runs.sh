@@ -17,6 +17,7 @@ run_cmd() {
 	dann-embed) echo "dann-embed -m '$IN/m28.model' --threads 1 -q -o '$out' '$IN/ok_big.npy'" ;;
 	tsne) echo "tsne -q -j 1 -p 5 -n 200 -o '$out' '$IN/ok_emb.npy'" ;;
 	plot-frames) echo "plot-frames -q --size 320x240 --tween 3 --gif '$out' '$IN/ok_pts.npy' '$IN/ok_pts.npy'" ;;
+	plot-curves) echo "plot-curves -q -o '$out' '$IN/ok.tsv'" ;;
 	domain-distance) echo "domain-distance -q -o '$out' '$IN/ok_emb.npy' '$IN/ok_emb.npy'" ;;
 	dann-report) echo "dann-report -q --images '$IN/rep_images.npy' --predictions '$IN/rep_pred.npy' -o '$out' '$IN/ok_pts.npy'" ;;
 	*) return 1 ;;
@@ -32,6 +33,7 @@ fail_cmd() {
 	dann-embed) echo "dann-embed -m '$IN/m_trunc.model' --threads 1 -q -o '$IN/never.npy' '$IN/ok_gray.npy'" ;;
 	tsne) echo "tsne -q -j 1 -p 5 -o '$IN/never.npy' '$IN/emb_nan.npy'" ;;
 	plot-frames) echo "plot-frames -q --size 200x150 --gif '$IN/never.gif' '$IN/ok_pts.npy' '$IN/pts_nan.npy'" ;;
+	plot-curves) echo "plot-curves -q -o '$IN/never.png' '$IN/ok.tsv' '$IN/bad_number.tsv'" ;;
 	domain-distance) echo "domain-distance -q -o '$IN/never.tsv' '$IN/ok_emb.npy' '$IN/emb_nan.npy'" ;;
 	dann-report) echo "dann-report -q -o '$IN/never.html' '$IN/ok_pts.npy' '$IN/pts_nan.npy'" ;;
 	*) return 1 ;;

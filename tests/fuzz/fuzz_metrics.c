@@ -1,4 +1,4 @@
-/* fuzz_metrics - dann-train's metrics TSV reader (lib/stream/metrics.c), as plot-frames --curves
+/* fuzz_metrics - dann-train's metrics TSV reader (lib/stream/metrics.c), as plot-curves
  * reads it. */
 #include <math.h>
 

@@ -1,9 +1,9 @@
-/* fuzz_padtable - the PAD table reader (lib/draw/plot.c plot_pad_read), as plot-frames --curves
+/* fuzz_padtable - the PAD table reader (lib/draw/curves.c plot_pad_read), as plot-curves
  * --pad reads it, then the curves drawn with it. */
 #include <math.h>
 
 #include "fuzz.h"
-#include "draw/plot.h"
+#include "draw/curves.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

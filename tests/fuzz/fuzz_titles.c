@@ -1,10 +1,10 @@
-/* fuzz_titles - the frame titles file of plot-frames --titles (plot_read_lines in lib/draw/plot.c),
+/* fuzz_titles - the frame titles file of plot-frames --titles (plot_read_lines in lib/draw/raster.c),
  * and the UTF-8 measuring the titles then go through. */
 #include <stdlib.h>
 
 #include "draw/font.h"
 #include "fuzz.h"
-#include "draw/plot.h"
+#include "draw/raster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

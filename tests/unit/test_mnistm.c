@@ -1,4 +1,4 @@
-/* test_mnistm.c - the MNIST-M recipes' exact contracts, resizing, sheets, photo decoding. */
+/* test_mnistm.c - the MNIST-M recipes' exact contracts, resizing, photo decoding. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -212,26 +212,6 @@ static void test_split_independence(void)
 	free(a);
 	free(b);
 	free(sc);
-}
-
-static void test_sheet(void)
-{
-	uint8_t imgs[3 * 2 * 2 * 3];
-	for (int i = 0; i < 3; i++)
-		memset(imgs + i * 12, 10 * (i + 1), 12);
-	uint8_t *s;
-	int w, h;
-	CHECK(mnistm_sheet(imgs, 3, 2, 2, 0, 2, &s, &w, &h) == 0);
-	CHECK(w == 14 && h == 14); /* 2 columns of 4-pixel tiles, 2-pixel gutters */
-	if (w == 14 && h == 14) {
-		CHECK(s[(2 * 14 + 2) * 3] == 10);   /* image 0 at (2,2) */
-		CHECK(s[(2 * 14 + 8) * 3] == 20);   /* image 1 at (8,2) */
-		CHECK(s[(11 * 14 + 5) * 3] == 30);  /* image 2 at (2..5, 8..11) */
-		CHECK(s[(0 * 14 + 0) * 3] == 96);   /* gutter */
-		CHECK(s[(11 * 14 + 11) * 3] == 96); /* empty cell */
-	}
-	free(s);
-	CHECK_ERR(mnistm_sheet(imgs, 0, 2, 2, 0, 1, &s, &w, &h), "no images");
 }
 
 /* PNG variants png_write() does not make: palette, 16-bit RGB, gray+alpha, interlaced. */
@@ -455,7 +435,6 @@ int main(void)
 	test_resize();
 	test_bsds_contract();
 	test_split_independence();
-	test_sheet();
 	test_imgload();
 	test_png_variants();
 	test_bg_load();
