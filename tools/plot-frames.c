@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "draw/gifout.h"
 #include "stream/metrics.h"
+#include "stream/layout.h"
 #include "stream/npy.h"
 #include "draw/plot.h"
 #include "draw/pngio.h"
@@ -127,8 +128,8 @@ static frame *read_frames(int nfiles, char **files, int *nframes, int64_t *npts)
 				snprintf(nm, sizeof nm, "%s", name);
 			else
 				snprintf(nm, sizeof nm, "%s (frame %d in the file)", name, j + 1);
-			plot_frame pf;
-			if (plot_frame_read(f, nm, &pf) < 0)
+			layout_frame pf;
+			if (layout_frame_read(f, nm, &pf) < 0)
 				cli_die("%s", err_msg());
 			fr[n].pts = pf.pts;
 			fr[n].labels = pf.labels;
