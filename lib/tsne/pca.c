@@ -15,6 +15,15 @@ extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const
                     const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
                     const int *liwork, int *info, size_t, size_t, size_t);
 
+/* blk (rn,d) = x (rn,d) - mean (d), in double. */
+static void centre_rows(double *blk, const float *x, int64_t rn, int d, const double *mean)
+{
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < rn; i++)
+		for (int t = 0; t < d; t++)
+			blk[i * d + t] = x[i * d + t] - mean[t];
+}
+
 int tsne_pca(float *out, const float *x, int64_t n, int d, int m)
 {
 	if (m < 1 || m > d || n < 2)
@@ -42,10 +51,7 @@ int tsne_pca(float *out, const float *x, int64_t n, int d, int m)
 		mean[t] /= n;
 	for (int64_t r0 = 0; r0 < n; r0 += RB) {
 		int64_t rn = n - r0 < RB ? n - r0 : RB;
-#pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < rn; i++)
-			for (int t = 0; t < d; t++)
-				blk[i * d + t] = x[(r0 + i) * d + t] - mean[t];
+		centre_rows(blk, x + r0 * d, rn, d, mean);
 		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)rn, 1.0, blk, d, 1.0, cov, d);
 	}
 	/* Row-major upper == column-major lower. */
@@ -88,10 +94,7 @@ int tsne_pca(float *out, const float *x, int64_t n, int d, int m)
 	}
 	for (int64_t r0 = 0; r0 < n; r0 += RB) {
 		int64_t rn = n - r0 < RB ? n - r0 : RB;
-#pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < rn; i++)
-			for (int t = 0; t < d; t++)
-				blk[i * d + t] = x[(r0 + i) * d + t] - mean[t];
+		centre_rows(blk, x + r0 * d, rn, d, mean);
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rn, m, d, 1.0, blk, d, V, m,
 		            0.0, proj, m);
 		for (int64_t t = 0; t < rn * m; t++)
