@@ -178,7 +178,7 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	assert_fails_cleanly 1 tsne "init layout has N=61"
 	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float32))' "$T/init3.npy"
 	run --separate-stderr tsne -p 5 --init "$T/init3.npy" "$T/in.npy"
-	assert_fails_cleanly 1 tsne "init layout must be \(N,2\) float32"
+	assert_fails_cleanly 1 tsne "init layout: expected shape \(N,2\)"
 	# truncated stream, missing file
 	head -c 200 "$T/in.npy" > "$T/trunc.npy"
 	run --separate-stderr tsne -p 5 "$T/trunc.npy"

@@ -94,9 +94,11 @@ int layout_read(FILE *f, const char *name, const char *what, float **y, int64_t 
 	int rc = npy_read_header(f, name, &h);
 	if (rc < 0)
 		return rc;
-	if (h.dtype != NPY_F32 || h.ndim != 2 || h.shape[1] != 2) {
+	if ((rc = npy_expect(&h, name, what, NPY_F32, 2)) < 0)
+		return rc;
+	if (h.shape[1] != 2) {
 		char s[160];
-		return err_set(DN_EFORMAT, "%s: %s must be (N,2) float32, got %s", name, what,
+		return err_set(DN_EFORMAT, "%s: %s: expected shape (N,2), got %s", name, what,
 		               npy_header_str(&h, s, sizeof s));
 	}
 	float *v = malloc(h.nbytes ? h.nbytes : 1);
@@ -108,8 +110,8 @@ int layout_read(FILE *f, const char *name, const char *what, float **y, int64_t 
 	}
 	for (int64_t i = 0; i < h.shape[0]; i++)
 		if (!isfinite(v[2 * i]) || !isfinite(v[2 * i + 1])) {
-			rc = err_set(DN_ERANGE, "%s: %s: point %lld is not finite (%g, %g)", name, what,
-			             (long long)i, v[2 * i], v[2 * i + 1]);
+			rc = err_set(DN_ERANGE, "%s: point %lld is not finite (%g, %g)", name, (long long)i,
+			             v[2 * i], v[2 * i + 1]);
 			free(v);
 			return rc;
 		}
@@ -193,7 +195,7 @@ int layout_frame_read(FILE *f, const char *name, layout_frame *fr)
 	npy_array l = {0}, d = {0};
 	float *pts = NULL;
 	int64_t N = 0;
-	int rc = layout_read(f, name, "layout", &pts, &N);
+	int rc = layout_read(f, name, "points", &pts, &N);
 	if (rc < 0)
 		return rc;
 	if ((rc = read_u8(f, name, "labels", N, &l)) < 0 ||

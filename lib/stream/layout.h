@@ -44,9 +44,10 @@ int layout_joinable(const layout_points *a, const layout_points *b, const char *
 int layout_write_joined(FILE *f, const float *ya, const layout_points *a, const float *yb,
                         const layout_points *b);
 
-/* The next array of a stream as a layout: (N,2) float32, every value finite; `what` names it
- * in messages ("NAME: WHAT must be (N,2) float32, got ...", "NAME: WHAT: point I is not
- * finite").  *y is malloc'd (N,2), *n gets N.  DN_EEOF at a clean end of the stream. */
+/* The next array of a stream as a layout: (N,2) float32, every value finite ("NAME: point I
+ * is not finite (X, Y)"); `what` names it in the messages about its type ("NAME: WHAT:
+ * expected shape (N,2), got ...").  *y is malloc'd (N,2), *n gets N.  DN_EEOF at a clean end
+ * of the stream. */
 int layout_read(FILE *f, const char *name, const char *what, float **y, int64_t *n);
 
 /* One frame. */

@@ -32,6 +32,8 @@ typedef struct {
 #define QT_GROUP 64
 #define QT_LEAF 8  /* points a leaf holds before it splits */
 
+/* The gradient's workspace (tsne_work_new, optimize.c): the quadtree, the FFT grid, and the
+ * per-point sums that every repulsion method fills. */
 struct tsne_work {
 	int64_t n;
 	qnode *node;
