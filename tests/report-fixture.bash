@@ -18,7 +18,7 @@ make_report_run() {
 			--threads 1 --predictions "$d/embed/pred-${b#snap-}.npy" -o "$d/embed/$b.npy" \
 			$([ -e "$d/embed/points.npy" ] || echo --images "$d/embed/points.npy") || return 1
 	done
-	tsne -q -j 1 -p 10 -n 300 --sequence -O "$d/tsne" "$d"/embed/snap-*.npy || return 1
+	tsne -q --threads 1 -p 10 -n 300 --sequence -O "$d/tsne" "$d"/embed/snap-*.npy || return 1
 	printf 'model\tsource_accuracy\ttarget_accuracy\ndann\t0.9\t0.8\n' > "$d/results.tsv"
 	printf 'dann-train ... \ntsne --sequence ... <not a tag>\n' > "$d/commands.sh"
 	dann-report -q --title "small run" --snapshots "$d/snaps/snapshots.tsv" --images "$d/embed/points.npy" \

@@ -32,7 +32,12 @@ print("%.4f" % (lab[nn] == lab[:, None]).mean())' "$1"
 	run --separate-stderr tsne --no-such-option
 	assert_fails_cleanly 2 tsne "unknown option"
 	run --separate-stderr tsne -p
-	assert_fails_cleanly 2 tsne "needs a value"
+	assert_fails_cleanly 2 tsne "missing value: '-p'"
+	# the shared spellings only: no -s, -j or --outdir
+	for o in -s -j --outdir; do
+		run --separate-stderr tsne $o 1
+		assert_fails_cleanly 2 tsne "unknown option or missing value: '$o'"
+	done
 	run --separate-stderr tsne --perplexity abc
 	assert_fails_cleanly 2 tsne "perplexity"
 	run --separate-stderr tsne --method fast
@@ -73,15 +78,19 @@ assert b.read() == b""' "$T/in.npy" "$T/out.npy"
 @test "same seed and thread count give the same bytes" {
 	# N above the size (1000) where the loops go parallel
 	blobs "$T/big.npy" 1500 6 2
-	tsne -q -j 2 -n 150 "$T/big.npy" -o "$T/a.npy"
-	tsne -q -j 2 -n 150 "$T/big.npy" -o "$T/b.npy"
+	tsne -q --threads 2 -n 150 "$T/big.npy" -o "$T/a.npy"
+	tsne -q --threads 2 -n 150 "$T/big.npy" -o "$T/b.npy"
 	cmp "$T/a.npy" "$T/b.npy"
 	blobs "$T/in.npy" 300 6 2
-	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/c.npy"
-	tsne -q -j 1 --random-init -s 5 -n 300 "$T/in.npy" -o "$T/d.npy"
+	tsne -q --threads 1 --random-init --seed 5 -n 300 "$T/in.npy" -o "$T/c.npy"
+	tsne -q --threads 1 --random-init --seed 5 -n 300 "$T/in.npy" -o "$T/d.npy"
 	cmp "$T/c.npy" "$T/d.npy"
-	tsne -q -j 1 --random-init -s 6 -n 300 "$T/in.npy" -o "$T/e.npy"
+	tsne -q --threads 1 --random-init --seed 6 -n 300 "$T/in.npy" -o "$T/e.npy"
 	! cmp -s "$T/c.npy" "$T/e.npy"
+	# no --seed is --seed 1
+	tsne -q --threads 1 --random-init -n 300 "$T/in.npy" -o "$T/f.npy"
+	tsne -q --threads 1 --random-init --seed 1 -n 300 "$T/in.npy" -o "$T/g.npy"
+	cmp "$T/f.npy" "$T/g.npy"
 }
 
 @test "-v reports the KL divergence every K iterations and at the end" {
@@ -97,7 +106,7 @@ assert b.read() == b""' "$T/in.npy" "$T/out.npy"
 	blobs "$T/in.npy" 400 10 3
 	tsne -q "$T/in.npy" -o "$T/y1.npy"
 	tsne -q --init "$T/y1.npy" -n 100 "$T/in.npy" -o "$T/y2.npy"
-	tsne -q --random-init -s 1 "$T/in.npy" -o "$T/y3.npy"
+	tsne -q --random-init --seed 1 "$T/in.npy" -o "$T/y3.npy"
 	py '
 a = np.load(sys.argv[1]); b = np.load(sys.argv[2])
 spread = np.sqrt(((a - a.mean(0)) ** 2).sum(1).mean())
@@ -117,8 +126,10 @@ cen = r.normal(0, 6, (3, 8)) * (1 - 0.1 * int(sys.argv[2]))
 x = (cen[lab] + np.random.default_rng(int(sys.argv[2])).normal(0, 1, (n, 8))).astype(np.float32)
 with open(sys.argv[1], "wb") as f: np.save(f, x); np.save(f, lab)' "$T/in$k.npy" "$k"
 	done
-	tsne -q --sequence -O "$T/warm" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
-	tsne -q --sequence --cold -O "$T/cold" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
+	# the folder and its missing parents are made
+	tsne -q --sequence -O "$T/new/warm" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
+	mv "$T/new/warm" "$T/warm"
+	tsne -q --sequence --cold --output-dir "$T/cold" -n 400 "$T/in0.npy" "$T/in1.npy" "$T/in2.npy"
 	[ "$(ls "$T/warm")" = "$(printf 'frame-0000.npy\nframe-0001.npy\nframe-0002.npy')" ]
 	cmp "$T/warm/frame-0000.npy" "$T/cold/frame-0000.npy"
 	py '
@@ -167,7 +178,7 @@ np.save(f, np.zeros(59, np.uint8))' "$T/lab.npy"
 	assert_fails_cleanly 1 tsne "init layout has N=61"
 	py 'np.save(sys.argv[1], np.zeros((60, 3), np.float32))' "$T/init3.npy"
 	run --separate-stderr tsne -p 5 --init "$T/init3.npy" "$T/in.npy"
-	assert_fails_cleanly 1 tsne "init layout must be \(N,2\) float32"
+	assert_fails_cleanly 1 tsne "init layout: expected shape \(N,2\)"
 	# truncated stream, missing file
 	head -c 200 "$T/in.npy" > "$T/trunc.npy"
 	run --separate-stderr tsne -p 5 "$T/trunc.npy"
@@ -194,9 +205,9 @@ for name, s in (("big", 2.0 ** 70), ("tiny", 2.0 ** -100), ("e19", 1e19), ("e37"
     with open(sys.argv[2] + "/" + name + ".npy", "wb") as g:
         np.save(g, (x.astype(np.float64) * s).astype(np.float32))
         for a in rest: np.save(g, a)' "$T/in.npy" "$T"
-	tsne -q -j 1 -n 300 "$T/in.npy" -o "$T/y.npy"
+	tsne -q --threads 1 -n 300 "$T/in.npy" -o "$T/y.npy"
 	for s in big tiny; do
-		tsne -q -j 1 -n 300 "$T/$s.npy" -o "$T/y-$s.npy"
+		tsne -q --threads 1 -n 300 "$T/$s.npy" -o "$T/y-$s.npy"
 		cmp "$T/y.npy" "$T/y-$s.npy"
 	done
 	for s in e19 e37; do
@@ -249,8 +260,8 @@ assert np.isfinite(y).all() and (s > 1e-3).all(), s' "$1"
 
 @test "--method fft keeps the clusters apart; same bytes for the same thread count" {
 	blobs "$T/in.npy" 1500 6 6
-	tsne -q -j 2 --method fft -n 400 "$T/in.npy" -o "$T/a.npy"
-	tsne -q -j 2 --method fft -n 400 "$T/in.npy" -o "$T/b.npy"
+	tsne -q --threads 2 --method fft -n 400 "$T/in.npy" -o "$T/a.npy"
+	tsne -q --threads 2 --method fft -n 400 "$T/in.npy" -o "$T/b.npy"
 	cmp "$T/a.npy" "$T/b.npy"
 	agree=$(agreement "$T/a.npy")
 	echo "fft: $agree"
@@ -275,8 +286,8 @@ mk(1200, 1, sys.argv[1] + "/ref.npy"); mk(300, 2, sys.argv[1] + "/new.npy")' "$T
 
 @test "--knn approx keeps the clusters apart; same bytes for the same seed and thread count" {
 	blobs "$T/in.npy" 1500 6 6
-	tsne -q -j 2 --knn approx -n 300 "$T/in.npy" -o "$T/a.npy"
-	tsne -q -j 2 --knn approx -n 300 "$T/in.npy" -o "$T/b.npy"
+	tsne -q --threads 2 --knn approx -n 300 "$T/in.npy" -o "$T/a.npy"
+	tsne -q --threads 2 --knn approx -n 300 "$T/in.npy" -o "$T/b.npy"
 	cmp "$T/a.npy" "$T/b.npy"
 	agree=$(agreement "$T/a.npy")
 	echo "approximate neighbours: $agree"

@@ -13,6 +13,7 @@
 #include "base/cli.h"
 #include "base/err.h"
 #include "draw/frames.h"
+#include "stream/layout.h"
 #include "draw/pngio.h"
 #include "stream/npy.h"
 
@@ -191,8 +192,8 @@ static plot_key_frame *read_frames(const options *o, int *nframes, int64_t *npts
 				snprintf(nm, sizeof nm, "%s", name);
 			else
 				snprintf(nm, sizeof nm, "%s (frame %d in the file)", name, j + 1);
-			plot_frame pf;
-			if (plot_frame_read(f, nm, &pf) < 0)
+			layout_frame pf;
+			if (layout_frame_read(f, nm, &pf) < 0)
 				cli_die("%s", err_msg());
 			fr[n].pts = pf.pts;
 			fr[n].labels = pf.labels;

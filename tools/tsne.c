@@ -2,10 +2,11 @@
  *
  * Input: points (N,D) float32, then per-point arrays (labels, domains, ...).
  * Output: layout (N,2) float32, then the same per-point arrays unchanged.
- * All the numerics live in lib/tsne/tsne.c; this file parses options and reports. */
+ * The numerics live in lib/tsne, the streams in lib/stream/layout.c; this file parses options
+ * and reports. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,7 +18,7 @@
 
 #include "base/cli.h"
 #include "base/err.h"
-#include "stream/npy.h"
+#include "stream/layout.h"
 #include "tsne/tsne.h"
 
 static void usage(FILE *f)
@@ -42,11 +43,11 @@ static void usage(FILE *f)
 	        "      --pca M           project the points on their first M principal components\n"
 	        "      --init FILE       start from the (N,2) float32 first array of FILE\n"
 	        "      --random-init     seeded Gaussian start (std 1e-4) instead of PCA\n"
-	        "  -s, --seed N          seed for --random-init and approximate neighbours (0)\n"
+	        "      --seed N          seed for --random-init and approximate neighbours (1)\n"
 	        "      --sequence        each FILE is one frame, started from the previous layout\n"
-	        "  -O, --outdir DIR      --sequence output folder (created if missing)\n"
+	        "  -O, --output-dir DIR  --sequence output folder (created if missing)\n"
 	        "      --cold            --sequence without warm starts (each frame from scratch)\n"
-	        "  -j, --threads N       threads (default: all cores); same N, same bytes\n"
+	        "      --threads N       threads (default: all processors); same N, same bytes\n"
 	        "  -v, --verbose         report the KL divergence every --report-every iterations\n"
 	        "      --report-every K  (50)\n"
 	        "  -q, --quiet           no messages but errors\n"
@@ -59,6 +60,177 @@ static void usage(FILE *f)
 	        "      --with-reference      write the reference rows first, then the new ones\n"
 	        "  here -p is 5, -n 250 and --lr 0.1 unless given (openTSNE's transform).\n",
 	        TSNE_ANN_MIN_N);
+}
+
+typedef struct {
+	tsne_params p;            /* the schedule; exag_iter and mom_switch_iter set in main */
+	int exag_iter;            /* -1: 250 from a PCA or random start, 0 from a given layout */
+	int momentum_switch;      /* -1: the end of exaggeration */
+	int perplexity_given, iter_given, lr_given; /* --place-into has its own defaults */
+	int pca;                  /* 0: the points as they are */
+	const char *output;       /* -o; NULL: stdout */
+	const char *output_dir;   /* -O, for --sequence */
+	const char *init;         /* --init FILE */
+	int sequence, cold;
+	const char *place_into, *reference;
+	int with_reference;
+	int threads;              /* 0: all processors */
+	int quiet, verbose, progress;
+	char **inputs;            /* the FILE operands */
+	int ninputs;
+} options;
+
+static void parse_options(options *o, int argc, char **argv)
+{
+	enum { O_EXAG = 256, O_EXAG_ITER, O_MOMSW, O_LR, O_METHOD, O_THETA, O_PCA, O_INIT,
+	       O_RANDOM, O_SEED, O_SEQ, O_COLD, O_THREADS, O_REPORT, O_PROGRESS, O_PLACE, O_REF,
+	       O_WITHREF, O_KNN };
+	static const struct option opts[] = {
+		{"output", required_argument, 0, 'o'}, {"perplexity", required_argument, 0, 'p'},
+		{"iter", required_argument, 0, 'n'}, {"exag", required_argument, 0, O_EXAG},
+		{"exag-iter", required_argument, 0, O_EXAG_ITER},
+		{"momentum-switch", required_argument, 0, O_MOMSW}, {"lr", required_argument, 0, O_LR},
+		{"method", required_argument, 0, O_METHOD}, {"theta", required_argument, 0, O_THETA},
+		{"pca", required_argument, 0, O_PCA}, {"init", required_argument, 0, O_INIT},
+		{"random-init", no_argument, 0, O_RANDOM}, {"seed", required_argument, 0, O_SEED},
+		{"sequence", no_argument, 0, O_SEQ}, {"output-dir", required_argument, 0, 'O'},
+		{"cold", no_argument, 0, O_COLD}, {"threads", required_argument, 0, O_THREADS},
+		{"verbose", no_argument, 0, 'v'}, {"report-every", required_argument, 0, O_REPORT},
+		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
+		{"place-into", required_argument, 0, O_PLACE}, {"reference", required_argument, 0, O_REF},
+		{"with-reference", no_argument, 0, O_WITHREF}, {"knn", required_argument, 0, O_KNN},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	memset(o, 0, sizeof *o);
+	tsne_params_default(&o->p);
+	o->p.seed = 1;
+	o->p.report_every = 50;
+	o->exag_iter = o->momentum_switch = -1;
+	tsne_params *p = &o->p;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:p:n:O:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->output = optarg; break;
+		case 'p': p->perplexity = cli_parse_double("--perplexity", optarg, 1.0001, 1e6); o->perplexity_given = 1; break;
+		case 'n': p->max_iter = (int)cli_parse_int("--iter", optarg, 0, 100000000); o->iter_given = 1; break;
+		case O_EXAG: p->exaggeration = cli_parse_double("--exag", optarg, 1e-3, 1e6); break;
+		case O_EXAG_ITER: o->exag_iter = (int)cli_parse_int("--exag-iter", optarg, 0, 100000000); break;
+		case O_MOMSW: o->momentum_switch = (int)cli_parse_int("--momentum-switch", optarg, 0, 100000000); break;
+		case O_LR: p->learning_rate = cli_parse_double("--lr", optarg, 1e-6, 1e9); o->lr_given = 1; break;
+		case O_PLACE: o->place_into = optarg; break;
+		case O_REF: o->reference = optarg; break;
+		case O_WITHREF: o->with_reference = 1; break;
+		case O_METHOD:
+			if (!strcmp(optarg, "auto")) p->method = TSNE_AUTO;
+			else if (!strcmp(optarg, "exact")) p->method = TSNE_EXACT;
+			else if (!strcmp(optarg, "bh")) p->method = TSNE_BH;
+			else if (!strcmp(optarg, "fft")) p->method = TSNE_FFT;
+			else cli_usage_error("--method: '%s' is not auto, exact, bh or fft", optarg);
+			break;
+		case O_KNN:
+			if (!strcmp(optarg, "auto")) p->knn = TSNE_KNN_AUTO;
+			else if (!strcmp(optarg, "exact")) p->knn = TSNE_KNN_EXACT;
+			else if (!strcmp(optarg, "approx")) p->knn = TSNE_KNN_APPROX;
+			else cli_usage_error("--knn: '%s' is not auto, exact or approx", optarg);
+			break;
+		case O_THETA: p->theta = cli_parse_double("--theta", optarg, 0.0, 10.0); break;
+		case O_PCA: o->pca = (int)cli_parse_int("--pca", optarg, 2, 1000000); break;
+		case O_INIT: o->init = optarg; break;
+		case O_RANDOM: p->init = TSNE_INIT_RANDOM; break;
+		case O_SEED: p->seed = cli_parse_seed(optarg); break;
+		case O_SEQ: o->sequence = 1; break;
+		case 'O': o->output_dir = optarg; break;
+		case O_COLD: o->cold = 1; break;
+		case O_THREADS: o->threads = cli_parse_threads(optarg); break;
+		case 'v': o->verbose = 1; break;
+		case O_REPORT: p->report_every = (int)cli_parse_int("--report-every", optarg, 1, 100000000); break;
+		case 'q': o->quiet = 1; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* Options that do not go together, and the outputs, checked before any work. */
+static void check_options(const options *o)
+{
+	const tsne_params *p = &o->p;
+	/* Every input is known and the output can be written (an output may not replace an
+	 * input). */
+	for (int i = 0; i < o->ninputs; i++)
+		cli_declare_in(o->inputs[i]);
+	cli_declare_in(o->init);
+	cli_declare_in(o->place_into);
+	cli_declare_in(o->reference);
+	cli_check_out("-o", o->output);
+	if (o->place_into || o->reference || o->with_reference) {
+		if (!o->place_into || !o->reference)
+			cli_usage_error("--place-into LAYOUT and --reference POINTS go together");
+		if (o->sequence || o->output_dir || o->cold || o->init || p->init == TSNE_INIT_RANDOM ||
+		    o->pca)
+			cli_usage_error("--place-into does not go with --sequence, -O, --cold, --init, "
+			                "--random-init or --pca");
+		if (o->ninputs > 1)
+			cli_usage_error("one input FILE of new points");
+		return;
+	}
+	if (o->sequence) {
+		if (!o->output_dir)
+			cli_usage_error("--sequence needs -O, --output-dir DIR");
+		if (o->output)
+			cli_usage_error("--sequence writes to -O DIR, not -o");
+		if (o->ninputs < 1)
+			cli_usage_error("--sequence needs at least one input FILE");
+	} else {
+		if (o->output_dir || o->cold)
+			cli_usage_error("-O and --cold go with --sequence");
+		if (o->ninputs > 1)
+			cli_usage_error("one input FILE (or --sequence for several)");
+	}
+	if (p->init == TSNE_INIT_RANDOM && o->init)
+		cli_usage_error("--init and --random-init do not go together");
+}
+
+/* Whether folder `dir` exists and takes new files, or can be made (mkdir -p): checked before
+ * the first frame's minutes of work, made only when that frame is written. */
+static void check_output_dir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			cli_die("%s: not a folder", dir);
+		if (access(dir, W_OK | X_OK) != 0)
+			cli_die("%s: cannot write: %s", dir, strerror(errno));
+		return;
+	}
+	/* the nearest folder above it that exists must take new entries */
+	char *a = strdup(dir);
+	if (!a)
+		cli_die("out of memory");
+	for (;;) {
+		/* a less its last component (trailing slashes ignored) */
+		size_t n = strlen(a);
+		while (n > 1 && a[n - 1] == '/')
+			n--;
+		while (n > 0 && a[n - 1] != '/')
+			n--;
+		while (n > 1 && a[n - 1] == '/')
+			n--;
+		if (n == 0)
+			strcpy(a, ".");
+		else
+			a[n] = '\0';
+		if (stat(a, &st) == 0)
+			break;
+		if (n == 0)
+			cli_die("%s: cannot create: %s", dir, strerror(errno));
+	}
+	int err = !S_ISDIR(st.st_mode) ? ENOTDIR : access(a, W_OK | X_OK) != 0 ? errno : 0;
+	if (err)
+		cli_die("%s: cannot create: %s", dir, strerror(err));
+	free(a);
 }
 
 typedef struct {
@@ -89,16 +261,15 @@ static void on_progress(void *c, int iter, int max_iter)
 static void run_place(const char *in_path, const char *out_path, const char *lay_path,
                       const char *ref_path, int with_ref, const tsne_place_params *pp, ui_ctx *u)
 {
-	const char *rname = strcmp(ref_path, "-") ? ref_path : "stdin";
-	const char *lname = strcmp(lay_path, "-") ? lay_path : "stdin";
-	const char *name = (!in_path || !strcmp(in_path, "-")) ? "stdin" : in_path;
-	tsne_input ref, lay, in;
+	const char *rname = cli_name(ref_path), *lname = cli_name(lay_path);
+	const char *name = cli_name(in_path);
+	layout_points ref, lay, in;
 	FILE *f = cli_open_in(ref_path);
-	if (tsne_input_read(&ref, f, rname) < 0)
+	if (layout_points_read(&ref, f, rname) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 	f = cli_open_in(lay_path);
-	if (tsne_input_read(&lay, f, lname) < 0)
+	if (layout_points_read(&lay, f, lname) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 	if (lay.d != 2)
@@ -108,12 +279,12 @@ static void run_place(const char *in_path, const char *out_path, const char *lay
 		cli_die("%s: N=%lld points, the reference %s has N=%lld", lname, (long long)lay.n,
 		        rname, (long long)ref.n);
 	f = cli_open_in(in_path);
-	if (tsne_input_read(&in, f, name) < 0)
+	if (layout_points_read(&in, f, name) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 	if (in.d != ref.d)
 		cli_die("%s: points have D=%d, the reference %s D=%d", name, in.d, rname, ref.d);
-	if (with_ref && tsne_joinable(&lay, &in, lname, name) < 0)
+	if (with_ref && layout_joinable(&lay, &in, lname, name) < 0)
 		cli_die("%s", err_msg());
 	float *y = malloc((size_t)in.n * 2 * sizeof *y);
 	if (!y)
@@ -125,12 +296,11 @@ static void run_place(const char *in_path, const char *out_path, const char *lay
 		cli_die("%s: %s", name, err_msg());
 	cli_progress_end(&u->prog);
 	FILE *o = cli_open_out(out_path);
-	if ((with_ref ? tsne_output_write_joined(o, lay.x, &lay, y, &in)
-	              : tsne_output_write(o, y, &in)) < 0)
+	if ((with_ref ? layout_write_joined(o, lay.x, &lay, y, &in) : layout_write(o, y, &in)) < 0)
 		cli_write_failed();
 	cli_commit_out(o);
 	free(y);
-	tsne_input_free(&ref), tsne_input_free(&lay), tsne_input_free(&in);
+	layout_points_free(&ref), layout_points_free(&lay), layout_points_free(&in);
 }
 
 /* The -O folder of --sequence, made only when the first frame is written, so that a bad first
@@ -141,10 +311,10 @@ static const char *pending_dir;
 static void run_frame(const char *in_path, const char *out_path, float **init_y, int64_t *init_n,
                       int use_init, int keep, const tsne_params *base, int pca_dims, ui_ctx *u)
 {
-	const char *name = (!in_path || !strcmp(in_path, "-")) ? "stdin" : in_path;
+	const char *name = cli_name(in_path);
 	FILE *f = cli_open_in(in_path);
-	tsne_input in;
-	if (tsne_input_read(&in, f, name) < 0)
+	layout_points in;
+	if (layout_points_read(&in, f, name) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 	tsne_params p = *base;
@@ -183,12 +353,11 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 		cli_die("%s: %s", name, err_msg());
 	cli_progress_end(&u->prog);
 	if (pending_dir) { /* --sequence: the folder appears with its first frame */
-		if (mkdir(pending_dir, 0777) != 0 && errno != EEXIST)
-			cli_die("%s: cannot create: %s", pending_dir, strerror(errno));
+		cli_make_dir(pending_dir);
 		pending_dir = NULL;
 	}
 	FILE *o = cli_open_out(out_path);
-	if (tsne_output_write(o, y, &in) < 0)
+	if (layout_write(o, y, &in) < 0)
 		cli_write_failed();
 	cli_commit_out(o);
 	if (x != in.x)
@@ -200,220 +369,92 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 	} else {
 		free(y);
 	}
-	tsne_input_free(&in);
+	layout_points_free(&in);
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_EXAG = 256, O_EXAG_ITER, O_MOMSW, O_LR, O_METHOD, O_THETA, O_PCA, O_INIT,
-	       O_RANDOM, O_SEQ, O_COLD, O_REPORT, O_PROGRESS, O_PLACE, O_REF, O_WITHREF, O_KNN };
-	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'}, {"perplexity", required_argument, 0, 'p'},
-		{"iter", required_argument, 0, 'n'}, {"exag", required_argument, 0, O_EXAG},
-		{"exag-iter", required_argument, 0, O_EXAG_ITER},
-		{"momentum-switch", required_argument, 0, O_MOMSW}, {"lr", required_argument, 0, O_LR},
-		{"method", required_argument, 0, O_METHOD}, {"theta", required_argument, 0, O_THETA},
-		{"pca", required_argument, 0, O_PCA}, {"init", required_argument, 0, O_INIT},
-		{"random-init", no_argument, 0, O_RANDOM}, {"seed", required_argument, 0, 's'},
-		{"sequence", no_argument, 0, O_SEQ}, {"outdir", required_argument, 0, 'O'},
-		{"cold", no_argument, 0, O_COLD}, {"threads", required_argument, 0, 'j'},
-		{"verbose", no_argument, 0, 'v'}, {"report-every", required_argument, 0, O_REPORT},
-		{"quiet", no_argument, 0, 'q'}, {"progress", no_argument, 0, O_PROGRESS},
-		{"place-into", required_argument, 0, O_PLACE}, {"reference", required_argument, 0, O_REF},
-		{"with-reference", no_argument, 0, O_WITHREF}, {"knn", required_argument, 0, O_KNN},
-		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	tsne_params p;
-	tsne_params_default(&p);
-	const char *out = NULL, *outdir = NULL, *init_path = NULL, *place = NULL, *refp = NULL;
-	int with_ref = 0, p_given = 0, n_given = 0, lr_given = 0;
-	int quiet = 0, verbose = 0, progress = 0, seq = 0, cold = 0, pca_dims = 0, threads = 0;
-	int exag_iter = -1, mom_switch = -1, c;
-	p.report_every = 50;
-	/* OpenMP threads that spin while waiting at a barrier steal the CPU from the thread
-	 * they wait for whenever the machine has more runnable threads than cores: measured 18x
-	 * slower on a loaded 2-core machine.  libgomp reads its policy from the environment
-	 * before main() runs, so set it and start again (once; a user's setting is kept). */
-	if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) {
-		setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-		execv("/proc/self/exe", argv); /* on failure, go on as we are */
-	}
 	cli_init(argc, argv);
-	opterr = 0; /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "o:p:n:s:O:j:vqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'p': p.perplexity = cli_parse_double("--perplexity", optarg, 1.0001, 1e6); p_given = 1; break;
-		case 'n': p.max_iter = (int)cli_parse_int("--iter", optarg, 0, 100000000); n_given = 1; break;
-		case O_EXAG: p.exaggeration = cli_parse_double("--exag", optarg, 1e-3, 1e6); break;
-		case O_EXAG_ITER: exag_iter = (int)cli_parse_int("--exag-iter", optarg, 0, 100000000); break;
-		case O_MOMSW: mom_switch = (int)cli_parse_int("--momentum-switch", optarg, 0, 100000000); break;
-		case O_LR: p.learning_rate = cli_parse_double("--lr", optarg, 1e-6, 1e9); lr_given = 1; break;
-		case O_PLACE: place = optarg; break;
-		case O_REF: refp = optarg; break;
-		case O_WITHREF: with_ref = 1; break;
-		case O_METHOD:
-			if (!strcmp(optarg, "auto")) p.method = TSNE_AUTO;
-			else if (!strcmp(optarg, "exact")) p.method = TSNE_EXACT;
-			else if (!strcmp(optarg, "bh")) p.method = TSNE_BH;
-			else if (!strcmp(optarg, "fft")) p.method = TSNE_FFT;
-			else cli_usage_error("--method: '%s' is not auto, exact, bh or fft", optarg);
-			break;
-		case O_KNN:
-			if (!strcmp(optarg, "auto")) p.knn = TSNE_KNN_AUTO;
-			else if (!strcmp(optarg, "exact")) p.knn = TSNE_KNN_EXACT;
-			else if (!strcmp(optarg, "approx")) p.knn = TSNE_KNN_APPROX;
-			else cli_usage_error("--knn: '%s' is not auto, exact or approx", optarg);
-			break;
-		case O_THETA: p.theta = cli_parse_double("--theta", optarg, 0.0, 10.0); break;
-		case O_PCA: pca_dims = (int)cli_parse_int("--pca", optarg, 2, 1000000); break;
-		case O_INIT: init_path = optarg; break;
-		case O_RANDOM: p.init = TSNE_INIT_RANDOM; break;
-		case 's': p.seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
-		case O_SEQ: seq = 1; break;
-		case 'O': outdir = optarg; break;
-		case O_COLD: cold = 1; break;
-		case 'j': threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
-		case 'v': verbose = 1; break;
-		case O_REPORT: p.report_every = (int)cli_parse_int("--report-every", optarg, 1, 100000000); break;
-		case 'q': quiet = 1; break;
-		case O_PROGRESS: progress = 1; break;
-		case 'h': usage(stdout); return 0;
-		default:
-			if (optopt && strchr("opnsOj", optopt))
-				cli_usage_error("option -%c needs a value", optopt);
-			cli_usage_error("unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	cli_set_progress(progress, quiet);
-	if (verbose && !quiet)
+	options o;
+	parse_options(&o, argc, argv);
+	check_options(&o);
+	cli_set_progress(o.progress, o.quiet);
+	if (o.verbose && !o.quiet)
 		cli_verbosity = 2;
-	if (threads > 0) {
+	if (o.threads > 0) {
 #ifdef _OPENMP
-		omp_set_num_threads(threads);
+		omp_set_num_threads(o.threads);
 #endif
-		openblas_set_num_threads(threads);
+		openblas_set_num_threads(o.threads);
 	}
-	int nin = argc - optind;
-	/* Every input is known and the output can be written, before any work (an output may not
-	 * replace an input). */
-	for (int i = optind; i < argc; i++)
-		cli_declare_in(argv[i]);
-	cli_declare_in(init_path);
-	cli_declare_in(place);
-	cli_declare_in(refp);
-	cli_check_out("-o", out);
-	if (place || refp || with_ref) {
-		if (!place || !refp)
-			cli_usage_error("--place-into LAYOUT and --reference POINTS go together");
-		if (seq || outdir || cold || init_path || p.init == TSNE_INIT_RANDOM || pca_dims)
-			cli_usage_error("--place-into does not go with --sequence, -O, --cold, --init, "
-			                "--random-init or --pca");
-		if (nin > 1)
-			cli_usage_error("one input FILE of new points");
+	tsne_params p = o.p;
+	ui_ctx u = {0};
+
+	if (o.place_into) {
 		tsne_place_params pp;
 		tsne_place_params_default(&pp);
-		if (p_given)
+		if (o.perplexity_given)
 			pp.perplexity = p.perplexity;
-		if (n_given)
+		if (o.iter_given)
 			pp.max_iter = p.max_iter;
-		if (lr_given)
+		if (o.lr_given)
 			pp.learning_rate = p.learning_rate;
 		pp.theta = p.theta;
 		pp.progress = on_progress;
-		ui_ctx u = {0};
-		run_place(nin ? argv[optind] : NULL, out, place, refp, with_ref, &pp, &u);
+		run_place(o.ninputs ? o.inputs[0] : NULL, o.output, o.place_into, o.reference,
+		          o.with_reference, &pp, &u);
 		return 0;
-	}
-	if (seq) {
-		if (!outdir)
-			cli_usage_error("--sequence needs -O DIR");
-		if (out)
-			cli_usage_error("--sequence writes to -O DIR, not -o");
-		if (nin < 1)
-			cli_usage_error("--sequence needs at least one input FILE");
-		if (p.init == TSNE_INIT_RANDOM && init_path)
-			cli_usage_error("--init and --random-init do not go together");
-	} else {
-		if (outdir || cold)
-			cli_usage_error("-O and --cold go with --sequence");
-		if (nin > 1)
-			cli_usage_error("one input FILE (or --sequence for several)");
-		if (p.init == TSNE_INIT_RANDOM && init_path)
-			cli_usage_error("--init and --random-init do not go together");
 	}
 	if (p.method == TSNE_BH && p.theta <= 0)
 		p.method = TSNE_EXACT;
-
-	ui_ctx u = {0};
 	p.report = on_report;
 	p.progress = on_progress;
-	if (!verbose)
+	if (!o.verbose)
 		p.report_every = 0;
 
 	/* Schedules: a cold start has early exaggeration; a warm start (--init, or a later frame
 	 * of a sequence) none unless asked. */
 	tsne_params cold_p = p, warm_p = p;
-	cold_p.exag_iter = exag_iter >= 0 ? exag_iter : 250;
-	warm_p.exag_iter = exag_iter >= 0 ? exag_iter : 0;
-	cold_p.mom_switch_iter = mom_switch >= 0 ? mom_switch : cold_p.exag_iter;
-	warm_p.mom_switch_iter = mom_switch >= 0 ? mom_switch : warm_p.exag_iter;
+	cold_p.exag_iter = o.exag_iter >= 0 ? o.exag_iter : 250;
+	warm_p.exag_iter = o.exag_iter >= 0 ? o.exag_iter : 0;
+	cold_p.mom_switch_iter = o.momentum_switch >= 0 ? o.momentum_switch : cold_p.exag_iter;
+	warm_p.mom_switch_iter = o.momentum_switch >= 0 ? o.momentum_switch : warm_p.exag_iter;
 
 	float *y0 = NULL;
 	int64_t y0n = -1;
-	if (init_path) {
+	if (o.init) {
 		/* The layout's N is checked against the points when the first frame is read. */
-		FILE *f = cli_open_in(init_path);
-		const char *iname = strcmp(init_path, "-") ? init_path : "stdin";
-		if (tsne_layout_read(&y0, &y0n, f, iname) < 0)
+		FILE *f = cli_open_in(o.init);
+		char what[300];
+		snprintf(what, sizeof what, "%s: init layout", cli_name(o.init));
+		if (layout_read(f, cli_name(o.init), "init layout", &y0, &y0n) < 0 ||
+		    tsne_layout_check(y0, y0n, what) < 0)
 			cli_die("%s", err_msg());
 		cli_close_in(f);
 	}
 
-	if (!seq) {
-		run_frame(nin ? argv[optind] : NULL, out, &y0, &y0n, y0 != NULL, 0,
-		          y0 ? &warm_p : &cold_p, pca_dims, &u);
+	if (!o.sequence) {
+		run_frame(o.ninputs ? o.inputs[0] : NULL, o.output, &y0, &y0n, y0 != NULL, 0,
+		          y0 ? &warm_p : &cold_p, o.pca, &u);
 		free(y0);
 		return 0;
 	}
-
-	/* Check the folder now (not after the first frame's minutes of work); make it later. */
-	struct stat st;
-	if (stat(outdir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			cli_die("%s: not a folder", outdir);
-		if (access(outdir, W_OK | X_OK) != 0)
-			cli_die("%s: cannot write: %s", outdir, strerror(errno));
-	} else {
-		/* the parent: outdir less its last component (trailing slashes ignored) */
-		size_t n = strlen(outdir);
-		while (n > 1 && outdir[n - 1] == '/')
-			n--;
-		while (n > 0 && outdir[n - 1] != '/')
-			n--;
-		while (n > 1 && outdir[n - 1] == '/')
-			n--;
-		char *parent = n ? strndup(outdir, n) : strdup(".");
-		if (!parent)
-			cli_die("out of memory");
-		if (access(parent, W_OK | X_OK) != 0)
-			cli_die("%s: cannot create: %s", outdir, strerror(errno));
-		free(parent);
-		pending_dir = outdir;
-	}
-	for (int k = 0; k < nin; k++) {
-		size_t len = strlen(outdir) + 32;
+	check_output_dir(o.output_dir);
+	pending_dir = o.output_dir;
+	for (int k = 0; k < o.ninputs; k++) {
+		size_t len = strlen(o.output_dir) + 32;
 		char *path = malloc(len);
 		if (!path)
 			cli_die("out of memory");
-		snprintf(path, len, "%s/frame-%04d.npy", outdir, k);
+		snprintf(path, len, "%s/frame-%04d.npy", o.output_dir, k);
 		char label[48];
-		snprintf(label, sizeof label, "frame %d/%d", k + 1, nin);
+		snprintf(label, sizeof label, "frame %d/%d", k + 1, o.ninputs);
 		u.frame = label;
-		cli_info("%s: %s -> %s", label, argv[optind + k], path);
+		cli_info("%s: %s -> %s", label, o.inputs[k], path);
 		/* warm: from the previous frame's layout (or --init for the first) */
 		int warm = y0 != NULL;
-		run_frame(argv[optind + k], path, &y0, &y0n, warm, !cold, warm ? &warm_p : &cold_p,
-		          pca_dims, &u);
+		run_frame(o.inputs[k], path, &y0, &y0n, warm, !o.cold, warm ? &warm_p : &cold_p, o.pca,
+		          &u);
 		free(path);
 	}
 	free(y0);

@@ -89,23 +89,6 @@ void plot_nice_ticks(double lo, double hi, int maxn, plot_ticks *t);
 /* Format tick value v of t ("0.25", "-10", "5e-05", "15k"). */
 void plot_tick_label(const plot_ticks *t, double v, char *buf, size_t len);
 
-/* ---- the alignment frame -------------------------------------------------------------- */
-
-/* One frame of the plot-frames input stream: points (N,2) float32, labels (N,) uint8,
- * domains (N,) uint8, the layout tsne writes. */
-typedef struct {
-	int64_t n;
-	float *pts;        /* (n,2) */
-	uint8_t *labels;   /* (n,) digit classes 0..9 */
-	uint8_t *domains;  /* (n,) 0 source, 1 target */
-} plot_frame;
-
-/* Read the next frame of a stream and check it: dtypes and shapes, N equal in the three
- * arrays, every point finite (DN_ERANGE "point i is not finite"), labels <= 9, domains 0 or
- * 1.  DN_EEOF at a clean end of the stream before the points.  Free with plot_frame_free. */
-int plot_frame_read(FILE *f, const char *name, plot_frame *fr);
-void plot_frame_free(plot_frame *fr);
-
 /* ---- text files -------------------------------------------------------------------------- */
 
 /* Read a text file, one string per line (newline and CR stripped): frame titles, the PAD

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "stream/layout.h"
 #include "stream/npy.h"
 #include "draw/pngio.h"
 
@@ -82,13 +83,13 @@ static int check_same_points(const report *r, const char *name, const char *what
 
 int report_add_frame(report *r, FILE *f, const char *name)
 {
-	plot_frame fr = {0};
-	int rc = plot_frame_read(f, name, &fr);
+	layout_frame fr = {0};
+	int rc = layout_frame_read(f, name, &fr);
 	if (rc < 0)
 		return rc;
 	if (r->nframes == 0) {
 		if (fr.n < 1 || fr.n > REPORT_MAX_POINTS) {
-			plot_frame_free(&fr);
+			layout_frame_free(&fr);
 			return err_set(DN_ERANGE, "%s: %lld points; a page takes 1 to %d", name,
 			               (long long)fr.n, REPORT_MAX_POINTS);
 		}
@@ -97,23 +98,23 @@ int report_add_frame(report *r, FILE *f, const char *name)
 		r->domains = fr.domains;
 		fr.labels = fr.domains = NULL;
 	} else if ((rc = check_same_points(r, name, "a frame", fr.n, fr.labels, fr.domains)) < 0) {
-		plot_frame_free(&fr);
+		layout_frame_free(&fr);
 		return rc;
 	}
 	if (r->nframes >= REPORT_MAX_FRAMES) {
-		plot_frame_free(&fr);
+		layout_frame_free(&fr);
 		return err_set(DN_ERANGE, "%s: more than %d frames", name, REPORT_MAX_FRAMES);
 	}
 	size_t per = (size_t)r->n * 2;
 	float *p = realloc(r->pts, sizeof(float) * per * (size_t)(r->nframes + 1));
 	if (!p) {
-		plot_frame_free(&fr);
+		layout_frame_free(&fr);
 		return err_set(DN_ENOMEM, "%s: out of memory", name);
 	}
 	r->pts = p;
 	memcpy(p + per * (size_t)r->nframes, fr.pts, sizeof(float) * per);
 	r->nframes++;
-	plot_frame_free(&fr);
+	layout_frame_free(&fr);
 	return 0;
 }
 

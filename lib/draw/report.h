@@ -61,7 +61,7 @@ typedef struct {
 void report_init(report *r);
 void report_free(report *r);
 
-/* The next layout frame of a stream (plot_frame_read's checks); every frame after the first
+/* The next layout frame of a stream (layout_frame_read's checks); every frame after the first
  * must have the same points: count, labels and domains (DN_EFORMAT naming the first that
  * differs).  Returns DN_EEOF at a clean end of the stream. */
 int report_add_frame(report *r, FILE *f, const char *name);

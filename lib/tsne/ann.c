@@ -1,4 +1,4 @@
-/* tsne_ann.c - approximate k nearest neighbours for t-SNE: a forest of random-projection trees
+/* ann.c - approximate k nearest neighbours for t-SNE: a forest of random-projection trees
  * (Dasgupta & Freund 2008; the trees of Annoy and PyNNDescent) whose leaves are joined all
  * pairs, then rounds of neighbour-of-neighbour refinement (the local join of NN-descent, Dong,
  * Charikar & Li 2011, done Jacobi-style so threads cannot change the result).  See tsne.h. */

@@ -1,4 +1,4 @@
-/* tsne_fft.c - FFT-accelerated t-SNE repulsion (FIt-SNE); see tsne_fft.h. */
+/* fft.c - FFT-accelerated t-SNE repulsion (FIt-SNE); see fft.h. */
 #include "tsne/fft.h"
 
 #include <fftw3.h> /* single precision: fftwf_* */

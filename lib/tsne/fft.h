@@ -1,4 +1,4 @@
-/* tsne_fft.h - t-SNE repulsive forces by interpolation on a grid and FFT convolution
+/* fft.h - t-SNE repulsive forces by interpolation on a grid and FFT convolution
  * (Linderman, Rachh, Hoskins, Steinerberger & Kluger, "Fast interpolation-based t-SNE for
  * improved visualization of single-cell RNA-seq data", Nature Methods 16, 2019: FIt-SNE).
  *

@@ -1,5 +1,5 @@
-/* tsne_heap.h - a row's k nearest neighbours as a max-heap on (distance, index), shared by the
- * exact (lib/tsne/tsne.c) and approximate (lib/tsne/ann.c) searches.  Internal to lib/tsne*. */
+/* heap.h - a row's k nearest neighbours as a max-heap on (distance, index), shared by the
+ * exact (lib/tsne/knn.c) and approximate (lib/tsne/ann.c) searches.  Internal to lib/tsne. */
 #ifndef DN_TSNE_HEAP_H
 #define DN_TSNE_HEAP_H
 

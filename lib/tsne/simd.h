@@ -1,4 +1,4 @@
-/* tsne_simd.h - the t-SNE hot loops compiled for AVX-512 and AVX2 as well as baseline x86-64,
+/* simd.h - the t-SNE hot loops compiled for AVX-512 and AVX2 as well as baseline x86-64,
  * the version picked when the program loads (GCC function multi-versioning; the toolkit is
  * otherwise built without -march).  Each clone computes the same sums in the same order, but
  * wider vectors group the lanes differently, so results may differ in the last bits between

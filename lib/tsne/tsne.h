@@ -10,14 +10,16 @@
  *
  * Determinism: every parallel loop writes per-point results; all reductions over points are
  * done serially in index order, so the same input, seed and thread count give the same bytes.
- * Every function returns 0 or a negative DN_E* code with err_msg() set. */
+ * Every function returns 0 or a negative DN_E* code with err_msg() set.
+ *
+ * Where each part lives: knn.c (exact neighbours), ann.c (approximate), affinity.c (P),
+ * bh.c, exact.c and fft.c (the repulsion), optimize.c (gradient, KL, descent), pca.c,
+ * place.c (new points into a finished layout), tsne.c (a whole run).  The streams tsne reads
+ * and writes are lib/stream/layout.h. */
 #ifndef DN_TSNE_H
 #define DN_TSNE_H
 
 #include <stdint.h>
-#include <stdio.h>
-
-#include "stream/npy.h"
 
 /* Symmetric affinities in CSR form: row i holds cols col[row[i]..row[i+1]) with values val. */
 typedef struct {
@@ -182,34 +184,5 @@ int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, con
  * (nref,d).  yref must pass tsne_layout_check. */
 int tsne_place(float *ynew, const float *xnew, int64_t nnew, const float *xref, const float *yref,
                int64_t nref, int d, const tsne_place_params *p);
-
-/* ---- streams ----
- * Input: points (N,D) float32, then any number of per-point arrays (first dimension N, any
- * dtype), passed through unchanged.  Output: layout (N,2) float32, then those arrays. */
-typedef struct {
-	int64_t n;
-	int d;
-	float *x;          /* (n,d) */
-	int nextra;
-	npy_array *extra;  /* per-point arrays in stream order */
-} tsne_input;
-
-/* Reads the whole stream; rejects D=0, N=0, NaN/Inf points and an extra array whose first
- * dimension is not N. */
-int tsne_input_read(tsne_input *in, FILE *f, const char *name);
-void tsne_input_free(tsne_input *in);
-/* y (n,2) then in->extra. */
-int tsne_output_write(FILE *f, const float *y, const tsne_input *in);
-/* First array of a stream as a start layout: must be (N,2) float32 and pass
- * tsne_layout_check; *y is malloc'd (N,2), *n gets N. */
-int tsne_layout_read(float **y, int64_t *n, FILE *f, const char *name);
-
-/* Whether the per-point arrays of b can follow a's in one stream: as many, and each of the same
- * dtype and trailing shape; else DN_EFORMAT naming the first difference. */
-int tsne_joinable(const tsne_input *a, const tsne_input *b, const char *aname, const char *bname);
-/* The rows of a then of b: layout (a->n + b->n, 2) from ya and yb, then each per-point array
- * of a followed by b's (tsne_joinable first). */
-int tsne_output_write_joined(FILE *f, const float *ya, const tsne_input *a, const float *yb,
-                             const tsne_input *b);
 
 #endif

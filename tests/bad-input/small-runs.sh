@@ -15,7 +15,7 @@ run_cmd() {
 	mnistm-gen) echo "mnistm-gen -q --seed 3 -o '$out' '$IN/ok_big.npy'" ;;
 	dann-train) echo "dann-train --source '$IN/ok_big.npy' --mode source-only --steps 30 --batch 8 --threads 1 -q -o '$out'" ;;
 	dann-embed) echo "dann-embed -m '$IN/m28.model' --threads 1 -q -o '$out' '$IN/ok_big.npy'" ;;
-	tsne) echo "tsne -q -j 1 -p 5 -n 200 -o '$out' '$IN/ok_emb.npy'" ;;
+	tsne) echo "tsne -q --threads 1 -p 5 -n 200 -o '$out' '$IN/ok_emb.npy'" ;;
 	plot-frames) echo "plot-frames -q --size 320x240 --tween 3 --gif '$out' '$IN/ok_pts.npy' '$IN/ok_pts.npy'" ;;
 	plot-curves) echo "plot-curves -q -o '$out' '$IN/ok.tsv'" ;;
 	domain-distance) echo "domain-distance -q -o '$out' '$IN/ok_emb.npy' '$IN/ok_emb.npy'" ;;
@@ -31,7 +31,7 @@ fail_cmd() {
 	mnistm-gen) echo "mnistm-gen -q -o '$IN/never.npy' '$IN/ds_labels10.npy'" ;;
 	dann-train) echo "dann-train --source '$IN/ok_gray.npy' --target '$IN/trunc_labels.npy' --steps 2 --batch 8 --threads 1 -q -o '$IN/never.model'" ;;
 	dann-embed) echo "dann-embed -m '$IN/m_trunc.model' --threads 1 -q -o '$IN/never.npy' '$IN/ok_gray.npy'" ;;
-	tsne) echo "tsne -q -j 1 -p 5 -o '$IN/never.npy' '$IN/emb_nan.npy'" ;;
+	tsne) echo "tsne -q --threads 1 -p 5 -o '$IN/never.npy' '$IN/emb_nan.npy'" ;;
 	plot-frames) echo "plot-frames -q --size 200x150 --gif '$IN/never.gif' '$IN/ok_pts.npy' '$IN/pts_nan.npy'" ;;
 	plot-curves) echo "plot-curves -q -o '$IN/never.png' '$IN/ok.tsv' '$IN/bad_number.tsv'" ;;
 	domain-distance) echo "domain-distance -q -o '$IN/never.tsv' '$IN/ok_emb.npy' '$IN/emb_nan.npy'" ;;

@@ -1,9 +1,11 @@
 /* fuzz_tsne_input - tsne's input stream (points (N,D) float32 then per-point arrays) and its
- * start layout (tsne_input_read, tsne_layout_read in lib/tsne/tsne.c). */
+ * start layout (layout_points_read and layout_read in lib/stream/layout.c, then
+ * tsne_layout_check as tsne --init does). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "fuzz.h"
+#include "stream/layout.h"
 #include "stream/npy.h"
 #include "tsne/tsne.h"
 
@@ -36,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f = fuzz_open(data, size);
 	if (!f)
 		return 0;
-	tsne_input in;
-	int rc = tsne_input_read(&in, f, "fuzz.npy");
+	layout_points in;
+	int rc = layout_points_read(&in, f, "fuzz.npy");
 	fuzz_check_rc(rc);
 	if (rc == 0) {
 		if (in.n < 1 || in.d < 1)
@@ -48,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int k = 0; k < in.nextra; k++)
 			if (in.extra[k].h.ndim < 1 || in.extra[k].h.shape[0] != in.n)
 				__builtin_trap();
-		tsne_input_free(&in);
+		layout_points_free(&in);
 	}
 	fclose(f);
 
@@ -57,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	float *y = NULL;
 	int64_t n = 0;
-	rc = tsne_layout_read(&y, &n, f, "fuzz.npy");
+	rc = layout_read(f, "fuzz.npy", "init layout", &y, &n);
+	if (rc == 0 && (rc = tsne_layout_check(y, n, "fuzz.npy: init layout")) < 0)
+		free(y);
 	fuzz_check_rc(rc);
 	if (rc == 0) {
 		for (int64_t i = 0; i < 2 * n; i++)

@@ -1,4 +1,4 @@
-/* test_tsne.c - numerics of lib/tsne/tsne.c against references computed here by brute force. */
+/* test_tsne.c - numerics of lib/tsne against references computed here by brute force. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,0 +1,72 @@
+/* internal.h - what the files of lib/tsne share and no caller outside them needs: the
+ * gradient's workspace (the quadtree of Barnes-Hut, the FFT grid, the per-point repulsive
+ * sums), the repulsion of each method, and the power-of-two rescaling of the points.  The
+ * public API is tsne.h. */
+#ifndef DN_TSNE_INTERNAL_H
+#define DN_TSNE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "tsne/fft.h"
+#include "tsne/tsne.h"
+
+/* ---- the quadtree (bh.c), also walked point by point when placing (place.c) ---- */
+
+typedef struct {
+	double cx, cy, hw;  /* cell centre and half width */
+	double mx, my;      /* sum of positions; centre of mass after the build */
+	int32_t count;      /* points below */
+	int32_t child;      /* first of 4 consecutive children, -1 for a leaf */
+	int32_t point;      /* a leaf's first point (others chained by next[]), -1 if none */
+	int32_t start;      /* offset of the subtree's points in order[] */
+} qnode;
+
+/* What the walk reads, 32 bytes a cell so that two share a cache line. */
+typedef struct {
+	double mx, my;  /* centre of mass */
+	float width;    /* full width */
+	int32_t count, child, start;
+} qwalk;
+
+#define QT_MAXDEPTH 50
+#define QT_GROUP 64
+#define QT_LEAF 8  /* points a leaf holds before it splits */
+
+/* The gradient's workspace (tsne_work_new, optimize.c): the quadtree, the FFT grid, and the
+ * per-point sums that every repulsion method fills. */
+struct tsne_work {
+	int64_t n;
+	qnode *node;
+	int64_t nnode, cap;
+	qwalk *walk;         /* (cap) compact copy of node[] for the walks */
+	int64_t walk_cap;
+	int32_t *next;       /* (n) chain of coincident points in a leaf */
+	int32_t *order;      /* (n) points in depth-first tree order */
+	int have_order;      /* order[] holds the last tree's order */
+	int32_t *group;      /* group cells */
+	int64_t ngroup;
+	double *rep;         /* (n,2) repulsive sums */
+	double *zi;          /* (n) per-point sum of w */
+	tsne_fft *fft;       /* FFT grid, made on first use */
+};
+
+/* Build the quadtree of the layout y (n,2) in w: cells, depth-first order[], groups, walk[]. */
+int tsne_qt_build(tsne_work *w, const double *y, int64_t n);
+/* Barnes-Hut repulsion with opening angle theta: w->rep (n,2) = sum_j w_ij^2 (y_i - y_j) and
+ * w->zi (n) = sum_{j != i} w_ij, cells standing for their points where theta allows. */
+int tsne_bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta);
+
+/* ---- exact repulsion (exact.c): the same sums over all pairs, O(n^2) ---- */
+void tsne_exact_repulsion(tsne_work *w, const double *y, int64_t n);
+
+/* ---- rescaling (affinity.c), also for the two point sets of placing (place.c) ---- */
+
+/* Largest |value| of x (n,d). */
+float tsne_max_abs(const float *x, int64_t n, int d);
+/* The power of two e such that x * 2^-e has its largest |value| m in [0.5, 1), or 0 when m is
+ * 0 or already in [2^-24, 2^24] (no scaling needed). */
+int tsne_scale_exponent(float m);
+/* *xs = x * 2^-e (malloc'd), or NULL when e == 0. */
+int tsne_scaled_copy(float **xs, const float *x, int64_t n, int d, int e);
+
+#endif

@@ -1,0 +1,254 @@
+/* knn.c - exact k nearest neighbours for t-SNE: blocks of the squared distance matrix
+ * |x_i|^2 + |x_j|^2 - 2 x_i.x_j, the cross term by sgemm, each row keeping a max-heap of its k
+ * best (distance, index).  Within one point set (tsne_knn) and from query points to a
+ * reference set (tsne_knn_cross, for placing).  The approximate search is ann.c. */
+#include "tsne/tsne.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <stdlib.h>
+
+#include "base/err.h"
+#include "tsne/heap.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Offer candidate (d, j) to heap h of size k (max at h[0]). */
+static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
+{
+	knn_ent e = {d, j};
+	if (knn_worse(h[0], e))
+		heap_replace_top(h, k, e);
+}
+
+/* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
+ * cancellation) and sorted.  A heap still holding an empty place means distances that were
+ * not numbers (finite points of a sane scale never give them; see tsne_affinities). */
+static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const float *xq,
+                      int64_t nq, const float *xr, int d, int k)
+{
+	for (int64_t t = 0; t < nq * k; t++)
+		if (heap[t].j == INT32_MAX)
+			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
+			               (long long)(t / k));
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < nq; i++) {
+		knn_entd tmp[k];
+		const float *xi = xq + i * d;
+		for (int t = 0; t < k; t++) {
+			int32_t j = heap[i * k + t].j;
+			const float *xj = xr + (int64_t)j * d;
+			float s = 0;
+#pragma omp simd reduction(+ : s)
+			for (int u = 0; u < d; u++) {
+				float df = xi[u] - xj[u];
+				s += df * df;
+			}
+			tmp[t] = (knn_entd){s, j};
+		}
+		qsort(tmp, k, sizeof *tmp, cmp_entd);
+		for (int t = 0; t < k; t++) {
+			nbr[i * k + t] = tmp[t].j;
+			dist2[i * k + t] = tmp[t].d;
+		}
+	}
+	return 0;
+}
+
+int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
+{
+	if (k < 1 || k > n - 1)
+		return err_set(DN_EARG, "knn: k=%d out of range for n=%lld", k, (long long)n);
+	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
+	 * and of its columns.  The final k best under the total order (distance, index) do not
+	 * depend on the order of the offers, so threads cannot change the result. */
+	enum { G = 16, B = 2048 };
+	float *sq = malloc((size_t)n * sizeof *sq);
+	float *blk = malloc((size_t)B * B * sizeof *blk);
+	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	if (!sq || !blk || !heap) {
+		free(sq), free(blk), free(heap);
+		return err_set(DN_ENOMEM, "knn: out of memory");
+	}
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		float s = 0;
+		const float *xi = x + i * d;
+#pragma omp simd reduction(+ : s)
+		for (int t = 0; t < d; t++)
+			s += xi[t] * xi[t];
+		sq[i] = s;
+	}
+	for (int64_t t = 0; t < n * k; t++)
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
+	for (int64_t r0 = 0; r0 < n; r0 += B) {
+		int64_t rn = n - r0 < B ? n - r0 : B;
+		for (int64_t c0 = r0; c0 < n; c0 += B) {
+			int64_t cn = n - c0 < B ? n - c0 : B;
+			/* Each thread multiplies its strip of rows with a single-threaded sgemm: OpenBLAS's
+			 * own threads would otherwise spin between calls, against ours. */
+#pragma omp parallel
+			{
+				int nth = 1, tid = 0;
+#ifdef _OPENMP
+				nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#endif
+				int64_t s = rn * tid / nth, e = rn * (tid + 1) / nth;
+				if (e > s)
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, d,
+					            -2.0f, x + (r0 + s) * d, d, x + c0 * d, d, 0.0f, blk + s * cn,
+					            (int)cn);
+			}
+			/* rows: blk becomes the squared distances */
+#pragma omp parallel for schedule(static)
+			for (int64_t i = 0; i < rn; i++) {
+				knn_ent *h = heap + (r0 + i) * k;
+				float *b = blk + i * cn;
+				const float *sqc = sq + c0;
+				float si = sq[r0 + i];
+#pragma omp simd
+				for (int64_t j = 0; j < cn; j++)
+					b[j] += si + sqc[j];
+				float thr = h[0].d;
+				/* 16 at a time: a vector compare finds the rare chunks with a candidate */
+				int64_t j = 0;
+				for (; j + 16 <= cn; j += 16) {
+					int any = 0;
+#pragma omp simd reduction(| : any)
+					for (int u = 0; u < 16; u++)
+						any |= b[j + u] <= thr;
+					if (!any)
+						continue;
+					for (int u = 0; u < 16; u++)
+						if (b[j + u] <= thr && c0 + j + u != r0 + i) {
+							heap_offer(h, k, b[j + u], (int32_t)(c0 + j + u));
+							thr = h[0].d;
+						}
+				}
+				for (; j < cn; j++) {
+					if (b[j] <= thr && c0 + j != r0 + i) {
+						heap_offer(h, k, b[j], (int32_t)(c0 + j));
+						thr = h[0].d;
+					}
+				}
+			}
+			if (c0 == r0)
+				continue;
+			/* columns: each thread owns a range of columns and reads the block row by row
+			 * (walking down a column would touch a new page at every element) */
+#pragma omp parallel
+			{
+				int nth = 1, tid = 0;
+#ifdef _OPENMP
+				nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#endif
+				int64_t ncg = (cn + G - 1) / G;
+				int64_t cs = ncg * tid / nth * G, ce = ncg * (tid + 1) / nth * G;
+				if (ce > cn)
+					ce = cn;
+				float thr[B];
+				for (int64_t j = cs; j < ce; j++)
+					thr[j - cs] = heap[(c0 + j) * k].d;
+				for (int64_t i = 0; i < rn; i++) {
+					const float *b = blk + i * cn;
+					int64_t j = cs;
+					for (; j + G <= ce; j += G) {
+						int any = 0;
+#pragma omp simd reduction(| : any)
+						for (int u = 0; u < G; u++)
+							any |= b[j + u] <= thr[j - cs + u];
+						if (!any)
+							continue;
+						for (int u = 0; u < G; u++)
+							if (b[j + u] <= thr[j - cs + u]) {
+								knn_ent *h = heap + (c0 + j + u) * k;
+								heap_offer(h, k, b[j + u], (int32_t)(r0 + i));
+								thr[j - cs + u] = h[0].d;
+							}
+					}
+					for (; j < ce; j++)
+						if (b[j] <= thr[j - cs]) {
+							knn_ent *h = heap + (c0 + j) * k;
+							heap_offer(h, k, b[j], (int32_t)(r0 + i));
+							thr[j - cs] = h[0].d;
+						}
+				}
+			}
+		}
+	}
+	openblas_set_num_threads(blas_threads);
+	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
+	free(sq), free(blk), free(heap);
+	return rc;
+}
+
+int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, const float *xr,
+                   int64_t nr, int d, int k)
+{
+	if (k < 1 || k > nr)
+		return err_set(DN_EARG, "knn: k=%d out of range for %lld reference points", k,
+		               (long long)nr);
+	/* Query strips of QB rows, one per thread at a time, against reference blocks of RB:
+	 * each strip's heaps see every reference point once; the k best under the total order
+	 * (distance, index) do not depend on the order of the offers. */
+	enum { QB = 256, RB = 2048 };
+	float *sq = malloc((size_t)nr * sizeof *sq);
+	knn_ent *heap = malloc((size_t)nq * k * sizeof *heap);
+	if (!sq || !heap) {
+		free(sq), free(heap);
+		return err_set(DN_ENOMEM, "knn: out of memory");
+	}
+	for (int64_t j = 0; j < nr; j++) {
+		float s = 0;
+		for (int t = 0; t < d; t++)
+			s += xr[j * d + t] * xr[j * d + t];
+		sq[j] = s;
+	}
+	for (int64_t t = 0; t < nq * k; t++)
+		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
+	int fail = 0;
+#pragma omp parallel
+	{
+		float *blk = malloc((size_t)QB * RB * sizeof *blk);
+		if (!blk) {
+#pragma omp atomic write
+			fail = 1;
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (int64_t q0 = 0; q0 < nq; q0 += QB) {
+			if (!blk)
+				continue;
+			int64_t qn = nq - q0 < QB ? nq - q0 : QB;
+			for (int64_t r0 = 0; r0 < nr; r0 += RB) {
+				int64_t rn = nr - r0 < RB ? nr - r0 : RB;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)rn, d, -2.0f,
+				            xq + q0 * d, d, xr + r0 * d, d, 0.0f, blk, (int)rn);
+				for (int64_t i = 0; i < qn; i++) {
+					const float *xi = xq + (q0 + i) * d;
+					float si = 0;
+					for (int t = 0; t < d; t++)
+						si += xi[t] * xi[t];
+					knn_ent *h = heap + (q0 + i) * k;
+					const float *b = blk + i * rn;
+					for (int64_t j = 0; j < rn; j++) {
+						float v = b[j] + si + sq[r0 + j];
+						if (v <= h[0].d)
+							heap_offer(h, k, v, (int32_t)(r0 + j));
+					}
+				}
+			}
+		}
+		free(blk);
+	}
+	openblas_set_num_threads(blas_threads);
+	int rc = fail ? err_set(DN_ENOMEM, "knn: out of memory")
+	              : knn_finish(nbr, dist2, heap, xq, nq, xr, d, k);
+	free(sq), free(heap);
+	return rc;
+}
