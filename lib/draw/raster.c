@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "stream/npy.h"
 
 /* House colours.  Markers: the Okabe & Ito (2008) colour-blind-safe set, which separates
  * blue from vermillion for every common kind of colour blindness. */
