@@ -17,7 +17,7 @@
 #include "net/kern_cli.h"
 #include "net/model.h"
 #include "net/nn.h"
-#include "stream/npy.h"
+#include "stream/dataset.h"
 #include "net/train.h"
 
 static volatile sig_atomic_t stop_signal = 0;
@@ -62,12 +62,12 @@ static void usage(FILE *f)
 	        "  -h, --help           this help\n");
 }
 
-static npy_dataset load(const char *path, const char *what)
+static dataset load(const char *path, const char *what)
 {
-	npy_dataset d;
+	dataset d;
 	FILE *f = cli_open_in(path);
 	const char *name = strcmp(path, "-") ? path : "stdin";
-	if (npy_dataset_read(f, name, &d) < 0)
+	if (dataset_read(f, name, &d) < 0)
 		cli_die("%s: %s", what, err_msg());
 	cli_close_in(f);
 	return d;
@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 	cli_set_progress(progress, quiet);
 	kern_cli_setup(threads, verbose);
 
-	npy_dataset src = load(src_path, "source"), tgt = {0}, test = {0};
+	dataset src = load(src_path, "source"), tgt = {0}, test = {0};
 	if (o.mode == TRAIN_DANN)
 		tgt = load(tgt_path, "target");
 	if (test_path) {
@@ -406,11 +406,11 @@ int main(int argc, char **argv)
 		         (double)ok / n, (long long)n, tacc);
 	}
 	train_free(&t);
-	npy_dataset_free(&src);
+	dataset_free(&src);
 	if (o.mode == TRAIN_DANN)
-		npy_dataset_free(&tgt);
+		dataset_free(&tgt);
 	if (test_path)
-		npy_dataset_free(&test);
+		dataset_free(&test);
 	free(snap_step);
 	free(ckpt_default);
 	return 0;
