@@ -194,6 +194,10 @@ print("ok", bg.size, chi2)
 		cmp "$T/a.npy" "$T/c.npy"
 		cmp "$T/a.npy" "$T/e.npy"
 		! cmp -s "$T/a.npy" "$T/f.npy"
+		# no --seed is --seed 1, as in every tool
+		mnistm-gen --recipe $r "$T/d.npy" > "$T/g.npy"
+		mnistm-gen --recipe $r --seed 1 "$T/d.npy" > "$T/h.npy"
+		cmp "$T/g.npy" "$T/h.npy"
 	done
 }
 
