@@ -100,6 +100,21 @@ static void write_header(FILE *o, npy_dtype t, int ndim, int64_t n, int64_t d)
 		cli_write_failed();
 }
 
+/* Before the first image of n: room for their predictions, the first header of the output. */
+static void begin_output(job *j, int64_t n)
+{
+	if (j->out != OUT_EMBED || j->po) {
+		j->preds = malloc((size_t)(n ? n : 1));
+		if (!j->preds)
+			cli_die("out of memory");
+	}
+	if (j->out == OUT_EMBED)
+		write_header(j->o, NPY_F32, 2, n, j->D);
+	else if (j->out == OUT_PREDICT)
+		write_header(j->o, NPY_U8, 1, n, 0);
+	cli_progress_start(&j->prog, "embed", n);
+}
+
 /* --predictions: the stream --predict writes, for the images just embedded. */
 static void write_predictions(job *j, const uint8_t *labels, int64_t n)
 {
@@ -134,20 +149,11 @@ static void embed_stream(job *j, const char *path, int domain)
 		cli_die("%s", err_msg());
 	check_size(j, name, d.h, d.w);
 	int64_t n = d.n;
-	if (j->out != OUT_EMBED || j->po) {
-		j->preds = malloc((size_t)(n ? n : 1));
-		if (!j->preds)
-			cli_die("out of memory");
-	}
-	if (j->out == OUT_EMBED)
-		write_header(j->o, NPY_F32, 2, n, j->D);
-	else if (j->out == OUT_PREDICT)
-		write_header(j->o, NPY_U8, 1, n, 0);
+	begin_output(j, n);
 	size_t sz = (size_t)d.h * d.w * d.c;
 	uint8_t *buf = malloc(sz * (size_t)j->batch);
 	if (!buf)
 		cli_die("out of memory");
-	cli_progress_start(&j->prog, "embed", n);
 	for (int64_t i = 0; i < n; i += j->batch) {
 		int B = (int)(n - i < j->batch ? n - i : j->batch);
 		if (npy_read_data(f, name, &h, buf, (size_t)B * sz) < 0)
@@ -237,16 +243,7 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 	if (subset_pick(&sub, &ds[0], &ds[1], per, seed) < 0)
 		cli_die("--per-domain: %s", err_msg());
 	int64_t n = subset_total(&sub);
-	if (j->out != OUT_EMBED || j->po) {
-		j->preds = malloc((size_t)(n ? n : 1));
-		if (!j->preds)
-			cli_die("out of memory");
-	}
-	if (j->out == OUT_EMBED)
-		write_header(j->o, NPY_F32, 2, n, j->D);
-	else if (j->out == OUT_PREDICT)
-		write_header(j->o, NPY_U8, 1, n, 0);
-	cli_progress_start(&j->prog, "embed", n);
+	begin_output(j, n);
 	uint8_t *buf = malloc((size_t)ds[0].h * ds[0].w * 3 * (size_t)j->batch);
 	uint8_t *labels = malloc((size_t)(n ? n : 1)), *doms = malloc((size_t)(n ? n : 1));
 	if (!buf || !labels || !doms)

@@ -279,8 +279,8 @@ int main(int argc, char **argv)
 	options opt;
 	cli_init(argc, argv);
 	parse_options(argc, argv, &opt);
-	cli_set_progress(opt.progress, opt.quiet);
 	check_options(&opt);
+	cli_set_progress(opt.progress, opt.quiet);
 
 	fetch_opts fo;
 	fetch_opts_init(&fo);

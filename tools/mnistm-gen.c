@@ -54,13 +54,13 @@ static void on_progress(void *ctx, int64_t done)
 }
 
 typedef struct {
-	mnistm_cfg cfg;      /* recipe, mask, threshold, seed, offset, fit: the generator's options */
+	mnistm_cfg cfg;      /* recipe, seed, offset; mask, threshold, fit by check_options */
 	const char *input, *bgdir, *out, *sheet;
-	int size, quiet, verbose, progress, sheet_scale;
+	int mask, threshold, fit, size;  /* -1: the recipe's default */
+	int quiet, verbose, progress, sheet_scale;
 	int64_t sheet_count;
 } options;
 
-/* Parse into o, with each recipe's defaults for what was not given. */
 static void parse_options(int argc, char **argv, options *o)
 {
 	enum { O_RECIPE = 256, O_BG, O_SIZE, O_FIT, O_SEED, O_OFFSET, O_THRESHOLD, O_MASK, O_SHEET,
@@ -83,39 +83,37 @@ static void parse_options(int argc, char **argv, options *o)
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	*o = (options){.cfg = {.recipe = MNISTM_NOISE, .seed = 1}, .sheet_scale = 2, .sheet_count = 100};
-	mnistm_cfg *cfg = &o->cfg;
-	int mask_set = 0, threshold = -1, fit = -1, size_set = 0; /* -1, 0: the recipe's default */
+	*o = (options){.cfg = {.recipe = MNISTM_NOISE, .seed = 1}, .mask = -1, .threshold = -1,
+	               .fit = -1, .size = -1, .sheet_scale = 2, .sheet_count = 100};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_RECIPE:
 			if (!strcmp(optarg, "noise"))
-				cfg->recipe = MNISTM_NOISE;
+				o->cfg.recipe = MNISTM_NOISE;
 			else if (!strcmp(optarg, "bsds"))
-				cfg->recipe = MNISTM_BSDS;
+				o->cfg.recipe = MNISTM_BSDS;
 			else
 				cli_usage_error("--recipe: '%s' is not noise or bsds", optarg);
 			break;
 		case O_BG: o->bgdir = optarg; break;
-		case O_SIZE: o->size = (int)cli_parse_int("--size", optarg, 0, MNISTM_MAX_SIDE); size_set = 1; break;
-		case O_SEED: cfg->seed = cli_parse_seed(optarg); break;
-		case O_OFFSET: cfg->offset = cli_parse_int("--offset", optarg, 0, INT64_MAX / 4); break;
+		case O_SIZE: o->size = (int)cli_parse_int("--size", optarg, 0, MNISTM_MAX_SIDE); break;
+		case O_SEED: o->cfg.seed = cli_parse_seed(optarg); break;
+		case O_OFFSET: o->cfg.offset = cli_parse_int("--offset", optarg, 0, INT64_MAX / 4); break;
 		case O_FIT:
 			if (!strcmp(optarg, "pad"))
-				fit = MNISTM_FIT_PAD;
+				o->fit = MNISTM_FIT_PAD;
 			else if (!strcmp(optarg, "resize"))
-				fit = MNISTM_FIT_RESIZE;
+				o->fit = MNISTM_FIT_RESIZE;
 			else
 				cli_usage_error("--fit: '%s' is not pad or resize", optarg);
 			break;
-		case O_THRESHOLD: threshold = (int)cli_parse_int("--threshold", optarg, 0, 255); break;
+		case O_THRESHOLD: o->threshold = (int)cli_parse_int("--threshold", optarg, 0, 255); break;
 		case O_MASK:
-			mask_set = 1;
 			if (!strcmp(optarg, "gray"))
-				cfg->mask = MNISTM_MASK_GRAY;
+				o->mask = MNISTM_MASK_GRAY;
 			else if (!strcmp(optarg, "binary"))
-				cfg->mask = MNISTM_MASK_BINARY;
+				o->mask = MNISTM_MASK_BINARY;
 			else
 				cli_usage_error("--mask: '%s' is not gray or binary", optarg);
 			break;
@@ -133,21 +131,27 @@ static void parse_options(int argc, char **argv, options *o)
 	if (argc - optind > 1)
 		cli_usage_error("at most one input FILE");
 	o->input = optind < argc ? argv[optind] : "-";
-	if (cfg->recipe == MNISTM_BSDS && !o->bgdir)
+}
+
+/* The options that do not go together, each recipe's defaults for what was not given, and the
+ * outputs: before any work. */
+static void check_options(options *o)
+{
+	mnistm_cfg *cfg = &o->cfg;
+	int bsds = cfg->recipe == MNISTM_BSDS;
+	if (bsds && !o->bgdir)
 		cli_usage_error("--recipe bsds needs --backgrounds DIR");
 	if (o->sheet && !strcmp(o->sheet, "-"))
 		cli_usage_error("--sheet needs a file name (standard output carries the data)");
-	if (cfg->recipe == MNISTM_NOISE && (o->bgdir || mask_set))
+	if (!bsds && (o->bgdir || o->mask >= 0))
 		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
-	/* Recipe defaults.  bsds: the published MNIST-M (Ganin et al. 2016), as measured on its
-	 * images (man/mnistm-gen.1, "How the bsds defaults were found"). */
-	int bsds = cfg->recipe == MNISTM_BSDS;
-	if (!mask_set)
-		cfg->mask = bsds ? MNISTM_MASK_BINARY : MNISTM_MASK_GRAY;
-	cfg->threshold = threshold >= 0 ? threshold : bsds ? MNISTM_BSDS_THRESHOLD : MNISTM_THRESHOLD_DEFAULT;
-	cfg->fit = fit >= 0 ? (mnistm_fit)fit : bsds ? MNISTM_FIT_PAD : MNISTM_FIT_RESIZE;
-	if (!size_set && bsds)
-		o->size = MNISTM_BSDS_SIZE;
+	/* bsds: the published MNIST-M (Ganin et al. 2016), as measured on its images
+	 * (man/mnistm-gen.1, "How the bsds defaults were found"). */
+	cfg->mask = o->mask >= 0 ? (mnistm_mask)o->mask : bsds ? MNISTM_MASK_BINARY : MNISTM_MASK_GRAY;
+	cfg->threshold = o->threshold >= 0 ? o->threshold : bsds ? MNISTM_BSDS_THRESHOLD : MNISTM_THRESHOLD_DEFAULT;
+	cfg->fit = o->fit >= 0 ? (mnistm_fit)o->fit : bsds ? MNISTM_FIT_PAD : MNISTM_FIT_RESIZE;
+	if (o->size < 0)
+		o->size = bsds ? MNISTM_BSDS_SIZE : 0;
 	/* both outputs can be written and neither is the input: known before the photos load */
 	cli_declare_in(o->input);
 	cli_check_out("-o", o->out);
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
 	options opt;
 	cli_init(argc, argv);
 	parse_options(argc, argv, &opt);
+	check_options(&opt);
 	cli_set_progress(opt.progress, opt.quiet);
 	if (opt.verbose && !opt.quiet)
 		cli_verbosity = 2;
