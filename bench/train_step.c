@@ -211,7 +211,7 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void synth(npy_dataset *d, int64_t n, int h, int w, int c, uint64_t seed)
+static void synth(dataset *d, int64_t n, int h, int w, int c, uint64_t seed)
 {
 	rng_t r;
 	rng_seed(&r, seed, 1);
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
 	}
 	char isa[128];
 	printf("# %s\n", kern_isa_describe(isa, sizeof isa));
-	npy_dataset src, tgt;
+	dataset src, tgt;
 	/* source grayscale as MNIST, target RGB as MNIST-M */
 	synth(&src, 4096, size, size, 1, 1);
 	synth(&tgt, 4096, size, size, 3, 2);

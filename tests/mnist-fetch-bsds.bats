@@ -50,6 +50,9 @@ setup() {
 	run --separate-stderr mnist-fetch --dataset bsds500 --offline -O "$T/d"
 	[ "$status" -eq 0 ] && [[ "$stderr" == *"(4 from the cache)"* ]]
 	diff -r "$T/d" "$FX/photos"
+	# the folders -O goes in are made, like mkdir -p
+	mnist-fetch --dataset bsds500 -q --mirror "$FX/photos" --output-dir "$T/e/f/g/"
+	diff -r "$T/e/f/g" "$FX/photos"
 }
 
 @test "bsds500 from BSR_bsds500.tgz: the file, a folder holding it, over HTTP" {

@@ -212,7 +212,7 @@ no_cached_files() {  # cache root: nothing cached there (no final names, no temp
 	[[ "$stderr" == *"train-images-idx3-ubyte.gz: "*"elapsed"* ]] || { echo "$stderr"; return 1; }
 }
 
-# --- a hostile mirror (issue 16): every MNIST file's size is known, so neither the download nor
+# --- a hostile mirror: every MNIST file's size is known, so neither the download nor
 # its decompression may grow past it; a download has a deadline.  Each class with both splits'
 # files (the bomb and the endless body answer every request), alone (exit 1) and followed by a
 # good mirror (used next).

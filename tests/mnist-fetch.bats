@@ -76,9 +76,9 @@ print(n)' "$1" "$2" "$3" "${4:-0}" "${5:-}"
 	run --separate-stderr mnist-fetch -x
 	assert_fails_cleanly 2 mnist-fetch "unknown option.*'-x'"
 	run --separate-stderr mnist-fetch --split
-	assert_fails_cleanly 2 mnist-fetch "option --split needs an argument"
+	assert_fails_cleanly 2 mnist-fetch "missing value: '--split'"
 	run --separate-stderr mnist-fetch -o
-	assert_fails_cleanly 2 mnist-fetch "option -o needs an argument"
+	assert_fails_cleanly 2 mnist-fetch "missing value: '-o'"
 	run --separate-stderr mnist-fetch extra
 	assert_fails_cleanly 2 mnist-fetch "unexpected argument 'extra'"
 	run --separate-stderr mnist-fetch --mirror ""

@@ -102,7 +102,7 @@ hlen() { echo $(($(od -An -tu2 -j8 -N2 "$1") + 10)); }
 	run --separate-stderr mnistm-gen --no-such-option
 	assert_fails_cleanly 2 mnistm-gen "unknown option.*'--no-such-option'"
 	run --separate-stderr mnistm-gen --seed
-	assert_fails_cleanly 2 mnistm-gen "--seed: missing argument"
+	assert_fails_cleanly 2 mnistm-gen "missing value: '--seed'"
 }
 
 @test "messages: -q says nothing, -v reports on stderr, --progress goes to stderr only" {
@@ -194,6 +194,10 @@ print("ok", bg.size, chi2)
 		cmp "$T/a.npy" "$T/c.npy"
 		cmp "$T/a.npy" "$T/e.npy"
 		! cmp -s "$T/a.npy" "$T/f.npy"
+		# no --seed is --seed 1, as in every tool
+		mnistm-gen --recipe $r "$T/d.npy" > "$T/g.npy"
+		mnistm-gen --recipe $r --seed 1 "$T/d.npy" > "$T/h.npy"
+		cmp "$T/g.npy" "$T/h.npy"
 	done
 }
 
@@ -374,14 +378,16 @@ fails_without_output() {  # pattern args...
 	py 'f = open(sys.argv[1], "wb"); np.save(f, np.zeros((4, 5, 5), np.uint8)); np.save(f, np.zeros(4, np.int32))' "$T/i32.npy"
 	fails_without_output "labels: expected uint8" "$T/i32.npy"
 	py 'f = open(sys.argv[1], "wb"); np.save(f, np.zeros((4, 5, 5), np.uint8)); np.save(f, np.array([1, 2, 10, 3], np.uint8))' "$T/ten.npy"
-	fails_without_output "label 10 of image 2" "$T/ten.npy"
+	fails_without_output "label 10 at index 2 is out of range 0..9" "$T/ten.npy"
 	: > "$T/empty.npy"
 	fails_without_output "empty stream" "$T/empty.npy"
 	fx digits "$T/d.npy" 20 5 5
 	head -c 300 "$T/d.npy" > "$T/trunc.npy"
 	fails_without_output "truncated" "$T/trunc.npy"
 	cat "$T/d.npy" "$T/d.npy" > "$T/twice.npy"
-	fails_without_output "after the labels" "$T/twice.npy"
+	fails_without_output "another array follows the labels: \(20,5,5\) uint8" "$T/twice.npy"
+	{ cat "$T/d.npy"; printf xyz; } > "$T/trailing.npy"
+	fails_without_output "unexpected data after the labels" "$T/trailing.npy"
 	fails_without_output "No such file" "$T/missing.npy"
 }
 

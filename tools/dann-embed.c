@@ -10,8 +10,9 @@
 #include "net/kern_cli.h"
 #include "net/model.h"
 #include "net/nn.h"
-#include "stream/npy.h"
-#include "base/rng.h"
+#include "eval/confusion.h"
+#include "eval/subset.h"
+#include "stream/dataset.h"
 
 static void usage(FILE *f)
 {
@@ -37,9 +38,11 @@ static void usage(FILE *f)
 	        "  --accuracy           print accuracy and the 10x10 confusion matrix; no stream\n"
 	        "  -o, --output FILE    output file (default stdout)\n"
 	        "  --batch N            images per forward pass (default 256)\n"
-	        "  --threads N          threads (default: all processors)\n"
-	        "  -q, --quiet          no progress      --progress  force progress\n"
-	        "  -v, --verbose        say which kernels run (instruction set; DANN_ISA forces one)\n"
+	        "  --threads N          threads (default: all processors; same N, same bytes)\n"
+	        "  -q, --quiet          no messages but errors\n"
+	        "  -v, --verbose        more messages: which kernels run (instruction set; DANN_ISA\n"
+	        "                       forces one)\n"
+	        "  --progress           a progress line even when stderr is not a terminal\n"
 	        "  -h, --help           this help\n");
 }
 
@@ -97,6 +100,21 @@ static void write_header(FILE *o, npy_dtype t, int ndim, int64_t n, int64_t d)
 		cli_write_failed();
 }
 
+/* Before the first image of n: room for their predictions, the first header of the output. */
+static void begin_output(job *j, int64_t n)
+{
+	if (j->out != OUT_EMBED || j->po) {
+		j->preds = malloc((size_t)(n ? n : 1));
+		if (!j->preds)
+			cli_die("out of memory");
+	}
+	if (j->out == OUT_EMBED)
+		write_header(j->o, NPY_F32, 2, n, j->D);
+	else if (j->out == OUT_PREDICT)
+		write_header(j->o, NPY_U8, 1, n, 0);
+	cli_progress_start(&j->prog, "embed", n);
+}
+
 /* --predictions: the stream --predict writes, for the images just embedded. */
 static void write_predictions(job *j, const uint8_t *labels, int64_t n)
 {
@@ -114,45 +132,28 @@ static void check_size(const job *j, const char *name, int h, int w)
 
 static void report_accuracy(job *j, const uint8_t *labels, int64_t n)
 {
-	int64_t conf[10][10] = {{0}}, ok = 0;
-	for (int64_t i = 0; i < n; i++) {
-		conf[labels[i]][j->preds[i]]++;
-		ok += labels[i] == j->preds[i];
-	}
-	if (printf("accuracy: %.4f (%lld/%lld)\n", n ? (double)ok / (double)n : 0.0, (long long)ok,
-	           (long long)n) < 0)
+	confusion c;
+	confusion_count(&c, labels, j->preds, n);
+	if (confusion_write(stdout, &c) < 0)
 		cli_write_failed();
-	for (int a = 0; a < 10; a++)
-		for (int b = 0; b < 10; b++)
-			if (printf("%lld%c", (long long)conf[a][b], b == 9 ? '\n' : ' ') < 0)
-				cli_write_failed();
 }
 
 /* One stream from FILE or stdin, in chunks: memory does not grow with N. */
 static void embed_stream(job *j, const char *path, int domain)
 {
-	const char *name = !path || !strcmp(path, "-") ? "stdin" : path;
+	const char *name = cli_name(path);
 	FILE *f = cli_open_in(path);
 	npy_header h;
-	npy_dataset d;
-	if (npy_read_header(f, name, &h) < 0 || npy_dataset_check_images(&h, name, &d) < 0)
+	dataset d;
+	if (npy_read_header(f, name, &h) < 0 || dataset_check_images(&h, name, &d) < 0)
 		cli_die("%s", err_msg());
 	check_size(j, name, d.h, d.w);
 	int64_t n = d.n;
-	if (j->out != OUT_EMBED || j->po) {
-		j->preds = malloc((size_t)(n ? n : 1));
-		if (!j->preds)
-			cli_die("out of memory");
-	}
-	if (j->out == OUT_EMBED)
-		write_header(j->o, NPY_F32, 2, n, j->D);
-	else if (j->out == OUT_PREDICT)
-		write_header(j->o, NPY_U8, 1, n, 0);
+	begin_output(j, n);
 	size_t sz = (size_t)d.h * d.w * d.c;
 	uint8_t *buf = malloc(sz * (size_t)j->batch);
 	if (!buf)
 		cli_die("out of memory");
-	cli_progress_start(&j->prog, "embed", n);
 	for (int64_t i = 0; i < n; i += j->batch) {
 		int B = (int)(n - i < j->batch ? n - i : j->batch);
 		if (npy_read_data(f, name, &h, buf, (size_t)B * sz) < 0)
@@ -162,16 +163,8 @@ static void embed_stream(job *j, const char *path, int domain)
 	cli_progress_end(&j->prog);
 	/* labels, streamed */
 	npy_header lh;
-	int rc = npy_read_header(f, name, &lh);
-	if (rc == DN_EEOF)
-		cli_die("%s: labels: stream ended after the images, expected labels (N,) uint8", name);
-	if (rc < 0)
+	if (dataset_read_labels_header(f, name, n, &lh) < 0)
 		cli_die("%s", err_msg());
-	if (lh.dtype != NPY_U8 || lh.ndim != 1 || lh.shape[0] != n) {
-		char s[128];
-		cli_die("%s: labels: expected (%lld,) uint8, got %s", name, (long long)n,
-		        npy_header_str(&lh, s, sizeof s));
-	}
 	int keep = j->out == OUT_ACCURACY || j->po;   /* all labels needed at the end */
 	uint8_t *labels = keep ? malloc((size_t)(n ? n : 1)) : NULL;
 	if (keep && !labels)
@@ -181,18 +174,14 @@ static void embed_stream(job *j, const char *path, int domain)
 	for (int64_t i = 0; i < n; i += j->batch) {
 		int B = (int)(n - i < j->batch ? n - i : j->batch);
 		uint8_t *dst = labels ? labels + i : buf;
-		if (npy_read_data(f, name, &lh, dst, (size_t)B) < 0)
+		if (dataset_read_labels(f, name, &lh, dst, B, i) < 0)
 			cli_die("%s", err_msg());
-		for (int k = 0; k < B; k++)
-			if (dst[k] > 9)
-				cli_die("%s: labels: label %d at index %lld is out of range 0..9", name, dst[k],
-				        (long long)(i + k));
 		if (j->out != OUT_ACCURACY)
 			write_or_die(j->o, dst, (size_t)B, NPY_U8);
 	}
 	/* one dataset per stream: two concatenated are refused, not half-read (the data written
 	 * so far goes under a temporary name, which the error removes) */
-	if (npy_expect_end(f, name, "labels") < 0)
+	if (dataset_expect_end(f, name) < 0)
 		cli_die("%s", err_msg());
 	if (j->out == OUT_EMBED) {
 		write_header(j->o, NPY_U8, 1, n, 0);
@@ -211,77 +200,61 @@ static void embed_stream(job *j, const char *path, int domain)
 
 /* --images: the images embedded, in the stream's order, gray ones as RGB: (N,H,W,3) uint8,
  * then labels and domains as in the embedding stream. */
-static void write_images(FILE *io, const npy_dataset ds[2], int64_t *const idx[2],
-                         const int64_t k[2], const uint8_t *labels, const uint8_t *doms)
+static void write_images(FILE *io, const dataset ds[2], const subset *sub, const uint8_t *labels,
+                         const uint8_t *doms)
 {
-	int64_t n = k[0] + k[1], shape[4] = {n, ds[0].h, ds[0].w, 3};
-	size_t px = (size_t)ds[0].h * ds[0].w;
-	uint8_t *rgb = malloc(px * 3);
+	int64_t n = subset_total(sub), shape[4] = {n, ds[0].h, ds[0].w, 3};
+	size_t len = (size_t)ds[0].h * ds[0].w * 3;
+	uint8_t *rgb = malloc(len);
 	npy_header h;
 	if (!rgb)
 		cli_die("out of memory");
 	npy_header_init(&h, NPY_U8, 4, shape);
 	if (npy_write_header(io, &h) < 0)
 		cli_write_failed_on(io);
-	for (int d = 0; d < 2; d++) {
-		int c = ds[d].c;
-		for (int64_t i = 0; i < k[d]; i++) {
-			const uint8_t *im = ds[d].images + (size_t)idx[d][i] * px * (size_t)c;
-			for (size_t p = 0; p < px; p++)
-				for (int ch = 0; ch < 3; ch++)
-					rgb[p * 3 + ch] = im[p * (size_t)c + (c == 3 ? (size_t)ch : 0)];
-			if (npy_write_data(io, rgb, px * 3, NPY_U8) < 0)
+	for (int d = 0; d < 2; d++)
+		for (int64_t i = 0; i < sub->k[d]; i++) {
+			dataset_image(&ds[d], sub->idx[d][i], 3, rgb);
+			if (npy_write_data(io, rgb, len, NPY_U8) < 0)
 				cli_write_failed_on(io);
 		}
-	}
 	free(rgb);
 	if (npy_write_array(io, NPY_U8, 1, &n, labels) < 0 || npy_write_array(io, NPY_U8, 1, &n, doms) < 0)
 		cli_write_failed_on(io);
 }
 
+static void read_dataset(const job *j, const char *path, dataset *d)
+{
+	FILE *f = cli_open_in(path);
+	if (dataset_read(f, cli_name(path), d) < 0)
+		cli_die("%s", err_msg());
+	cli_close_in(f);
+	check_size(j, cli_name(path), d->h, d->w);
+}
+
+/* --source/--target: the subset of each (subset.h), source first, each with its own domain. */
 static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per, uint64_t seed,
                        FILE *io)
 {
-	npy_dataset ds[2];
-	const char *paths[2] = {spath, tpath};
-	int64_t *idx[2], k[2];
-	for (int d = 0; d < 2; d++) {
-		FILE *f = cli_open_in(paths[d]);
-		const char *name = strcmp(paths[d], "-") ? paths[d] : "stdin";
-		if (npy_dataset_read(f, name, &ds[d]) < 0)
-			cli_die("%s", err_msg());
-		cli_close_in(f);
-		check_size(j, name, ds[d].h, ds[d].w);
-		if (per > ds[d].n)
-			cli_die("%s: --per-domain %lld is larger than its %lld images", name, (long long)per,
-			        (long long)ds[d].n);
-		k[d] = per > 0 ? per : ds[d].n;
-		idx[d] = rng_subset(ds[d].n, k[d], seed, 0x7000000 + (uint64_t)d);
-		if (!idx[d])
-			cli_die("out of memory");
-	}
-	int64_t n = k[0] + k[1];
-	if (j->out != OUT_EMBED || j->po) {
-		j->preds = malloc((size_t)(n ? n : 1));
-		if (!j->preds)
-			cli_die("out of memory");
-	}
-	if (j->out == OUT_EMBED)
-		write_header(j->o, NPY_F32, 2, n, j->D);
-	else if (j->out == OUT_PREDICT)
-		write_header(j->o, NPY_U8, 1, n, 0);
-	cli_progress_start(&j->prog, "embed", n);
+	dataset ds[2];
+	subset sub;
+	read_dataset(j, spath, &ds[0]);
+	read_dataset(j, tpath, &ds[1]);
+	if (subset_pick(&sub, &ds[0], &ds[1], per, seed) < 0)
+		cli_die("--per-domain: %s", err_msg());
+	int64_t n = subset_total(&sub);
+	begin_output(j, n);
 	uint8_t *buf = malloc((size_t)ds[0].h * ds[0].w * 3 * (size_t)j->batch);
-	uint8_t *labels = malloc((size_t)n), *doms = malloc((size_t)n);
+	uint8_t *labels = malloc((size_t)(n ? n : 1)), *doms = malloc((size_t)(n ? n : 1));
 	if (!buf || !labels || !doms)
 		cli_die("out of memory");
 	int64_t w = 0;
 	for (int d = 0; d < 2; d++) {
 		size_t sz = (size_t)ds[d].h * ds[d].w * ds[d].c;
-		for (int64_t i = 0; i < k[d]; i += j->batch) {
-			int B = (int)(k[d] - i < j->batch ? k[d] - i : j->batch);
+		for (int64_t i = 0; i < sub.k[d]; i += j->batch) {
+			int B = (int)(sub.k[d] - i < j->batch ? sub.k[d] - i : j->batch);
 			for (int b = 0; b < B; b++) {
-				int64_t s = idx[d][i + b];
+				int64_t s = sub.idx[d][i + b];
 				memcpy(buf + (size_t)b * sz, ds[d].images + (size_t)s * sz, sz);
 				labels[w + b] = ds[d].labels[s];
 				doms[w + b] = (uint8_t)d;
@@ -303,18 +276,27 @@ static void embed_pair(job *j, const char *spath, const char *tpath, int64_t per
 		if (j->po)
 			write_predictions(j, labels, n);
 		if (io)
-			write_images(io, ds, idx, k, labels, doms);
+			write_images(io, ds, &sub, labels, doms);
 	}
-	for (int d = 0; d < 2; d++) {
-		free(idx[d]);
-		npy_dataset_free(&ds[d]);
-	}
+	subset_free(&sub);
+	for (int d = 0; d < 2; d++)
+		dataset_free(&ds[d]);
 	free(buf);
 	free(labels);
 	free(doms);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+	const char *model, *out, *input;     /* -m, -o, the FILE operand (NULL: stdin) */
+	const char *source, *target;         /* --source/--target */
+	const char *predictions, *images;    /* the side outputs */
+	int layer, domain;                   /* domain -1: not given */
+	int predict, accuracy, batch, threads, quiet, verbose, progress;
+	int64_t per;
+	uint64_t seed;
+} options;
+
+static void parse_options(int argc, char **argv, options *o)
 {
 	enum { O_LAYER = 256, O_DOMAIN, O_SOURCE, O_TARGET, O_PER, O_SEED, O_PREDICT, O_ACC,
 	       O_BATCH, O_THREADS, O_PROGRESS, O_PREDICTIONS, O_IMAGES };
@@ -323,116 +305,129 @@ int main(int argc, char **argv)
 		{"domain", required_argument, 0, O_DOMAIN}, {"source", required_argument, 0, O_SOURCE},
 		{"target", required_argument, 0, O_TARGET}, {"per-domain", required_argument, 0, O_PER},
 		{"seed", required_argument, 0, O_SEED}, {"predict", no_argument, 0, O_PREDICT},
-		{"accuracy", no_argument, 0, O_ACC},
-		{"predictions", required_argument, 0, O_PREDICTIONS}, {"images", required_argument, 0, O_IMAGES}, {"output", required_argument, 0, 'o'},
+		{"accuracy", no_argument, 0, O_ACC}, {"predictions", required_argument, 0, O_PREDICTIONS},
+		{"images", required_argument, 0, O_IMAGES}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
-		{"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"progress", no_argument, 0, O_PROGRESS},
-		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *model_path = NULL, *out = NULL, *spath = NULL, *tpath = NULL, *pout = NULL, *iout = NULL;
-	int layer = MODEL_LAYER_FEATURES, domain = -1, quiet = 0, verbose = 0, progress = 0, c, predict = 0, acc = 0;
-	int threads = omp_get_num_procs(), batch = 256;
-	int64_t per = 0;
-	uint64_t seed = 1;
-	cli_init(argc, argv);
-	opterr = 0;
+		{"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
+		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	*o = (options){.layer = MODEL_LAYER_FEATURES, .domain = -1, .batch = 256,
+	               .threads = omp_get_num_procs(), .seed = 1};
+	int c;
 	while ((c = getopt_long(argc, argv, "m:o:qvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': model_path = optarg; break;
+		case 'm': o->model = optarg; break;
 		case O_LAYER:
-			layer = model_layer_parse(optarg);
-			if (layer < 0)
+			o->layer = model_layer_parse(optarg);
+			if (o->layer < 0)
 				cli_usage_error("--layer: expected features, label-hidden, logits or "
 				                "domain-hidden, got '%s'", optarg);
 			break;
 		case O_DOMAIN:
-			domain = !strcmp(optarg, "source") || !strcmp(optarg, "0")   ? 0
-			         : !strcmp(optarg, "target") || !strcmp(optarg, "1") ? 1
-			                                                                : -1;
-			if (domain < 0)
+			o->domain = !strcmp(optarg, "source") || !strcmp(optarg, "0")   ? 0
+			            : !strcmp(optarg, "target") || !strcmp(optarg, "1") ? 1
+			                                                                   : -1;
+			if (o->domain < 0)
 				cli_usage_error("--domain: expected source, target, 0 or 1, got '%s'", optarg);
 			break;
-		case O_SOURCE: spath = optarg; break;
-		case O_TARGET: tpath = optarg; break;
-		case O_PER: per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
-		case O_SEED: seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
-		case O_PREDICT: predict = 1; break;
-		case O_ACC: acc = 1; break;
-		case O_PREDICTIONS: pout = optarg; break;
-		case O_IMAGES: iout = optarg; break;
-		case 'o': out = optarg; break;
-		case O_BATCH: batch = (int)cli_parse_int("--batch", optarg, 1, 65536); break;
-		case O_THREADS: threads = (int)cli_parse_int("--threads", optarg, 1, 1024); break;
-		case O_PROGRESS: progress = 1; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
+		case O_SOURCE: o->source = optarg; break;
+		case O_TARGET: o->target = optarg; break;
+		case O_PER: o->per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
+		case O_SEED: o->seed = cli_parse_seed(optarg); break;
+		case O_PREDICT: o->predict = 1; break;
+		case O_ACC: o->accuracy = 1; break;
+		case O_PREDICTIONS: o->predictions = optarg; break;
+		case O_IMAGES: o->images = optarg; break;
+		case 'o': o->out = optarg; break;
+		case O_BATCH: o->batch = (int)cli_parse_int("--batch", optarg, 1, 65536); break;
+		case O_THREADS: o->threads = cli_parse_threads(optarg); break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
 		}
 	}
-	if (!model_path)
-		cli_usage_error("-m MODEL is required");
-	if (predict && acc)
-		cli_usage_error("--predict and --accuracy do not go together");
-	if ((spath != NULL) != (tpath != NULL))
-		cli_usage_error("--source and --target go together");
-	if (spath && optind < argc)
-		cli_usage_error("a FILE operand does not go with --source/--target");
-	if (!spath && per)
-		cli_usage_error("--per-domain needs --source and --target");
-	if (spath && domain >= 0)
-		cli_usage_error("--domain is for a single input; --source/--target are tagged 0 and 1");
 	if (optind + 1 < argc)
 		cli_usage_error("one FILE operand at most");
-	if (acc && out)
+	o->input = optind < argc ? argv[optind] : NULL;
+}
+
+/* The options that do not go together, and the outputs: checked before any work. */
+static void check_options(const options *o)
+{
+	if (!o->model)
+		cli_usage_error("-m MODEL is required");
+	if (o->predict && o->accuracy)
+		cli_usage_error("--predict and --accuracy do not go together");
+	if ((o->source != NULL) != (o->target != NULL))
+		cli_usage_error("--source and --target go together");
+	if (o->source && o->input)
+		cli_usage_error("a FILE operand does not go with --source/--target");
+	if (!o->source && o->per)
+		cli_usage_error("--per-domain needs --source and --target");
+	if (o->source && o->domain >= 0)
+		cli_usage_error("--domain is for a single input; --source/--target are tagged 0 and 1");
+	if (o->accuracy && o->out)
 		cli_usage_error("--accuracy prints text to stdout; -o does not apply");
-	if ((pout || iout) && (predict || acc))
+	if ((o->predictions || o->images) && (o->predict || o->accuracy))
 		cli_usage_error("--%s goes with an embedding, not with --predict or --accuracy",
-		                pout ? "predictions" : "images");
-	if (iout && !spath)
+		                o->predictions ? "predictions" : "images");
+	if (o->images && !o->source)
 		cli_usage_error("--images needs --source and --target");
 	/* the side outputs are files of their own: not stdout, not the same file twice */
-	const char *side[2] = {pout, iout};
+	const char *side[2] = {o->predictions, o->images};
 	for (int s = 0; s < 2; s++)
-		if (side[s] && (!strcmp(side[s], "-") || (out && !strcmp(side[s], out)) ||
-		                (s == 1 && pout && !strcmp(pout, iout))))
+		if (side[s] && (!strcmp(side[s], "-") || (o->out && !strcmp(side[s], o->out)) ||
+		                (s == 1 && o->predictions && !strcmp(o->predictions, o->images))))
 			cli_usage_error("--%s: '%s': name a file other than the other outputs",
 			                s ? "images" : "predictions", side[s]);
-	/* the output can be written and is none of the inputs: checked before any work */
-	cli_declare_in(model_path);
-	cli_declare_in(spath);
-	cli_declare_in(tpath);
-	cli_declare_in(optind < argc ? argv[optind] : NULL);
-	cli_check_out("-o", out);
-	cli_check_out("--predictions", pout);
-	cli_check_out("--images", iout);
-	cli_set_progress(progress, quiet);
-	kern_cli_setup(threads, verbose);
+	/* the outputs can be written and are none of the inputs */
+	cli_declare_in(o->model);
+	cli_declare_in(o->source);
+	cli_declare_in(o->target);
+	cli_declare_in(o->input);
+	cli_check_out("-o", o->out);
+	cli_check_out("--predictions", o->predictions);
+	cli_check_out("--images", o->images);
+}
+
+int main(int argc, char **argv)
+{
+	options o;
+	cli_init(argc, argv);
+	parse_options(argc, argv, &o);
+	check_options(&o);
+	cli_set_progress(o.progress, o.quiet);
+	if (o.verbose && !o.quiet)
+		cli_verbosity = 2;
+	kern_cli_setup(o.threads, o.verbose);
 
 	job j;
 	memset(&j, 0, sizeof j);
-	j.out = acc ? OUT_ACCURACY : predict ? OUT_PREDICT : OUT_EMBED;
-	j.layer = layer;
-	j.batch = batch;
-	FILE *mf = cli_open_in(model_path);
-	if (model_read(mf, model_path, &j.m, NULL) < 0)
+	j.out = o.accuracy ? OUT_ACCURACY : o.predict ? OUT_PREDICT : OUT_EMBED;
+	j.layer = o.layer;
+	j.batch = o.batch;
+	FILE *mf = cli_open_in(o.model);
+	if (model_read(mf, o.model, &j.m, NULL) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(mf);
-	if (!spath && domain < 0 && j.m.domains == 2)
+	int domain = o.domain;
+	if (!o.source && domain < 0 && j.m.domains == 2)
 		cli_usage_error("%s keeps BatchNorm statistics for each domain (dann-train --bn-stats "
 		        "per-domain): say which the input is, --domain source or --domain target",
-		        model_path);
+		        o.model);
 	if (domain < 0)
 		domain = 0;
-	j.D = model_layer_dim(&j.m, layer);
-	if (model_acts_alloc(&j.a, &j.m, batch) < 0)
+	j.D = model_layer_dim(&j.m, o.layer);
+	if (model_acts_alloc(&j.a, &j.m, o.batch) < 0)
 		cli_die("%s", err_msg());
-	j.o = acc ? stdout : cli_open_out(out);
-	j.po = pout ? cli_open_out(pout) : NULL;
-	FILE *io = iout ? cli_open_out(iout) : NULL;
-	if (spath)
-		embed_pair(&j, spath, tpath, per, seed, io);
+	j.o = o.accuracy ? stdout : cli_open_out(o.out);
+	j.po = o.predictions ? cli_open_out(o.predictions) : NULL;
+	FILE *io = o.images ? cli_open_out(o.images) : NULL;
+	if (o.source)
+		embed_pair(&j, o.source, o.target, o.per, o.seed, io);
 	else
-		embed_stream(&j, optind < argc ? argv[optind] : NULL, domain);
+		embed_stream(&j, o.input, domain);
 	if (io)
 		cli_commit_out(io);
 	if (j.po)

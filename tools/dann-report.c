@@ -8,13 +8,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/cli.h"
 #include "base/err.h"
 #include "draw/report.h"
 
-#define BUDGET (5 * 1000 * 1000)   /* the page should stay below this (issue 18) */
+/* A page above this loads slowly in a browser and is awkward to mail or attach: warn. */
+#define BUDGET (5 * 1000 * 1000)
 
 static void usage(FILE *out)
 {
@@ -46,15 +46,10 @@ static void usage(FILE *out)
 /* Open, apply, close: each input is read by one lib function. */
 typedef int (*reader)(report *r, FILE *f, const char *name, const void *arg);
 
-static const char *in_name(const char *path)
-{
-	return strcmp(path, "-") ? path : "stdin";
-}
-
 static void read_input(report *r, const char *path, reader fn, const void *arg)
 {
 	FILE *f = cli_open_in(path);
-	if (fn(r, f, in_name(path), arg) < 0)
+	if (fn(r, f, cli_name(path), arg) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 }
@@ -86,7 +81,17 @@ static void set_text(char **dst, const char *s)
 		cli_die("out of memory");
 }
 
-int main(int argc, char **argv)
+typedef struct {
+	const char *out, *images, *snaps, *pad, *results, *commands;
+	const char **preds;            /* --predictions, in order */
+	char *logs[REPORT_MAX_LOGS];   /* --log NAME=FILE */
+	int npreds, nlogs, quiet;
+	char **frames;                 /* the FRAME.npy operands */
+	int nframes;
+} options;
+
+/* Options into o; --title and the domain names straight into the report. */
+static void parse_options(int argc, char **argv, options *o, report *r)
 {
 	enum { O_PRED = 256, O_IMAGES, O_SNAPS, O_LOG, O_PAD, O_RESULTS, O_COMMANDS, O_TITLE,
 	       O_SOURCE, O_TARGET };
@@ -98,111 +103,119 @@ int main(int argc, char **argv)
 		{"title", required_argument, 0, O_TITLE},   {"source-name", required_argument, 0, O_SOURCE},
 		{"target-name", required_argument, 0, O_TARGET}, {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-	const char *out = NULL, *images = NULL, *snaps = NULL, *pad = NULL, *results = NULL;
-	const char *commands = NULL;
-	const char **preds = calloc((size_t)argc, sizeof *preds);
-	char *logs[REPORT_MAX_LOGS];
-	int npreds = 0, nlogs = 0, quiet = 0, c;
-	report r;
-	cli_init(argc, argv);
-	report_init(&r);
-	if (!preds)
+	*o = (options){.preds = calloc((size_t)argc, sizeof *o->preds)};
+	if (!o->preds)
 		cli_die("out of memory");
+	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': out = optarg; break;
-		case O_PRED: preds[npreds++] = optarg; break;
-		case O_IMAGES: images = optarg; break;
-		case O_SNAPS: snaps = optarg; break;
+		case 'o': o->out = optarg; break;
+		case O_PRED: o->preds[o->npreds++] = optarg; break;
+		case O_IMAGES: o->images = optarg; break;
+		case O_SNAPS: o->snaps = optarg; break;
 		case O_LOG:
-			if (nlogs >= REPORT_MAX_LOGS)
+			if (o->nlogs >= REPORT_MAX_LOGS)
 				cli_usage_error("--log: at most %d logs", REPORT_MAX_LOGS);
 			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1])
 				cli_usage_error("--log: expected NAME=FILE, got '%s'", optarg);
 			if (strchr(optarg, '=') - optarg >= 64)
 				cli_usage_error("--log: the name in '%s' is longer than 63 characters", optarg);
-			logs[nlogs++] = optarg;
+			o->logs[o->nlogs++] = optarg;
 			break;
-		case O_PAD: pad = optarg; break;
-		case O_RESULTS: results = optarg; break;
-		case O_COMMANDS: commands = optarg; break;
-		case O_TITLE: set_text(&r.title, optarg); break;
-		case O_SOURCE: set_text(&r.source_name, optarg); break;
-		case O_TARGET: set_text(&r.target_name, optarg); break;
-		case 'q': quiet = 1; break;
+		case O_PAD: o->pad = optarg; break;
+		case O_RESULTS: o->results = optarg; break;
+		case O_COMMANDS: o->commands = optarg; break;
+		case O_TITLE: set_text(&r->title, optarg); break;
+		case O_SOURCE: set_text(&r->source_name, optarg); break;
+		case O_TARGET: set_text(&r->target_name, optarg); break;
+		case 'q': o->quiet = 1; break;
 		case 'h':
 			usage(stdout);
-			free(preds);
-			report_free(&r);
-			return 0;
-		default: cli_usage_error("unknown option or missing argument: %s", argv[optind - 1]);
+			free(o->preds);
+			report_free(r);
+			exit(0);
+		default: cli_bad_option();
 		}
 	}
-	if (optind >= argc)
+	o->frames = argv + optind;
+	o->nframes = argc - optind;
+}
+
+/* Every input can be read (stdin once) and the page can be written: before any reading. */
+static void check_options(const options *o)
+{
+	if (!o->nframes)
 		cli_usage_error("no FRAME.npy operand (the layout frames of tsne --sequence)");
-	if (pad && !nlogs)
+	if (o->pad && !o->nlogs)
 		cli_usage_error("--pad needs the metrics logs it refers to (--log NAME=FILE)");
-	/* stdin can be read once */
-	int stdin_uses = 0;
-	for (int i = optind; i < argc; i++)
-		stdin_uses += !strcmp(argv[i], "-");
-	for (int i = 0; i < npreds; i++)
-		stdin_uses += !strcmp(preds[i], "-");
-	for (int i = 0; i < nlogs; i++)
-		stdin_uses += !strcmp(strchr(logs[i], '=') + 1, "-");
-	const char *single[] = {images, snaps, pad, results, commands};
-	for (size_t i = 0; i < sizeof single / sizeof *single; i++)
+	const char *single[] = {o->images, o->snaps, o->pad, o->results, o->commands};
+	int nsingle = (int)(sizeof single / sizeof *single), stdin_uses = 0;
+	for (int i = 0; i < o->nframes; i++)
+		stdin_uses += !strcmp(o->frames[i], "-");
+	for (int i = 0; i < o->npreds; i++)
+		stdin_uses += !strcmp(o->preds[i], "-");
+	for (int i = 0; i < o->nlogs; i++)
+		stdin_uses += !strcmp(strchr(o->logs[i], '=') + 1, "-");
+	for (int i = 0; i < nsingle; i++)
 		stdin_uses += single[i] && !strcmp(single[i], "-");
 	if (stdin_uses > 1)
 		cli_usage_error("stdin ('-') can be read only once");
-	for (int i = optind; i < argc; i++)
-		cli_declare_in(argv[i]);
-	for (int i = 0; i < npreds; i++)
-		cli_declare_in(preds[i]);
-	for (int i = 0; i < nlogs; i++)
-		cli_declare_in(strchr(logs[i], '=') + 1);
-	for (size_t i = 0; i < sizeof single / sizeof *single; i++)
+	for (int i = 0; i < o->nframes; i++)
+		cli_declare_in(o->frames[i]);
+	for (int i = 0; i < o->npreds; i++)
+		cli_declare_in(o->preds[i]);
+	for (int i = 0; i < o->nlogs; i++)
+		cli_declare_in(strchr(o->logs[i], '=') + 1);
+	for (int i = 0; i < nsingle; i++)
 		cli_declare_in(single[i]);
-	cli_check_out("-o", out);
-	cli_set_progress(0, quiet);
-	if (quiet)
-		cli_verbosity = 0;
+	cli_check_out("-o", o->out);
+}
 
-	for (int i = optind; i < argc; i++)
-		read_input(&r, argv[i], rd_frames, NULL);
-	if (npreds && npreds != r.nframes)
-		cli_usage_error("%d --predictions for %d frames: give one per frame, in order", npreds,
+int main(int argc, char **argv)
+{
+	options o;
+	report r;
+	cli_init(argc, argv);
+	report_init(&r);
+	parse_options(argc, argv, &o, &r);
+	check_options(&o);
+	cli_set_progress(0, o.quiet);
+
+	for (int i = 0; i < o.nframes; i++)
+		read_input(&r, o.frames[i], rd_frames, NULL);
+	if (o.npreds && o.npreds != r.nframes)
+		cli_usage_error("%d --predictions for %d frames: give one per frame, in order", o.npreds,
 		                r.nframes);
-	for (int i = 0; i < npreds; i++)
-		read_input(&r, preds[i], rd_preds, NULL);
-	if (images)
-		read_input(&r, images, rd_images, NULL);
-	if (snaps)
-		read_input(&r, snaps, rd_snaps, NULL);
-	for (int i = 0; i < nlogs; i++) {
-		char name[64], *eq = strchr(logs[i], '=');
-		snprintf(name, sizeof name, "%.*s", (int)(eq - logs[i]), logs[i]);
+	for (int i = 0; i < o.npreds; i++)
+		read_input(&r, o.preds[i], rd_preds, NULL);
+	if (o.images)
+		read_input(&r, o.images, rd_images, NULL);
+	if (o.snaps)
+		read_input(&r, o.snaps, rd_snaps, NULL);
+	for (int i = 0; i < o.nlogs; i++) {
+		char name[64], *eq = strchr(o.logs[i], '=');
+		snprintf(name, sizeof name, "%.*s", (int)(eq - o.logs[i]), o.logs[i]);
 		read_input(&r, eq + 1, rd_log, name);
 	}
-	if (pad)
-		read_input(&r, pad, rd_pad, NULL);
-	if (results)
-		read_input(&r, results, rd_results, NULL);
-	if (commands)
-		read_input(&r, commands, rd_commands, NULL);
+	if (o.pad)
+		read_input(&r, o.pad, rd_pad, NULL);
+	if (o.results)
+		read_input(&r, o.results, rd_results, NULL);
+	if (o.commands)
+		read_input(&r, o.commands, rd_commands, NULL);
 
-	FILE *o = cli_open_out_text(out);
-	if (report_write(o, &r) < 0)
+	FILE *out = cli_open_out_text(o.out);
+	if (report_write(out, &r) < 0)
 		cli_die("%s", err_msg());
-	long size = ftell(o);
-	cli_commit_out(o);
+	long size = ftell(out);
+	cli_commit_out(out);
 	if (size > BUDGET)
 		cli_warn("the page is %.1f MB, more than the %.0f MB budget (fewer points: dann-embed "
 		         "--per-domain)", size / 1e6, BUDGET / 1e6);
-	if (out && strcmp(out, "-"))
-		cli_info("%s: %d frames of %lld points, %.2f MB", out, r.nframes, (long long)r.n,
+	if (o.out && strcmp(o.out, "-"))
+		cli_info("%s: %d frames of %lld points, %.2f MB", o.out, r.nframes, (long long)r.n,
 		         size / 1e6);
 	report_free(&r);
-	free(preds);
+	free(o.preds);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "net/kern_cli.h"
 #include "net/model.h"
 #include "net/train.h"
+#include "stream/dataset.h"
 #include "stream/metrics.h"
 #include "stream/npy.h"
 
@@ -153,11 +154,11 @@ static void parse_options(int argc, char **argv, options *o)
 		cli_usage_error("unexpected operand '%s'", argv[optind]);
 }
 
-static npy_dataset load(const char *path, const char *what)
+static dataset load(const char *path, const char *what)
 {
-	npy_dataset d;
+	dataset d;
 	FILE *f = cli_open_in(path);
-	if (npy_dataset_read(f, cli_name(path), &d) < 0)
+	if (dataset_read(f, cli_name(path), &d) < 0)
 		cli_die("%s: %s", what, err_msg());
 	cli_close_in(f);
 	return d;
@@ -306,7 +307,7 @@ int main(int argc, char **argv)
 	cli_set_progress(o.progress, o.quiet);
 	kern_cli_setup(o.threads, o.verbose);
 
-	npy_dataset src = load(o.source, "source"), tgt = {0}, test = {0};
+	dataset src = load(o.source, "source"), tgt = {0}, test = {0};
 	if (to->mode == TRAIN_DANN)
 		tgt = load(o.target, "target");
 	if (o.target_test) {
@@ -432,11 +433,11 @@ int main(int argc, char **argv)
 		         (double)ok / n, (long long)n, tacc);
 	}
 	train_free(&t);
-	npy_dataset_free(&src);
+	dataset_free(&src);
 	if (to->mode == TRAIN_DANN)
-		npy_dataset_free(&tgt);
+		dataset_free(&tgt);
 	if (o.target_test)
-		npy_dataset_free(&test);
+		dataset_free(&test);
 	free(snap_step);
 	free(ckpt_default);
 	return 0;

@@ -8,7 +8,7 @@
 
 #include "base/cli.h"
 #include "base/err.h"
-#include "stream/npy.h"
+#include "stream/dataset.h"
 #include "eval/pad.h"
 
 static void usage(FILE *f)
@@ -65,18 +65,26 @@ static void report(FILE *o, const char *name, const pad_opts *po, const pad_resu
 		cli_write_failed();
 }
 
-static void read_dataset(const char *path, npy_dataset *d)
+static void read_dataset(const char *path, dataset *d)
 {
 	FILE *f = cli_open_in(path);
-	if (npy_dataset_read(f, strcmp(path, "-") ? path : "stdin", d) < 0)
+	if (dataset_read(f, cli_name(path), d) < 0)
 		cli_die("%s", err_msg());
 	cli_close_in(f);
 }
 
-enum { O_SOURCE = 256, O_TARGET, O_PER, O_SEED, O_SOLVER, O_NOSCALE, O_HELD, O_PROGRESS };
+typedef struct {
+	const char *out, *source, *target;
+	char **inputs;          /* the FILE operands; none: stdin */
+	int ninputs, quiet, verbose, progress;
+	int64_t per;
+	uint64_t seed;
+	pad_opts pad;
+} options;
 
-int main(int argc, char **argv)
+static void parse_options(int argc, char **argv, options *o)
 {
+	enum { O_SOURCE = 256, O_TARGET, O_PER, O_SEED, O_SOLVER, O_NOSCALE, O_HELD, O_PROGRESS };
 	static const struct option opts[] = {
 		{"held-out", no_argument, 0, O_HELD}, {"source", required_argument, 0, O_SOURCE},
 		{"target", required_argument, 0, O_TARGET}, {"per-domain", required_argument, 0, O_PER},
@@ -84,20 +92,19 @@ int main(int argc, char **argv)
 		{"no-scale", no_argument, 0, O_NOSCALE}, {"output", required_argument, 0, 'o'},
 		{"verbose", no_argument, 0, 'v'}, {"quiet", no_argument, 0, 'q'},
 		{"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *out = NULL, *spath = NULL, *tpath = NULL;
-	int quiet = 0, progress = 0, verbose = 0, c;
-	int64_t per = 0;
-	uint64_t seed = 1;
-	pad_opts po;
-	pad_opts_default(&po);
-	cli_init(argc, argv);
+	*o = (options){.seed = 1};
+	pad_opts_default(&o->pad);
+	int c;
 	while ((c = getopt_long(argc, argv, "o:vqh", opts, NULL)) != -1) {
 		switch (c) {
-		case O_HELD: po.protocol = PAD_HELD_OUT; break;
-		case O_SOURCE: spath = optarg; break;
-		case O_TARGET: tpath = optarg; break;
-		case O_PER: per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
-		case O_SEED: seed = (uint64_t)cli_parse_int("--seed", optarg, 0, UINT32_MAX); break;
+		case O_HELD: o->pad.protocol = PAD_HELD_OUT; break;
+		case O_SOURCE: o->source = optarg; break;
+		case O_TARGET: o->target = optarg; break;
+		case O_PER: o->per = cli_parse_int("--per-domain", optarg, 1, INT64_C(1) << 40); break;
+		case O_SEED:
+			/* also liblinear's srand() seed: an unsigned int */
+			o->seed = (uint64_t)cli_parse_int("--seed", optarg, 0, UINT32_MAX);
+			break;
 		case O_SOLVER: {
 			size_t k = 0, ns = sizeof solvers / sizeof solvers[0];
 			while (k < ns && strcmp(optarg, solvers[k].name))
@@ -105,33 +112,87 @@ int main(int argc, char **argv)
 			if (k == ns)
 				cli_usage_error("--solver: expected squared-hinge, hinge or logistic, got '%s'",
 				                optarg);
-			po.solver = solvers[k].type;
-			po.tol = solvers[k].tol;
+			o->pad.solver = solvers[k].type;
+			o->pad.tol = solvers[k].tol;
 			break;
 		}
-		case O_NOSCALE: po.scale = 0; break;
-		case 'o': out = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'q': quiet = 1; break;
-		case O_PROGRESS: progress = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+		case O_NOSCALE: o->pad.scale = 0; break;
+		case 'o': o->out = optarg; break;
+		case 'v': o->verbose = 1; break;
+		case 'q': o->quiet = 1; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
 		}
 	}
-	if ((spath != NULL) != (tpath != NULL))
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	o->pad.seed = (unsigned)o->seed;
+}
+
+static void check_options(const options *o)
+{
+	if ((o->source != NULL) != (o->target != NULL))
 		cli_usage_error("--source and --target go together");
-	if (spath && optind < argc)
+	if (o->source && o->ninputs)
 		cli_usage_error("a FILE operand does not go with --source/--target");
-	if (!spath && per)
+	if (!o->source && o->per)
 		cli_usage_error("--per-domain needs --source and --target");
-	if (verbose && quiet)
+	if (o->verbose && o->quiet)
 		cli_usage_error("-v and -q do not go together");
-	cli_set_progress(progress, quiet);
-	po.seed = (unsigned)seed;
+	/* the table can be written and is none of the inputs: known before the SVMs run */
+	cli_declare_in(o->source);
+	cli_declare_in(o->target);
+	for (int k = 0; k < o->ninputs; k++)
+		cli_declare_in(o->inputs[k]);
+	cli_check_out("-o", o->out);
+}
+
+/* One input's PAD as its TSV row (kept as text until every input is done). */
+static void measure(const options *o, int k, char **line, size_t *len)
+{
+	pad_input in;
+	char name[4096];
+	if (o->source) {
+		dataset ds[2];
+		read_dataset(o->source, &ds[0]);
+		read_dataset(o->target, &ds[1]);
+		if (pad_from_datasets(&ds[0], &ds[1], o->per, o->seed, &in) < 0)
+			cli_die("%s", err_msg());
+		dataset_free(&ds[0]);
+		dataset_free(&ds[1]);
+		snprintf(name, sizeof name, "%s+%s", o->source, o->target);
+	} else {
+		const char *path = o->ninputs ? o->inputs[k] : "-";
+		snprintf(name, sizeof name, "%s", cli_name(path));
+		FILE *f = cli_open_in(path);
+		if (pad_read_embedding(f, name, &in) < 0)
+			cli_die("%s", err_msg());
+		cli_close_in(f);
+	}
+	pad_result r;
+	if (pad_compute(in.x, in.dom, in.n, in.d, &o->pad, &r) < 0)
+		cli_die("%s: %s", name, err_msg());
+	pad_input_free(&in);
+	FILE *m = open_memstream(line, len);
+	if (!m)
+		cli_die("out of memory");
+	report(m, name, &o->pad, &r, o->verbose);
+	if (fclose(m) != 0)
+		cli_die("out of memory");
+}
+
+int main(int argc, char **argv)
+{
+	options o;
+	cli_init(argc, argv);
+	parse_options(argc, argv, &o);
+	check_options(&o);
+	cli_set_progress(o.progress, o.quiet);
 
 	/* Read and compute everything before the first byte of output, so an error leaves an empty
-	 * stdout; the rows are kept as text until then. */
-	int nin = spath ? 1 : argc - optind > 0 ? argc - optind : 1;
+	 * stdout. */
+	int nin = o.source ? 1 : o.ninputs > 0 ? o.ninputs : 1;
 	char **lines = calloc((size_t)nin, sizeof *lines);
 	size_t *lens = calloc((size_t)nin, sizeof *lens);
 	if (!lines || !lens)
@@ -139,50 +200,22 @@ int main(int argc, char **argv)
 	cli_progress p;
 	cli_progress_start(&p, "pad", nin);
 	for (int k = 0; k < nin; k++) {
-		pad_input in;
-		char name[4096];
-		if (spath) {
-			npy_dataset ds[2];
-			read_dataset(spath, &ds[0]);
-			read_dataset(tpath, &ds[1]);
-			if (pad_from_datasets(&ds[0], &ds[1], per, seed, &in) < 0)
-				cli_die("%s", err_msg());
-			npy_dataset_free(&ds[0]);
-			npy_dataset_free(&ds[1]);
-			snprintf(name, sizeof name, "%s+%s", spath, tpath);
-		} else {
-			const char *path = optind < argc ? argv[optind + k] : "-";
-			snprintf(name, sizeof name, "%s", strcmp(path, "-") ? path : "stdin");
-			FILE *f = cli_open_in(path);
-			if (pad_read_embedding(f, name, &in) < 0)
-				cli_die("%s", err_msg());
-			cli_close_in(f);
-		}
-		pad_result r;
-		if (pad_compute(in.x, in.dom, in.n, in.d, &po, &r) < 0)
-			cli_die("%s: %s", name, err_msg());
-		pad_input_free(&in);
-		FILE *m = open_memstream(&lines[k], &lens[k]);
-		if (!m)
-			cli_die("out of memory");
-		report(m, name, &po, &r, verbose);
-		if (fclose(m) != 0)
-			cli_die("out of memory");
+		measure(&o, k, &lines[k], &lens[k]);
 		cli_progress_update(&p, k + 1);
 	}
 	cli_progress_end(&p);
 
-	FILE *o = cli_open_out_text(out);
+	FILE *out = cli_open_out_text(o.out);
 	if (fputs("input\tprotocol\tpad\tepsilon\tC\tflipped\tsource_train\ttarget_train\t"
-	          "source_val\ttarget_val\tsource_test\ttarget_test\n", o) < 0)
+	          "source_val\ttarget_val\tsource_test\ttarget_test\n", out) < 0)
 		cli_write_failed();
 	for (int k = 0; k < nin; k++) {
-		if (fwrite(lines[k], 1, lens[k], o) != lens[k])
+		if (fwrite(lines[k], 1, lens[k], out) != lens[k])
 			cli_write_failed();
 		free(lines[k]);
 	}
 	free(lines);
 	free(lens);
-	cli_commit_out(o);
+	cli_commit_out(out);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "base/err.h"
 #include "data/fetch.h"
 #include "stream/idx.h"
-#include "stream/npy.h"
+#include "stream/dataset.h"
 #include "data/published.h"
 
 static void usage(FILE *f)
@@ -168,6 +168,17 @@ static void fetch_bsds(const fetch_opts *fo, const char *sums, const char *outdi
 		pub_files_free(&f);
 		die_fetch(u);
 	}
+	/* DIR itself appears whole (written under a temporary name, then renamed), so only the
+	 * folders it goes in are made here, once every photograph is verified */
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", outdir);
+	for (size_t l = strlen(parent); l > 1 && parent[l - 1] == '/'; l--)
+		parent[l - 1] = '\0';
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		cli_make_dir(parent);
+	}
 	if (pub_files_write_dir(&f, outdir) < 0)
 		cli_die("%s", err_msg());
 	cli_info("%s: %d photographs, each verified (%d from the cache)", outdir, f.n, f.from_cache);
@@ -182,7 +193,17 @@ static void check_sources(const char *const *v, int from, int to, const char *wh
 			cli_usage_error("%s: %s", what, err_msg());
 }
 
-int main(int argc, char **argv)
+typedef struct {
+	const char *split, *dataset, *cache, *out, *outdir;
+	long long limit, offset, size, deadline;   /* limit -1: all */
+	int offline, quiet, progress, allow_partial;
+	int test, mnistm, bsds;                    /* from split and dataset */
+	const fetch_dataset *ds;                   /* mnist or fashion-mnist, else NULL */
+	const char **sources;                      /* --mirror, in order */
+	int nsources;
+} options;
+
+static void parse_options(int argc, char **argv, options *o)
 {
 	enum { OPT_SPLIT = 256, OPT_LIMIT, OPT_OFFSET, OPT_DATASET, OPT_MIRROR, OPT_CACHE, OPT_OFFLINE, OPT_PROGRESS,
 	       OPT_SIZE, OPT_DEADLINE, OPT_PARTIAL };
@@ -195,113 +216,117 @@ int main(int argc, char **argv)
 		{"size", required_argument, 0, OPT_SIZE}, {"deadline", required_argument, 0, OPT_DEADLINE},
 		{"allow-partial", no_argument, 0, OPT_PARTIAL}, {"output-dir", required_argument, 0, 'O'},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *split = "train", *dataset_name = "mnist", *cache = NULL, *out = NULL, *outdir = NULL;
-	long long limit = -1, offset = 0, size = 0, deadline = 900;
-	int offline = 0, quiet = 0, progress = 0, allow_partial = 0, c;
-	const char **sources = NULL;
-	int nsources = 0;
-
-	cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, ":o:O:qh", opts, NULL)) != -1) {
+	*o = (options){.split = "train", .dataset = "mnist", .limit = -1, .deadline = 900};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:O:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_SPLIT: split = optarg; break;
-		case OPT_LIMIT: limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
-		case OPT_OFFSET: offset = cli_parse_int("--offset", optarg, 0, 1LL << 40); break;
-		case OPT_DATASET: dataset_name = optarg; break;
+		case OPT_SPLIT: o->split = optarg; break;
+		case OPT_LIMIT: o->limit = cli_parse_int("--limit", optarg, 1, 1LL << 40); break;
+		case OPT_OFFSET: o->offset = cli_parse_int("--offset", optarg, 0, 1LL << 40); break;
+		case OPT_DATASET: o->dataset = optarg; break;
 		case OPT_MIRROR:
 			if (!*optarg)
 				cli_usage_error("--mirror: empty folder or URL");
-			add_source(&sources, &nsources, optarg);
+			add_source(&o->sources, &o->nsources, optarg);
 			break;
-		case OPT_CACHE: cache = optarg; break;
-		case OPT_OFFLINE: offline = 1; break;
-		case 'o': out = optarg; break;
-		case 'O': outdir = optarg; break;
-		case 'q': quiet = 1; break;
-		case OPT_PROGRESS: progress = 1; break;
-		case OPT_SIZE: size = cli_parse_int("--size", optarg, 28, 1024); break;
-		case OPT_DEADLINE: deadline = cli_parse_int("--deadline", optarg, 1, 86400); break;
-		case OPT_PARTIAL: allow_partial = 1; break;
-		case 'h': usage(stdout); return 0;
-		case ':':
-			if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
-				cli_usage_error("option -%c needs an argument", optopt);
-			cli_usage_error("option %s needs an argument", argv[optind - 1]);
-		default: cli_usage_error("unknown option");  /* cli names it (see cli.h) */
+		case OPT_CACHE: o->cache = optarg; break;
+		case OPT_OFFLINE: o->offline = 1; break;
+		case 'o': o->out = optarg; break;
+		case 'O': o->outdir = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case OPT_PROGRESS: o->progress = 1; break;
+		case OPT_SIZE: o->size = cli_parse_int("--size", optarg, 28, 1024); break;
+		case OPT_DEADLINE: o->deadline = cli_parse_int("--deadline", optarg, 1, 86400); break;
+		case OPT_PARTIAL: o->allow_partial = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
 		}
 	}
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
-	cli_set_progress(progress, quiet);
-	int test = 0;
-	if (!strcmp(split, "test"))
-		test = 1;
-	else if (strcmp(split, "train"))
-		cli_usage_error("--split: '%s' is not train or test", split);
-	int mnistm = !strcmp(dataset_name, "mnist-m"), bsds = !strcmp(dataset_name, "bsds500");
-	const fetch_dataset *ds = fetch_find_dataset(dataset_name);
-	if (!ds && !mnistm && !bsds)
-		cli_usage_error("--dataset: '%s' is not mnist, fashion-mnist, mnist-m or bsds500", dataset_name);
-	if (bsds && (!outdir || !*outdir))
+}
+
+static void check_options(options *o)
+{
+	if (!strcmp(o->split, "test"))
+		o->test = 1;
+	else if (strcmp(o->split, "train"))
+		cli_usage_error("--split: '%s' is not train or test", o->split);
+	o->mnistm = !strcmp(o->dataset, "mnist-m");
+	o->bsds = !strcmp(o->dataset, "bsds500");
+	o->ds = fetch_find_dataset(o->dataset);
+	if (!o->ds && !o->mnistm && !o->bsds)
+		cli_usage_error("--dataset: '%s' is not mnist, fashion-mnist, mnist-m or bsds500", o->dataset);
+	if (o->bsds && (!o->outdir || !*o->outdir))
 		cli_usage_error("--dataset bsds500 writes photographs into a folder: give -O DIR");
-	if (bsds && (out || size || limit >= 0 || offset))
+	if (o->bsds && (o->out || o->size || o->limit >= 0 || o->offset))
 		cli_usage_error("--dataset bsds500: -o, --size, --limit and --offset do not apply (give -O DIR)");
-	if (bsds && test)
+	if (o->bsds && o->test)
 		cli_usage_error("--split: BSDS500 is fetched for its train split only (200 photographs)");
-	if (outdir && !bsds)
+	if (o->outdir && !o->bsds)
 		cli_usage_error("-O: only for --dataset bsds500 (datasets are streams: use -o FILE)");
-	if (mnistm && size)
+	if (o->mnistm && o->size)
 		cli_usage_error("--size: mnist-m is published at 32x32 and is not resized");
-	if (allow_partial && !mnistm)
+	if (o->allow_partial && !o->mnistm)
 		cli_usage_error("--allow-partial: only for --dataset mnist-m");
-	if (cache && !*cache)
+	if (o->cache && !*o->cache)
 		cli_usage_error("--cache: empty folder name");
+	cli_check_out("-o", o->out);
+}
+
+int main(int argc, char **argv)
+{
+	options opt;
+	cli_init(argc, argv);
+	parse_options(argc, argv, &opt);
+	check_options(&opt);
+	cli_set_progress(opt.progress, opt.quiet);
 
 	fetch_opts fo;
 	fetch_opts_init(&fo);
-	fo.offline = offline;
+	fo.offline = opt.offline;
 	/* Tuning for tests and slow links; see ENVIRONMENT in mnist-fetch(1). */
 	fo.connect_timeout_ms = env_int("DANN_FETCH_CONNECT_TIMEOUT_MS", fo.connect_timeout_ms, 1, 600000);
 	fo.stall_timeout_s = env_int("DANN_FETCH_STALL_TIMEOUT", fo.stall_timeout_s, 1, 3600);
 	fo.retries = (int)env_int("DANN_FETCH_RETRIES", fo.retries, 0, 10);
 	fo.retry_delay_ms = env_int("DANN_FETCH_RETRY_DELAY_MS", fo.retry_delay_ms, 0, 60000);
-	fo.deadline_s = deadline;
+	fo.deadline_s = opt.deadline;
 	fo.notice = on_notice;
 	fo.progress = on_progress;
 
 	/* Sources in order: --mirror, $MNIST_MIRROR (or $FASHION_MNIST_MIRROR), the dataset's local
 	 * folders (e.g. Debian's package), then the public mirrors.  The cache comes before all. */
-	const char *ds_name = mnistm ? "mnist-m" : bsds ? "bsds500/train" : ds->name;
-	if (mnistm)
+	const char *ds_name = opt.mnistm ? "mnist-m" : opt.bsds ? "bsds500/train" : opt.ds->name;
+	if (opt.mnistm)
 		env_mirror = "MNISTM_MIRROR";
-	else if (bsds)
+	else if (opt.bsds)
 		env_mirror = "BSDS500_MIRROR";
-	else if (strcmp(ds->name, "mnist"))
+	else if (strcmp(opt.ds->name, "mnist"))
 		env_mirror = "FASHION_MNIST_MIRROR";
-	check_sources(sources, 0, nsources, "--mirror");
-	int k = nsources;
-	char *env_list = getenv(env_mirror) ? add_list(&sources, &nsources, getenv(env_mirror)) : NULL;
-	check_sources(sources, k, nsources, env_mirror);
-	for (int i = 0; ds && ds->local_dirs[i]; i++)
-		if (is_dir(ds->local_dirs[i]))
-			add_source(&sources, &nsources, ds->local_dirs[i]);
+	check_sources(opt.sources, 0, opt.nsources, "--mirror");
+	int k = opt.nsources;
+	char *env_list = getenv(env_mirror) ? add_list(&opt.sources, &opt.nsources, getenv(env_mirror)) : NULL;
+	check_sources(opt.sources, k, opt.nsources, env_mirror);
+	for (int i = 0; opt.ds && opt.ds->local_dirs[i]; i++)
+		if (is_dir(opt.ds->local_dirs[i]))
+			add_source(&opt.sources, &opt.nsources, opt.ds->local_dirs[i]);
 	const char *pub = getenv("DANN_FETCH_PUBLIC_MIRRORS");
 	char *pub_list = NULL;
-	k = nsources;
+	k = opt.nsources;
 	if (pub)
-		pub_list = add_list(&sources, &nsources, pub);
-	else if (bsds)
-		add_source(&sources, &nsources, BSDS500_URL);
+		pub_list = add_list(&opt.sources, &opt.nsources, pub);
+	else if (opt.bsds)
+		add_source(&opt.sources, &opt.nsources, BSDS500_URL);
 	else
-		for (int i = 0; ds && ds->public_mirrors[i]; i++)
-			add_source(&sources, &nsources, ds->public_mirrors[i]);
-	check_sources(sources, k, nsources, "DANN_FETCH_PUBLIC_MIRRORS");
-	fo.sources = sources;
-	fo.nsources = nsources;
+		for (int i = 0; opt.ds && opt.ds->public_mirrors[i]; i++)
+			add_source(&opt.sources, &opt.nsources, opt.ds->public_mirrors[i]);
+	check_sources(opt.sources, k, opt.nsources, "DANN_FETCH_PUBLIC_MIRRORS");
+	fo.sources = opt.sources;
+	fo.nsources = opt.nsources;
 
 	char root[4096], cache_dir[4200];
-	if (cache) {
-		snprintf(root, sizeof root, "%s", cache);
+	if (opt.cache) {
+		snprintf(root, sizeof root, "%s", opt.cache);
 	} else if (fetch_default_cache_root(root, sizeof root) < 0) {
 		cli_warn("%s; not caching", err_msg());
 		root[0] = '\0';
@@ -314,33 +339,33 @@ int main(int argc, char **argv)
 	const char *sums = getenv("DANN_FETCH_SHA256SUMS");
 	if (sums && !*sums)
 		sums = NULL;
-	if (bsds) {
-		fetch_bsds(&fo, sums, outdir);
-		free(sources);
+	if (opt.bsds) {
+		fetch_bsds(&fo, sums, opt.outdir);
+		free(opt.sources);
 		free(env_list);
 		free(pub_list);
 		return 0;
 	}
 	/* Open the output first: a terminal on stdout is refused before any download. */
-	FILE *o = cli_open_out(out);
-	npy_dataset d = {.c = 1};
+	FILE *o = cli_open_out(opt.out);
+	dataset d = {.c = 1};
 	int64_t n;
 	fetch_result ri, rl;
 	pub_mnistm pm;
 	uint8_t *padded = NULL;
-	if (mnistm) {
+	if (opt.mnistm) {
 		pub_expect want;
-		if (pub_mnistm_expected(split, &want) < 0)
+		if (pub_mnistm_expected(opt.split, &want) < 0)
 			cli_die("%s", err_msg());
 		char ni[64], nl[64];
-		pub_mnistm_names(split, ni, nl);
+		pub_mnistm_names(opt.split, ni, nl);
 		want_hash(sums, ni, NULL, want.images_sha);
 		want_hash(sums, nl, NULL, want.labels_sha);
 		want.n = env_int("DANN_FETCH_MNISTM_N", want.n, 1, 1LL << 30);
-		if (pub_mnistm_fetch(&fo, split, &want, allow_partial, &pm) < 0)
+		if (pub_mnistm_fetch(&fo, opt.split, &want, opt.allow_partial, &pm) < 0)
 			die_fetch(pm.unreachable);
 		if (!pm.verified)
-			cli_warn("%s: partial copy of the MNIST-M %s split, %lld of %lld images: not verified", pm.source, split,
+			cli_warn("%s: partial copy of the MNIST-M %s split, %lld of %lld images: not verified", pm.source, opt.split,
 			         (long long)pm.n, (long long)want.n);
 		n = pm.n;
 		d.h = d.w = PUB_MNISTM_SIDE;
@@ -348,9 +373,9 @@ int main(int argc, char **argv)
 		d.images = pm.images;
 		d.labels = pm.labels;
 	} else {
-		int fi = test ? FETCH_TEST_IMAGES : FETCH_TRAIN_IMAGES, fl = test ? FETCH_TEST_LABELS : FETCH_TRAIN_LABELS;
-		fetch_or_die(&fo, sums, ds->files[fi], ds->sha256[fi], ds->size[fi], &ri);
-		fetch_or_die(&fo, sums, ds->files[fl], ds->sha256[fl], ds->size[fl], &rl);
+		int fi = opt.test ? FETCH_TEST_IMAGES : FETCH_TRAIN_IMAGES, fl = opt.test ? FETCH_TEST_LABELS : FETCH_TRAIN_LABELS;
+		fetch_or_die(&fo, sums, opt.ds->files[fi], opt.ds->sha256[fi], opt.ds->size[fi], &ri);
+		fetch_or_die(&fo, sums, opt.ds->files[fl], opt.ds->sha256[fl], opt.ds->size[fl], &rl);
 		if (idx_check_dataset(&ri.idx, ri.source, &rl.idx, rl.source) < 0)
 			cli_die("%s", err_msg());
 		n = ri.idx.dims[0];
@@ -360,37 +385,37 @@ int main(int argc, char **argv)
 		d.labels = (uint8_t *)rl.idx.data;
 	}
 
-	if (offset > 0 && offset >= n)
-		cli_usage_error("--offset: %lld is out of range for the %s split of %lld images (0..%lld)", offset, split,
+	if (opt.offset > 0 && opt.offset >= n)
+		cli_usage_error("--offset: %lld is out of range for the %s split of %lld images (0..%lld)", opt.offset, opt.split,
 		                (long long)n, (long long)n - 1);
-	int64_t count = n - offset;
-	if (limit >= 0 && limit < count)
-		count = limit;
-	d.images += (size_t)offset * (size_t)(d.h * d.w * d.c);
-	d.labels += offset;
+	int64_t count = n - opt.offset;
+	if (opt.limit >= 0 && opt.limit < count)
+		count = opt.limit;
+	d.images += (size_t)opt.offset * (size_t)(d.h * d.w * d.c);
+	d.labels += opt.offset;
 	d.n = count;
-	if (size && (size < d.h || size < d.w))
-		cli_usage_error("--size: %lld is smaller than the %dx%d images", size, d.h, d.w);
-	if (size && (size != d.h || size != d.w)) {
-		padded = malloc((size_t)count * (size_t)size * (size_t)size);
+	if (opt.size && (opt.size < d.h || opt.size < d.w))
+		cli_usage_error("--size: %lld is smaller than the %dx%d images", opt.size, d.h, d.w);
+	if (opt.size && (opt.size != d.h || opt.size != d.w)) {
+		padded = malloc((size_t)count * (size_t)opt.size * (size_t)opt.size);
 		if (!padded)
-			cli_die("out of memory for %lld images of %lldx%lld", (long long)count, size, size);
-		if (pub_pad_images(d.images, count, d.h, d.w, (int)size, padded) < 0)
+			cli_die("out of memory for %lld images of %lldx%lld", (long long)count, opt.size, opt.size);
+		if (pub_pad_images(d.images, count, d.h, d.w, (int)opt.size, padded) < 0)
 			cli_die("%s", err_msg());
 		d.images = padded;
-		d.h = d.w = (int)size;
+		d.h = d.w = (int)opt.size;
 	}
-	if (npy_dataset_write(o, &d) < 0)
+	if (dataset_write(o, &d) < 0)
 		cli_write_failed();
 	cli_commit_out(o);
 	free(padded);
-	if (mnistm) {
+	if (opt.mnistm) {
 		pub_mnistm_free(&pm);
 	} else {
 		fetch_result_free(&ri);
 		fetch_result_free(&rl);
 	}
-	free(sources);
+	free(opt.sources);
 	free(env_list);
 	free(pub_list);
 	return 0;

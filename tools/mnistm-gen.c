@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	        "  --size S          output S x S; 0 is the input's size (default: bsds 32, noise 0)\n"
 	        "  --fit F           how a digit fits an output of another size: pad (bsds default) puts\n"
 	        "                    it unscaled in the centre; resize (noise default) scales it bilinearly\n"
-	        "  --seed N          random seed (default 0)\n"
+	        "  --seed N          random seed (default 1)\n"
 	        "  --offset N        dataset index of the first input image, to regenerate a slice (0)\n"
 	        "  --threshold T     0..255: noise: digit pixels are v > T (default %d); bsds with\n"
 	        "                    --mask binary: the mask is v > T (default %d)\n"
@@ -49,16 +49,23 @@ static void usage(FILE *f)
 	        MNISTM_THRESHOLD_DEFAULT, MNISTM_BSDS_THRESHOLD);
 }
 
-enum { O_RECIPE = 256, O_BG, O_SIZE, O_FIT, O_SEED, O_OFFSET, O_THRESHOLD, O_MASK, O_SHEET, O_SHEET_COUNT,
-       O_SHEET_SCALE, O_PROGRESS };
-
 static void on_progress(void *ctx, int64_t done)
 {
 	cli_progress_update(ctx, done);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+	mnistm_cfg cfg;      /* recipe, seed, offset; mask, threshold, fit by check_options */
+	const char *input, *bgdir, *out, *sheet;
+	int mask, threshold, fit, size;  /* -1: the recipe's default */
+	int quiet, verbose, progress, sheet_scale;
+	int64_t sheet_count;
+} options;
+
+static void parse_options(int argc, char **argv, options *o)
 {
+	enum { O_RECIPE = 256, O_BG, O_SIZE, O_FIT, O_SEED, O_OFFSET, O_THRESHOLD, O_MASK, O_SHEET,
+	       O_SHEET_COUNT, O_SHEET_SCALE, O_PROGRESS };
 	static const struct option opts[] = {
 		{"recipe", required_argument, 0, O_RECIPE},
 		{"backgrounds", required_argument, 0, O_BG},
@@ -77,81 +84,97 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	mnistm_cfg cfg = {.recipe = MNISTM_NOISE};
-	const char *bgdir = NULL, *out = NULL, *sheet = NULL;
-	int size = 0, quiet = 0, verbose = 0, progress = 0, mask_set = 0, sheet_scale = 2;
-	int threshold = -1, fit = -1, size_set = 0; /* -1, 0: the recipe's default */
-	int64_t sheet_count = 100;
+	*o = (options){.cfg = {.recipe = MNISTM_NOISE, .seed = 1}, .mask = -1, .threshold = -1,
+	               .fit = -1, .size = -1, .sheet_scale = 2, .sheet_count = 100};
 	int c;
-	cli_init(argc, argv);
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_RECIPE:
 			if (!strcmp(optarg, "noise"))
-				cfg.recipe = MNISTM_NOISE;
+				o->cfg.recipe = MNISTM_NOISE;
 			else if (!strcmp(optarg, "bsds"))
-				cfg.recipe = MNISTM_BSDS;
+				o->cfg.recipe = MNISTM_BSDS;
 			else
 				cli_usage_error("--recipe: '%s' is not noise or bsds", optarg);
 			break;
-		case O_BG: bgdir = optarg; break;
-		case O_SIZE: size = (int)cli_parse_int("--size", optarg, 0, MNISTM_MAX_SIDE); size_set = 1; break;
-		case O_SEED: cfg.seed = (uint64_t)cli_parse_int("--seed", optarg, 0, INT64_MAX); break;
-		case O_OFFSET: cfg.offset = cli_parse_int("--offset", optarg, 0, INT64_MAX / 4); break;
+		case O_BG: o->bgdir = optarg; break;
+		case O_SIZE: o->size = (int)cli_parse_int("--size", optarg, 0, MNISTM_MAX_SIDE); break;
+		case O_SEED: o->cfg.seed = cli_parse_seed(optarg); break;
+		case O_OFFSET: o->cfg.offset = cli_parse_int("--offset", optarg, 0, INT64_MAX / 4); break;
 		case O_FIT:
 			if (!strcmp(optarg, "pad"))
-				fit = MNISTM_FIT_PAD;
+				o->fit = MNISTM_FIT_PAD;
 			else if (!strcmp(optarg, "resize"))
-				fit = MNISTM_FIT_RESIZE;
+				o->fit = MNISTM_FIT_RESIZE;
 			else
 				cli_usage_error("--fit: '%s' is not pad or resize", optarg);
 			break;
-		case O_THRESHOLD: threshold = (int)cli_parse_int("--threshold", optarg, 0, 255); break;
+		case O_THRESHOLD: o->threshold = (int)cli_parse_int("--threshold", optarg, 0, 255); break;
 		case O_MASK:
-			mask_set = 1;
 			if (!strcmp(optarg, "gray"))
-				cfg.mask = MNISTM_MASK_GRAY;
+				o->mask = MNISTM_MASK_GRAY;
 			else if (!strcmp(optarg, "binary"))
-				cfg.mask = MNISTM_MASK_BINARY;
+				o->mask = MNISTM_MASK_BINARY;
 			else
 				cli_usage_error("--mask: '%s' is not gray or binary", optarg);
 			break;
-		case 'o': out = optarg; break;
-		case O_SHEET: sheet = optarg; break;
-		case O_SHEET_COUNT: sheet_count = cli_parse_int("--sheet-count", optarg, 1, 10000); break;
-		case O_SHEET_SCALE: sheet_scale = (int)cli_parse_int("--sheet-scale", optarg, 1, 16); break;
-		case O_PROGRESS: progress = 1; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case ':': cli_usage_error("%s: missing argument", argv[optind - 1]);
-		default: cli_usage_error("unknown option"); /* cli names it */
+		case 'o': o->out = optarg; break;
+		case O_SHEET: o->sheet = optarg; break;
+		case O_SHEET_COUNT: o->sheet_count = cli_parse_int("--sheet-count", optarg, 1, 10000); break;
+		case O_SHEET_SCALE: o->sheet_scale = (int)cli_parse_int("--sheet-scale", optarg, 1, 16); break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option();
 		}
 	}
-	cli_set_progress(progress, quiet);
-	if (verbose && !quiet)
-		cli_verbosity = 2;
 	if (argc - optind > 1)
 		cli_usage_error("at most one input FILE");
-	if (cfg.recipe == MNISTM_BSDS && !bgdir)
-		cli_usage_error("--recipe bsds needs --backgrounds DIR");
-	if (sheet && !strcmp(sheet, "-"))
-		cli_usage_error("--sheet needs a file name (standard output carries the data)");
-	if (cfg.recipe == MNISTM_NOISE && (bgdir || mask_set))
-		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
-	/* Recipe defaults.  bsds: the published MNIST-M (Ganin et al. 2016), as measured on its
-	 * images (man/mnistm-gen.1, "How the bsds defaults were found"). */
-	int bsds = cfg.recipe == MNISTM_BSDS;
-	if (!mask_set)
-		cfg.mask = bsds ? MNISTM_MASK_BINARY : MNISTM_MASK_GRAY;
-	cfg.threshold = threshold >= 0 ? threshold : bsds ? MNISTM_BSDS_THRESHOLD : MNISTM_THRESHOLD_DEFAULT;
-	cfg.fit = fit >= 0 ? (mnistm_fit)fit : bsds ? MNISTM_FIT_PAD : MNISTM_FIT_RESIZE;
-	if (!size_set && bsds)
-		size = MNISTM_BSDS_SIZE;
+	o->input = optind < argc ? argv[optind] : "-";
+}
 
-	const char *inpath = optind < argc ? argv[optind] : "-";
-	const char *name = strcmp(inpath, "-") ? inpath : "stdin";
+/* The options that do not go together, each recipe's defaults for what was not given, and the
+ * outputs: before any work. */
+static void check_options(options *o)
+{
+	mnistm_cfg *cfg = &o->cfg;
+	int bsds = cfg->recipe == MNISTM_BSDS;
+	if (bsds && !o->bgdir)
+		cli_usage_error("--recipe bsds needs --backgrounds DIR");
+	if (o->sheet && !strcmp(o->sheet, "-"))
+		cli_usage_error("--sheet needs a file name (standard output carries the data)");
+	if (!bsds && (o->bgdir || o->mask >= 0))
+		cli_usage_error("--backgrounds and --mask apply to --recipe bsds only");
+	/* bsds: the published MNIST-M (Ganin et al. 2016), as measured on its images
+	 * (man/mnistm-gen.1, "How the bsds defaults were found"). */
+	cfg->mask = o->mask >= 0 ? (mnistm_mask)o->mask : bsds ? MNISTM_MASK_BINARY : MNISTM_MASK_GRAY;
+	cfg->threshold = o->threshold >= 0 ? o->threshold : bsds ? MNISTM_BSDS_THRESHOLD : MNISTM_THRESHOLD_DEFAULT;
+	cfg->fit = o->fit >= 0 ? (mnistm_fit)o->fit : bsds ? MNISTM_FIT_PAD : MNISTM_FIT_RESIZE;
+	if (o->size < 0)
+		o->size = bsds ? MNISTM_BSDS_SIZE : 0;
+	/* both outputs can be written and neither is the input: known before the photos load */
+	cli_declare_in(o->input);
+	cli_check_out("-o", o->out);
+	cli_check_out("--sheet", o->sheet);
+}
+
+int main(int argc, char **argv)
+{
+	options opt;
+	cli_init(argc, argv);
+	parse_options(argc, argv, &opt);
+	check_options(&opt);
+	cli_set_progress(opt.progress, opt.quiet);
+	if (opt.verbose && !opt.quiet)
+		cli_verbosity = 2;
+	mnistm_cfg cfg = opt.cfg;
+	const char *bgdir = opt.bgdir, *out = opt.out, *sheet = opt.sheet;
+	int size = opt.size, sheet_scale = opt.sheet_scale;
+	int64_t sheet_count = opt.sheet_count;
+
+	const char *inpath = opt.input;
+	const char *name = cli_name(inpath);
 	FILE *o = cli_open_out(out);
 	FILE *in = cli_open_in(inpath);
 

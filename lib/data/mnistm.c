@@ -2,14 +2,15 @@
 #include "data/mnistm.h"
 
 #include <dirent.h>
-#include <omp.h>
-#include <pthread.h>
 #include <errno.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "stream/dataset.h"
+#include "stream/writer.h"
 
 /* ---- background photos ----------------------------------------------------------------- */
 
@@ -429,110 +430,6 @@ void mnistm_generate(const mnistm_cfg *cfg, const uint8_t *in, uint8_t *out, int
 
 /* ---- the stream -------------------------------------------------------------------------- */
 
-/* Bytes of buffers per chunk: big enough to amortise the parallel region and I/O calls,
- * small enough that memory does not grow with N. */
-#define CHUNK_BYTES (16u << 20)
-#define CHUNK_MAX 4096
-
-/* The writer thread: the main thread reads and generates chunk i while this thread writes
- * chunk i-1 (copying into the page cache or a pipe costs about as much as generating noise).
- * One write in flight at a time; output buffers alternate. */
-typedef struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t th;
-	FILE *out;
-	const uint8_t *buf;
-	size_t len;
-	int busy, quit, failed, err; /* err: errno of the failed write */
-} writer;
-
-static void *writer_main(void *arg)
-{
-	writer *w = arg;
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->busy && !w->quit)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (!w->busy)
-			break; /* quit, and nothing left to write */
-		const uint8_t *b = w->buf;
-		size_t n = w->len;
-		int skip = w->failed;
-		pthread_mutex_unlock(&w->mu);
-		errno = 0;
-		int bad = !skip && fwrite(b, 1, n, w->out) != n;
-		int e = errno;
-		pthread_mutex_lock(&w->mu);
-		if (bad) {
-			w->failed = 1;
-			w->err = e;
-		}
-		w->busy = 0;
-		pthread_cond_broadcast(&w->cv);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-static int writer_start(writer *w, FILE *out)
-{
-	memset(w, 0, sizeof *w);
-	w->out = out;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-		return err_set(DN_ENOMEM, "cannot start the writer thread");
-	}
-	return 0;
-}
-
-/* Wait until the write in flight is done; -1 with errno set if any write failed. */
-static int writer_wait(writer *w)
-{
-	pthread_mutex_lock(&w->mu);
-	while (w->busy)
-		pthread_cond_wait(&w->cv, &w->mu);
-	int failed = w->failed, e = w->err;
-	pthread_mutex_unlock(&w->mu);
-	if (failed) {
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-static void writer_submit(writer *w, const uint8_t *buf, size_t len)
-{
-	pthread_mutex_lock(&w->mu);
-	w->buf = buf;
-	w->len = len;
-	w->busy = 1;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void writer_stop(writer *w)
-{
-	pthread_mutex_lock(&w->mu);
-	w->quit = 1;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->th, NULL);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-}
-
-static int write_fail(mnistm_io *io)
-{
-	int e = errno;
-	io->write_failed = 1;
-	errno = e;
-	return DN_EIO;
-}
-
 int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io)
 {
 	if (mnistm_check_fit(cfg) < 0)
@@ -541,14 +438,7 @@ int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io)
 	size_t in_px = (size_t)cfg->in_h * (size_t)cfg->in_w;
 	size_t out_px = (size_t)cfg->out_h * (size_t)cfg->out_w;
 	int resize = cfg->in_h != cfg->out_h || cfg->in_w != cfg->out_w;
-	size_t per = in_px + 3 * out_px + (resize ? out_px : 0);
-	int64_t chunk = (int64_t)(CHUNK_BYTES / per);
-	if (chunk > CHUNK_MAX)
-		chunk = CHUNK_MAX;
-	if (chunk < 1)
-		chunk = 1;
-	if (chunk > n)
-		chunk = n > 0 ? n : 1;
+	int64_t chunk = writer_chunk(in_px + 3 * out_px + (resize ? out_px : 0), n);
 	io->write_failed = 0;
 
 	uint8_t *ibuf = malloc((size_t)chunk * in_px);
@@ -564,13 +454,11 @@ int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io)
 	int64_t oshape[4] = {n, cfg->out_h, cfg->out_w, 3};
 	if ((rc = npy_header_init(&oh, NPY_U8, 4, oshape)) < 0)
 		goto done;
-	if (npy_write_header(io->out, &oh) < 0) {
-		rc = write_fail(io);
-		goto done;
-	}
 	if ((rc = writer_start(&wr, io->out)) < 0)
 		goto done;
 	writing = 1;
+	if (npy_write_header(io->out, &oh) < 0)
+		goto write_failed;
 	for (int64_t done = 0, i = 0; done < n; i++) {
 		int64_t m = n - done < chunk ? n - done : chunk;
 		uint8_t *obuf = obufs[i & 1]; /* the writer may still be writing the other one */
@@ -581,66 +469,40 @@ int mnistm_stream(const mnistm_cfg *cfg, const npy_header *hd, mnistm_io *io)
 			int64_t k = io->sheet_count - done < m ? io->sheet_count - done : m;
 			memcpy(io->sheet + (size_t)done * out_px * 3, obuf, (size_t)k * out_px * 3);
 		}
-		if (writer_wait(&wr) < 0) {
-			rc = write_fail(io);
-			goto done;
-		}
+		if (writer_wait(&wr) < 0)
+			goto write_failed;
 		writer_submit(&wr, obuf, (size_t)m * out_px * 3);
 		done += m;
 		if (io->progress)
 			io->progress(io->progress_ctx, done);
 	}
-	if (writer_wait(&wr) < 0) {
-		rc = write_fail(io);
-		goto done;
-	}
-	writing = 0;
-	writer_stop(&wr);
+	if (writer_wait(&wr) < 0)
+		goto write_failed;
 
-	/* Labels: (N,) uint8, each < 10, copied through in chunks. */
+	/* Labels: checked and copied through in chunks (the writer is idle from here on). */
 	npy_header lh;
-	rc = npy_read_header(io->in, io->in_name, &lh);
-	if (rc == DN_EEOF) {
-		rc = err_set(DN_EFORMAT, "%s: no labels array after the images", io->in_name);
+	if ((rc = dataset_read_labels_header(io->in, io->in_name, n, &lh)) < 0)
 		goto done;
-	}
-	if (rc < 0)
-		goto done;
-	if (lh.dtype != NPY_U8 || lh.ndim != 1 || lh.shape[0] != n) {
-		char s[128];
-		rc = err_set(DN_EFORMAT, "%s: labels: expected uint8 (%lld,), got %s", io->in_name,
-		             (long long)n, npy_header_str(&lh, s, sizeof s));
-		goto done;
-	}
-	if (npy_write_header(io->out, &lh) < 0) {
-		rc = write_fail(io);
-		goto done;
-	}
+	if (npy_write_header(io->out, &lh) < 0)
+		goto write_failed;
 	size_t lchunk = (size_t)chunk * in_px; /* reuse ibuf */
 	for (int64_t done = 0; done < n;) {
 		size_t m = (size_t)(n - done) < lchunk ? (size_t)(n - done) : lchunk;
-		if ((rc = npy_read_data(io->in, io->in_name, &lh, ibuf, m)) < 0)
+		if ((rc = dataset_read_labels(io->in, io->in_name, &lh, ibuf, (int64_t)m, done)) < 0)
 			goto done;
-		for (size_t i = 0; i < m; i++)
-			if (ibuf[i] > 9) {
-				rc = err_set(DN_ERANGE, "%s: labels: label %u of image %lld is not a digit 0..9",
-				             io->in_name, ibuf[i], (long long)(done + (int64_t)i));
-				goto done;
-			}
-		if (npy_write_data(io->out, ibuf, m, NPY_U8) < 0) {
-			rc = write_fail(io);
-			goto done;
-		}
+		if (npy_write_data(io->out, ibuf, m, NPY_U8) < 0)
+			goto write_failed;
 		done += (int64_t)m;
 	}
-	if (!npy_at_eof(io->in))
-		rc = err_set(DN_EFORMAT, "%s: unexpected data after the labels array", io->in_name);
+	rc = dataset_expect_end(io->in, io->in_name);
+	goto done;
+write_failed:
+	/* the output's fault, not the input's: the caller says so with errno */
+	io->write_failed = 1;
+	rc = writer_fail(&wr);
 done:
-	if (writing) {
-		int e = errno; /* for the caller's write-error message */
-		writer_stop(&wr);
-		errno = e;
-	}
+	if (writing)
+		writer_stop(&wr); /* keeps errno */
 	free(ibuf);
 	free(obufs[0]);
 	free(obufs[1]);

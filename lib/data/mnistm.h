@@ -90,8 +90,10 @@ void mnistm_pad(const uint8_t *in, int ih, int iw, uint8_t *out, int oh, int ow)
 int mnistm_check_fit(const mnistm_cfg *cfg);
 
 /* The whole stream filter.  The images header has been read (hd) and checked; reads the
- * images in chunks, writes the output header and images, then copies the labels array after
- * checking it is (N,) uint8 with values < 10.  Memory is O(chunk), not O(N).
+ * images in chunks, writes the output header and images (a background writer, stream/writer.h,
+ * writes one chunk while the next is made), then copies the labels array through with the
+ * dataset stream's checks (stream/dataset.h), and the input must end there.  Memory is
+ * O(chunk), not O(N).
  * If sheet != NULL, the first sheet_count output images are copied to it
  * (sheet_count * out_h * out_w * 3 bytes).  progress(ctx, done) is called after each chunk.
  * A failed write returns DN_EIO with *write_failed = 1 (errno is preserved for the caller). */

@@ -20,9 +20,9 @@
 #include "base/err.h"
 #include "stream/idx.h"
 
-/* SHA-256 of the decoded arrays of the published MNIST-M (Ganin et al. 2016), as given in the
- * project's issue 15; the sample in ../shared/data/mnist_m_sample is the first 10,000 training
- * images of the same data. */
+/* SHA-256 of the decoded arrays of the published MNIST-M (Ganin et al. 2016), so that any copy
+ * (a folder, the archive, a mirror) is checked against the data the paper used; the sample in
+ * ../shared/data/mnist_m_sample is the first 10,000 training images of the same data. */
 static const struct {
 	const char *split;
 	int64_t n;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "base/rng.h"
+#include "eval/subset.h"
 
 /* liblinear prints its solver's progress to stdout unless told otherwise: stdout is data. */
 static void quiet(const char *s)
@@ -261,55 +261,45 @@ fail:
 	return rc;
 }
 
-int pad_from_datasets(const npy_dataset *source, const npy_dataset *target, int64_t per,
+int pad_from_datasets(const dataset *source, const dataset *target, int64_t per,
                       uint64_t seed, pad_input *in)
 {
 	memset(in, 0, sizeof *in);
-	const npy_dataset *ds[2] = {source, target};
+	const dataset *ds[2] = {source, target};
 	if (source->h != target->h || source->w != target->w)
 		return err_set(DN_EFORMAT, "source images are %dx%d, target images %dx%d: not comparable",
 		               source->w, source->h, target->w, target->h);
 	int c = source->c > target->c ? source->c : target->c;
-	int64_t k[2], *idx[2] = {NULL, NULL};
-	size_t px = (size_t)source->h * (size_t)source->w;
-	for (int s = 0; s < 2; s++) {
-		if (per > ds[s]->n)
-			return err_set(DN_ERANGE, "%s: %lld images asked for, it has %lld",
-			               s ? "target" : "source", (long long)per, (long long)ds[s]->n);
-		k[s] = per > 0 ? per : ds[s]->n;
-	}
-	int64_t n = k[0] + k[1];
-	int rc = DN_ENOMEM;
-	in->x = malloc(sizeof *in->x * (size_t)(n ? n : 1) * px * (size_t)c);
+	size_t px = (size_t)source->h * (size_t)source->w, len = px * (size_t)c;
+	subset sub;
+	int rc = subset_pick(&sub, source, target, per, seed);
+	if (rc < 0)
+		return rc;
+	int64_t n = subset_total(&sub);
+	in->x = malloc(sizeof *in->x * (size_t)(n ? n : 1) * len);
 	in->dom = malloc((size_t)(n ? n : 1));
-	if (!in->x || !in->dom)
-		goto fail;
+	uint8_t *img = malloc(len);
+	if (!in->x || !in->dom || !img) {
+		free(img);
+		subset_free(&sub);
+		pad_input_free(in);
+		return err_set(DN_ENOMEM, "pad: out of memory (%lld images of %zu pixels)", (long long)n, px);
+	}
 	int64_t w = 0;
-	for (int s = 0; s < 2; s++) {
-		/* the stream numbers of dann-embed --per-domain: the same images for the same seed */
-		idx[s] = rng_subset(ds[s]->n, k[s], seed, 0x7000000 + (uint64_t)s);
-		if (!idx[s])
-			goto fail;
-		int sc = ds[s]->c;
-		for (int64_t i = 0; i < k[s]; i++, w++) {
-			const uint8_t *img = ds[s]->images + (size_t)idx[s][i] * px * (size_t)sc;
-			float *o = in->x + (size_t)w * px * (size_t)c;
-			for (size_t p = 0; p < px; p++)
-				for (int ch = 0; ch < c; ch++) /* grey: the one channel repeated */
-					o[p * (size_t)c + (size_t)ch] = (float)img[p * (size_t)sc + (size_t)(sc == c ? ch : 0)] / 127.5f - 1.0f;
+	for (int s = 0; s < 2; s++)
+		for (int64_t i = 0; i < sub.k[s]; i++, w++) {
+			/* grey as RGB when the other domain is RGB, scaled to [-1,1] as the network sees it */
+			dataset_image(ds[s], sub.idx[s][i], c, img);
+			float *o = in->x + (size_t)w * len;
+			for (size_t p = 0; p < len; p++)
+				o[p] = (float)img[p] / 127.5f - 1.0f;
 			in->dom[w] = (uint8_t)s;
 		}
-		free(idx[s]);
-		idx[s] = NULL;
-	}
+	free(img);
+	subset_free(&sub);
 	in->n = n;
-	in->d = (int64_t)px * c;
+	in->d = (int64_t)len;
 	return 0;
-fail:
-	free(idx[0]);
-	free(idx[1]);
-	pad_input_free(in);
-	return err_set(rc, "pad: out of memory (%lld images of %zu pixels)", (long long)n, px);
 }
 
 void pad_input_free(pad_input *in)

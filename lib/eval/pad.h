@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "stream/dataset.h"
 #include "stream/npy.h"
 
 #define PAD_MAX_C 16
@@ -62,11 +63,11 @@ typedef struct {
 
 int pad_read_embedding(FILE *f, const char *name, pad_input *in);
 /* Raw inputs: the pixels of two dataset streams, `per` images of each (per <= 0: all), chosen
- * as dann-embed --per-domain chooses them (rng_subset: same seed, same images).  Grey images
+ * as dann-embed --per-domain chooses them (subset_pick: same seed, same images).  Grey images
  * are repeated over 3 channels when the other set is RGB and pixels scaled to [-1,1], as the
  * network sees them.  Domain 0 = source.  DN_EFORMAT if the image sizes differ, DN_ERANGE if
  * `per` exceeds a set. */
-int pad_from_datasets(const npy_dataset *source, const npy_dataset *target, int64_t per,
+int pad_from_datasets(const dataset *source, const dataset *target, int64_t per,
                       uint64_t seed, pad_input *in);
 void pad_input_free(pad_input *in);
 

@@ -27,7 +27,7 @@ void train_opts_default(train_opts *o)
 	o->bn_split = 1;  /* measured better than joint on both recipes: docs/ACCURACY.md */
 }
 
-int train_init(trainer *t, const train_opts *o, const npy_dataset *src, const npy_dataset *tgt)
+int train_init(trainer *t, const train_opts *o, const dataset *src, const dataset *tgt)
 {
 	memset(t, 0, sizeof *t);
 	t->o = *o;
@@ -124,7 +124,7 @@ static void permutation(int64_t *idx, int64_t n, uint64_t seed, uint64_t stream)
 }
 
 /* Gather images idx[0..n) of d into ubuf and convert them to rows of x. */
-static void load_batch(float *x, uint8_t *ubuf, const npy_dataset *d, const int64_t *idx, int n)
+static void load_batch(float *x, uint8_t *ubuf, const dataset *d, const int64_t *idx, int n)
 {
 	size_t sz = (size_t)d->h * d->w * d->c;
 	for (int i = 0; i < n; i++)
@@ -257,7 +257,7 @@ void train_take_row(trainer *t, double row[MET_NCOL])
 	t->n_steps = t->src_ok = t->src_n = t->dom_ok = t->dom_n = 0;
 }
 
-int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, int64_t *n)
+int64_t train_eval(trainer *t, const dataset *d, int domain, int64_t limit, int64_t *n)
 {
 	int64_t total = limit > 0 && limit < d->n ? limit : d->n, ok = 0;
 	size_t sz = (size_t)d->h * d->w * d->c;

@@ -26,8 +26,8 @@
 #include <stdio.h>
 
 #include "net/model.h"
+#include "stream/dataset.h"
 #include "stream/metrics.h"
-#include "stream/npy.h"
 
 enum { TRAIN_DANN = 0, TRAIN_SOURCE_ONLY = 1 };
 
@@ -47,7 +47,7 @@ void train_opts_default(train_opts *o);
 typedef struct {
 	train_opts o;
 	model m;
-	const npy_dataset *src, *tgt;
+	const dataset *src, *tgt;
 	int B, groups;                       /* rows through the feature extractor per step */
 	int64_t steps_per_epoch, total, step, tgt_steps;
 	float *grads, *mom;                  /* parameter-shaped blocks */
@@ -65,7 +65,7 @@ typedef struct {
 
 /* Validate the data (sizes equal, enough images), build and initialise the model, allocate
  * every buffer.  tgt may be NULL in source-only mode. */
-int train_init(trainer *t, const train_opts *o, const npy_dataset *src, const npy_dataset *tgt);
+int train_init(trainer *t, const train_opts *o, const dataset *src, const dataset *tgt);
 void train_free(trainer *t);
 
 double train_lr_at(const trainer *t, int64_t step);
@@ -92,7 +92,7 @@ void train_take_row(trainer *t, double row[MET_NCOL]);
 /* Accuracy of the current model (evaluation mode, the running statistics of `domain`: 0
  * source, 1 target) on the first `limit` images of d (all if limit <= 0).  Returns the number
  * correct; *n gets the number evaluated. */
-int64_t train_eval(trainer *t, const npy_dataset *d, int domain, int64_t limit, int64_t *n);
+int64_t train_eval(trainer *t, const dataset *d, int domain, int64_t limit, int64_t *n);
 
 /* Checkpoint: the model (kind CHECKPOINT), the momentum buffers, then the training state, an
  * int64 array (see man/dann-model.5).  train_load_checkpoint is called after train_init with

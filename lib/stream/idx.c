@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "base/err.h"
+#include "stream/dataset.h"
 
 int idx_is_gzip(const uint8_t *buf, size_t len)
 {
@@ -30,7 +31,7 @@ int idx_gunzip(const uint8_t *buf, size_t len, const char *name, size_t max, uin
 		const uint8_t *t = buf + len - 4;
 		size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
 		/* Deflate expands at most 1032:1, so a corrupt trailer cannot ask for more than the
-		 * data could hold (FINDINGS F7); the buffer still grows if a trailer under-states. */
+		 * data could hold; the buffer still grows if a trailer under-states. */
 		size_t most = len <= SIZE_MAX / 1032 ? len * 1032 : SIZE_MAX;
 		if (isize > most)
 			isize = most;
@@ -300,8 +301,5 @@ int idx_check_dataset(const idx_array *images, const char *iname, const idx_arra
 	if (images->dims[0] != labels->dims[0])
 		return err_set(DN_EFORMAT, "%s has %" PRId64 " images but %s has %" PRId64 " labels",
 		               iname, images->dims[0], lname, labels->dims[0]);
-	for (int64_t i = 0; i < labels->count; i++)
-		if (labels->data[i] >= 10)
-			return err_set(DN_ERANGE, "%s: label %d at index %" PRId64 " is not in 0..9", lname, labels->data[i], i);
-	return 0;
+	return dataset_check_labels(labels->data, labels->count, 0, lname);
 }

@@ -45,7 +45,7 @@ int idx_load(const char *path, uint8_t **out, size_t *outlen);
 
 #define IDX_MAX_SIDE 65535
 /* Check an images/labels pair as a labelled dataset: images rank 3 (N,H,W), 0 < H,W <= 65535,
- * labels rank 1 (N,) with the same N, every label < 10. */
+ * labels rank 1 (N,) with the same N, every label a digit (dataset_check_labels). */
 int idx_check_dataset(const idx_array *images, const char *iname,
                       const idx_array *labels, const char *lname);
 

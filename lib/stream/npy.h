@@ -63,21 +63,4 @@ int npy_write_header(FILE *f, const npy_header *h);
 int npy_write_data(FILE *f, const void *buf, size_t count, npy_dtype t);
 int npy_write_array(FILE *f, npy_dtype t, int ndim, const int64_t *shape, const void *data);
 
-/* Dataset streams: images (N,H,W) or (N,H,W,C) uint8, then labels (N,) uint8 with values < 10.
- * MNIST is stored as (N,28,28): grayscale has no channel axis.  RGB is (N,H,W,3). */
-typedef struct {
-	int64_t n;
-	int h, w, c;        /* c = 1 for (N,H,W) */
-	uint8_t *images;    /* n*h*w*c, HWC order per image */
-	uint8_t *labels;    /* n */
-} npy_dataset;
-
-/* Check an images header: uint8, rank 3 or rank 4 with C in {1,3}; sets h/w/c/n of `d`. */
-int npy_dataset_check_images(const npy_header *h, const char *name, npy_dataset *d);
-/* Read images then labels entirely into memory; checks N matches and labels < 10, and that
- * the stream ends there (npy_expect_end: two datasets concatenated are refused, not half-read). */
-int npy_dataset_read(FILE *f, const char *name, npy_dataset *d);
-int npy_dataset_write(FILE *f, const npy_dataset *d);
-void npy_dataset_free(npy_dataset *d);
-
 #endif

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "stream/npy.h"
+#include "stream/dataset.h"
 
 /* A stream of arrays as tensor-cat reads it: header, then the body in chunks of 7 elements. */
 static void stream(const uint8_t *data, size_t size)
@@ -73,15 +73,15 @@ static void arrays(const uint8_t *data, size_t size)
 	fclose(f);
 }
 
-static void dataset(const uint8_t *data, size_t size)
+static void read_dataset(const uint8_t *data, size_t size)
 {
 	if (first_nbytes(data, size) > FUZZ_MAX_ALLOC)
 		return;
 	FILE *f = fuzz_open(data, size);
 	if (!f)
 		return;
-	npy_dataset d;
-	int rc = npy_dataset_read(f, "fuzz", &d);
+	dataset d;
+	int rc = dataset_read(f, "fuzz", &d);
 	fuzz_check_rc(rc);
 	if (rc == 0) {
 		if (d.n < 0 || d.h < 1 || d.w < 1 || (d.c != 1 && d.c != 3))
@@ -89,7 +89,7 @@ static void dataset(const uint8_t *data, size_t size)
 		for (int64_t i = 0; i < d.n; i++)
 			if (d.labels[i] > 9)
 				__builtin_trap();
-		npy_dataset_free(&d);
+		dataset_free(&d);
 	} else if (d.images || d.labels) {
 		__builtin_trap();
 	}
@@ -100,6 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	stream(data, size);
 	arrays(data, size);
-	dataset(data, size);
+	read_dataset(data, size);
 	return 0;
 }

@@ -229,7 +229,7 @@ static void test_dataset(void)
 	CHECK(idx_parse(ib, ni, "img", &im) == 0 && idx_parse(lb, nl, "lab", &lab) == 0);
 	CHECK(idx_check_dataset(&im, "img", &lab, "lab") == 0);
 	lb[8 + 5] = 10;
-	CHECK_ERR(idx_check_dataset(&im, "img", &lab, "lab"), "lab: label 10 at index 5 is not in 0..9");
+	CHECK_ERR(idx_check_dataset(&im, "img", &lab, "lab"), "lab: label 10 at index 5 is out of range 0..9");
 	lb[8 + 5] = 9;
 	/* Count mismatch. */
 	uint32_t dl5[1] = {5};

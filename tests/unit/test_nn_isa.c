@@ -24,7 +24,7 @@
 #define TOL_PARAM 1e-4
 #define STEPS 3
 
-static void synth(npy_dataset *d, int64_t n, int s, int c, uint64_t seed)
+static void synth(dataset *d, int64_t n, int s, int c, uint64_t seed)
 {
 	rng_t r;
 	rng_seed(&r, seed, 1);
@@ -44,7 +44,7 @@ typedef struct {
 	size_t np, ns, nf;
 } run_out;
 
-static void run(run_out *o, const npy_dataset *src, const npy_dataset *tgt, int arch, int split,
+static void run(run_out *o, const dataset *src, const dataset *tgt, int arch, int split,
                 int threads)
 {
 	nn_set_threads(threads);
@@ -96,7 +96,7 @@ static double reldiff(const float *a, const float *b, size_t n)
 
 static void one(int size, int src_c, int arch, int split)
 {
-	npy_dataset src, tgt;
+	dataset src, tgt;
 	synth(&src, 64, size, src_c, 1);
 	synth(&tgt, 64, size, 3, 2);
 	run_out ref;

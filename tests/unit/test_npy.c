@@ -147,86 +147,10 @@ static void test_rejections(void)
 	CHECK(npy_expect(&h, "t", "points", NPY_F32, 1) == 0);
 }
 
-static void test_dataset(void)
-{
-	char *mem = NULL;
-	size_t len = 0;
-	npy_dataset d = {.n = 2, .h = 2, .w = 3, .c = 1};
-	uint8_t img[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, lab[2] = {3, 9};
-	d.images = img;
-	d.labels = lab;
-	FILE *f = open_memstream(&mem, &len);
-	CHECK(npy_dataset_write(f, &d) == 0);
-	fclose(f);
-	npy_dataset e;
-	FILE *r = fmemopen(mem, len, "rb");
-	CHECK(npy_dataset_read(r, "ds", &e) == 0 && e.n == 2 && e.h == 2 && e.w == 3 && e.c == 1 &&
-	      !memcmp(e.images, img, 12) && e.labels[1] == 9);
-	npy_dataset_free(&e);
-	fclose(r);
-
-	/* two datasets back to back, or bytes after the labels: refused, not half-read */
-	{
-		char *two = malloc(2 * len + 3);
-		memcpy(two, mem, len);
-		memcpy(two + len, mem, len);
-		r = fmemopen(two, 2 * len, "rb");
-		CHECK_ERR(npy_dataset_read(r, "ds", &e), "ds: another array follows the labels: (2,2,3) uint8");
-		fclose(r);
-		memcpy(two + len, "xyz", 3);
-		r = fmemopen(two, len + 3, "rb");
-		CHECK_ERR(npy_dataset_read(r, "ds", &e), "ds: unexpected data after the labels");
-		fclose(r);
-		free(two);
-	}
-
-	/* without labels */
-	size_t first = 0;
-	{
-		FILE *g = fmemopen(mem, len, "rb");
-		npy_header h;
-		CHECK(npy_read_header(g, "x", &h) == 0);
-		first = (size_t)ftell(g) + h.nbytes;
-		fclose(g);
-	}
-	r = fmemopen(mem, first, "rb");
-	CHECK_ERR(npy_dataset_read(r, "ds", &e), "stream ended after the images");
-	fclose(r);
-
-	/* label out of range */
-	mem[len - 1] = 10;
-	r = fmemopen(mem, len, "rb");
-	CHECK_ERR(npy_dataset_read(r, "ds", &e), "out of range 0..9");
-	fclose(r);
-	free(mem);
-
-	/* labels count mismatch, and images of the wrong dtype */
-	mem = NULL;
-	f = open_memstream(&mem, &len);
-	int64_t s3[3] = {2, 2, 3}, s1[1] = {3};
-	npy_write_array(f, NPY_U8, 3, s3, img);
-	npy_write_array(f, NPY_U8, 1, s1, img);
-	fclose(f);
-	r = fmemopen(mem, len, "rb");
-	CHECK_ERR(npy_dataset_read(r, "ds", &e), "3 labels for 2 images");
-	fclose(r);
-	free(mem);
-	mem = NULL;
-	f = open_memstream(&mem, &len);
-	float fl[12] = {0};
-	npy_write_array(f, NPY_F32, 3, s3, fl);
-	fclose(f);
-	r = fmemopen(mem, len, "rb");
-	CHECK_ERR(npy_dataset_read(r, "ds", &e), "images: expected uint8");
-	fclose(r);
-	free(mem);
-}
-
 int main(void)
 {
 	test_roundtrip();
 	test_numpy_variants();
 	test_rejections();
-	test_dataset();
 	return check_summary("test_npy");
 }

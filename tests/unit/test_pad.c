@@ -140,8 +140,8 @@ int main(void)
 	uint8_t c[2 * 12], lab[3] = {0};
 	for (int i = 0; i < 24; i++)
 		c[i] = (uint8_t)i;
-	npy_dataset s = {.n = 3, .h = 2, .w = 2, .c = 1, .images = g, .labels = lab};
-	npy_dataset t = {.n = 2, .h = 2, .w = 2, .c = 3, .images = c, .labels = lab};
+	dataset s = {.n = 3, .h = 2, .w = 2, .c = 1, .images = g, .labels = lab};
+	dataset t = {.n = 2, .h = 2, .w = 2, .c = 3, .images = c, .labels = lab};
 	pad_input in;
 	CHECK(pad_from_datasets(&s, &t, 0, 1, &in) == 0);
 	CHECK(in.n == 5 && in.d == 12 && in.dom[2] == 0 && in.dom[3] == 1);

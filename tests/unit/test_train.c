@@ -54,9 +54,9 @@ static void schedule(void)
 	}
 }
 
-static npy_dataset data(uint64_t seed)
+static dataset data(uint64_t seed)
 {
-	npy_dataset d = {N, S, S, 1, malloc(N * S * S), malloc(N)};
+	dataset d = {N, S, S, 1, malloc(N * S * S), malloc(N)};
 	rng_t r;
 	rng_seed(&r, seed, 0);
 	for (int i = 0; i < N * S * S; i++)
@@ -67,7 +67,7 @@ static npy_dataset data(uint64_t seed)
 }
 
 /* Train `steps` steps with the given lambda settings; the trainer is left initialised. */
-static int run(trainer *t, const npy_dataset *src, const npy_dataset *tgt, double gamma,
+static int run(trainer *t, const dataset *src, const dataset *tgt, double gamma,
                double lambda_const, int steps)
 {
 	train_opts o;
@@ -84,7 +84,7 @@ static int run(trainer *t, const npy_dataset *src, const npy_dataset *tgt, doubl
 
 static void trainer_lambda(void)
 {
-	npy_dataset src = data(1), tgt = data(2);
+	dataset src = data(1), tgt = data(2);
 	trainer a, b, c;
 	CHECK(run(&a, &src, &tgt, 10, 0.3, 3) == 0);
 	CHECK(a.lambda == 0.3);
