@@ -397,9 +397,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv);
 	parse_options(argc, argv, &o);
 	check_options(&o);
-	cli_set_progress(o.progress, o.quiet);
-	if (o.verbose && !o.quiet)
-		cli_verbosity = 2;
+	cli_set_messages(o.quiet, o.verbose, o.progress);
 	kern_cli_setup(o.threads, o.verbose);
 
 	job j;

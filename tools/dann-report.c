@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	report_init(&r);
 	parse_options(argc, argv, &o, &r);
 	check_options(&o);
-	cli_set_progress(0, o.quiet);
+	cli_set_messages(o.quiet, 0, 0);
 
 	for (int i = 0; i < o.nframes; i++)
 		read_input(&r, o.frames[i], rd_frames, NULL);

@@ -304,7 +304,7 @@ int main(int argc, char **argv)
 	snprintf(snap_tsv, sizeof snap_tsv, "%s/snapshots.tsv", o.snapshot_dir);
 	if (o.snapshots > 0)
 		check_snap_dir(o.snapshot_dir, snap_tsv);
-	cli_set_progress(o.progress, o.quiet);
+	cli_set_messages(o.quiet, o.verbose, o.progress);
 	kern_cli_setup(o.threads, o.verbose);
 
 	dataset src = load(o.source, "source"), tgt = {0}, test = {0};

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv);
 	parse_options(argc, argv, &o);
 	check_options(&o);
-	cli_set_progress(o.progress, o.quiet);
+	cli_set_messages(o.quiet, o.verbose, o.progress);
 
 	/* Read and compute everything before the first byte of output, so an error leaves an empty
 	 * stdout. */

@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv);
 	parse_options(argc, argv, &opt);
 	check_options(&opt);
-	cli_set_progress(opt.progress, opt.quiet);
+	cli_set_messages(opt.quiet, 0, opt.progress);
 
 	fetch_opts fo;
 	fetch_opts_init(&fo);

@@ -165,9 +165,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv);
 	parse_options(argc, argv, &opt);
 	check_options(&opt);
-	cli_set_progress(opt.progress, opt.quiet);
-	if (opt.verbose && !opt.quiet)
-		cli_verbosity = 2;
+	cli_set_messages(opt.quiet, opt.verbose, opt.progress);
 	mnistm_cfg cfg = opt.cfg;
 	const char *bgdir = opt.bgdir, *out = opt.out, *sheet = opt.sheet;
 	int size = opt.size, sheet_scale = opt.sheet_scale;

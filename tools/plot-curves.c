@@ -69,7 +69,7 @@ static void parse_options(int argc, char **argv, options *o)
 	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
-	cli_set_progress(0, o->quiet);
+	cli_set_messages(o->quiet, 0, 0);
 	if (o->nfiles < 1)
 		cli_usage_error("no METRICS.tsv operand");
 	if (!o->size_set && o->pad)

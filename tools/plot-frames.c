@@ -137,7 +137,7 @@ static void parse_options(int argc, char **argv, options *o)
 	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
-	cli_set_progress(o->progress, o->quiet);
+	cli_set_messages(o->quiet, 0, o->progress);
 	/* the outputs can be written and none is an input: checked before anything is read */
 	for (int k = 0; k < o->nfiles; k++)
 		cli_declare_in(o->files[k]);

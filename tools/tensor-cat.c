@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv);
 	parse_options(argc, argv, &o);
 	check_options(&o);
-	cli_set_progress(0, o.quiet);
+	cli_set_messages(o.quiet, 0, 0);
 
 	FILE *out = o.list ? stdout : cli_open_out(o.out);
 	if (!o.ninputs)

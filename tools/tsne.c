@@ -378,9 +378,7 @@ int main(int argc, char **argv)
 	options o;
 	parse_options(&o, argc, argv);
 	check_options(&o);
-	cli_set_progress(o.progress, o.quiet);
-	if (o.verbose && !o.quiet)
-		cli_verbosity = 2;
+	cli_set_messages(o.quiet, o.verbose, o.progress);
 	if (o.threads > 0) {
 #ifdef _OPENMP
 		omp_set_num_threads(o.threads);

@@ -77,11 +77,10 @@ void cli_init(int argc, char **argv)
 	cli_progress_on = isatty(2);
 }
 
-void cli_set_progress(int forced_on, int quiet)
+void cli_set_messages(int quiet, int verbose, int progress)
 {
-	if (quiet)
-		cli_verbosity = 0;
-	cli_progress_on = !quiet && (forced_on || isatty(2));
+	cli_verbosity = quiet ? 0 : verbose ? 2 : 1;
+	cli_progress_on = !quiet && (progress || isatty(2));
 }
 
 /* Exit on a failure: remove uncommitted outputs and end now, without flushing stdio buffers

@@ -32,8 +32,10 @@ extern int cli_progress_on;   /* progress lines: stderr is a tty or --progress, 
 /* Set the program name; SIGPIPE gets its default action (a quiet stop when a reader goes
  * away); SIGINT/SIGTERM/SIGHUP remove any uncommitted output file, then re-raise. */
 void cli_init(int argc, char **argv);
-/* Call after option parsing: decides cli_progress_on from isatty(2), --progress and -q. */
-void cli_set_progress(int forced_on, int quiet);
+/* Call after option parsing with -q, -v and --progress (0 for those a tool does not take):
+ * sets cli_verbosity (0, 1 or 2) and cli_progress_on (stderr is a terminal or --progress,
+ * and not -q). */
+void cli_set_messages(int quiet, int verbose, int progress);
 
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));   /* exit 1 */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)); /* exit 2 */
