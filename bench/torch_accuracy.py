@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The same DANN network, schedules and data in PyTorch, for an accuracy side by side with
-dann-train (issue 4).  PyTorch's own initialisation and random stream, so the runs are
+dann-train.  PyTorch's own initialisation and random stream, so the runs are
 comparable in distribution, not step by step (tests/torch-crosscheck.bats does step by step).
 
     torch_accuracy.py SOURCE TARGET TARGET_TEST SOURCE_TEST [--mode dann|source-only]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference for the DANN training step (issue 10's side-by-side benchmark).
+"""PyTorch reference for the DANN training step (the side-by-side benchmark).
 
 The same network as dann-train --arch seed (or --arch paper), batch 64 source + 64 target,
 SGD with momentum 0.9, label cross-entropy + domain binary cross-entropy through a gradient

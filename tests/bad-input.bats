@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The bad-input corpus (issue 9): every row of tests/bad-input/cases.tsv must fail cleanly -
+# The bad-input corpus: every row of tests/bad-input/cases.tsv must fail cleanly -
 # its exit status (1 data, 2 usage), exactly one stderr line "tool: ..." matching its pattern,
 # nothing on stdout, and no file left in the scratch folder it ran in.  One test per tool; a
 # tool that is not built yet is skipped with the number of its cases.

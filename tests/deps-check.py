@@ -1,5 +1,5 @@
 """deps-check.py ROOT PKG... - is every Python module and program the project uses installed
-by `make deps`?  (issue 16: python3-pil was used by the tests but missing from the list.)
+by `make deps`?
 
 PKG... is the merged deps list (`make -s print-deps`: the top Makefile's APT_PKGS plus every
 mk/*.mk and pipelines/*.mk fragment's `APT_PKGS +=`).  Collected from the project's files:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# `make deps` installs everything the project uses (issue 16): every Python module imported and
+# `make deps` installs everything the project uses: every Python module imported and
 # every program called by the project's Python, shell, Bats and make files comes from a package
 # of the merged deps list (the Makefile's APT_PKGS and every mk/*.mk and pipelines/*.mk
 # fragment's APT_PKGS +=), from what those depend on, or from an Essential package.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Faults (issue 9): a full disk, a reader that goes away, SIGKILL in the middle of writing.
+# Faults: a full disk, a reader that goes away, SIGKILL in the middle of writing.
 # Every tool gets a small valid run (run_cmd below); a tool not built yet is skipped.
 bats_require_minimum_version 1.5.0
 load helper
@@ -145,7 +145,7 @@ killed() {
 
 # through TOOL: -o through a symbolic link writes the link's target (the link stays a link),
 # -o /dev/stdout writes stdout (the device is never replaced by a file); both give the bytes
-# of a plain run (issue 16).
+# of a plain run.
 through() {
 	local tool=$1
 	need_tool "$tool"
