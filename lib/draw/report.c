@@ -763,7 +763,7 @@ static int write_data(FILE *f, const report *r)
 		report_json_string(f, r->commands);
 	else
 		fputs("null", f);
-	/* the palette of the PNGs (lib/draw/plot.c) */
+	/* the palette of the PNGs (lib/draw/raster.c) */
 	fputs(",\"palette\":{\"source\":", f);
 	write_rgb(f, plot_source_rgb);
 	fputs(",\"target\":", f);
