@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "stream/dataset.h"
 
 /* ---- points and layouts, with their per-point arrays ------------------------------------ */
 
@@ -201,13 +202,10 @@ int layout_frame_read(FILE *f, const char *name, layout_frame *fr)
 	if ((rc = read_u8(f, name, "labels", N, &l)) < 0 ||
 	    (rc = read_u8(f, name, "domains", N, &d)) < 0)
 		goto fail;
-	const uint8_t *lab = l.data, *dom = d.data;
+	if ((rc = dataset_check_labels(l.data, N, 0, name)) < 0)
+		goto fail;
+	const uint8_t *dom = d.data;
 	for (int64_t i = 0; i < N; i++) {
-		if (lab[i] > 9) {
-			rc = err_set(DN_ERANGE, "%s: label %d of point %lld is not a digit 0-9", name, lab[i],
-			             (long long)i);
-			goto fail;
-		}
 		if (dom[i] > 1) {
 			rc = err_set(DN_ERANGE, "%s: domain %d of point %lld is not 0 (source) or 1 (target)",
 			             name, dom[i], (long long)i);
