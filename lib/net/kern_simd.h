@@ -344,10 +344,11 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 }
 
 /* dw[o][k] and db[o] += the chunks' partials, in chunk order.  Called by every thread of the
- * parallel region (the dw loop is shared out among them; db, small, by one). */
+ * parallel region after the partials are complete (the dw loop is shared out among them; db,
+ * small, by one); no barrier of its own: the region's end waits for both. */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 	for (int k = 0; k < K; k++)
 		for (int o = 0; o < OC; o++) {
 			float s = 0;
@@ -355,7 +356,7 @@ static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, i
 				s += WS_PART(ws, OC, K, ch)[(int64_t)k * OC + o];
 			dw[(int64_t)o * K + k] += s;
 		}
-#pragma omp single
+#pragma omp single nowait
 	for (int o = 0; o < OC; o++) {
 		float s = 0;
 		for (int ch = 0; ch < nch; ch++)
@@ -487,14 +488,18 @@ static int features_eval(float *feat, float *p1, const float *x, const float *co
 /* --- training: BatchNorm + max-pool + ReLU fused (portable C, vectorised over channels; AVX-512
  * mask code when KVL is 16) -------------------------------------------------------------------- */
 
-/* statistics of the R rows of x (R,C), in NN_CHUNKS fixed chunks with double partials (as nn.c),
- * into mean/rstd, and the running statistics updated with the unbiased variance */
-static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C, float *rm,
-                     float *rv, float mom)
+/* statistics of each group's R rows of x (groups,R,C), in NN_CHUNKS fixed chunks per group with
+ * double partials (as nn.c), into mean/rstd (groups,C), and the running statistics rm[g],
+ * rv[g] updated with the unbiased variance, group after group; every group's chunks in one
+ * parallel loop */
+static void bn_stats(float *mean, float *rstd, const float *x_, int64_t R, int C, int groups,
+                     float *const *rm, float *const *rv, float mom)
 {
-	double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
+	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
 #pragma omp parallel for schedule(static)
-	for (int ch = 0; ch < NN_CHUNKS; ch++) {
+	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+		const float *x = x_ + (int64_t)g * R * C;
 		int64_t lo = R * ch / NN_CHUNKS, hi = R * (ch + 1) / NN_CHUNKS;
 		double a[C], q[C];
 		for (int c = 0; c < C; c++)
@@ -539,12 +544,13 @@ static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C,
 			}
 		}
 		for (int c = 0; c < C; c++) {
-			s1[ch][c] = a[c];
-			s2[ch][c] = q[c];
+			s1[g][ch][c] = a[c];
+			s2[g][ch][c] = q[c];
 		}
 	}
-	nn_bn_stats_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, R, mean, rstd, rm, rv,
-	                   mom);
+	for (int g = 0; g < groups; g++)
+		nn_bn_stats_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g], R,
+		                   mean + g * C, rstd + g * C, rm[g], rv[g], mom);
 }
 
 /* prefetch n floats from p (the next pair of conv-map rows: the passes below read the map in
@@ -569,9 +575,7 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	for (int g = 0; g < groups; g++)
-		bn_stats(mean + g * C, rstd + g * C, x + (int64_t)g * Bg * H * W * C,
-		         (int64_t)Bg * H * W, C, rm[g], rv[g], mom);
+	bn_stats(mean, rstd, x, (int64_t)Bg * H * W, C, groups, rm, rv, mom);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++) {
 		int g = b / Bg;
@@ -656,12 +660,14 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 	int Bg = B / groups;
 	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
 	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
-	for (int g = 0; g < groups; g++) {
-		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
+	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
+	/* every group's chunks in one parallel loop */
+#pragma omp parallel for schedule(static)
+	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
 		const float *m = mean + g * C, *rs = rstd + g * C;
 		int64_t base = (int64_t)g * Bg * P;
-#pragma omp parallel for schedule(static)
-		for (int ch = 0; ch < NN_CHUNKS; ch++) {
+		{
 			int64_t lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
 			int64_t hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
 			double a[C], q[C];
@@ -721,13 +727,14 @@ static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, con
 				}
 			}
 			for (int c = 0; c < C; c++) {
-				s1[ch][c] = a[c];
-				s2[ch][c] = q[c];
+				s1[g][ch][c] = a[c];
+				s2[g][ch][c] = q[c];
 			}
 		}
-		nn_bn_bwd_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, (int64_t)Bg * H * W,
-		                 dgamma, dbeta, k1[g], k2[g]);
 	}
+	for (int g = 0; g < groups; g++)
+		nn_bn_bwd_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g],
+		                 (int64_t)Bg * H * W, dgamma, dbeta, k1[g], k2[g]);
 }
 
 /* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit

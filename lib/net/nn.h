@@ -30,6 +30,9 @@ void nn_set_threads(int n);
  * Grayscale is replicated to 3 channels. */
 void nn_input_from_u8(float *out /* (B,H,W,3) */, const uint8_t *in /* (B,H,W,C) */,
                       int B, int H, int W, int C);
+/* The same for npix pixels on the calling thread (for a caller's own parallel loop). */
+void nn_input_pixels_u8(float *out /* (npix,3) */, const uint8_t *in /* (npix,C) */,
+                        int64_t npix, int C);
 
 /* --- conv2d: valid, stride 1, square kernel KS --------------------------------------------
  * out (B,OH,OW,OC) = im2col(in) (P,K) x w^T (K,OC) + b, P = B*OH*OW, K = KS*KS*C,
