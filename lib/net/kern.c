@@ -129,6 +129,11 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
 	    k->conv_pool_eval(r, in, w, b, L->bn ? gamma : NULL, beta, L->bn ? rm[0] : NULL,
 	                      L->bn ? rv[0] : NULL, B, L->H, L->W, L->C, OC, L->KS, ws) == 0)
 		return;
+	/* training: conv + BN + pool + ReLU in one parallel region */
+	if (L->bn && train && dir && fusion && k->conv_bn_pool_fwd &&
+	    k->conv_bn_pool_fwd(r, s->arg, s->pool, s->mean, s->rstd, s->conv, in, w, b, gamma, beta,
+	                        rm, rv, B, L->H, L->W, L->C, OC, L->KS, groups, mom, ws) == 0)
+		return;
 	if (dir)
 		k->conv_fwd(s->conv, in, w, b, B, L->H, L->W, L->C, OC, L->KS, ws);
 	else

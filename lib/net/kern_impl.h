@@ -30,6 +30,12 @@ typedef struct {
 	                        const float *x, const float *gamma, const float *beta,
 	                        float *const *rm, float *const *rv, int B, int H, int W, int C,
 	                        int groups, float mom);
+	/* conv_fwd then bn_pool_relu_fwd in one (the conv output still stored into cx) */
+	int (*conv_bn_pool_fwd)(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+	                        float *cx, const float *in, const float *w, const float *b,
+	                        const float *gamma, const float *beta, float *const *rm,
+	                        float *const *rv, int B, int H, int W, int C, int OC, int KS,
+	                        int groups, float mom, float *ws);
 	/* its backward: stores the BN input's gradient into dx, adds into dgamma, dbeta */
 	int (*relu_pool_bn_bwd)(float *dx, float *dgamma, float *dbeta, const float *dr,
 	                        const float *r, const uint8_t *arg, const float *x, const float *xa,

@@ -290,25 +290,31 @@ static void pack_w(float *wp, const float *w, int OC, int K)
 			wp[((int64_t)(o / OCB) * K + k) * OCB + o % OCB] = w[(int64_t)o * K + k];
 }
 
+/* image bi of the forward (wp: the weights packed by pack_w) */
+static void conv_fwd_img(float *out, const float *in, const float *wp, const float *b,
+                         const fwd_tile *t, int bi, int H, int W, int C, int OC, int KS)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, OCB = KOCB(OC), NB = OC / OCB;
+	int PX = t->px;
+	for (int oy = 0; oy < OH; oy++)
+		for (int x0 = 0; x0 < OW; x0 += PX) {
+			int ox = x0 + PX <= OW ? x0 : OW - PX;
+			float *o = out + (((int64_t)bi * OH + oy) * OW + ox) * OC;
+			const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
+			for (int ob = 0; ob < NB; ob++)
+				t->f(o + ob * OCB, i, wp + (int64_t)ob * K * OCB, b + ob * OCB, W * C, C, KS, OC);
+		}
+}
+
 static void conv_fwd(float *out, const float *in, const float *w, const float *b, int B, int H,
                      int W, int C, int OC, int KS, float *ws)
 {
-	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, OCB = KOCB(OC), NB = OC / OCB;
-	float *wp = ws;
-	pack_w(wp, w, OC, K);
-	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), OCB / KVL, OW, 0);
-	int PX = t->px;
+	int OW = W - KS + 1, K = KS * KS * C;
+	pack_w(ws, w, OC, K);
+	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), KOCB(OC) / KVL, OW, 0);
 #pragma omp parallel for schedule(static)
 	for (int bi = 0; bi < B; bi++)
-		for (int oy = 0; oy < OH; oy++)
-			for (int x0 = 0; x0 < OW; x0 += PX) {
-				int ox = x0 + PX <= OW ? x0 : OW - PX;
-				float *o = out + (((int64_t)bi * OH + oy) * OW + ox) * OC;
-				const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
-				for (int ob = 0; ob < NB; ob++)
-					t->f(o + ob * OCB, i, wp + (int64_t)ob * K * OCB, b + ob * OCB, W * C, C, KS,
-					     OC);
-			}
+		conv_fwd_img(out, in, ws, b, t, bi, H, W, C, OC, KS);
 }
 
 /* One image of the direct conv backward: its dw into the chunk's partial `part` (set when
@@ -488,65 +494,66 @@ static int features_eval(float *feat, float *p1, const float *x, const float *co
 /* --- training: BatchNorm + max-pool + ReLU fused (portable C, vectorised over channels; AVX-512
  * mask code when KVL is 16) -------------------------------------------------------------------- */
 
+/* sums of rows [lo,hi) of x (R,C) and of their squares into a, q (double); blocks of up to 64
+ * rows from lo summed in float, then into double */
+static void bn_chunk_sums(double *a, double *q, const float *x, int64_t lo, int64_t hi, int C)
+{
+	for (int c = 0; c < C; c++)
+		a[c] = q[c] = 0;
+#if KVL == 16
+	if (C % 16 == 0 && C <= 64) {
+		__m512d A[8], Q[8];
+		for (int v = 0; v < C / 8; v++)
+			A[v] = Q[v] = _mm512_setzero_pd();
+		for (int64_t r0 = lo; r0 < hi; r0 += 64) {
+			int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
+			__m512 fa[4], fq[4];
+			for (int v = 0; v < C / 16; v++)
+				fa[v] = fq[v] = _mm512_setzero_ps();
+			for (int64_t r = r0; r < r1; r++)
+				for (int v = 0; v < C / 16; v++) {
+					__m512 xv = _mm512_loadu_ps(x + r * C + 16 * v);
+					fa[v] = _mm512_add_ps(fa[v], xv);
+					fq[v] = _mm512_fmadd_ps(xv, xv, fq[v]);
+				}
+			for (int v = 0; v < C / 16; v++) {
+				A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
+				A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
+				Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
+				Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+			}
+		}
+		for (int v = 0; v < C / 8; v++) {
+			_mm512_storeu_pd(a + 8 * v, A[v]);
+			_mm512_storeu_pd(q + 8 * v, Q[v]);
+		}
+		return;
+	}
+#endif
+	for (int64_t r = lo; r < hi; r++) {
+		const float *row = x + r * C;
+#pragma omp simd
+		for (int c = 0; c < C; c++) {
+			double v = row[c];
+			a[c] += v;
+			q[c] += v * v;
+		}
+	}
+}
+
 /* statistics of each group's R rows of x (groups,R,C), in NN_CHUNKS fixed chunks per group with
  * double partials (as nn.c), into mean/rstd (groups,C), and the running statistics rm[g],
  * rv[g] updated with the unbiased variance, group after group; every group's chunks in one
  * parallel loop */
-static void bn_stats(float *mean, float *rstd, const float *x_, int64_t R, int C, int groups,
+static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C, int groups,
                      float *const *rm, float *const *rv, float mom)
 {
 	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
 #pragma omp parallel for schedule(static)
 	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
 		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
-		const float *x = x_ + (int64_t)g * R * C;
-		int64_t lo = R * ch / NN_CHUNKS, hi = R * (ch + 1) / NN_CHUNKS;
-		double a[C], q[C];
-		for (int c = 0; c < C; c++)
-			a[c] = q[c] = 0;
-#if KVL == 16
-		if (C % 16 == 0 && C <= 64) {
-			/* per row block of up to 64 rows: float partials, then into double */
-			__m512d A[8], Q[8];
-			for (int v = 0; v < C / 8; v++)
-				A[v] = Q[v] = _mm512_setzero_pd();
-			for (int64_t r0 = lo; r0 < hi; r0 += 64) {
-				int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
-				__m512 fa[4], fq[4];
-				for (int v = 0; v < C / 16; v++)
-					fa[v] = fq[v] = _mm512_setzero_ps();
-				for (int64_t r = r0; r < r1; r++)
-					for (int v = 0; v < C / 16; v++) {
-						__m512 xv = _mm512_loadu_ps(x + r * C + 16 * v);
-						fa[v] = _mm512_add_ps(fa[v], xv);
-						fq[v] = _mm512_fmadd_ps(xv, xv, fq[v]);
-					}
-				for (int v = 0; v < C / 16; v++) {
-					A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
-					A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
-					Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
-					Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
-				}
-			}
-			for (int v = 0; v < C / 8; v++) {
-				_mm512_storeu_pd(a + 8 * v, A[v]);
-				_mm512_storeu_pd(q + 8 * v, Q[v]);
-			}
-		} else
-#endif
-		for (int64_t r = lo; r < hi; r++) {
-			const float *row = x + r * C;
-#pragma omp simd
-			for (int c = 0; c < C; c++) {
-				double v = row[c];
-				a[c] += v;
-				q[c] += v * v;
-			}
-		}
-		for (int c = 0; c < C; c++) {
-			s1[g][ch][c] = a[c];
-			s2[g][ch][c] = q[c];
-		}
+		bn_chunk_sums(s1[g][ch], s2[g][ch], x + (int64_t)g * R * C, R * ch / NN_CHUNKS,
+		              R * (ch + 1) / NN_CHUNKS, C);
 	}
 	for (int g = 0; g < groups; g++)
 		nn_bn_stats_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g], R,
@@ -567,17 +574,13 @@ static int bn_fused_ok(int B, int H, int W, int C, int groups)
 	return H % 2 == 0 && W % 2 == 0 && groups >= 1 && B % groups == 0 && C <= 64;
 }
 
-static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
-                            const float *x, const float *gamma, const float *beta,
-                            float *const *rm, float *const *rv, int B, int H, int W, int C,
-                            int groups, float mom)
+/* image b of the normalise + pool + ReLU pass (Bg images per group) */
+static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mean,
+                             const float *rstd, const float *x, const float *gamma,
+                             const float *beta, int b, int Bg, int H, int W, int C)
 {
-	if (!bn_fused_ok(B, H, W, C, groups))
-		return -1;
-	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	bn_stats(mean, rstd, x, (int64_t)Bg * H * W, C, groups, rm, rv, mom);
-#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++) {
+	int PH = H / 2, PW = W / 2;
+	{
 		int g = b / Bg;
 		float sc[C], sh[C];
 		for (int c = 0; c < C; c++) {
@@ -617,7 +620,7 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 					}
 				}
 			}
-			continue;
+			return;
 		}
 #endif
 		for (int py = 0; py < PH; py++) {
@@ -647,94 +650,156 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 			}
 		}
 	}
+}
+
+static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            const float *x, const float *gamma, const float *beta,
+                            float *const *rm, float *const *rv, int B, int H, int W, int C,
+                            int groups, float mom)
+{
+	if (!bn_fused_ok(B, H, W, C, groups))
+		return -1;
+	int Bg = B / groups;
+	bn_stats(mean, rstd, x, (int64_t)Bg * H * W, C, groups, rm, rv, mom);
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++)
+		bn_pool_relu_img(r, arg, xa, mean, rstd, x, gamma, beta, b, Bg, H, W, C);
 	return 0;
 }
 
-/* BN backward sums per group over the pooled cells (dy is non-zero only at each window's
- * argmax, where the BN input is xa): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat),
- * (groups,C) each */
-static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, const float *dr,
+#if KVL
+/* The training forward of a block, conv -> BatchNorm (batch statistics) -> pool -> ReLU, in one
+ * parallel region: each statistics chunk (NN_CHUNKS per group) convolves its own images and
+ * sums their rows while they are in cache (one pass over the conv map fewer; the same sums in
+ * the same order as conv_fwd then bn_pool_relu_fwd, so the same bytes).  -1 when the chunks do
+ * not fall on image boundaries (then the caller runs the two). */
+static int conv_bn_pool_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            float *cx, const float *in, const float *w, const float *b,
+                            const float *gamma, const float *beta, float *const *rm,
+                            float *const *rv, int B, int H, int W, int C, int OC, int KS,
+                            int groups, float mom, float *ws)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
+	if (!conv_supported(H, W, C, OC, KS, 0) || !bn_fused_ok(B, OH, OW, OC, groups) ||
+	    (B / groups) % NN_CHUNKS)
+		return -1;
+	int Bg = B / groups, per = Bg / NN_CHUNKS;  /* images per chunk */
+	int64_t P = (int64_t)OH * OW, R = (int64_t)Bg * P;
+	pack_w(ws, w, OC, K);
+	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), KOCB(OC) / KVL, OW, 0);
+	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS, b0 = gc * per;
+			for (int bi = b0; bi < b0 + per; bi++)
+				conv_fwd_img(cx, in, ws, b, t, bi, H, W, C, OC, KS);
+			/* chunk ch of group g: rows [R ch / NN_CHUNKS, ...) = its images */
+			bn_chunk_sums(s1[g][ch], s2[g][ch], cx + (int64_t)b0 * P * OC, 0, per * P, OC);
+		}
+#pragma omp single
+		for (int g = 0; g < groups; g++)
+			nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g], R,
+			                   mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+#pragma omp for schedule(static) nowait
+		for (int bi = 0; bi < B; bi++)
+			bn_pool_relu_img(r, arg, xa, mean, rstd, cx, gamma, beta, bi, Bg, OH, OW, OC);
+	}
+	return 0;
+}
+#endif
+
+/* One chunk of the BatchNorm backward sums over the pooled cells [lo,hi) (dy is non-zero only at
+ * each window's argmax, where the BN input is xa): a = sum of dy, q = sum of dy xhat (double),
+ * m and rs the group's mean and rstd */
+static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const float *r,
+                              const float *xa, const float *m, const float *rs, int64_t lo,
+                              int64_t hi, int C)
+{
+	for (int c = 0; c < C; c++)
+		a[c] = q[c] = 0;
+#if KVL == 16
+	if (C % 16 == 0) {
+		/* float partials per block of up to 64 cells, then into double */
+		for (int c0 = 0; c0 < C; c0 += 16) {
+			__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
+			__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
+			for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+				int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+				__m512 fa = _mm512_setzero_ps(), fq = fa;
+				for (int64_t e = e0; e < e1; e++) {
+					int64_t o = e * C + c0;
+					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
+					                                   _mm512_setzero_ps(), _CMP_GT_OQ);
+					__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
+					__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
+					fa = _mm512_add_ps(fa, dy);
+					fq = _mm512_fmadd_ps(dy, xh, fq);
+				}
+				A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
+				A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
+				Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
+				Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
+			}
+			_mm512_storeu_pd(a + c0, A0);
+			_mm512_storeu_pd(a + c0 + 8, A1);
+			_mm512_storeu_pd(q + c0, Q0);
+			_mm512_storeu_pd(q + c0 + 8, Q1);
+		}
+		return;
+	}
+#endif
+	/* float partials per block of up to 64 cells (vectorises), then into double */
+	for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+		int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+		float fa[C], fq[C];
+		for (int c = 0; c < C; c++)
+			fa[c] = fq[c] = 0;
+		for (int64_t e = e0; e < e1; e++) {
+			const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
+#pragma omp simd
+			for (int c = 0; c < C; c++) {
+				float dd = d[c];
+				float dy = o[c] > 0 ? dd : 0.0f;
+				fa[c] += dy;
+				fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
+			}
+		}
+		for (int c = 0; c < C; c++) {
+			a[c] += fa[c];
+			q[c] += fq[c];
+		}
+	}
+}
+
+/* chunk ch of group g's Bg P pooled cells: [*lo, *hi) */
+static inline void bn_chunk(int g, int ch, int Bg, int64_t P, int64_t *lo, int64_t *hi)
+{
+	int64_t base = (int64_t)g * Bg * P;
+	*lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
+	*hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
+}
+
+/* BN backward sums per group (every group's chunks in one parallel loop): adds d(gamma),
+ * d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
+static void bn_bwd_sums(float *k1, float *k2, float *dgamma, float *dbeta, const float *dr,
                         const float *r, const float *xa, const float *mean, const float *rstd,
                         int B, int H, int W, int C, int groups)
 {
 	int Bg = B / groups;
 	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
-	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
 	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
-	/* every group's chunks in one parallel loop */
 #pragma omp parallel for schedule(static)
 	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
 		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
-		const float *m = mean + g * C, *rs = rstd + g * C;
-		int64_t base = (int64_t)g * Bg * P;
-		{
-			int64_t lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
-			int64_t hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
-			double a[C], q[C];
-			for (int c = 0; c < C; c++)
-				a[c] = q[c] = 0;
-#if KVL == 16
-			if (C % 16 == 0) {
-				/* float partials per block of up to 64 cells, then into double */
-				for (int c0 = 0; c0 < C; c0 += 16) {
-					__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
-					__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
-					for (int64_t e0 = lo; e0 < hi; e0 += 64) {
-						int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
-						__m512 fa = _mm512_setzero_ps(), fq = fa;
-						for (int64_t e = e0; e < e1; e++) {
-							int64_t o = e * C + c0;
-							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
-							                                   _mm512_setzero_ps(), _CMP_GT_OQ);
-							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
-							fa = _mm512_add_ps(fa, dy);
-							fq = _mm512_fmadd_ps(dy, xh, fq);
-						}
-						A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
-						A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
-						Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
-						Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
-					}
-					_mm512_storeu_pd(a + c0, A0);
-					_mm512_storeu_pd(a + c0 + 8, A1);
-					_mm512_storeu_pd(q + c0, Q0);
-					_mm512_storeu_pd(q + c0 + 8, Q1);
-				}
-			} else
-#endif
-			{
-				/* float partials per block of up to 64 cells (vectorises), then into double */
-				for (int64_t e0 = lo; e0 < hi; e0 += 64) {
-					int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
-					float fa[C], fq[C];
-					for (int c = 0; c < C; c++)
-						fa[c] = fq[c] = 0;
-					for (int64_t e = e0; e < e1; e++) {
-						const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
-#pragma omp simd
-						for (int c = 0; c < C; c++) {
-							float dd = d[c];
-							float dy = o[c] > 0 ? dd : 0.0f;
-							fa[c] += dy;
-							fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
-						}
-					}
-					for (int c = 0; c < C; c++) {
-						a[c] += fa[c];
-						q[c] += fq[c];
-					}
-				}
-			}
-			for (int c = 0; c < C; c++) {
-				s1[g][ch][c] = a[c];
-				s2[g][ch][c] = q[c];
-			}
-		}
+		int64_t lo, hi;
+		bn_chunk(g, ch, Bg, P, &lo, &hi);
+		bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * C, rstd + g * C, lo, hi, C);
 	}
 	for (int g = 0; g < groups; g++)
 		nn_bn_bwd_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g],
-		                 (int64_t)Bg * H * W, dgamma, dbeta, k1[g], k2[g]);
+		                 (int64_t)Bg * H * W, dgamma, dbeta, k1 + g * C, k2 + g * C);
 }
 
 /* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit
@@ -842,14 +907,28 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 	int OH = H - KS + 1, OW = W - KS + 1;
 	if (!conv_supported(H, W, C, OC, KS, din != NULL) || !bn_fused_ok(B, OH, OW, OC, groups))
 		return -1;
-	int K = KS * KS * C;
+	int K = KS * KS * C, Bg = B / groups;
+	int64_t P = (int64_t)(OH / 2) * (OW / 2);  /* pooled cells per image */
 	float k1[groups * OC], k2[groups * OC];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, OH, OW, OC, groups);
+	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
 	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
+	/* one parallel region: the BatchNorm sums (as bn_bwd_sums), then the images */
 #pragma omp parallel
 	{
+#pragma omp for schedule(static)
+		for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+			int64_t lo, hi;
+			bn_chunk(g, ch, Bg, P, &lo, &hi);
+			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * OC, rstd + g * OC, lo,
+			                  hi, OC);
+		}
+#pragma omp single
+		for (int g = 0; g < groups; g++)
+			nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
+			                 (int64_t)Bg * OH * OW, dgamma, dbeta, k1 + g * OC, k2 + g * OC);
 		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
 		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
 #pragma omp for schedule(static)
@@ -877,8 +956,9 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 
 #if KVL
 const kern_ops KOPS = {1, KNAME, conv_supported, conv_fwd, conv_bwd, bn_pool_relu_fwd,
-                       relu_pool_bn_bwd, conv_bn_bwd, conv_pool_eval, features_eval};
+                       conv_bn_pool_fwd, relu_pool_bn_bwd, conv_bn_bwd, conv_pool_eval,
+                       features_eval};
 #else
-const kern_ops KOPS = {1, KNAME, NULL, NULL, NULL, bn_pool_relu_fwd, relu_pool_bn_bwd, NULL, NULL,
-                       NULL};
+const kern_ops KOPS = {1, KNAME, NULL, NULL, NULL, bn_pool_relu_fwd, NULL, relu_pool_bn_bwd, NULL,
+                       NULL, NULL};
 #endif

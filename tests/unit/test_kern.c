@@ -195,7 +195,7 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 {
 	problem p;
 	prob_init(&p, B, H, C, OC, bn, din, groups);
-	result want, got, one;
+	result want, got, one, fused = {0};
 	reference(&p, &want);
 	/* fusion (kern_set_fusion) only changes blocks with BatchNorm: without, one run */
 	for (int fuse = 1; fuse >= (bn ? 0 : 1); fuse--) {
@@ -225,8 +225,20 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 		run(&p, &one);
 		omp_set_num_threads(2);
 		CHECK_MSG(same(&one, &got, &p), "%s: results depend on the thread count", tag);
-		res_free(&got), res_free(&one);
+		/* the forward is the same sums in the same order fused (one parallel region per
+		 * block where the statistics chunks fall on images) or not: the same bytes */
+		if (!fuse)
+			CHECK_MSG(!memcmp(got.r, fused.r, p.np * 4) && !memcmp(got.arg, fused.arg, p.np) &&
+			          !memcmp(got.rm, fused.rm, OC * 4) && !memcmp(got.rv, fused.rv, OC * 4),
+			          "%s: the forward differs from the fused one", tag);
+		res_free(&one);
+		if (fuse && bn)
+			fused = got;
+		else
+			res_free(&got);
 	}
+	if (bn)
+		res_free(&fused);
 	kern_set_fusion(1);
 	res_free(&want);
 	prob_free(&p);
@@ -341,6 +353,9 @@ int main(void)
 		train_case(3, 28, 3, 32, 1, 1, 1);  /* conv1 with an input gradient */
 		train_case(20, 12, 32, 48, 1, 1, 2);
 		train_case(1, 14, 32, 48, 1, 1, 1);
+		/* 8 or 16 images a group: the statistics chunks fall on images (one region) */
+		train_case(16, 28, 3, 32, 1, 0, 2);
+		train_case(16, 12, 32, 48, 1, 1, 1);
 		/* shapes without tiles: the layers of nn.c (and the portable fused BatchNorm) */
 		train_case(4, 16, 8, 24, 1, 1, 2);
 		train_case(4, 10, 16, 16, 1, 1, 1);
