@@ -394,7 +394,6 @@ void nn_dropout2d_mask(float *mask, int B, int C, float p, uint64_t seed, uint64
 
 void nn_dropout2d_forward(float *out, const float *in, const float *mask, int B, int S, int C)
 {
-#pragma omp parallel for schedule(static) if ((int64_t)B * S * C > 65536)
 	for (int64_t b = 0; b < B; b++)
 		for (int64_t s = 0; s < S; s++)
 			for (int c = 0; c < C; c++)
@@ -403,7 +402,6 @@ void nn_dropout2d_forward(float *out, const float *in, const float *mask, int B,
 
 void nn_dropout2d_backward(float *din, const float *dout, const float *mask, int B, int S, int C)
 {
-#pragma omp parallel for schedule(static) if ((int64_t)B * S * C > 65536)
 	for (int64_t b = 0; b < B; b++)
 		for (int64_t s = 0; s < S; s++)
 			for (int c = 0; c < C; c++)
@@ -469,7 +467,6 @@ void nn_linear_backward(float *din, float *dw, float *db, const float *dout, con
 
 void nn_grl_backward(float *din, const float *dout, float lambda, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
 	for (size_t i = 0; i < n; i++)
 		din[i] += -lambda * dout[i];
 }
