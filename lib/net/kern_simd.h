@@ -579,50 +579,14 @@ static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mea
                              const float *rstd, const float *x, const float *gamma,
                              const float *beta, int b, int Bg, int H, int W, int C)
 {
-	int PH = H / 2, PW = W / 2;
-	{
-		int g = b / Bg;
-		float sc[C], sh[C];
-		for (int c = 0; c < C; c++) {
-			sc[c] = gamma[c] * rstd[g * C + c];
-			sh[c] = beta[c] - mean[g * C + c] * sc[c];
-		}
+	int PH = H / 2, PW = W / 2, g = b / Bg;
+	float sc[C], sh[C];
+	for (int c = 0; c < C; c++) {
+		sc[c] = gamma[c] * rstd[g * C + c];
+		sh[c] = beta[c] - mean[g * C + c] * sc[c];
+	}
 #if KVL == 16
-		if (C % 16 == 0) {
-			for (int py = 0; py < PH; py++) {
-				if (py + 1 < PH)
-					prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
-				for (int px = 0; px < PW; px++) {
-					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
-					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-					int64_t cell = ((int64_t)b * PH + py) * PW + px;
-					float *o = r + cell * C, *xo = xa + cell * C;
-					uint8_t *a = arg + cell * C;
-					for (int c = 0; c < C; c += 16) {
-						__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
-						__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
-						__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
-						__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
-						__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
-						__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
-						__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
-						__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
-						__m512 m23 = _mm512_mask_blend_ps(g3, v2, v3);
-						__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
-						__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
-						__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
-						__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
-						_mm_storeu_si128((__m128i *)(a + c), k);
-						__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
-						                                 _mm512_mask_blend_ps(g3, x2, x3));
-						_mm512_storeu_ps(xo + c, xm);
-						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
-					}
-				}
-			}
-			return;
-		}
-#endif
+	if (C % 16 == 0) {
 		for (int py = 0; py < PH; py++) {
 			if (py + 1 < PH)
 				prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
@@ -632,21 +596,54 @@ static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mea
 				int64_t cell = ((int64_t)b * PH + py) * PW + px;
 				float *o = r + cell * C, *xo = xa + cell * C;
 				uint8_t *a = arg + cell * C;
-#pragma omp simd
-				for (int c = 0; c < C; c++) {
-					/* the first of equal maxima wins, as nn_maxpool2_forward */
-					/* branch-free (selects of computed values) so that it vectorises */
-					float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
-					float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
-					float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
-					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-					float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
-					int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
-					float m = m23 > m01 ? m23 : m01;
-					a[c] = (uint8_t)(k01 + sel * (k23 - k01));
-					xo[c] = m23 > m01 ? y23 : y01;
-					o[c] = m > 0 ? m : 0;
+				for (int c = 0; c < C; c += 16) {
+					__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
+					__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
+					__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
+					__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
+					__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
+					__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
+					__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
+					__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
+					__m512 m23 = _mm512_mask_blend_ps(g3, v2, v3);
+					__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
+					__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
+					__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
+					__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
+					_mm_storeu_si128((__m128i *)(a + c), k);
+					__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
+					                                 _mm512_mask_blend_ps(g3, x2, x3));
+					_mm512_storeu_ps(xo + c, xm);
+					_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
 				}
+			}
+		}
+		return;
+	}
+#endif
+	for (int py = 0; py < PH; py++) {
+		if (py + 1 < PH)
+			prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
+		for (int px = 0; px < PW; px++) {
+			const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
+			const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
+			int64_t cell = ((int64_t)b * PH + py) * PW + px;
+			float *o = r + cell * C, *xo = xa + cell * C;
+			uint8_t *a = arg + cell * C;
+#pragma omp simd
+			for (int c = 0; c < C; c++) {
+				/* the first of equal maxima wins, as nn_maxpool2_forward */
+				/* branch-free (selects of computed values) so that it vectorises */
+				float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
+				float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
+				float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
+				float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+				float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
+				int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
+				float m = m23 > m01 ? m23 : m01;
+				a[c] = (uint8_t)(k01 + sel * (k23 - k01));
+				xo[c] = m23 > m01 ? y23 : y01;
+				o[c] = m > 0 ? m : 0;
 			}
 		}
 	}
