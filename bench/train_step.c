@@ -154,6 +154,12 @@ WRAPV(nn_linear_forward, (float *out, const float *in, const float *w, const flo
 WRAPV(nn_linear_backward, (float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, int B, int In, int Out),
       (din, dw, db, dout, in, w, B, In, Out), L("linear bwd in", In))
+WRAPV(kern_linear_forward, (float *out, const float *in, const float *w, const float *b, int B,
+                            int In, int Out),
+      (out, in, w, b, B, In, Out), L("kern linear fwd in", In))
+WRAPV(kern_linear_backward, (float *din, float *dw, float *db, const float *dout,
+                             const float *in, const float *w, int B, int In, int Out),
+      (din, dw, db, dout, in, w, B, In, Out), L("kern linear bwd in", In))
 WRAPV(nn_dropout2d_forward, (float *out, const float *in, const float *mask, int B, int S, int C),
       (out, in, mask, B, S, C), "dropout fwd")
 WRAPV(nn_dropout2d_backward, (float *din, const float *dout, const float *mask, int B, int S,

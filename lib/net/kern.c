@@ -214,3 +214,19 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
 		                   0, 0.1f, i ? ws2 : ws);
 	}
 }
+
+void kern_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
+                         int In, int Out)
+{
+	const kern_ops *k = ops();
+	if (!(k->fc_fwd && k->fc_fwd(out, in, w, b, B, In, Out) == 0))
+		nn_linear_forward(out, in, w, b, B, In, Out);
+}
+
+void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int In, int Out)
+{
+	const kern_ops *k = ops();
+	if (!(k->fc_bwd && k->fc_bwd(din, dw, db, dout, in, w, B, In, Out) == 0))
+		nn_linear_backward(din, dw, db, dout, in, w, B, In, Out);
+}

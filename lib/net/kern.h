@@ -95,4 +95,15 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
                         const float *x, const float *const l1[6], const float *const l2[6],
                         int B, float *ws, float *ws2);
 
+/* --- dense layers ------------------------------------------------------------------------------
+ * out (B,Out) = in (B,In) x w^T + b, w (Out,In), and its backward, which adds into din (may be
+ * NULL), dw and db: as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
+ * on the avx2 and avx512 paths where the shapes fit them (the forward: In a multiple of the
+ * vector width, B and Out of the tile; the backward: In a multiple of the tile width), else by
+ * nn.c.  Within a path the bytes do not depend on the thread count. */
+void kern_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
+                         int In, int Out);
+void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int In, int Out);
+
 #endif

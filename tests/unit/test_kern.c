@@ -244,6 +244,37 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 	prob_free(&p);
 }
 
+/* A dense layer through kern_linear_* against nn_linear_*, and with 1 thread against 2: the
+ * register tiles where the shapes fit them (768 inputs), nn.c where not (100). */
+static void linear_case(int B, int In, int Out, int din)
+{
+	size_t nx = (size_t)B * In, nw = (size_t)Out * In, ny = (size_t)B * Out;
+	float *in = vec(nx, 1), *w = vec(nw, 0.1f), *b = vec(Out, 0.5f), *dy = vec(ny, 1);
+	float *dx0 = vec(nx, 0.1f), *dw0 = vec(nw, 0.1f), *db0 = vec(Out, 0.1f);
+	float *y[3], *dx[3], *dw[3], *db[3];  /* nn.c, the path with 2 threads, with 1 */
+	for (int i = 0; i < 3; i++) {
+		y[i] = calloc(ny, 4);
+		dx[i] = dup(dx0, nx), dw[i] = dup(dw0, nw), db[i] = dup(db0, Out);
+		omp_set_num_threads(i == 2 ? 1 : 2);
+		(i ? kern_linear_forward : nn_linear_forward)(y[i], in, w, b, B, In, Out);
+		(i ? kern_linear_backward : nn_linear_backward)(din ? dx[i] : NULL, dw[i], db[i], dy, in,
+		                                                 w, B, In, Out);
+	}
+	omp_set_num_threads(2);
+	snprintf(tag, sizeof tag, "[%s] linear B%d %d -> %d din %d", kern_isa_name(kern_isa()), B, In,
+	         Out, din);
+	compare("out", y[1], y[0], ny);
+	compare("din", dx[1], dx[0], nx);
+	compare("dw", dw[1], dw[0], nw);
+	compare("db", db[1], db[0], Out);
+	CHECK_MSG(!memcmp(y[1], y[2], ny * 4) && !memcmp(dx[1], dx[2], nx * 4) &&
+	          !memcmp(dw[1], dw[2], nw * 4) && !memcmp(db[1], db[2], Out * 4),
+	          "%s: results depend on the thread count", tag);
+	for (int i = 0; i < 3; i++)
+		free(y[i]), free(dx[i]), free(dw[i]), free(db[i]);
+	free(in), free(w), free(b), free(dy), free(dx0), free(dw0), free(db0);
+}
+
 /* evaluation: one block, and the two-block feature extractor, against nn.c */
 static void eval_ref(float *out, const problem *p, const float *in, const float *rm,
                      const float *rv)
@@ -363,6 +394,11 @@ int main(void)
 		 * one by one take them (and the direct convolutions) */
 		train_case(4, 13, 16, 16, 1, 1, 2);
 		train_case(3, 13, 16, 16, 0, 1, 1);
+		/* the network's dense layers: fc1 of both heads, the label head's fc2; odd sizes */
+		linear_case(128, 768, 100, 1);
+		linear_case(64, 768, 100, 0);
+		linear_case(64, 100, 100, 1);
+		linear_case(7, 96, 13, 1);
 		for (int bn = 0; bn < 2; bn++) {
 			eval_case(5, 28, bn);
 			eval_case(3, 32, bn);
