@@ -1,6 +1,6 @@
 /* kern.h - the convolutional layers of the network as one API: conv -> [BatchNorm] -> 2x2
- * max-pool -> ReLU blocks, forward and backward.  Which implementation runs is decided here,
- * in one place (lib/net/kern.c), not by the caller:
+ * max-pool -> ReLU blocks, forward and backward (and the wide dense layers, at the end).
+ * Which implementation runs is decided here, in one place (lib/net/kern.c), not by the caller:
  *   - the instruction set: the kernels of lib/net/kern_simd.h are compiled for portable C
  *     ("generic"), AVX2 + FMA ("avx2") and AVX-512 ("avx512") into the same binary; the best
  *     the CPU runs is taken, or the one the environment variable DANN_ISA names;
@@ -42,8 +42,9 @@ int kern_isa_runs(int isa);
 const char *kern_isa_describe(char *buf, size_t n);
 /* Force a path (tests, benchmarks).  Returns 0 or DN_ERANGE when it cannot run here. */
 int kern_isa_set(int isa);
-/* 0: never fuse BatchNorm backward into the conv backward nor the evaluation layers into the
- * conv (tests: the unfused kernels run too); 1 (default): fuse where possible. */
+/* 0: never fuse BatchNorm backward into the conv backward, the training forward's BatchNorm
+ * statistics into the conv, nor the evaluation layers into the conv (tests: the unfused
+ * kernels run too); 1 (default): fuse where possible. */
 void kern_set_fusion(int on);
 
 /* --- conv -> [BN] -> pool -> ReLU ------------------------------------------------------------ */
