@@ -99,9 +99,9 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
 /* --- dense layers ------------------------------------------------------------------------------
  * out (B,Out) = in (B,In) x w^T + b, w (Out,In), and its backward, which adds into din (may be
  * NULL), dw and db: as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
- * on the avx2 and avx512 paths where the shapes fit them (the forward: In a multiple of the
- * vector width, B and Out of the tile; the backward: In a multiple of the tile width), else by
- * nn.c.  Within a path the bytes do not depend on the thread count. */
+ * on the avx2 and avx512 paths where the shapes fit them (In a multiple of the vector width;
+ * the forward also B and Out multiples of its tile), else by nn.c.  Within a path the bytes do
+ * not depend on the thread count. */
 void kern_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
                          int In, int Out);
 void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,

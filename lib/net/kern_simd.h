@@ -1017,19 +1017,19 @@ static int fc_fwd(float *out, const float *in, const float *w, const float *b, i
 	return 0;
 }
 
-/* rows [0,MR) of C (ldc) by GER_NV vectors, from a (row stride sam, j stride saj) and Bm (ldb) */
-#define DEF_GER(MR)                                                                            \
-	static void ger_##MR(float *c, int64_t ldc, const float *a, int64_t sam, int64_t saj,      \
-	                     const float *bm, int64_t ldb, int J)                                  \
+/* rows [0,MR) of C (ldc) by NV vectors, from a (row stride sam, j stride saj) and Bm (ldb) */
+#define DEF_GER(MR, NV)                                                                        \
+	static void ger_##MR##_##NV(float *c, int64_t ldc, const float *a, int64_t sam,            \
+	                            int64_t saj, const float *bm, int64_t ldb, int J)              \
 	{                                                                                          \
-		vf acc[MR][GER_NV];                                                                    \
+		vf acc[MR][NV];                                                                        \
 		_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++)                                   \
-		    _Pragma("GCC unroll 8") for (int v = 0; v < GER_NV; v++) acc[r][v] =               \
+		    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] =                   \
 		        VLD(c + r * ldc + KVL * v);                                                    \
 		for (int j = 0; j < J; j++) {                                                          \
 			vf s[MR];                                                                          \
 			_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++) s[r] = VB(a[r * sam + j * saj]); \
-			_Pragma("GCC unroll 8") for (int v = 0; v < GER_NV; v++)                           \
+			_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                               \
 			{                                                                                  \
 				vf bv = VLD(bm + j * ldb + KVL * v);                                           \
 				_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++) acc[r][v] =               \
@@ -1037,31 +1037,52 @@ static int fc_fwd(float *out, const float *in, const float *w, const float *b, i
 			}                                                                                  \
 		}                                                                                      \
 		_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++)                                   \
-		    _Pragma("GCC unroll 8") for (int v = 0; v < GER_NV; v++)                           \
+		    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                               \
 		        VST(c + r * ldc + KVL * v, acc[r][v]);                                         \
 	}
-DEF_GER(1)
-DEF_GER(2)
-DEF_GER(3)
+typedef void (*ger_fn)(float *, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
+                       int);
+/* GER[mr][nv]: mr rows (the last row block may be short) by nv vectors (the last column tile
+ * may be narrow) */
+#define DEF_GER_NV(NV) DEF_GER(1, NV) DEF_GER(2, NV) DEF_GER(3, NV)
+DEF_GER_NV(1)
+DEF_GER_NV(2)
+DEF_GER_NV(3)
+DEF_GER_NV(4)
 #if GER_MR == 4
-DEF_GER(4)
-static void (*const GER[GER_MR + 1])(float *, int64_t, const float *, int64_t, int64_t,
-                                     const float *, int64_t, int) = {NULL, ger_1, ger_2, ger_3,
-                                                                     ger_4};
+DEF_GER_NV(5)
+DEF_GER_NV(6)
+DEF_GER(4, 1)
+DEF_GER(4, 2)
+DEF_GER(4, 3)
+DEF_GER(4, 4)
+DEF_GER(4, 5)
+DEF_GER(4, 6)
+static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
+	{NULL},
+	{NULL, ger_1_1, ger_1_2, ger_1_3, ger_1_4, ger_1_5, ger_1_6},
+	{NULL, ger_2_1, ger_2_2, ger_2_3, ger_2_4, ger_2_5, ger_2_6},
+	{NULL, ger_3_1, ger_3_2, ger_3_3, ger_3_4, ger_3_5, ger_3_6},
+	{NULL, ger_4_1, ger_4_2, ger_4_3, ger_4_4, ger_4_5, ger_4_6},
+};
 #else
-static void (*const GER[GER_MR + 1])(float *, int64_t, const float *, int64_t, int64_t,
-                                     const float *, int64_t, int) = {NULL, ger_1, ger_2, ger_3};
+static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
+	{NULL},
+	{NULL, ger_1_1, ger_1_2, ger_1_3, ger_1_4},
+	{NULL, ger_2_1, ger_2_2, ger_2_3, ger_2_4},
+	{NULL, ger_3_1, ger_3_2, ger_3_3, ger_3_4},
+};
 #endif
 
 /* adds into din (may be NULL), dw, db; -1 (nothing done) when In is not a multiple of the
- * tile width */
+ * vector width */
 static int fc_bwd(float *din, float *dw, float *db, const float *dout, const float *in,
                   const float *w, int B, int In, int Out)
 {
-	const int KT = GER_NV * KVL;  /* columns of C per tile */
-	if (In % KT)
+	const int KT = GER_NV * KVL;  /* columns of C per tile (the last one may be narrower) */
+	if (In % KVL)
 		return -1;
-	int nk = In / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
+	int nk = (In + KT - 1) / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
 	int tw = mw * nk, tasks = tw + (din ? md * nk : 0);
 #pragma omp parallel if ((int64_t)B * In * Out > (1 << 20))
 	{
@@ -1074,16 +1095,14 @@ static int fc_bwd(float *din, float *dw, float *db, const float *dout, const flo
 		}
 #pragma omp for schedule(static) nowait
 		for (int t = 0; t < tasks; t++) {
-			if (t < tw) {  /* dw rows m0.. (outputs), columns k0.. (inputs) */
-				int m0 = t / nk * GER_MR, k0 = t % nk * KT;
-				int mr = Out - m0 < GER_MR ? Out - m0 : GER_MR;
-				GER[mr](dw + (int64_t)m0 * In + k0, In, dout + m0, 1, Out, in + k0, In, B);
-			} else {       /* din rows m0.. (images), columns k0.. */
-				int u = t - tw, m0 = u / nk * GER_MR, k0 = u % nk * KT;
-				int mr = B - m0 < GER_MR ? B - m0 : GER_MR;
-				GER[mr](din + (int64_t)m0 * In + k0, In, dout + (int64_t)m0 * Out, Out, 1,
-				        w + k0, In, Out);
-			}
+			int u = t < tw ? t : t - tw, M = t < tw ? Out : B;
+			int m0 = u / nk * GER_MR, k0 = u % nk * KT;
+			int mr = M - m0 < GER_MR ? M - m0 : GER_MR, nv = (In - k0 < KT ? In - k0 : KT) / KVL;
+			if (t < tw)  /* dw rows m0.. (outputs), columns k0.. (inputs) */
+				GER[mr][nv](dw + (int64_t)m0 * In + k0, In, dout + m0, 1, Out, in + k0, In, B);
+			else         /* din rows m0.. (images), columns k0.. */
+				GER[mr][nv](din + (int64_t)m0 * In + k0, In, dout + (int64_t)m0 * Out, Out, 1,
+				            w + k0, In, Out);
 		}
 	}
 	return 0;

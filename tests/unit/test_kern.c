@@ -394,8 +394,10 @@ int main(void)
 		 * one by one take them (and the direct convolutions) */
 		train_case(4, 13, 16, 16, 1, 1, 2);
 		train_case(3, 13, 16, 16, 0, 1, 1);
-		/* the network's dense layers: fc1 of both heads, the label head's fc2; odd sizes */
+		/* the network's dense layers: fc1 of both heads (28x28, 32x32: a narrower last column
+		 * tile), the label head's fc2; odd sizes */
 		linear_case(128, 768, 100, 1);
+		linear_case(8, 1200, 100, 1);
 		linear_case(64, 768, 100, 0);
 		linear_case(64, 100, 100, 1);
 		linear_case(7, 96, 13, 1);
