@@ -46,12 +46,12 @@ static double cpu(void)
 #define NPROF 64
 static struct {
 	char name[48];
-	double t;
+	double t, w;   /* CPU seconds of the process, wall seconds */
 	long calls;
 } prof[NPROF];
 static int nprof, profiling;
 
-static void prof_add(const char *name, double dt)
+static void prof_add(const char *name, double dt, double dw)
 {
 	int i;
 	for (i = 0; i < nprof; i++)
@@ -63,6 +63,7 @@ static void prof_add(const char *name, double dt)
 		snprintf(prof[nprof++].name, sizeof prof[0].name, "%s", name);
 	}
 	prof[i].t += dt;
+	prof[i].w += dw;
 	prof[i].calls++;
 }
 
@@ -72,9 +73,9 @@ static void prof_add(const char *name, double dt)
 	{                                                                                          \
 		if (!profiling)                                                                        \
 			return __real_##fn args;                                                           \
-		double t0_ = cpu();                                                                    \
+		double t0_ = cpu(), w0_ = now();                                                       \
 		ret r_ = __real_##fn args;                                                             \
-		prof_add(label, cpu() - t0_);                                                          \
+		prof_add(label, cpu() - t0_, now() - w0_);                                             \
 		return r_;                                                                             \
 	}
 #define WRAPV(fn, params, args, label)                                                         \
@@ -85,9 +86,9 @@ static void prof_add(const char *name, double dt)
 			__real_##fn args;                                                                  \
 			return;                                                                            \
 		}                                                                                      \
-		double t0_ = cpu();                                                                    \
+		double t0_ = cpu(), w0_ = now();                                                       \
 		__real_##fn args;                                                                      \
-		prof_add(label, cpu() - t0_);                                                          \
+		prof_add(label, cpu() - t0_, now() - w0_);                                             \
 	}
 
 static char lbl[64];
@@ -153,6 +154,12 @@ WRAPV(nn_linear_forward, (float *out, const float *in, const float *w, const flo
 WRAPV(nn_linear_backward, (float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, int B, int In, int Out),
       (din, dw, db, dout, in, w, B, In, Out), L("linear bwd in", In))
+WRAPV(kern_linear_forward, (float *out, const float *in, const float *w, const float *b, int B,
+                            int In, int Out),
+      (out, in, w, b, B, In, Out), L("kern linear fwd in", In))
+WRAPV(kern_linear_backward, (float *din, float *dw, float *db, const float *dout,
+                             const float *in, const float *w, int B, int In, int Out),
+      (din, dw, db, dout, in, w, B, In, Out), L("kern linear bwd in", In))
 WRAPV(nn_dropout2d_forward, (float *out, const float *in, const float *mask, int B, int S, int C),
       (out, in, mask, B, S, C), "dropout fwd")
 WRAPV(nn_dropout2d_backward, (float *din, const float *dout, const float *mask, int B, int S,
@@ -161,21 +168,29 @@ WRAPV(nn_dropout2d_backward, (float *din, const float *dout, const float *mask, 
 WRAPV(nn_input_from_u8, (float *out, const uint8_t *in, int B, int H, int W, int C),
       (out, in, B, H, W, C), "input u8->float")
 
-static void prof_print(const char *what, int threads, int steps, double per)
+/* per layer: CPU ms of the process, its share of the step, wall ms, and CPU / wall (how many
+ * CPUs the call kept busy: a call that runs on one thread of two shows ~1) */
+static void prof_print(const char *what, int threads, int steps, double per, double per_w)
 {
-	printf("# per-layer profile of one %s, %d threads (CPU ms of the process, mean of %d)\n",
-	       what, threads, steps);
-	double inner = 0;
+	printf("# per-layer profile of one %s, %d threads (mean of %d): CPU ms of the process, "
+	       "share, wall ms, CPUs busy\n", what, threads, steps);
+	double inner = 0, inner_w = 0;
 	for (int i = 0; i < nprof; i++) {
-		printf("#   %-28s %8.3f ms  %5.1f%%\n", prof[i].name, prof[i].t / steps * 1e3,
-		       100 * prof[i].t / steps / per);
-		if (prof[i].name[0] == '=')
+		printf("#   %-28s %8.3f ms  %5.1f%%  %8.3f ms  %4.2f\n", prof[i].name,
+		       prof[i].t / steps * 1e3, 100 * prof[i].t / steps / per, prof[i].w / steps * 1e3,
+		       prof[i].w > 0 ? prof[i].t / prof[i].w : 0);
+		if (prof[i].name[0] == '=') {
 			inner += prof[i].t;
+			inner_w += prof[i].w;
+		}
 	}
-	if (inner > 0)
-		printf("#   %-28s %8.3f ms  %5.1f%%\n", "rest (data, losses, SGD)",
-		       (per - inner / steps) * 1e3, 100 * (per - inner / steps) / per);
-	printf("#   %-28s %8.3f ms\n", "total", per * 1e3);
+	if (inner > 0) {
+		double rc = per - inner / steps, rw = per_w - inner_w / steps;
+		printf("#   %-28s %8.3f ms  %5.1f%%  %8.3f ms  %4.2f\n", "rest (data, losses, SGD)",
+		       rc * 1e3, 100 * rc / per, rw * 1e3, rw > 0 ? rc / rw : 0);
+	}
+	printf("#   %-28s %8.3f ms  %5s   %8.3f ms  %4.2f\n", "total", per * 1e3, "", per_w * 1e3,
+	       per / per_w);
 	nprof = 0;
 }
 
@@ -294,12 +309,12 @@ int main(int argc, char **argv)
 		       rate[reps / 2] * fl / 1e9, crate[reps / 2] * fl / 1e9);
 		if (do_prof) {
 			profiling = 1;
-			double t0 = cpu();
+			double t0 = cpu(), w0 = now();
 			for (int i = 0; i < steps; i++)
 				train_step(&t);
-			double per = (cpu() - t0) / steps;
+			double per = (cpu() - t0) / steps, per_w = (now() - w0) / steps;
 			profiling = 0;
-			prof_print("training step", threads, steps, per);
+			prof_print("training step", threads, steps, per, per_w);
 		}
 		train_free(&t);
 	}
@@ -329,13 +344,13 @@ int main(int argc, char **argv)
 		       rate[reps - 1], crate[reps / 2]);
 		if (do_prof) {
 			profiling = 1;
-			double t0 = cpu();
+			double t0 = cpu(), w0 = now();
 			for (int64_t i = 0; i + eb <= per; i += eb)
 				model_infer(&m, &a, tgt.images + (size_t)i * size * size * 3, eb, 3, 1,
 				            MODEL_LAYER_FEATURES, &D);
-			double dt = (cpu() - t0) / (double)(per / eb);
+			double dt = (cpu() - t0) / (double)(per / eb), dw = (now() - w0) / (double)(per / eb);
 			profiling = 0;
-			prof_print("embedding batch of 256", threads, (int)(per / eb), dt);
+			prof_print("embedding batch of 256", threads, (int)(per / eb), dt, dw);
 		}
 		model_acts_free(&a);
 		model_free(&m);

@@ -13,7 +13,8 @@ BENCH_WRAP := model_features_forward model_label_forward model_domain_forward \
 	model_label_backward model_domain_backward model_features_backward \
 	kern_block_forward kern_block_backward kern_features_eval nn_batchnorm_forward \
 	nn_batchnorm_backward nn_maxpool2_forward nn_maxpool2_backward nn_relu_forward \
-	nn_relu_backward nn_linear_forward nn_linear_backward nn_dropout2d_forward \
+	nn_relu_backward nn_linear_forward nn_linear_backward kern_linear_forward \
+	kern_linear_backward nn_dropout2d_forward \
 	nn_dropout2d_backward nn_input_from_u8
 BENCH_WRAP_FLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 

@@ -129,6 +129,11 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
 	    k->conv_pool_eval(r, in, w, b, L->bn ? gamma : NULL, beta, L->bn ? rm[0] : NULL,
 	                      L->bn ? rv[0] : NULL, B, L->H, L->W, L->C, OC, L->KS, ws) == 0)
 		return;
+	/* training: conv + BN + pool + ReLU in one parallel region */
+	if (L->bn && train && dir && fusion && k->conv_bn_pool_fwd &&
+	    k->conv_bn_pool_fwd(r, s->arg, s->pool, s->mean, s->rstd, s->conv, in, w, b, gamma, beta,
+	                        rm, rv, B, L->H, L->W, L->C, OC, L->KS, groups, mom, ws) == 0)
+		return;
 	if (dir)
 		k->conv_fwd(s->conv, in, w, b, B, L->H, L->W, L->C, OC, L->KS, ws);
 	else
@@ -208,4 +213,20 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
 		                   (float *const[]){(float *)p[4]}, (float *const[]){(float *)p[5]}, B, 1,
 		                   0, 0.1f, i ? ws2 : ws);
 	}
+}
+
+void kern_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
+                         int In, int Out)
+{
+	const kern_ops *k = ops();
+	if (!(k->fc_fwd && k->fc_fwd(out, in, w, b, B, In, Out) == 0))
+		nn_linear_forward(out, in, w, b, B, In, Out);
+}
+
+void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int In, int Out)
+{
+	const kern_ops *k = ops();
+	if (!(k->fc_bwd && k->fc_bwd(din, dw, db, dout, in, w, B, In, Out) == 0))
+		nn_linear_backward(din, dw, db, dout, in, w, B, In, Out);
 }

@@ -1,6 +1,6 @@
 /* kern.h - the convolutional layers of the network as one API: conv -> [BatchNorm] -> 2x2
- * max-pool -> ReLU blocks, forward and backward.  Which implementation runs is decided here,
- * in one place (lib/net/kern.c), not by the caller:
+ * max-pool -> ReLU blocks, forward and backward (and the wide dense layers, at the end).
+ * Which implementation runs is decided here, in one place (lib/net/kern.c), not by the caller:
  *   - the instruction set: the kernels of lib/net/kern_simd.h are compiled for portable C
  *     ("generic"), AVX2 + FMA ("avx2") and AVX-512 ("avx512") into the same binary; the best
  *     the CPU runs is taken, or the one the environment variable DANN_ISA names;
@@ -42,8 +42,9 @@ int kern_isa_runs(int isa);
 const char *kern_isa_describe(char *buf, size_t n);
 /* Force a path (tests, benchmarks).  Returns 0 or DN_ERANGE when it cannot run here. */
 int kern_isa_set(int isa);
-/* 0: never fuse BatchNorm backward into the conv backward nor the evaluation layers into the
- * conv (tests: the unfused kernels run too); 1 (default): fuse where possible. */
+/* 0: never fuse BatchNorm backward into the conv backward, the training forward's BatchNorm
+ * statistics into the conv, nor the evaluation layers into the conv (tests: the unfused
+ * kernels run too); 1 (default): fuse where possible. */
 void kern_set_fusion(int on);
 
 /* --- conv -> [BN] -> pool -> ReLU ------------------------------------------------------------ */
@@ -94,5 +95,16 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
 void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_saved s[2],
                         const float *x, const float *const l1[6], const float *const l2[6],
                         int B, float *ws, float *ws2);
+
+/* --- dense layers ------------------------------------------------------------------------------
+ * out (B,Out) = in (B,In) x w^T + b, w (Out,In), and its backward, which adds into din (may be
+ * NULL), dw and db: as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
+ * on the avx2 and avx512 paths where the shapes fit them (In a multiple of the vector width;
+ * the forward also B and Out multiples of its tile), else by nn.c.  Within a path the bytes do
+ * not depend on the thread count. */
+void kern_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
+                         int In, int Out);
+void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int In, int Out);
 
 #endif

@@ -30,6 +30,12 @@ typedef struct {
 	                        const float *x, const float *gamma, const float *beta,
 	                        float *const *rm, float *const *rv, int B, int H, int W, int C,
 	                        int groups, float mom);
+	/* conv_fwd then bn_pool_relu_fwd in one (the conv output still stored into cx) */
+	int (*conv_bn_pool_fwd)(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+	                        float *cx, const float *in, const float *w, const float *b,
+	                        const float *gamma, const float *beta, float *const *rm,
+	                        float *const *rv, int B, int H, int W, int C, int OC, int KS,
+	                        int groups, float mom, float *ws);
 	/* its backward: stores the BN input's gradient into dx, adds into dgamma, dbeta */
 	int (*relu_pool_bn_bwd)(float *dx, float *dgamma, float *dbeta, const float *dr,
 	                        const float *r, const uint8_t *arg, const float *x, const float *xa,
@@ -48,6 +54,11 @@ typedef struct {
 	int (*features_eval)(float *feat, float *p1, const float *x, const float *const l1[6],
 	                     const float *const l2[6], int B, int H, int W, int C, int C1, int C2,
 	                     int KS, float *ws, float *ws2);
+	/* dense layers, as kern_linear_forward / kern_linear_backward (kern.h) */
+	int (*fc_fwd)(float *out, const float *in, const float *w, const float *b, int B, int In,
+	              int Out);
+	int (*fc_bwd)(float *din, float *dw, float *db, const float *dout, const float *in,
+	              const float *w, int B, int In, int Out);
 } kern_ops;
 
 extern const kern_ops kern_ops_generic, kern_ops_avx2, kern_ops_avx512;

@@ -290,25 +290,31 @@ static void pack_w(float *wp, const float *w, int OC, int K)
 			wp[((int64_t)(o / OCB) * K + k) * OCB + o % OCB] = w[(int64_t)o * K + k];
 }
 
+/* image bi of the forward (wp: the weights packed by pack_w) */
+static void conv_fwd_img(float *out, const float *in, const float *wp, const float *b,
+                         const fwd_tile *t, int bi, int H, int W, int C, int OC, int KS)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, OCB = KOCB(OC), NB = OC / OCB;
+	int PX = t->px;
+	for (int oy = 0; oy < OH; oy++)
+		for (int x0 = 0; x0 < OW; x0 += PX) {
+			int ox = x0 + PX <= OW ? x0 : OW - PX;
+			float *o = out + (((int64_t)bi * OH + oy) * OW + ox) * OC;
+			const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
+			for (int ob = 0; ob < NB; ob++)
+				t->f(o + ob * OCB, i, wp + (int64_t)ob * K * OCB, b + ob * OCB, W * C, C, KS, OC);
+		}
+}
+
 static void conv_fwd(float *out, const float *in, const float *w, const float *b, int B, int H,
                      int W, int C, int OC, int KS, float *ws)
 {
-	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, OCB = KOCB(OC), NB = OC / OCB;
-	float *wp = ws;
-	pack_w(wp, w, OC, K);
-	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), OCB / KVL, OW, 0);
-	int PX = t->px;
+	int OW = W - KS + 1, K = KS * KS * C;
+	pack_w(ws, w, OC, K);
+	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), KOCB(OC) / KVL, OW, 0);
 #pragma omp parallel for schedule(static)
 	for (int bi = 0; bi < B; bi++)
-		for (int oy = 0; oy < OH; oy++)
-			for (int x0 = 0; x0 < OW; x0 += PX) {
-				int ox = x0 + PX <= OW ? x0 : OW - PX;
-				float *o = out + (((int64_t)bi * OH + oy) * OW + ox) * OC;
-				const float *i = in + (((int64_t)bi * H + oy) * W + ox) * C;
-				for (int ob = 0; ob < NB; ob++)
-					t->f(o + ob * OCB, i, wp + (int64_t)ob * K * OCB, b + ob * OCB, W * C, C, KS,
-					     OC);
-			}
+		conv_fwd_img(out, in, ws, b, t, bi, H, W, C, OC, KS);
 }
 
 /* One image of the direct conv backward: its dw into the chunk's partial `part` (set when
@@ -344,10 +350,11 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 }
 
 /* dw[o][k] and db[o] += the chunks' partials, in chunk order.  Called by every thread of the
- * parallel region (the dw loop is shared out among them; db, small, by one). */
+ * parallel region after the partials are complete (the dw loop is shared out among them; db,
+ * small, by one); no barrier of its own: the region's end waits for both. */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 	for (int k = 0; k < K; k++)
 		for (int o = 0; o < OC; o++) {
 			float s = 0;
@@ -355,7 +362,7 @@ static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, i
 				s += WS_PART(ws, OC, K, ch)[(int64_t)k * OC + o];
 			dw[(int64_t)o * K + k] += s;
 		}
-#pragma omp single
+#pragma omp single nowait
 	for (int o = 0; o < OC; o++) {
 		float s = 0;
 		for (int ch = 0; ch < nch; ch++)
@@ -487,64 +494,70 @@ static int features_eval(float *feat, float *p1, const float *x, const float *co
 /* --- training: BatchNorm + max-pool + ReLU fused (portable C, vectorised over channels; AVX-512
  * mask code when KVL is 16) -------------------------------------------------------------------- */
 
-/* statistics of the R rows of x (R,C), in NN_CHUNKS fixed chunks with double partials (as nn.c),
- * into mean/rstd, and the running statistics updated with the unbiased variance */
-static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C, float *rm,
-                     float *rv, float mom)
+/* sums of rows [lo,hi) of x (R,C) and of their squares into a, q (double); blocks of up to 64
+ * rows from lo summed in float, then into double */
+static void bn_chunk_sums(double *a, double *q, const float *x, int64_t lo, int64_t hi, int C)
 {
-	double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
-#pragma omp parallel for schedule(static)
-	for (int ch = 0; ch < NN_CHUNKS; ch++) {
-		int64_t lo = R * ch / NN_CHUNKS, hi = R * (ch + 1) / NN_CHUNKS;
-		double a[C], q[C];
-		for (int c = 0; c < C; c++)
-			a[c] = q[c] = 0;
+	for (int c = 0; c < C; c++)
+		a[c] = q[c] = 0;
 #if KVL == 16
-		if (C % 16 == 0 && C <= 64) {
-			/* per row block of up to 64 rows: float partials, then into double */
-			__m512d A[8], Q[8];
-			for (int v = 0; v < C / 8; v++)
-				A[v] = Q[v] = _mm512_setzero_pd();
-			for (int64_t r0 = lo; r0 < hi; r0 += 64) {
-				int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
-				__m512 fa[4], fq[4];
-				for (int v = 0; v < C / 16; v++)
-					fa[v] = fq[v] = _mm512_setzero_ps();
-				for (int64_t r = r0; r < r1; r++)
-					for (int v = 0; v < C / 16; v++) {
-						__m512 xv = _mm512_loadu_ps(x + r * C + 16 * v);
-						fa[v] = _mm512_add_ps(fa[v], xv);
-						fq[v] = _mm512_fmadd_ps(xv, xv, fq[v]);
-					}
+	if (C % 16 == 0 && C <= 64) {
+		__m512d A[8], Q[8];
+		for (int v = 0; v < C / 8; v++)
+			A[v] = Q[v] = _mm512_setzero_pd();
+		for (int64_t r0 = lo; r0 < hi; r0 += 64) {
+			int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
+			__m512 fa[4], fq[4];
+			for (int v = 0; v < C / 16; v++)
+				fa[v] = fq[v] = _mm512_setzero_ps();
+			for (int64_t r = r0; r < r1; r++)
 				for (int v = 0; v < C / 16; v++) {
-					A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
-					A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
-					Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
-					Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
+					__m512 xv = _mm512_loadu_ps(x + r * C + 16 * v);
+					fa[v] = _mm512_add_ps(fa[v], xv);
+					fq[v] = _mm512_fmadd_ps(xv, xv, fq[v]);
 				}
-			}
-			for (int v = 0; v < C / 8; v++) {
-				_mm512_storeu_pd(a + 8 * v, A[v]);
-				_mm512_storeu_pd(q + 8 * v, Q[v]);
-			}
-		} else
-#endif
-		for (int64_t r = lo; r < hi; r++) {
-			const float *row = x + r * C;
-#pragma omp simd
-			for (int c = 0; c < C; c++) {
-				double v = row[c];
-				a[c] += v;
-				q[c] += v * v;
+			for (int v = 0; v < C / 16; v++) {
+				A[2 * v] = _mm512_add_pd(A[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fa[v])));
+				A[2 * v + 1] = _mm512_add_pd(A[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fa[v]), 1))));
+				Q[2 * v] = _mm512_add_pd(Q[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(fq[v])));
+				Q[2 * v + 1] = _mm512_add_pd(Q[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fq[v]), 1))));
 			}
 		}
+		for (int v = 0; v < C / 8; v++) {
+			_mm512_storeu_pd(a + 8 * v, A[v]);
+			_mm512_storeu_pd(q + 8 * v, Q[v]);
+		}
+		return;
+	}
+#endif
+	for (int64_t r = lo; r < hi; r++) {
+		const float *row = x + r * C;
+#pragma omp simd
 		for (int c = 0; c < C; c++) {
-			s1[ch][c] = a[c];
-			s2[ch][c] = q[c];
+			double v = row[c];
+			a[c] += v;
+			q[c] += v * v;
 		}
 	}
-	nn_bn_stats_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, R, mean, rstd, rm, rv,
-	                   mom);
+}
+
+/* statistics of each group's R rows of x (groups,R,C), in NN_CHUNKS fixed chunks per group with
+ * double partials (as nn.c), into mean/rstd (groups,C), and the running statistics rm[g],
+ * rv[g] updated with the unbiased variance, group after group; every group's chunks in one
+ * parallel loop */
+static void bn_stats(float *mean, float *rstd, const float *x, int64_t R, int C, int groups,
+                     float *const *rm, float *const *rv, float mom)
+{
+	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
+#pragma omp parallel for schedule(static)
+	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+		bn_chunk_sums(s1[g][ch], s2[g][ch], x + (int64_t)g * R * C, R * ch / NN_CHUNKS,
+		              R * (ch + 1) / NN_CHUNKS, C);
+	}
+	for (int g = 0; g < groups; g++)
+		nn_bn_stats_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g], R,
+		                   mean + g * C, rstd + g * C, rm[g], rv[g], mom);
 }
 
 /* prefetch n floats from p (the next pair of conv-map rows: the passes below read the map in
@@ -561,61 +574,19 @@ static int bn_fused_ok(int B, int H, int W, int C, int groups)
 	return H % 2 == 0 && W % 2 == 0 && groups >= 1 && B % groups == 0 && C <= 64;
 }
 
-static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
-                            const float *x, const float *gamma, const float *beta,
-                            float *const *rm, float *const *rv, int B, int H, int W, int C,
-                            int groups, float mom)
+/* image b of the normalise + pool + ReLU pass (Bg images per group) */
+static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mean,
+                             const float *rstd, const float *x, const float *gamma,
+                             const float *beta, int b, int Bg, int H, int W, int C)
 {
-	if (!bn_fused_ok(B, H, W, C, groups))
-		return -1;
-	int Bg = B / groups, PH = H / 2, PW = W / 2;
-	for (int g = 0; g < groups; g++)
-		bn_stats(mean + g * C, rstd + g * C, x + (int64_t)g * Bg * H * W * C,
-		         (int64_t)Bg * H * W, C, rm[g], rv[g], mom);
-#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++) {
-		int g = b / Bg;
-		float sc[C], sh[C];
-		for (int c = 0; c < C; c++) {
-			sc[c] = gamma[c] * rstd[g * C + c];
-			sh[c] = beta[c] - mean[g * C + c] * sc[c];
-		}
+	int PH = H / 2, PW = W / 2, g = b / Bg;
+	float sc[C], sh[C];
+	for (int c = 0; c < C; c++) {
+		sc[c] = gamma[c] * rstd[g * C + c];
+		sh[c] = beta[c] - mean[g * C + c] * sc[c];
+	}
 #if KVL == 16
-		if (C % 16 == 0) {
-			for (int py = 0; py < PH; py++) {
-				if (py + 1 < PH)
-					prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
-				for (int px = 0; px < PW; px++) {
-					const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
-					const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
-					int64_t cell = ((int64_t)b * PH + py) * PW + px;
-					float *o = r + cell * C, *xo = xa + cell * C;
-					uint8_t *a = arg + cell * C;
-					for (int c = 0; c < C; c += 16) {
-						__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
-						__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
-						__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
-						__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
-						__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
-						__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
-						__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
-						__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
-						__m512 m23 = _mm512_mask_blend_ps(g3, v2, v3);
-						__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
-						__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
-						__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
-						__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
-						_mm_storeu_si128((__m128i *)(a + c), k);
-						__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
-						                                 _mm512_mask_blend_ps(g3, x2, x3));
-						_mm512_storeu_ps(xo + c, xm);
-						_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
-					}
-				}
-			}
-			continue;
-		}
-#endif
+	if (C % 16 == 0) {
 		for (int py = 0; py < PH; py++) {
 			if (py + 1 < PH)
 				prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
@@ -625,109 +596,207 @@ static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 				int64_t cell = ((int64_t)b * PH + py) * PW + px;
 				float *o = r + cell * C, *xo = xa + cell * C;
 				uint8_t *a = arg + cell * C;
-#pragma omp simd
-				for (int c = 0; c < C; c++) {
-					/* the first of equal maxima wins, as nn_maxpool2_forward */
-					/* branch-free (selects of computed values) so that it vectorises */
-					float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
-					float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
-					float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
-					float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-					float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
-					int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
-					float m = m23 > m01 ? m23 : m01;
-					a[c] = (uint8_t)(k01 + sel * (k23 - k01));
-					xo[c] = m23 > m01 ? y23 : y01;
-					o[c] = m > 0 ? m : 0;
+				for (int c = 0; c < C; c += 16) {
+					__m512 x0 = _mm512_loadu_ps(p00 + c), x1 = _mm512_loadu_ps(p01 + c);
+					__m512 x2 = _mm512_loadu_ps(p10 + c), x3 = _mm512_loadu_ps(p11 + c);
+					__m512 S = _mm512_loadu_ps(sc + c), T = _mm512_loadu_ps(sh + c);
+					__m512 v0 = _mm512_fmadd_ps(x0, S, T), v1 = _mm512_fmadd_ps(x1, S, T);
+					__m512 v2 = _mm512_fmadd_ps(x2, S, T), v3 = _mm512_fmadd_ps(x3, S, T);
+					__mmask16 g1 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
+					__mmask16 g3 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
+					__m512 m01 = _mm512_mask_blend_ps(g1, v0, v1);
+					__m512 m23 = _mm512_mask_blend_ps(g3, v2, v3);
+					__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
+					__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
+					__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
+					__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
+					_mm_storeu_si128((__m128i *)(a + c), k);
+					__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
+					                                 _mm512_mask_blend_ps(g3, x2, x3));
+					_mm512_storeu_ps(xo + c, xm);
+					_mm512_storeu_ps(o + c, _mm512_max_ps(m, _mm512_setzero_ps()));
 				}
 			}
 		}
+		return;
 	}
+#endif
+	for (int py = 0; py < PH; py++) {
+		if (py + 1 < PH)
+			prefetch_floats(x + ((int64_t)b * H + 2 * py + 2) * W * C, 2 * (int64_t)W * C);
+		for (int px = 0; px < PW; px++) {
+			const float *p00 = x + (((int64_t)b * H + 2 * py) * W + 2 * px) * C;
+			const float *p01 = p00 + C, *p10 = p00 + (int64_t)W * C, *p11 = p10 + C;
+			int64_t cell = ((int64_t)b * PH + py) * PW + px;
+			float *o = r + cell * C, *xo = xa + cell * C;
+			uint8_t *a = arg + cell * C;
+#pragma omp simd
+			for (int c = 0; c < C; c++) {
+				/* the first of equal maxima wins, as nn_maxpool2_forward */
+				/* branch-free (selects of computed values) so that it vectorises */
+				float x0 = p00[c], x1 = p01[c], x2 = p10[c], x3 = p11[c];
+				float v0 = x0 * sc[c] + sh[c], v1 = x1 * sc[c] + sh[c];
+				float v2 = x2 * sc[c] + sh[c], v3 = x3 * sc[c] + sh[c];
+				float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+				float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
+				int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
+				float m = m23 > m01 ? m23 : m01;
+				a[c] = (uint8_t)(k01 + sel * (k23 - k01));
+				xo[c] = m23 > m01 ? y23 : y01;
+				o[c] = m > 0 ? m : 0;
+			}
+		}
+	}
+}
+
+static int bn_pool_relu_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            const float *x, const float *gamma, const float *beta,
+                            float *const *rm, float *const *rv, int B, int H, int W, int C,
+                            int groups, float mom)
+{
+	if (!bn_fused_ok(B, H, W, C, groups))
+		return -1;
+	int Bg = B / groups;
+	bn_stats(mean, rstd, x, (int64_t)Bg * H * W, C, groups, rm, rv, mom);
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++)
+		bn_pool_relu_img(r, arg, xa, mean, rstd, x, gamma, beta, b, Bg, H, W, C);
 	return 0;
 }
 
-/* BN backward sums per group over the pooled cells (dy is non-zero only at each window's
- * argmax, where the BN input is xa): adds d(gamma), d(beta); k1 = mean(dy), k2 = mean(dy xhat),
- * (groups,C) each */
-static void bn_bwd_sums(float *k1_, float *k2_, float *dgamma, float *dbeta, const float *dr,
+#if KVL
+/* The training forward of a block, conv -> BatchNorm (batch statistics) -> pool -> ReLU, in one
+ * parallel region: each statistics chunk (NN_CHUNKS per group) convolves its own images and
+ * sums their rows while they are in cache (one pass over the conv map fewer; the same sums in
+ * the same order as conv_fwd then bn_pool_relu_fwd, so the same bytes).  -1 when the chunks do
+ * not fall on image boundaries (then the caller runs the two). */
+static int conv_bn_pool_fwd(float *r, uint8_t *arg, float *xa, float *mean, float *rstd,
+                            float *cx, const float *in, const float *w, const float *b,
+                            const float *gamma, const float *beta, float *const *rm,
+                            float *const *rv, int B, int H, int W, int C, int OC, int KS,
+                            int groups, float mom, float *ws)
+{
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C;
+	if (!conv_supported(H, W, C, OC, KS, 0) || !bn_fused_ok(B, OH, OW, OC, groups) ||
+	    (B / groups) % NN_CHUNKS)
+		return -1;
+	int Bg = B / groups, per = Bg / NN_CHUNKS;  /* images per chunk */
+	int64_t P = (int64_t)OH * OW, R = (int64_t)Bg * P;
+	pack_w(ws, w, OC, K);
+	const fwd_tile *t = pick_fwd(FWD, NTILES(FWD), KOCB(OC) / KVL, OW, 0);
+	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS, b0 = gc * per;
+			for (int bi = b0; bi < b0 + per; bi++)
+				conv_fwd_img(cx, in, ws, b, t, bi, H, W, C, OC, KS);
+			/* chunk ch of group g: rows [R ch / NN_CHUNKS, ...) = its images */
+			bn_chunk_sums(s1[g][ch], s2[g][ch], cx + (int64_t)b0 * P * OC, 0, per * P, OC);
+		}
+#pragma omp single
+		for (int g = 0; g < groups; g++)
+			nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g], R,
+			                   mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+#pragma omp for schedule(static) nowait
+		for (int bi = 0; bi < B; bi++)
+			bn_pool_relu_img(r, arg, xa, mean, rstd, cx, gamma, beta, bi, Bg, OH, OW, OC);
+	}
+	return 0;
+}
+#endif
+
+/* One chunk of the BatchNorm backward sums over the pooled cells [lo,hi) (dy is non-zero only at
+ * each window's argmax, where the BN input is xa): a = sum of dy, q = sum of dy xhat (double),
+ * m and rs the group's mean and rstd */
+static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const float *r,
+                              const float *xa, const float *m, const float *rs, int64_t lo,
+                              int64_t hi, int C)
+{
+	for (int c = 0; c < C; c++)
+		a[c] = q[c] = 0;
+#if KVL == 16
+	if (C % 16 == 0) {
+		/* float partials per block of up to 64 cells, then into double */
+		for (int c0 = 0; c0 < C; c0 += 16) {
+			__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
+			__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
+			for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+				int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+				__m512 fa = _mm512_setzero_ps(), fq = fa;
+				for (int64_t e = e0; e < e1; e++) {
+					int64_t o = e * C + c0;
+					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
+					                                   _mm512_setzero_ps(), _CMP_GT_OQ);
+					__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
+					__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
+					fa = _mm512_add_ps(fa, dy);
+					fq = _mm512_fmadd_ps(dy, xh, fq);
+				}
+				A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
+				A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
+				Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
+				Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
+			}
+			_mm512_storeu_pd(a + c0, A0);
+			_mm512_storeu_pd(a + c0 + 8, A1);
+			_mm512_storeu_pd(q + c0, Q0);
+			_mm512_storeu_pd(q + c0 + 8, Q1);
+		}
+		return;
+	}
+#endif
+	/* float partials per block of up to 64 cells (vectorises), then into double */
+	for (int64_t e0 = lo; e0 < hi; e0 += 64) {
+		int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
+		float fa[C], fq[C];
+		for (int c = 0; c < C; c++)
+			fa[c] = fq[c] = 0;
+		for (int64_t e = e0; e < e1; e++) {
+			const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
+#pragma omp simd
+			for (int c = 0; c < C; c++) {
+				float dd = d[c];
+				float dy = o[c] > 0 ? dd : 0.0f;
+				fa[c] += dy;
+				fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
+			}
+		}
+		for (int c = 0; c < C; c++) {
+			a[c] += fa[c];
+			q[c] += fq[c];
+		}
+	}
+}
+
+/* chunk ch of group g's Bg P pooled cells: [*lo, *hi) */
+static inline void bn_chunk(int g, int ch, int Bg, int64_t P, int64_t *lo, int64_t *hi)
+{
+	int64_t base = (int64_t)g * Bg * P;
+	*lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
+	*hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
+}
+
+/* BN backward sums per group (every group's chunks in one parallel loop): adds d(gamma),
+ * d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
+static void bn_bwd_sums(float *k1, float *k2, float *dgamma, float *dbeta, const float *dr,
                         const float *r, const float *xa, const float *mean, const float *rstd,
                         int B, int H, int W, int C, int groups)
 {
 	int Bg = B / groups;
 	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
-	float (*k1)[C] = (float (*)[C])k1_, (*k2)[C] = (float (*)[C])k2_;
-	for (int g = 0; g < groups; g++) {
-		double s1[NN_CHUNKS][C], s2[NN_CHUNKS][C];
-		const float *m = mean + g * C, *rs = rstd + g * C;
-		int64_t base = (int64_t)g * Bg * P;
+	double s1[groups][NN_CHUNKS][C], s2[groups][NN_CHUNKS][C];
 #pragma omp parallel for schedule(static)
-		for (int ch = 0; ch < NN_CHUNKS; ch++) {
-			int64_t lo = base + (int64_t)Bg * P * ch / NN_CHUNKS;
-			int64_t hi = base + (int64_t)Bg * P * (ch + 1) / NN_CHUNKS;
-			double a[C], q[C];
-			for (int c = 0; c < C; c++)
-				a[c] = q[c] = 0;
-#if KVL == 16
-			if (C % 16 == 0) {
-				/* float partials per block of up to 64 cells, then into double */
-				for (int c0 = 0; c0 < C; c0 += 16) {
-					__m512 M = _mm512_loadu_ps(m + c0), RS = _mm512_loadu_ps(rs + c0);
-					__m512d A0 = _mm512_setzero_pd(), A1 = A0, Q0 = A0, Q1 = A0;
-					for (int64_t e0 = lo; e0 < hi; e0 += 64) {
-						int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
-						__m512 fa = _mm512_setzero_ps(), fq = fa;
-						for (int64_t e = e0; e < e1; e++) {
-							int64_t o = e * C + c0;
-							__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
-							                                   _mm512_setzero_ps(), _CMP_GT_OQ);
-							__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
-							__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
-							fa = _mm512_add_ps(fa, dy);
-							fq = _mm512_fmadd_ps(dy, xh, fq);
-						}
-						A0 = _mm512_add_pd(A0, _mm512_cvtps_pd(_mm512_castps512_ps256(fa)));
-						A1 = _mm512_add_pd(A1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fa, 1)));
-						Q0 = _mm512_add_pd(Q0, _mm512_cvtps_pd(_mm512_castps512_ps256(fq)));
-						Q1 = _mm512_add_pd(Q1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(fq, 1)));
-					}
-					_mm512_storeu_pd(a + c0, A0);
-					_mm512_storeu_pd(a + c0 + 8, A1);
-					_mm512_storeu_pd(q + c0, Q0);
-					_mm512_storeu_pd(q + c0 + 8, Q1);
-				}
-			} else
-#endif
-			{
-				/* float partials per block of up to 64 cells (vectorises), then into double */
-				for (int64_t e0 = lo; e0 < hi; e0 += 64) {
-					int64_t e1 = e0 + 64 < hi ? e0 + 64 : hi;
-					float fa[C], fq[C];
-					for (int c = 0; c < C; c++)
-						fa[c] = fq[c] = 0;
-					for (int64_t e = e0; e < e1; e++) {
-						const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
-#pragma omp simd
-						for (int c = 0; c < C; c++) {
-							float dd = d[c];
-							float dy = o[c] > 0 ? dd : 0.0f;
-							fa[c] += dy;
-							fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
-						}
-					}
-					for (int c = 0; c < C; c++) {
-						a[c] += fa[c];
-						q[c] += fq[c];
-					}
-				}
-			}
-			for (int c = 0; c < C; c++) {
-				s1[ch][c] = a[c];
-				s2[ch][c] = q[c];
-			}
-		}
-		nn_bn_bwd_finish(C, (const double (*)[C])s1, (const double (*)[C])s2, (int64_t)Bg * H * W,
-		                 dgamma, dbeta, k1[g], k2[g]);
+	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+		int64_t lo, hi;
+		bn_chunk(g, ch, Bg, P, &lo, &hi);
+		bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * C, rstd + g * C, lo, hi, C);
 	}
+	for (int g = 0; g < groups; g++)
+		nn_bn_bwd_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g],
+		                 (int64_t)Bg * H * W, dgamma, dbeta, k1 + g * C, k2 + g * C);
 }
 
 /* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit
@@ -835,14 +904,28 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 	int OH = H - KS + 1, OW = W - KS + 1;
 	if (!conv_supported(H, W, C, OC, KS, din != NULL) || !bn_fused_ok(B, OH, OW, OC, groups))
 		return -1;
-	int K = KS * KS * C;
+	int K = KS * KS * C, Bg = B / groups;
+	int64_t P = (int64_t)(OH / 2) * (OW / 2);  /* pooled cells per image */
 	float k1[groups * OC], k2[groups * OC];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, OH, OW, OC, groups);
+	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
 	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
+	/* one parallel region: the BatchNorm sums (as bn_bwd_sums), then the images */
 #pragma omp parallel
 	{
+#pragma omp for schedule(static)
+		for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+			int64_t lo, hi;
+			bn_chunk(g, ch, Bg, P, &lo, &hi);
+			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * OC, rstd + g * OC, lo,
+			                  hi, OC);
+		}
+#pragma omp single
+		for (int g = 0; g < groups; g++)
+			nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
+			                 (int64_t)Bg * OH * OW, dgamma, dbeta, k1 + g * OC, k2 + g * OC);
 		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
 		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
 #pragma omp for schedule(static)
@@ -869,9 +952,168 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 #endif
 
 #if KVL
-const kern_ops KOPS = {1, KNAME, conv_supported, conv_fwd, conv_bwd, bn_pool_relu_fwd,
-                       relu_pool_bn_bwd, conv_bn_bwd, conv_pool_eval, features_eval};
+/* --- dense layers -------------------------------------------------------------------------------
+ * forward   out[b][o] = bias[o] + sum_k in[b][k] w[o][k]: a tile of FC_MR rows of in by FC_NR rows
+ *           of w keeps one vector of partial sums per pair over k, reduced at the end;
+ * backward  C[m][k] += sum_j a(m,j) Bm[j][k], for dw (m = o, j = b, a = dout[b][o], Bm = in) and
+ *           din (m = b, j = o, a = dout[b][o], Bm = w): a tile of MR rows by GER_NV vectors of
+ *           C, broadcast a times vectors of Bm, the sum over j in order.
+ * Every output is one sum in a fixed order, whichever thread computes it: the bytes do not
+ * depend on the thread count.  OpenBLAS's kernels for these shapes (its Haswell code on this
+ * CPU, in chunks) ran at about half the speed. */
+#if KVL == 16
+#define FC_MR 4
+#define FC_NR 5
+#define GER_MR 4
+#define GER_NV 6
+static inline float vsum(vf v)
+{
+	return _mm512_reduce_add_ps(v);
+}
 #else
-const kern_ops KOPS = {1, KNAME, NULL, NULL, NULL, bn_pool_relu_fwd, relu_pool_bn_bwd, NULL, NULL,
-                       NULL};
+#define FC_MR 2
+#define FC_NR 5
+#define GER_MR 3
+#define GER_NV 4
+static inline float vsum(vf v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+#endif
+
+/* rows b0.. of in (FC_MR) by rows o0.. of w (FC_NR) */
+static void fc_fwd_tile(float *out, const float *in, const float *w, const float *bias, int In,
+                        int Out, int b0, int o0)
+{
+	vf acc[FC_MR][FC_NR];
+	_Pragma("GCC unroll 4") for (int r = 0; r < FC_MR; r++)
+		_Pragma("GCC unroll 8") for (int n = 0; n < FC_NR; n++) acc[r][n] = VZ();
+	const float *x0 = in + (int64_t)b0 * In, *w0 = w + (int64_t)o0 * In;
+	for (int k = 0; k < In; k += KVL) {
+		vf x[FC_MR];
+		_Pragma("GCC unroll 4") for (int r = 0; r < FC_MR; r++) x[r] = VLD(x0 + (int64_t)r * In + k);
+		_Pragma("GCC unroll 8") for (int n = 0; n < FC_NR; n++) {
+			vf wv = VLD(w0 + (int64_t)n * In + k);
+			_Pragma("GCC unroll 4") for (int r = 0; r < FC_MR; r++)
+				acc[r][n] = VFMA(x[r], wv, acc[r][n]);
+		}
+	}
+	for (int r = 0; r < FC_MR; r++)
+		for (int n = 0; n < FC_NR; n++)
+			out[(int64_t)(b0 + r) * Out + o0 + n] = bias[o0 + n] + vsum(acc[r][n]);
+}
+
+static int fc_fwd(float *out, const float *in, const float *w, const float *b, int B, int In,
+                  int Out)
+{
+	if (In % KVL || B % FC_MR || Out % FC_NR)
+		return -1;
+	int nb = B / FC_MR, no = Out / FC_NR;
+#pragma omp parallel for schedule(static) if ((int64_t)B * In * Out > (1 << 20))
+	for (int t = 0; t < nb * no; t++)
+		fc_fwd_tile(out, in, w, b, In, Out, t / no * FC_MR, t % no * FC_NR);
+	return 0;
+}
+
+/* rows [0,MR) of C (ldc) by NV vectors, from a (row stride sam, j stride saj) and Bm (ldb) */
+#define DEF_GER(MR, NV)                                                                        \
+	static void ger_##MR##_##NV(float *c, int64_t ldc, const float *a, int64_t sam,            \
+	                            int64_t saj, const float *bm, int64_t ldb, int J)              \
+	{                                                                                          \
+		vf acc[MR][NV];                                                                        \
+		_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++)                                   \
+		    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] =                   \
+		        VLD(c + r * ldc + KVL * v);                                                    \
+		for (int j = 0; j < J; j++) {                                                          \
+			vf s[MR];                                                                          \
+			_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++) s[r] = VB(a[r * sam + j * saj]); \
+			_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                               \
+			{                                                                                  \
+				vf bv = VLD(bm + j * ldb + KVL * v);                                           \
+				_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++) acc[r][v] =               \
+				    VFMA(s[r], bv, acc[r][v]);                                                 \
+			}                                                                                  \
+		}                                                                                      \
+		_Pragma("GCC unroll 4") for (int r = 0; r < MR; r++)                                   \
+		    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                               \
+		        VST(c + r * ldc + KVL * v, acc[r][v]);                                         \
+	}
+typedef void (*ger_fn)(float *, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
+                       int);
+/* GER[mr][nv]: mr rows (the last row block may be short) by nv vectors (the last column tile
+ * may be narrow) */
+#define DEF_GER_NV(NV) DEF_GER(1, NV) DEF_GER(2, NV) DEF_GER(3, NV)
+DEF_GER_NV(1)
+DEF_GER_NV(2)
+DEF_GER_NV(3)
+DEF_GER_NV(4)
+#if GER_MR == 4
+DEF_GER_NV(5)
+DEF_GER_NV(6)
+DEF_GER(4, 1)
+DEF_GER(4, 2)
+DEF_GER(4, 3)
+DEF_GER(4, 4)
+DEF_GER(4, 5)
+DEF_GER(4, 6)
+static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
+	{NULL},
+	{NULL, ger_1_1, ger_1_2, ger_1_3, ger_1_4, ger_1_5, ger_1_6},
+	{NULL, ger_2_1, ger_2_2, ger_2_3, ger_2_4, ger_2_5, ger_2_6},
+	{NULL, ger_3_1, ger_3_2, ger_3_3, ger_3_4, ger_3_5, ger_3_6},
+	{NULL, ger_4_1, ger_4_2, ger_4_3, ger_4_4, ger_4_5, ger_4_6},
+};
+#else
+static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
+	{NULL},
+	{NULL, ger_1_1, ger_1_2, ger_1_3, ger_1_4},
+	{NULL, ger_2_1, ger_2_2, ger_2_3, ger_2_4},
+	{NULL, ger_3_1, ger_3_2, ger_3_3, ger_3_4},
+};
+#endif
+
+/* adds into din (may be NULL), dw, db; -1 (nothing done) when In is not a multiple of the
+ * vector width */
+static int fc_bwd(float *din, float *dw, float *db, const float *dout, const float *in,
+                  const float *w, int B, int In, int Out)
+{
+	const int KT = GER_NV * KVL;  /* columns of C per tile (the last one may be narrower) */
+	if (In % KVL)
+		return -1;
+	int nk = (In + KT - 1) / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
+	int tw = mw * nk, tasks = tw + (din ? md * nk : 0);
+#pragma omp parallel if ((int64_t)B * In * Out > (1 << 20))
+	{
+#pragma omp single nowait
+		for (int o = 0; o < Out; o++) {
+			double sum = 0;
+			for (int b = 0; b < B; b++)
+				sum += dout[(int64_t)b * Out + o];
+			db[o] += (float)sum;
+		}
+#pragma omp for schedule(static) nowait
+		for (int t = 0; t < tasks; t++) {
+			int u = t < tw ? t : t - tw, M = t < tw ? Out : B;
+			int m0 = u / nk * GER_MR, k0 = u % nk * KT;
+			int mr = M - m0 < GER_MR ? M - m0 : GER_MR, nv = (In - k0 < KT ? In - k0 : KT) / KVL;
+			if (t < tw)  /* dw rows m0.. (outputs), columns k0.. (inputs) */
+				GER[mr][nv](dw + (int64_t)m0 * In + k0, In, dout + m0, 1, Out, in + k0, In, B);
+			else         /* din rows m0.. (images), columns k0.. */
+				GER[mr][nv](din + (int64_t)m0 * In + k0, In, dout + (int64_t)m0 * Out, Out, 1,
+				            w + k0, In, Out);
+		}
+	}
+	return 0;
+}
+#endif
+
+#if KVL
+const kern_ops KOPS = {1, KNAME, conv_supported, conv_fwd, conv_bwd, bn_pool_relu_fwd,
+                       conv_bn_pool_fwd, relu_pool_bn_bwd, conv_bn_bwd, conv_pool_eval,
+                       features_eval, fc_fwd, fc_bwd};
+#else
+const kern_ops KOPS = {1, KNAME, NULL, NULL, NULL, bn_pool_relu_fwd, NULL, relu_pool_bn_bwd, NULL,
+                       NULL, NULL, NULL, NULL};
 #endif

@@ -360,7 +360,7 @@ static void fc_bn_relu_forward(float *lin, float *bnout, float *out, float *bm, 
                                const float *beta, float *const *rm, float *const *rv, int B,
                                int I, int bn, int groups, int train)
 {
-	nn_linear_forward(lin, in, w, b, B, I, MODEL_HIDDEN);
+	kern_linear_forward(lin, in, w, b, B, I, MODEL_HIDDEN);
 	const float *pre = lin;
 	if (bn) {
 		nn_batchnorm_forward(bnout, bm, br, lin, g, beta, rm, rv, B, MODEL_HIDDEN, groups, train,
@@ -383,7 +383,7 @@ static void fc_bn_relu_backward(float *din, float *dw, float *db, float *dg, flo
 	} else {
 		nn_relu_backward(dlin, dout, out, n);
 	}
-	nn_linear_backward(din, dw, db, dlin, in, w, B, I, MODEL_HIDDEN);
+	kern_linear_backward(din, dw, db, dlin, in, w, B, I, MODEL_HIDDEN);
 }
 
 void model_label_forward(model *m, model_acts *a, int B, int groups, int pass)

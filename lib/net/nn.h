@@ -22,14 +22,18 @@
 #define NN_CHUNKS 8      /* fixed partition of reductions (determinism) */
 #define NN_BN_EPS 1e-5f  /* PyTorch's default */
 
-/* Use `n` OpenMP threads for the layers; OpenBLAS is pinned to 1 thread (we split GEMMs over
- * rows ourselves, which measures faster for these small shapes and keeps results fixed). */
+/* Use `n` OpenMP threads for the layers; OpenBLAS is pinned to 1 thread (we split GEMMs into
+ * fixed chunks ourselves, which measures faster for these small shapes and keeps results
+ * fixed). */
 void nn_set_threads(int n);
 
 /* Convert uint8 images (B,H,W,C) with C = 1 or 3 to float (B,H,W,3) in [-1,1]: x/127.5 - 1.
  * Grayscale is replicated to 3 channels. */
 void nn_input_from_u8(float *out /* (B,H,W,3) */, const uint8_t *in /* (B,H,W,C) */,
                       int B, int H, int W, int C);
+/* The same for npix pixels on the calling thread (for a caller's own parallel loop). */
+void nn_input_pixels_u8(float *out /* (npix,3) */, const uint8_t *in /* (npix,C) */,
+                        int64_t npix, int C);
 
 /* --- conv2d: valid, stride 1, square kernel KS --------------------------------------------
  * out (B,OH,OW,OC) = im2col(in) (P,K) x w^T (K,OC) + b, P = B*OH*OW, K = KS*KS*C,
@@ -93,7 +97,9 @@ void nn_dropout2d_forward(float *out /* (B,S,C) */, const float *in /* (B,S,C) *
 void nn_dropout2d_backward(float *din /* (B,S,C) */, const float *dout /* (B,S,C) */,
                            const float *mask /* (B,C) */, int B, int S, int C);
 
-/* --- linear: out (B,O) = in (B,I) x w^T + b, w (O,I) --------------------------------------- */
+/* --- linear: out (B,O) = in (B,I) x w^T + b, w (O,I) ---------------------------------------
+ * The products run in fixed column chunks (by the threads when large enough): the bytes do not
+ * depend on the thread count. */
 void nn_linear_forward(float *out /* (B,O) */, const float *in /* (B,I) */,
                        const float *w /* (O,I) */, const float *b /* (O) */, int B, int In, int Out);
 void nn_linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */, float *db /* (O) */,

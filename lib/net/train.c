@@ -63,11 +63,10 @@ int train_init(trainer *t, const train_opts *o, const dataset *src, const datase
 	t->eval_B = 256;
 	t->grads = calloc(t->m.nparams, sizeof(float));
 	t->mom = calloc(t->m.nparams, sizeof(float));
-	t->ubuf = malloc((size_t)t->eval_B * src->h * src->w * 3 + (size_t)t->B * src->h * src->w * 3);
 	t->ylab = malloc((size_t)bs);
 	t->sperm = malloc(sizeof(int64_t) * (size_t)src->n);
 	t->tperm = t->tgt ? malloc(sizeof(int64_t) * (size_t)t->tgt->n) : NULL;
-	if (!t->grads || !t->mom || !t->ubuf || !t->ylab || !t->sperm || (t->tgt && !t->tperm)) {
+	if (!t->grads || !t->mom || !t->ylab || !t->sperm || (t->tgt && !t->tperm)) {
 		train_free(t);
 		return err_set(DN_ENOMEM, "out of memory for training buffers");
 	}
@@ -91,12 +90,11 @@ void train_free(trainer *t)
 	model_acts_free(&t->ea);
 	free(t->grads);
 	free(t->mom);
-	free(t->ubuf);
 	free(t->ylab);
 	free(t->sperm);
 	free(t->tperm);
 	t->grads = t->mom = NULL;
-	t->ubuf = t->ylab = NULL;
+	t->ylab = NULL;
 	t->sperm = t->tperm = NULL;
 }
 
@@ -123,15 +121,6 @@ static void permutation(int64_t *idx, int64_t n, uint64_t seed, uint64_t stream)
 	rng_shuffle(&r, idx, n);
 }
 
-/* Gather images idx[0..n) of d into ubuf and convert them to rows of x. */
-static void load_batch(float *x, uint8_t *ubuf, const dataset *d, const int64_t *idx, int n)
-{
-	size_t sz = (size_t)d->h * d->w * d->c;
-	for (int i = 0; i < n; i++)
-		memcpy(ubuf + i * sz, d->images + (size_t)idx[i] * sz, sz);
-	nn_input_from_u8(x, ubuf, n, d->h, d->w, d->c);
-}
-
 int train_step(trainer *t)
 {
 	int bs = t->o.batch, dann = t->o.mode == TRAIN_DANN;
@@ -143,25 +132,36 @@ int train_step(trainer *t)
 		permutation(t->sperm, t->src->n, t->o.seed, 0x5000000 + (uint64_t)epoch);
 		t->sperm_epoch = epoch;
 	}
-	const int64_t *sidx = t->sperm + b * bs;
+	const int64_t *sidx = t->sperm + b * bs, *tidx = NULL;
 	for (int i = 0; i < bs; i++)
 		t->ylab[i] = t->src->labels[sidx[i]];
-	load_batch(t->a.x, t->ubuf, t->src, sidx, bs);
 	if (dann) {
 		int64_t pass = step / t->tgt_steps, tb = step % t->tgt_steps;
 		if (pass != t->tperm_pass) {
 			permutation(t->tperm, t->tgt->n, t->o.seed, 0x6000000 + (uint64_t)pass);
 			t->tperm_pass = pass;
 		}
-		load_batch(t->a.x + (size_t)bs * t->m.H * t->m.W * 3, t->ubuf, t->tgt, t->tperm + tb * bs,
-		           bs);
+		tidx = t->tperm + tb * bs;
 	}
-	memset(t->grads, 0, t->m.nparams * sizeof(float));
-	/* ~29 MB for a batch of 64+64: zeroed by all threads, not left a serial part of each step */
-#pragma omp parallel for schedule(static)
-	for (int c = 0; c < 64; c++) {
-		size_t lo = t->ga.nzero * (size_t)c / 64, hi = t->ga.nzero * (size_t)(c + 1) / 64;
-		memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
+	/* One parallel region, not a serial part of the step: the batch's images (source rows, then
+	 * target rows) converted to x straight from the data sets, and the activation gradients the
+	 * backward adds into zeroed (~4 MB for a batch of 64+64; the parameter gradients are zero
+	 * already: calloc, then the update below). */
+	int64_t npix = (int64_t)t->m.H * t->m.W;
+#pragma omp parallel
+	{
+		/* interleaved: the source's grayscale images convert slower than the target's */
+#pragma omp for schedule(static, 1) nowait
+		for (int i = 0; i < t->B; i++) {
+			const dataset *d = i < bs ? t->src : t->tgt;
+			int64_t k = i < bs ? sidx[i] : tidx[i - bs];
+			nn_input_pixels_u8(t->a.x + i * npix * 3, d->images + k * npix * d->c, npix, d->c);
+		}
+#pragma omp for schedule(static) nowait
+		for (int c = 0; c < 64; c++) {
+			size_t lo = t->ga.nzero * (size_t)c / 64, hi = t->ga.nzero * (size_t)(c + 1) / 64;
+			memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
+		}
 	}
 	/* forward */
 	model_features_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN, t->drop_seed,
@@ -195,7 +195,8 @@ int train_step(trainer *t)
 	nn_softmax_ce_backward(t->ga.logits, t->a.probs, t->ylab, bs, MODEL_CLASSES, 1.0f);
 	model_label_backward(&t->m, &t->g, &t->ga, &t->a, bs, 1);
 	model_features_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
-	/* SGD with momentum (PyTorch's form) */
+	/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next
+	 * step's backward to add into (a step that fails above has added nothing yet) */
 	float mu = (float)t->o.momentum, flr = (float)lr;
 	float *w = t->m.params, *v = t->mom, *g = t->grads;
 	size_t n = t->m.nparams;
@@ -203,6 +204,7 @@ int train_step(trainer *t)
 	for (size_t i = 0; i < n; i++) {
 		v[i] = mu * v[i] + g[i];
 		w[i] -= flr * v[i];
+		g[i] = 0;
 	}
 	t->lr = lr;
 	t->lambda = dann ? lambda : 0;

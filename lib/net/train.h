@@ -54,7 +54,7 @@ typedef struct {
 	model_params g;
 	model_acts a, ga, ea;                /* training, their gradients, evaluation */
 	int eval_B;
-	uint8_t *ubuf, *ylab;
+	uint8_t *ylab;
 	int64_t *sperm, *tperm, sperm_epoch, tperm_pass;
 	uint64_t drop_seed;
 	/* accumulators since the last metrics row (part of a checkpoint) */

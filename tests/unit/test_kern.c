@@ -195,7 +195,7 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 {
 	problem p;
 	prob_init(&p, B, H, C, OC, bn, din, groups);
-	result want, got, one;
+	result want, got, one, fused = {0};
 	reference(&p, &want);
 	/* fusion (kern_set_fusion) only changes blocks with BatchNorm: without, one run */
 	for (int fuse = 1; fuse >= (bn ? 0 : 1); fuse--) {
@@ -225,11 +225,54 @@ static void train_case(int B, int H, int C, int OC, int bn, int din, int groups)
 		run(&p, &one);
 		omp_set_num_threads(2);
 		CHECK_MSG(same(&one, &got, &p), "%s: results depend on the thread count", tag);
-		res_free(&got), res_free(&one);
+		/* the forward is the same sums in the same order fused (one parallel region per
+		 * block where the statistics chunks fall on images) or not: the same bytes */
+		if (!fuse)
+			CHECK_MSG(!memcmp(got.r, fused.r, p.np * 4) && !memcmp(got.arg, fused.arg, p.np) &&
+			          !memcmp(got.rm, fused.rm, OC * 4) && !memcmp(got.rv, fused.rv, OC * 4),
+			          "%s: the forward differs from the fused one", tag);
+		res_free(&one);
+		if (fuse && bn)
+			fused = got;
+		else
+			res_free(&got);
 	}
+	if (bn)
+		res_free(&fused);
 	kern_set_fusion(1);
 	res_free(&want);
 	prob_free(&p);
+}
+
+/* A dense layer through kern_linear_* against nn_linear_*, and with 1 thread against 2: the
+ * register tiles where the shapes fit them (768 inputs), nn.c where not (100). */
+static void linear_case(int B, int In, int Out, int din)
+{
+	size_t nx = (size_t)B * In, nw = (size_t)Out * In, ny = (size_t)B * Out;
+	float *in = vec(nx, 1), *w = vec(nw, 0.1f), *b = vec(Out, 0.5f), *dy = vec(ny, 1);
+	float *dx0 = vec(nx, 0.1f), *dw0 = vec(nw, 0.1f), *db0 = vec(Out, 0.1f);
+	float *y[3], *dx[3], *dw[3], *db[3];  /* nn.c, the path with 2 threads, with 1 */
+	for (int i = 0; i < 3; i++) {
+		y[i] = calloc(ny, 4);
+		dx[i] = dup(dx0, nx), dw[i] = dup(dw0, nw), db[i] = dup(db0, Out);
+		omp_set_num_threads(i == 2 ? 1 : 2);
+		(i ? kern_linear_forward : nn_linear_forward)(y[i], in, w, b, B, In, Out);
+		(i ? kern_linear_backward : nn_linear_backward)(din ? dx[i] : NULL, dw[i], db[i], dy, in,
+		                                                 w, B, In, Out);
+	}
+	omp_set_num_threads(2);
+	snprintf(tag, sizeof tag, "[%s] linear B%d %d -> %d din %d", kern_isa_name(kern_isa()), B, In,
+	         Out, din);
+	compare("out", y[1], y[0], ny);
+	compare("din", dx[1], dx[0], nx);
+	compare("dw", dw[1], dw[0], nw);
+	compare("db", db[1], db[0], Out);
+	CHECK_MSG(!memcmp(y[1], y[2], ny * 4) && !memcmp(dx[1], dx[2], nx * 4) &&
+	          !memcmp(dw[1], dw[2], nw * 4) && !memcmp(db[1], db[2], Out * 4),
+	          "%s: results depend on the thread count", tag);
+	for (int i = 0; i < 3; i++)
+		free(y[i]), free(dx[i]), free(dw[i]), free(db[i]);
+	free(in), free(w), free(b), free(dy), free(dx0), free(dw0), free(db0);
 }
 
 /* evaluation: one block, and the two-block feature extractor, against nn.c */
@@ -341,6 +384,9 @@ int main(void)
 		train_case(3, 28, 3, 32, 1, 1, 1);  /* conv1 with an input gradient */
 		train_case(20, 12, 32, 48, 1, 1, 2);
 		train_case(1, 14, 32, 48, 1, 1, 1);
+		/* 8 or 16 images a group: the statistics chunks fall on images (one region) */
+		train_case(16, 28, 3, 32, 1, 0, 2);
+		train_case(16, 12, 32, 48, 1, 1, 1);
 		/* shapes without tiles: the layers of nn.c (and the portable fused BatchNorm) */
 		train_case(4, 16, 8, 24, 1, 1, 2);
 		train_case(4, 10, 16, 16, 1, 1, 1);
@@ -348,6 +394,13 @@ int main(void)
 		 * one by one take them (and the direct convolutions) */
 		train_case(4, 13, 16, 16, 1, 1, 2);
 		train_case(3, 13, 16, 16, 0, 1, 1);
+		/* the network's dense layers: fc1 of both heads (28x28, 32x32: a narrower last column
+		 * tile), the label head's fc2; odd sizes */
+		linear_case(128, 768, 100, 1);
+		linear_case(8, 1200, 100, 1);
+		linear_case(64, 768, 100, 0);
+		linear_case(64, 100, 100, 1);
+		linear_case(7, 96, 13, 1);
 		for (int bn = 0; bn < 2; bn++) {
 			eval_case(5, 28, bn);
 			eval_case(3, 32, bn);
