@@ -68,19 +68,11 @@ int64_t tsne_calibrate(double *p, double *beta, const double *dist2, int64_t n, 
 }
 
 /* ---------------------------------------------------------------------------------------
- * Symmetrisation: both (i,j,p_{j|i}) and (j,i,p_{j|i}) go into row lists, each row is
- * sorted by column and duplicates summed.  Serial fill, so the order is fixed. */
-
-typedef struct {
-	int32_t c;
-	double v;
-} coo_ent;
-
-static int cmp_coo(const void *a, const void *b)
-{
-	const coo_ent *x = a, *y = b;
-	return (x->c > y->c) - (x->c < y->c);
-}
+ * Symmetrisation: row i of P holds i's own neighbours (j, p_{j|i}) and the transposed entries
+ * (j, p_{i|j}) of the points j that have i among theirs, by column, with the values of a
+ * column present in both summed.  The transpose is a counting sort by target, filled in
+ * source order, so each of its rows comes out sorted; each row is then one merge of two
+ * sorted lists (rows in parallel), the same values in the same order for any thread count. */
 
 void tsne_sparse_free(tsne_sparse *P)
 {
@@ -90,73 +82,106 @@ void tsne_sparse_free(tsne_sparse *P)
 	memset(P, 0, sizeof *P);
 }
 
+/* Own neighbours of row i ordered by column, as positions t in the row (insertion sort:
+ * stable, and k is ~100). */
+static void sort_row(int32_t *ord, const int32_t *nb, int k)
+{
+	for (int t = 0; t < k; t++) {
+		int u = t;
+		for (; u > 0 && nb[ord[u - 1]] > nb[t]; u--)
+			ord[u] = ord[u - 1];
+		ord[u] = t;
+	}
+}
+
+/* Merge row i: own (sorted by ord) with the transposed entries tb..te (sources ascending);
+ * writes at most k + te - tb entries to col/val when col != NULL, returns the count.  Equal
+ * columns are summed in the order the entries were made in (transposed first when the source
+ * comes before i): the order of the stable sort this replaces, so the same bytes. */
+static int64_t merge_row(int32_t *col, double *val, int64_t i, const int32_t *nbr,
+                         const double *p, const int32_t *ord, int k, const int32_t *isrc,
+                         const double *ival, int64_t tb, int64_t te)
+{
+	const int32_t *nb = nbr + i * k;
+	const double *pv = p + i * k;
+	int64_t o = 0, t = tb;
+	int u = 0;
+	while (u < k || t < te) {
+		int32_t cu = u < k ? nb[ord[u]] : INT32_MAX;
+		int32_t ct = t < te ? isrc[t] : INT32_MAX;
+		int32_t c = cu < ct ? cu : ct;
+		double v = 0;
+		int first = 1;
+		if (c < i) /* transposed entries of column c were made first */
+			for (; t < te && isrc[t] == c; t++, first = 0)
+				v = first ? ival[t] : v + ival[t];
+		for (; u < k && nb[ord[u]] == c; u++, first = 0)
+			v = first ? pv[ord[u]] : v + pv[ord[u]];
+		for (; t < te && isrc[t] == c; t++, first = 0)
+			v = first ? ival[t] : v + ival[t];
+		if (col)
+			col[o] = c, val[o] = v;
+		o++;
+	}
+	return o;
+}
+
 int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t n, int k)
 {
 	memset(P, 0, sizeof *P);
+	int64_t nk = n * k;
 	int64_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
-	int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
-	coo_ent *ent = malloc((size_t)n * k * 2 * sizeof *ent);
-	if (!cnt || !pos || !ent) {
-		free(cnt), free(pos), free(ent);
+	int32_t *isrc = malloc((size_t)nk * sizeof *isrc); /* transposed: source row by target */
+	double *ival = malloc((size_t)nk * sizeof *ival);  /* and its p_{target|source} */
+	int32_t *ord = malloc((size_t)nk * sizeof *ord);   /* own neighbours by column */
+	if (!cnt || !isrc || !ival || !ord) {
+		free(cnt), free(isrc), free(ival), free(ord);
 		return err_set(DN_ENOMEM, "out of memory for affinities");
 	}
-	for (int64_t i = 0; i < n; i++) {
-		cnt[i + 1] += k;
-		for (int t = 0; t < k; t++)
-			cnt[nbr[i * k + t] + 1]++;
-	}
+	for (int64_t s = 0; s < nk; s++)
+		cnt[nbr[s] + 1]++;
 	for (int64_t i = 0; i < n; i++)
 		cnt[i + 1] += cnt[i];
-	memcpy(pos, cnt, ((size_t)n + 1) * sizeof *pos);
-	for (int64_t i = 0; i < n; i++)
-		for (int t = 0; t < k; t++) {
-			int32_t j = nbr[i * k + t];
-			double v = p[i * k + t];
-			ent[pos[i]++] = (coo_ent){j, v};
-			ent[pos[j]++] = (coo_ent){(int32_t)i, v};
-		}
-	/* Sort and merge each row in place; pos[i] becomes the merged length. */
-#pragma omp parallel for schedule(dynamic, 256)
-	for (int64_t i = 0; i < n; i++) {
-		coo_ent *r = ent + cnt[i];
-		int64_t m = cnt[i + 1] - cnt[i], o = 0;
-		qsort(r, m, sizeof *r, cmp_coo);
-		for (int64_t t = 0; t < m; t++) {
-			if (o > 0 && r[o - 1].c == r[t].c)
-				r[o - 1].v += r[t].v;
-			else
-				r[o++] = r[t];
-		}
-		pos[i] = o;
-	}
-	int64_t nnz = 0;
-	for (int64_t i = 0; i < n; i++)
-		nnz += pos[i];
 	P->n = n;
 	P->row = malloc(((size_t)n + 1) * sizeof *P->row);
+	if (!P->row)
+		goto oom;
+	memcpy(P->row, cnt, ((size_t)n + 1) * sizeof *P->row); /* fill positions, shifted below */
+	for (int64_t i = 0; i < n; i++)
+		for (int t = 0; t < k; t++) {
+			int64_t o = P->row[nbr[i * k + t]]++;
+			isrc[o] = (int32_t)i, ival[o] = p[i * k + t];
+		}
+	/* merged lengths, then the rows */
+#pragma omp parallel for schedule(dynamic, 256)
+	for (int64_t i = 0; i < n; i++) {
+		sort_row(ord + i * k, nbr + i * k, k);
+		P->row[i + 1] = merge_row(NULL, NULL, i, nbr, p, ord + i * k, k, isrc, ival,
+		                          cnt[i], cnt[i + 1]);
+	}
+	P->row[0] = 0;
+	for (int64_t i = 0; i < n; i++)
+		P->row[i + 1] += P->row[i];
+	int64_t nnz = P->row[n];
 	P->col = malloc((size_t)nnz * sizeof *P->col);
 	P->val = malloc((size_t)nnz * sizeof *P->val);
-	if (!P->row || !P->col || !P->val) {
-		free(cnt), free(pos), free(ent);
-		tsne_sparse_free(P);
-		return err_set(DN_ENOMEM, "out of memory for affinities");
-	}
+	if (!P->col || !P->val)
+		goto oom;
+#pragma omp parallel for schedule(dynamic, 256)
+	for (int64_t i = 0; i < n; i++)
+		merge_row(P->col + P->row[i], P->val + P->row[i], i, nbr, p, ord + i * k, k, isrc,
+		          ival, cnt[i], cnt[i + 1]);
+	free(cnt), free(isrc), free(ival), free(ord);
 	double total = 0;
-	int64_t o = 0;
-	for (int64_t i = 0; i < n; i++) {
-		P->row[i] = o;
-		for (int64_t t = 0; t < pos[i]; t++) {
-			P->col[o] = ent[cnt[i] + t].c;
-			P->val[o] = ent[cnt[i] + t].v;
-			total += P->val[o];
-			o++;
-		}
-	}
-	P->row[n] = o;
+	for (int64_t t = 0; t < nnz; t++)
+		total += P->val[t];
 	for (int64_t t = 0; t < nnz; t++)
 		P->val[t] /= total;
-	free(cnt), free(pos), free(ent);
 	return 0;
+oom:
+	free(cnt), free(isrc), free(ival), free(ord);
+	tsne_sparse_free(P);
+	return err_set(DN_ENOMEM, "out of memory for affinities");
 }
 
 /* Largest |value| of x (n,d). */

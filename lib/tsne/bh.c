@@ -277,20 +277,25 @@ static int qt_group_repulse(tsne_work *w, const double *y, int32_t g, double the
 int tsne_bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta)
 {
 	int rc = tsne_qt_build(w, y, n);
-	if (rc < 0)
-		return rc;
-	double theta2 = theta * theta;
+	return rc < 0 ? rc : tsne_bh_walk(w, y, n, theta);
+}
+
+void tsne_bh_walk_team(tsne_work *w, const double *y, double theta, int *fail)
+{
+	qt_list l = {0};
+#pragma omp for schedule(dynamic, 16)
+	for (int64_t t = 0; t < w->ngroup; t++)
+		if (qt_group_repulse(w, y, w->group[t], theta * theta, &l) < 0) {
+#pragma omp atomic write
+			*fail = 1;
+		}
+	free(l.x), free(l.y), free(l.c);
+}
+
+int tsne_bh_walk(tsne_work *w, const double *y, int64_t n, double theta)
+{
 	int fail = 0;
 #pragma omp parallel if (n > 1000)
-	{
-		qt_list l = {0};
-#pragma omp for schedule(dynamic, 16)
-		for (int64_t t = 0; t < w->ngroup; t++)
-			if (qt_group_repulse(w, y, w->group[t], theta2, &l) < 0) {
-#pragma omp atomic write
-				fail = 1;
-			}
-		free(l.x), free(l.y), free(l.c);
-	}
+	tsne_bh_walk_team(w, y, theta, &fail);
 	return fail ? err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists") : 0;
 }

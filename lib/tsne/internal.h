@@ -55,6 +55,12 @@ int tsne_qt_build(tsne_work *w, const double *y, int64_t n);
 /* Barnes-Hut repulsion with opening angle theta: w->rep (n,2) = sum_j w_ij^2 (y_i - y_j) and
  * w->zi (n) = sum_{j != i} w_ij, cells standing for their points where theta allows. */
 int tsne_bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta);
+/* Its second half, the walks over the tree tsne_qt_build made: in a parallel region of its
+ * own, or shared among the threads of the caller's (_team: sets *fail on running out of
+ * memory; the optimiser builds the tree on one thread while the others compute the
+ * attraction, then all walk, in one region). */
+int tsne_bh_walk(tsne_work *w, const double *y, int64_t n, double theta);
+void tsne_bh_walk_team(tsne_work *w, const double *y, double theta, int *fail);
 
 /* ---- exact repulsion (exact.c): the same sums over all pairs, O(n^2) ---- */
 void tsne_exact_repulsion(tsne_work *w, const double *y, int64_t n);

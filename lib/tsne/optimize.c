@@ -58,30 +58,38 @@ static tsne_method auto_method(const double *y, int64_t n)
 	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
 }
 
-/* Repulsive sums into w->rep / w->zi; returns Z (summed serially in index order, so the
- * same for any thread count) or a negative error. */
-static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta,
-                     double *z_out)
+/* Repulsive sums into w->rep / w->zi by a resolved method (for Barnes-Hut, tree included). */
+static int repulse(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta)
 {
-	if (method == TSNE_AUTO)
-		method = auto_method(y, n);
 	if (method == TSNE_EXACT) {
 		tsne_exact_repulsion(w, y, n);
-	} else if (method == TSNE_FFT) {
+		return 0;
+	}
+	if (method == TSNE_FFT) {
 		if (!w->fft && !(w->fft = tsne_fft_new(n)))
 			return err_set(DN_ENOMEM, "out of memory for the FFT grid");
-		int rc = tsne_fft_repulsion(w->fft, y, n, w->rep, w->zi, w->order);
-		if (rc < 0)
-			return rc;
-	} else {
-		int rc = tsne_bh_repulsion(w, y, n, theta);
-		if (rc < 0)
-			return rc;
+		return tsne_fft_repulsion(w->fft, y, n, w->rep, w->zi, w->order);
 	}
+	return tsne_bh_repulsion(w, y, n, theta);
+}
+
+/* Z = sum of w->zi, summed serially in index order, so the same for any thread count. */
+static double sum_z(const tsne_work *w, int64_t n)
+{
 	double z = 0;
 	for (int64_t i = 0; i < n; i++)
 		z += w->zi[i];
-	*z_out = z;
+	return z;
+}
+
+/* Repulsive sums into w->rep / w->zi; Z into *z_out, or a negative error. */
+static int repulsion(tsne_work *w, const double *y, int64_t n, tsne_method method, double theta,
+                     double *z_out)
+{
+	int rc = repulse(w, y, n, method == TSNE_AUTO ? auto_method(y, n) : method, theta);
+	if (rc < 0)
+		return rc;
+	*z_out = sum_z(w, n);
 	return 0;
 }
 
@@ -114,28 +122,21 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 
 /* The same in single precision, for the optimiser's inner loop: positions yf (n,2) and P
  * values vf as float halve the memory traffic and double the vector width; the sums of
- * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error. */
+ * ~100 terms keep ~6 significant digits, far below the Barnes-Hut error.  One vector loop
+ * with the positions gathered in it (the compiler's gathers from scalar loads): 15% less CPU
+ * than gathering into a buffer first. */
 TSNE_CLONES
-static void attraction_f(double *a, const float *yf, const int64_t *row, const int32_t *colp,
+static void attraction_f(float *a, const float *yf, const int64_t *row, const int32_t *col,
                          const float *vf, int64_t i)
 {
-	enum { CH = 64 };
-	float dxs[CH], dys[CH];
 	float ax = 0, ay = 0, px = yf[2 * i], py = yf[2 * i + 1];
-	for (int64_t t0 = row[i]; t0 < row[i + 1]; t0 += CH) {
-		int m = (int)(row[i + 1] - t0 < CH ? row[i + 1] - t0 : CH);
-		const int32_t *col = colp + t0;
-		const float *val = vf + t0;
-		for (int u = 0; u < m; u++) {
-			dxs[u] = px - yf[2 * col[u]];
-			dys[u] = py - yf[2 * col[u] + 1];
-		}
 #pragma omp simd reduction(+ : ax, ay)
-		for (int u = 0; u < m; u++) {
-			float q = val[u] / (1.0f + dxs[u] * dxs[u] + dys[u] * dys[u]);
-			ax += q * dxs[u];
-			ay += q * dys[u];
-		}
+	for (int64_t t = row[i]; t < row[i + 1]; t++) {
+		int32_t j = col[t];
+		float dx = px - yf[2 * j], dy = py - yf[2 * j + 1];
+		float q = vf[t] / (1.0f + dx * dx + dy * dy);
+		ax += q * dx;
+		ay += q * dy;
 	}
 	a[0] = ax;
 	a[1] = ay;
@@ -257,10 +258,12 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	                 malloc((size_t)P0->row[n] * sizeof *Q.val)};
 	const tsne_sparse *P = &Q;
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
+	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
 	float *vf = malloc((size_t)P0->row[n] * sizeof *vf);
 	int64_t vf_n = -1; /* vf is valid for Q's current numbering when == Q.row[n] */
 	int rc = 0;
-	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !yf || !vf) {
+	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !yf || !vf ||
+	    !att) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
@@ -292,8 +295,28 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		}
 		for (int64_t t = 0; t < 2 * n; t++)
 			yf[t] = (float)y[t];
-		if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
+		/* Attraction (sparse P) into att.  For Barnes-Hut in the same parallel region: one
+		 * thread builds the quadtree (serial) while the others start on the attraction, then
+		 * all walk the tree. */
+		tsne_method m = method == TSNE_AUTO ? auto_method(y, n) : method;
+		int brc = 0, fail = 0;
+#pragma omp parallel if (n > 1000)
+		{
+			if (m == TSNE_BH) {
+#pragma omp single nowait
+				brc = tsne_qt_build(w, y, n);
+			}
+#pragma omp for schedule(dynamic, 256)
+			for (int64_t i = 0; i < n; i++)
+				attraction_f(att + 2 * i, yf, Q.row, Q.col, vf, i);
+			if (m == TSNE_BH && brc == 0) /* brc is final after the loop's barrier */
+				tsne_bh_walk_team(w, y, p->theta, &fail);
+		}
+		if (fail)
+			brc = err_set(DN_ENOMEM, "out of memory for Barnes-Hut lists");
+		if ((rc = brc) < 0 || (m != TSNE_BH && (rc = repulse(w, y, n, m, p->theta)) < 0))
 			goto out;
+		z = sum_z(w, n);
 		/* KL of the layout the gradient is taken at (before this step). */
 		if (p->report && p->report_every > 0 && it > 0 && it % p->report_every == 0) {
 			/* exact Z where affordable, so reports and the final figure agree */
@@ -310,11 +333,9 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		int far = 0;
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000) reduction(| : far)
 		for (int64_t i = 0; i < n; i++) {
-			double a[2];
-			attraction_f(a, yf, Q.row, Q.col, vf, i);
 			for (int c = 0; c < 2; c++) {
 				int64_t t = 2 * i + c;
-				double g = 4.0 * (exag * a[c] - w->rep[t] * rz);
+				double g = 4.0 * (exag * (double)att[t] - w->rep[t] * rz);
 				gain[t] = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
 				if (gain[t] < 0.01)
 					gain[t] = 0.01;
@@ -358,7 +379,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		yio[2 * perm[t]] = y[2 * t], yio[2 * perm[t] + 1] = y[2 * t + 1];
 out:
 	tsne_work_free(w);
-	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(vf);
+	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(vf), free(att);
 	free(Q.row), free(Q.col), free(Q.val);
 	return rc;
 }
