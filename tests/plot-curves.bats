@@ -172,6 +172,13 @@ assert blue > 300 and red > 300, (blue, red)
 	grep -v '^raw pixels' "$T/pad.tsv" >"$T/noref.tsv"
 	plot-curves -q --names "DANN,source only" --pad "$T/noref.tsv" -o "$T/c2.png" "$T/m.tsv" "$T/so.tsv"
 	! cmp -s "$T/c.png" "$T/c2.png"
+	# the reference is named outside the plot box (the header is full here, so under the x
+	# labels, left of "step"): ink there with the reference row, none without it
+	img '
+a, b = png_read(sys.argv[1]), png_read(sys.argv[2])
+def ink(x): return (x[-30:, :300].sum(axis=2) < 600).sum()
+assert ink(a) > 50 and ink(b) == 0, (ink(a), ink(b))
+' "$T/c.png" "$T/c2.png"
 	plot-curves -q --names "DANN,source only" -o "$T/c3.png" "$T/m.tsv" "$T/so.tsv"
 	[ "$(img 'print(*png_size(sys.argv[1])[:2])' "$T/c3.png")" = "800 900" ]
 	# bad tables: exit 1, one line, no PNG

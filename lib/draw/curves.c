@@ -314,15 +314,12 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 						return rc;
 				}
 		if (pd->col[0] == COL_PAD && pad->has_ref) {
-			/* the reference (raw pixels) as a dotted level, named at its left end */
+			/* the reference (raw pixels) as a dotted level, named in the header below */
 			double ly = iy1 - 0.5 - (pad->ref - alo[0]) / (ahi[0] - alo[0]) * (iy1 - iy0 - 1);
 			double lx[2] = {ix0, ix1}, lys[2] = {ly, ly};
 			int rc = plot_polyline(c, lx, lys, 2, 1.5, 3, plot_grey);
 			if (rc < 0)
 				return rc;
-			snprintf(buf, sizeof buf, "%.40s: %.2f", pad->ref_name, pad->ref);
-			int ty = ly - sf->h - 3 < by0 + 2 ? (int)ly + 3 : (int)ly - sf->h - 3;
-			plot_text(c, sf, 1, ix0 + 6, ty, buf, plot_grey);
 		}
 		plot_unclip(c);
 		/* Metric legend in the header row, right-aligned. */
@@ -350,6 +347,27 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 					return rc;
 				lx -= 20;
 			}
+		if (pd->col[0] == COL_PAD && pad->has_ref) {
+			/* The reference level's name, where it cannot cover a curve: in the header
+			 * legend left of the metrics, or else (the last panel) at the left of the row
+			 * under the x labels; inside the box by its line only when neither has room. */
+			snprintf(buf, sizeof buf, "%.40s: %.2f", pad->ref_name, pad->ref);
+			int tw = plot_text_width(bf, 1, buf);
+			int tx = lx - tw, ty = hy, title_end = bx0 + plot_text_width(bf, 1, pd->title) + 16;
+			if (tx - 30 < title_end && p == npanel - 1)
+				tx = bx0 + 30, ty = by1 + 4 + sf->h + 4;
+			if (tx - 30 >= title_end || p == npanel - 1) {
+				plot_text(c, bf, 1, tx, ty, buf, plot_grey);
+				double xs[2] = {tx - 30, tx - 6}, ys[2] = {ty + bf->h / 2.0, ty + bf->h / 2.0};
+				int rc = plot_polyline(c, xs, ys, 2, 1.5, 3, plot_grey);
+				if (rc < 0)
+					return rc;
+			} else {
+				double ly = iy1 - 0.5 - (pad->ref - alo[0]) / (ahi[0] - alo[0]) * (iy1 - iy0 - 1);
+				int ty = ly - sf->h - 3 < by0 + 2 ? (int)ly + 3 : (int)ly - sf->h - 3;
+				plot_text(c, sf, 1, ix0 + 6, ty, buf, plot_grey);
+			}
+		}
 		if (!have[0] && !(pd->right_axis && have[1])) {
 			const char *nd = "no values in the log";
 			int tw = plot_text_width(bf, 1, nd);
