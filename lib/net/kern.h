@@ -98,7 +98,7 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
 
 /* --- dense layers ------------------------------------------------------------------------------
  * out (B,Out) = in (B,In) x w^T + b, w (Out,In), and its backward, which adds into din (may be
- * NULL), dw and db: as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
+ * NULL), dw and db (NULL together: din alone, the same bytes as with them; in unused): as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
  * on the avx2 and avx512 paths where the shapes fit them (In a multiple of the vector width;
  * the forward also B and Out multiples of its tile), else by nn.c.  Within a path the bytes do
  * not depend on the thread count. */

@@ -1074,8 +1074,8 @@ static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
 };
 #endif
 
-/* adds into din (may be NULL), dw, db; -1 (nothing done) when In is not a multiple of the
- * vector width */
+/* adds into din (may be NULL), dw, db (NULL together: din alone); -1 (nothing done) when In
+ * is not a multiple of the vector width */
 static int fc_bwd(float *din, float *dw, float *db, const float *dout, const float *in,
                   const float *w, int B, int In, int Out)
 {
@@ -1083,11 +1083,11 @@ static int fc_bwd(float *din, float *dw, float *db, const float *dout, const flo
 	if (In % KVL)
 		return -1;
 	int nk = (In + KT - 1) / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
-	int tw = mw * nk, tasks = tw + (din ? md * nk : 0);
+	int tw = dw ? mw * nk : 0, tasks = tw + (din ? md * nk : 0);
 #pragma omp parallel if ((int64_t)B * In * Out > (1 << 20))
 	{
 #pragma omp single nowait
-		for (int o = 0; o < Out; o++) {
+		for (int o = 0; o < (dw ? Out : 0); o++) {
 			double sum = 0;
 			for (int b = 0; b < B; b++)
 				sum += dout[(int64_t)b * Out + o];

@@ -413,8 +413,8 @@ void model_domain_forward(model *m, model_acts *a, int B, int groups, int pass)
 
 /* --- backward ------------------------------------------------------------------------------------ */
 
-void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
-                          int B, int groups)
+void model_label_backward_params(const model *m, model_params *g, model_acts *ga,
+                                 const model_acts *a, int B, int groups)
 {
 	const model_params *p = &m->p;
 	nn_linear_backward(ga->lr2, g->l3w, g->l3b, ga->logits, a->lr2, p->l3w, B, MODEL_HIDDEN,
@@ -422,9 +422,22 @@ void model_label_backward(const model *m, model_params *g, model_acts *ga, const
 	fc_bn_relu_backward(ga->lr1, g->l2w, g->l2b, g->lbn2g, g->lbn2b, ga->l2, ga->ln2, ga->lr2,
 	                    a->lr2, a->l2, a->lbm2, a->lbr2, a->lr1, p->l2w, p->lbn2g, B, MODEL_HIDDEN,
 	                    m->bn, groups);
-	fc_bn_relu_backward(ga->feat, g->l1w, g->l1b, g->lbn1g, g->lbn1b, ga->l1, ga->ln1, ga->lr1,
+	fc_bn_relu_backward(NULL, g->l1w, g->l1b, g->lbn1g, g->lbn1b, ga->l1, ga->ln1, ga->lr1,
 	                    a->lr1, a->l1, a->lbm1, a->lbr1, a->feat, p->l1w, p->lbn1g, B, m->F,
 	                    m->bn, groups);
+}
+
+void model_label_backward_input(const model *m, model_acts *ga, int B)
+{
+	/* fc1's input gradient from its output's (ga->l1, left by model_label_backward_params) */
+	kern_linear_backward(ga->feat, NULL, NULL, ga->l1, NULL, m->p.l1w, B, m->F, MODEL_HIDDEN);
+}
+
+void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
+                          int B, int groups)
+{
+	model_label_backward_params(m, g, ga, a, B, groups);
+	model_label_backward_input(m, ga, B);
 }
 
 void model_domain_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,

@@ -446,12 +446,13 @@ void nn_linear_forward(float *out, const float *in, const float *w, const float 
 void nn_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, int B, int In, int Out)
 {
-	colsum_add(db, dout, B, Out);
-	/* tasks [0,nch): dw's column chunks, [nch,2 nch): din's; each element is one product
-	 * over the whole of B (dw) or Out (din), whichever thread runs it */
-	int nch = fc_chunks(In, NN_FC_BWD_CHUNKS), tasks = din ? 2 * nch : nch;
+	if (dw)
+		colsum_add(db, dout, B, Out);
+	/* tasks [t0,nch): dw's column chunks (none without dw), [nch,2 nch): din's; each element is
+	 * one product over the whole of B (dw) or Out (din), whichever thread runs it */
+	int nch = fc_chunks(In, NN_FC_BWD_CHUNKS), t0 = dw ? 0 : nch, tasks = din ? 2 * nch : nch;
 #pragma omp parallel for schedule(static) num_threads(nn_threads) if (fc_parallel(B, In, Out))
-	for (int t = 0; t < tasks; t++) {
+	for (int t = t0; t < tasks; t++) {
 		int64_t k0, k1;
 		part(In, nch, t % nch, &k0, &k1);
 		if (t < nch)

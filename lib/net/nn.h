@@ -102,7 +102,9 @@ void nn_dropout2d_backward(float *din /* (B,S,C) */, const float *dout /* (B,S,C
  * depend on the thread count. */
 void nn_linear_forward(float *out /* (B,O) */, const float *in /* (B,I) */,
                        const float *w /* (O,I) */, const float *b /* (O) */, int B, int In, int Out);
-void nn_linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */, float *db /* (O) */,
+/* dw and db may be NULL together: din alone (the same bytes as with them; in unused). */
+void nn_linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) or NULL */,
+                        float *db /* (O) or NULL */,
                         const float *dout /* (B,O) */, const float *in /* (B,I) */,
                         const float *w /* (O,I) */, int B, int In, int Out);
 
