@@ -195,6 +195,23 @@ typedef __m256 vf;
 		        VST(part + m * os + KVL * v, acc[m][v]);                                       \
 	}
 
+/* --- bias gradient: bs[v] += the rows of d (rows, NV vectors), one row after another, in
+ * registers (through the pointer they went to memory and back every row: a store-to-load
+ * chain per add) */
+#define DEF_BSUM(NV)                                                                           \
+	static void bsum_##NV(vf *bs, const float *d, int64_t rows)                                \
+	{                                                                                          \
+		vf acc[NV];                                                                            \
+		_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[v] = bs[v];                   \
+		for (int64_t r = 0; r < rows; r++)                                                     \
+			_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[v] =                      \
+			    VADD(acc[v], VLD(d + r * (NV * KVL) + KVL * v));                               \
+		_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) bs[v] = acc[v];                   \
+	}
+DEF_BSUM(1) DEF_BSUM(2) DEF_BSUM(3) DEF_BSUM(4) DEF_BSUM(5) DEF_BSUM(6)
+static void (*const BSUM[7])(vf *, const float *, int64_t) = {NULL, bsum_1, bsum_2, bsum_3,
+                                                               bsum_4, bsum_5, bsum_6};
+
 typedef void (*fwd_fn)(float *, const float *, const float *, const float *, int, int, int, int);
 typedef void (*dx_fn)(float *, const float *, const float *, int, int);
 typedef void (*dw_fn)(float *, const float *, const float *, int, int, int, int, int, int);
@@ -333,9 +350,7 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 				DW[NV][mt](part + ((int64_t)ky * L + j) * OC + ob, img + (int64_t)ky * W * C + j,
 				           dimg + ob, W * C, C, OH, OW, init, OC);
 			}
-	for (int64_t r = 0; r < (int64_t)OH * OW; r++)
-		for (int v = 0; v < OC / KVL; v++)
-			bs[v] = VADD(bs[v], VLD(dimg + r * OC + KVL * v));
+	BSUM[OC / KVL](bs, dimg, (int64_t)OH * OW);
 	if (!dim)
 		return;
 	const dx_tile *t = pick_dx(KCB / KVL, OW);
@@ -354,13 +369,18 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
  * small, by one); no barrier of its own: the region's end waits for both. */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
+	/* a vector of channels at a time (OC is a multiple of KVL), each value 0 + the chunks' in
+	 * order as one float at a time would be */
 #pragma omp for schedule(static) nowait
 	for (int k = 0; k < K; k++)
-		for (int o = 0; o < OC; o++) {
-			float s = 0;
+		for (int o0 = 0; o0 < OC; o0 += KVL) {
+			vf s = VZ();
 			for (int ch = 0; ch < nch; ch++)
-				s += WS_PART(ws, OC, K, ch)[(int64_t)k * OC + o];
-			dw[(int64_t)o * K + k] += s;
+				s = VADD(s, VLD(WS_PART(ws, OC, K, ch) + (int64_t)k * OC + o0));
+			float t[KVL];
+			VST(t, s);
+			for (int i = 0; i < KVL; i++)
+				dw[(int64_t)(o0 + i) * K + k] += t[i];
 		}
 #pragma omp single nowait
 	for (int o = 0; o < OC; o++) {
