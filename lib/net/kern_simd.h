@@ -715,13 +715,26 @@ static int conv_bn_pool_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 			/* chunk ch of group g: rows [R ch / NN_CHUNKS, ...) = its images */
 			bn_chunk_sums(s1[g][ch], s2[g][ch], cx + (int64_t)b0 * P * OC, 0, per * P, OC);
 		}
-#pragma omp single
-		for (int g = 0; g < groups; g++)
+		/* the statistics, saved and the running ones updated, by one thread; the others take
+		 * the same mean and rstd for themselves, so that no barrier waits for that one */
+		float pm[groups * OC], pr[groups * OC];
+		const float *um = pm, *ur = pr;
+		int mine = 0;
+#pragma omp single nowait
+		{
+			for (int g = 0; g < groups; g++)
+				nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
+				                   R, mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+			um = mean;
+			ur = rstd;
+			mine = 1;
+		}
+		for (int g = 0; g < groups && !mine; g++)
 			nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g], R,
-			                   mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+			                   pm + g * OC, pr + g * OC, NULL, NULL, mom);
 #pragma omp for schedule(static) nowait
 		for (int bi = 0; bi < B; bi++)
-			bn_pool_relu_img(r, arg, xa, mean, rstd, cx, gamma, beta, bi, Bg, OH, OW, OC);
+			bn_pool_relu_img(r, arg, xa, um, ur, cx, gamma, beta, bi, Bg, OH, OW, OC);
 	}
 	return 0;
 }
@@ -926,7 +939,6 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 		return -1;
 	int K = KS * KS * C, Bg = B / groups;
 	int64_t P = (int64_t)(OH / 2) * (OW / 2);  /* pooled cells per image */
-	float k1[groups * OC], k2[groups * OC];
 	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
@@ -942,10 +954,16 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * OC, rstd + g * OC, lo,
 			                  hi, OC);
 		}
-#pragma omp single
+		/* every thread takes k1, k2 for itself (the same values), one adding d(gamma) and
+		 * d(beta) too, so that no barrier waits for that one */
+		float k1[groups * OC], k2[groups * OC];
+		int mine = 0;
+#pragma omp single nowait
+		mine = 1;
 		for (int g = 0; g < groups; g++)
 			nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
-			                 (int64_t)Bg * OH * OW, dgamma, dbeta, k1 + g * OC, k2 + g * OC);
+			                 (int64_t)Bg * OH * OW, mine ? dgamma : NULL, mine ? dbeta : NULL,
+			                 k1 + g * OC, k2 + g * OC);
 		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
 		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
 #pragma omp for schedule(static)

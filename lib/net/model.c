@@ -427,17 +427,20 @@ void model_label_backward_params(const model *m, model_params *g, model_acts *ga
 	                    m->bn, groups);
 }
 
-void model_label_backward_input(const model *m, model_acts *ga, int B)
+void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1)
 {
-	/* fc1's input gradient from its output's (ga->l1, left by model_label_backward_params) */
-	kern_linear_backward(ga->feat, NULL, NULL, ga->l1, NULL, m->p.l1w, B, m->F, MODEL_HIDDEN);
+	/* fc1's input gradient from its output's (ga->l1, left by model_label_backward_params);
+	 * each row is its own sums, whichever rows are done together */
+	kern_linear_backward(ga->feat + (size_t)b0 * m->F, NULL, NULL,
+	                     ga->l1 + (size_t)b0 * MODEL_HIDDEN, NULL, m->p.l1w, b1 - b0, m->F,
+	                     MODEL_HIDDEN);
 }
 
 void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
                           int B, int groups)
 {
 	model_label_backward_params(m, g, ga, a, B, groups);
-	model_label_backward_input(m, ga, B);
+	model_label_backward_input(m, ga, 0, B);
 }
 
 void model_domain_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,

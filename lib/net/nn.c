@@ -192,6 +192,8 @@ void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int
 		mean[c] = (float)mu;
 		rstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
 		double unbiased = R > 1 ? var * R / (R - 1) : var;
+		if (!run_mean)
+			continue;
 		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
 		run_var[c] = (1 - momentum) * run_var[c] + momentum * (float)unbiased;
 	}
@@ -206,8 +208,10 @@ void nn_bn_bwd_finish(int C, const double (*s1)[C], const double (*s2)[C], int64
 			a += s1[ch][c];
 			q += s2[ch][c];
 		}
-		dbeta[c] += (float)a;
-		dgamma[c] += (float)q;
+		if (dgamma) {
+			dbeta[c] += (float)a;
+			dgamma[c] += (float)q;
+		}
 		k1[c] = (float)(a / (double)R);
 		k2[c] = (float)(q / (double)R);
 	}

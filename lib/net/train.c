@@ -2,6 +2,7 @@
 #include "net/train.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,10 @@ int train_step(trainer *t)
 					                      (float)lambda);
 				}
 			}
+			/* by the primary thread: the others arrive at the region's end first, so nobody
+			 * sleeps there to be woken (another region for it would wake them again) */
+			if (omp_get_thread_num() == 0)
+				model_label_backward_input(&t->m, &t->ga, 0, bs);
 		}
 	}
 	if (!isfinite(label_loss))
@@ -224,7 +229,6 @@ int train_step(trainer *t)
 		t->dom_ok += ok0 + ok1;
 		t->dom_n += 2 * bs;
 	}
-	model_label_backward_input(&t->m, &t->ga, bs);
 	model_features_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
 	/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next
 	 * step's backward to add into (a step that fails above has added nothing yet) */
