@@ -59,7 +59,8 @@ typedef struct {
 /* What the training forward saves for the backward (and, in a gradient set, the backward's
  * scratch); OH/2, OW/2 rounded down.  conv (B,OH,OW,OC) always; pool (B,OH/2,OW/2,OC): the
  * pooled map, or with fused BatchNorm the BN input at each window's argmax; norm (B,OH,OW,OC)
- * and cols (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax;
+ * and cols (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax
+ * (with fused BatchNorm, + 4 where the output is positive: the ReLU's mask);
  * mean and rstd (groups,OC). */
 typedef struct {
 	float *conv, *norm, *pool, *cols;
