@@ -668,9 +668,11 @@ static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mea
 				float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
 				int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
 				float m = m23 > m01 ? m23 : m01;
-				a[c] = (uint8_t)(k01 + sel * (k23 - k01) + (m > 0 ? ARG_POS : 0));
+				float mz = m > 0 ? m : 0;
+				int pos = (mz > 0) & 1;  /* (m > 0 itself stopped the vectorising) */
+				a[c] = (uint8_t)(k01 + sel * (k23 - k01) + ARG_POS * pos);
 				xo[c] = m23 > m01 ? y23 : y01;
-				o[c] = m > 0 ? m : 0;
+				o[c] = mz;
 			}
 		}
 	}
