@@ -137,6 +137,9 @@ WRAPV(model_domain_backward, (const model *m, model_params *g, model_acts *ga,
 WRAPV(model_features_backward, (const model *m, model_params *g, model_acts *ga,
                                 const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= features backward (total)")
+WRAPV(model_blocks_backward, (const model *m, model_params *g, model_acts *ga,
+                              const model_acts *a, int B, int groups),
+      (m, g, ga, a, B, groups), "= conv blocks backward (total)")
 WRAPV(kern_block_forward, (const kern_block *Lb, float *r, kern_saved *s, const float *in,
                            const float *w, const float *b, const float *gamma, const float *beta,
                            float *const *rm, float *const *rv, int B, int groups, int train,

@@ -455,17 +455,32 @@ void model_domain_backward(const model *m, model_params *g, model_acts *ga, cons
 	nn_grl_backward(ga->feat, ga->dfeat, lambda, (size_t)B * m->F);
 }
 
+void model_dropout_backward(const model *m, model_acts *ga, const model_acts *a, int b0, int b1)
+{
+	if (!m->bn)
+		return;
+	size_t S = (size_t)m->p2h * m->p2w;
+	nn_dropout2d_backward(ga->r2 + b0 * S * MODEL_C2, ga->feat + b0 * S * MODEL_C2,
+	                      a->mask + (size_t)b0 * MODEL_C2, b1 - b0, (int)S, MODEL_C2);
+}
+
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups)
+{
+	model_dropout_backward(m, ga, a, 0, B);
+	model_blocks_backward(m, g, ga, a, B, groups);
+}
+
+void model_blocks_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
+                           int B, int groups)
 {
 	const model_params *p = &m->p;
 	kern_block L[2];
 	blocks(m, L);
 	kern_saved sv[2] = {saved(a, 0), saved(a, 1)}, gs[2] = {saved(ga, 0), saved(ga, 1)};
-	/* Dropout2d (with BatchNorm only) -> block 2 -> block 1 */
+	/* block 2 (from the gradient before the dropout, with BatchNorm) -> block 1 */
 	const float *dr2 = ga->feat, *r2 = a->feat;
 	if (m->bn) {
-		nn_dropout2d_backward(ga->r2, ga->feat, a->mask, B, m->p2h * m->p2w, MODEL_C2);
 		dr2 = ga->r2;
 		r2 = a->r2;
 	}

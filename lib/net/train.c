@@ -209,10 +209,16 @@ int train_step(trainer *t)
 					                      (float)lambda);
 				}
 			}
-			/* by the primary thread: the others arrive at the region's end first, so nobody
-			 * sleeps there to be woken (another region for it would wake them again) */
-			if (omp_get_thread_num() == 0)
+			/* by the primary thread, then the dropout's backward of the source rows; the
+			 * target rows' meanwhile by another (the others arrive at the region's end first,
+			 * so nobody sleeps there to be woken, as another region would wake them again) */
+			int th = omp_get_thread_num(), nth = omp_get_num_threads();
+			if (th == 0) {
 				model_label_backward_input(&t->m, &t->ga, 0, bs);
+				model_dropout_backward(&t->m, &t->ga, &t->a, 0, nth > 1 ? bs : t->B);
+			} else if (th == 1) {
+				model_dropout_backward(&t->m, &t->ga, &t->a, bs, t->B);
+			}
 		}
 	}
 	if (!isfinite(label_loss))
@@ -229,7 +235,7 @@ int train_step(trainer *t)
 		t->dom_ok += ok0 + ok1;
 		t->dom_n += 2 * bs;
 	}
-	model_features_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
+	model_blocks_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
 	/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next
 	 * step's backward to add into (a step that fails above has added nothing yet) */
 	float mu = (float)t->o.momentum, flr = (float)lr;
