@@ -283,6 +283,14 @@ static void linear_case(int B, int In, int Out, int din)
 	CHECK_MSG(!memcmp(y[1], y[2], ny * 4) && !memcmp(dx[1], dx[2], nx * 4) &&
 	          !memcmp(dw[1], dw[2], nw * 4) && !memcmp(db[1], db[2], Out * 4),
 	          "%s: results depend on the thread count", tag);
+	/* the input gradient alone (dw = db = NULL), nn.c's and the path's: the same bytes */
+	for (int i = 0; din && i < 2; i++) {
+		float *d = dup(dx0, nx);
+		(i ? kern_linear_backward : nn_linear_backward)(d, NULL, NULL, dy, NULL, w, B, In, Out);
+		CHECK_MSG(!memcmp(d, dx[i], nx * 4), "%s: din alone differs (%s)", tag,
+		          i ? "kern" : "nn.c");
+		free(d);
+	}
 	for (int i = 0; i < 3; i++)
 		free(y[i]), free(dx[i]), free(dw[i]), free(db[i]);
 	free(in), free(w), free(b), free(dy), free(dx0), free(dw0), free(db0);
