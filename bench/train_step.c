@@ -42,6 +42,15 @@ static double cpu(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the calling thread: for the calls made inside a parallel region (the two heads
+ * of a DANN step run at once, one per thread), where the process's clock would count both */
+static double cpu_thread(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* --- per-layer profile through link-time wrappers ------------------------------------------- */
 #define NPROF 64
 static struct {
@@ -51,8 +60,14 @@ static struct {
 } prof[NPROF];
 static int nprof, profiling;
 
+/* a call inside a parallel region is recorded as "| name", its thread's CPU time (prof_time) */
 static void prof_add(const char *name, double dt, double dw)
 {
+	char in_par[sizeof prof[0].name];
+	if (omp_in_parallel()) {
+		snprintf(in_par, sizeof in_par, "| %s", name);
+		name = in_par;
+	}
 	int i;
 	for (i = 0; i < nprof; i++)
 		if (!strcmp(prof[i].name, name))
@@ -67,15 +82,21 @@ static void prof_add(const char *name, double dt, double dw)
 	prof[i].calls++;
 }
 
+static double prof_time(void)
+{
+	return omp_in_parallel() ? cpu_thread() : cpu();
+}
+
 #define WRAP(ret, fn, params, args, label)                                                     \
 	ret __real_##fn params;                                                                    \
 	ret __wrap_##fn params                                                                     \
 	{                                                                                          \
 		if (!profiling)                                                                        \
 			return __real_##fn args;                                                           \
-		double t0_ = cpu(), w0_ = now();                                                       \
+		double t0_ = prof_time(), w0_ = now();                                                 \
 		ret r_ = __real_##fn args;                                                             \
-		prof_add(label, cpu() - t0_, now() - w0_);                                             \
+		double t1_ = prof_time(), w1_ = now();                                                 \
+		_Pragma("omp critical(prof)") prof_add(label, t1_ - t0_, w1_ - w0_);                   \
 		return r_;                                                                             \
 	}
 #define WRAPV(fn, params, args, label)                                                         \
@@ -86,12 +107,14 @@ static void prof_add(const char *name, double dt, double dw)
 			__real_##fn args;                                                                  \
 			return;                                                                            \
 		}                                                                                      \
-		double t0_ = cpu(), w0_ = now();                                                       \
+		double t0_ = prof_time(), w0_ = now();                                                 \
 		__real_##fn args;                                                                      \
-		prof_add(label, cpu() - t0_, now() - w0_);                                             \
+		double t1_ = prof_time(), w1_ = now();                                                 \
+		_Pragma("omp critical(prof)") prof_add(label, t1_ - t0_, w1_ - w0_);                   \
 	}
 
 static char lbl[64];
+#pragma omp threadprivate(lbl)
 static const char *L(const char *what, int a)
 {
 	snprintf(lbl, sizeof lbl, "%s %d", what, a);
@@ -114,6 +137,9 @@ WRAPV(model_domain_backward, (const model *m, model_params *g, model_acts *ga,
 WRAPV(model_features_backward, (const model *m, model_params *g, model_acts *ga,
                                 const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= features backward (total)")
+WRAPV(model_blocks_backward, (const model *m, model_params *g, model_acts *ga,
+                              const model_acts *a, int B, int groups),
+      (m, g, ga, a, B, groups), "= conv blocks backward (total)")
 WRAPV(kern_block_forward, (const kern_block *Lb, float *r, kern_saved *s, const float *in,
                            const float *w, const float *b, const float *gamma, const float *beta,
                            float *const *rm, float *const *rv, int B, int groups, int train,
@@ -169,13 +195,17 @@ WRAPV(nn_input_from_u8, (float *out, const uint8_t *in, int B, int H, int W, int
       (out, in, B, H, W, C), "input u8->float")
 
 /* per layer: CPU ms of the process, its share of the step, wall ms, and CPU / wall (how many
- * CPUs the call kept busy: a call that runs on one thread of two shows ~1) */
+ * CPUs the call kept busy: a call that runs on one thread of two shows ~1).  Calls inside a
+ * parallel region ("| ...": the heads, one per thread) show their thread's CPU ms; the region
+ * itself falls in "rest". */
 static void prof_print(const char *what, int threads, int steps, double per, double per_w)
 {
 	printf("# per-layer profile of one %s, %d threads (mean of %d): CPU ms of the process, "
 	       "share, wall ms, CPUs busy\n", what, threads, steps);
 	double inner = 0, inner_w = 0;
+	int concurrent = 0;
 	for (int i = 0; i < nprof; i++) {
+		concurrent |= prof[i].name[0] == '|';
 		printf("#   %-28s %8.3f ms  %5.1f%%  %8.3f ms  %4.2f\n", prof[i].name,
 		       prof[i].t / steps * 1e3, 100 * prof[i].t / steps / per, prof[i].w / steps * 1e3,
 		       prof[i].w > 0 ? prof[i].t / prof[i].w : 0);
@@ -186,7 +216,8 @@ static void prof_print(const char *what, int threads, int steps, double per, dou
 	}
 	if (inner > 0) {
 		double rc = per - inner / steps, rw = per_w - inner_w / steps;
-		printf("#   %-28s %8.3f ms  %5.1f%%  %8.3f ms  %4.2f\n", "rest (data, losses, SGD)",
+		printf("#   %-28s %8.3f ms  %5.1f%%  %8.3f ms  %4.2f\n",
+		       concurrent ? "rest (heads |, data, SGD)" : "rest (data, losses, SGD)",
 		       rc * 1e3, 100 * rc / per, rw * 1e3, rw > 0 ? rc / rw : 0);
 	}
 	printf("#   %-28s %8.3f ms  %5s   %8.3f ms  %4.2f\n", "total", per * 1e3, "", per_w * 1e3,

@@ -59,7 +59,8 @@ typedef struct {
 /* What the training forward saves for the backward (and, in a gradient set, the backward's
  * scratch); OH/2, OW/2 rounded down.  conv (B,OH,OW,OC) always; pool (B,OH/2,OW/2,OC): the
  * pooled map, or with fused BatchNorm the BN input at each window's argmax; norm (B,OH,OW,OC)
- * and cols (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax;
+ * and cols (B*OH*OW, KS*KS*C) for the layer-by-layer path; arg (B,OH/2,OW/2,OC) pool argmax
+ * (with fused BatchNorm, + 4 where the output is positive: the ReLU's mask);
  * mean and rstd (groups,OC). */
 typedef struct {
 	float *conv, *norm, *pool, *cols;
@@ -98,7 +99,7 @@ void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_save
 
 /* --- dense layers ------------------------------------------------------------------------------
  * out (B,Out) = in (B,In) x w^T + b, w (Out,In), and its backward, which adds into din (may be
- * NULL), dw and db: as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
+ * NULL), dw and db (NULL together: din alone, the same bytes as with them; in unused): as nn_linear_forward / nn_linear_backward (nn.h), by register-tile kernels
  * on the avx2 and avx512 paths where the shapes fit them (In a multiple of the vector width;
  * the forward also B and Out multiples of its tile), else by nn.c.  Within a path the bytes do
  * not depend on the thread count. */

@@ -195,6 +195,23 @@ typedef __m256 vf;
 		        VST(part + m * os + KVL * v, acc[m][v]);                                       \
 	}
 
+/* --- bias gradient: bs[v] += the rows of d (rows, NV vectors), one row after another, in
+ * registers (through the pointer they went to memory and back every row: a store-to-load
+ * chain per add) */
+#define DEF_BSUM(NV)                                                                           \
+	static void bsum_##NV(vf *bs, const float *d, int64_t rows)                                \
+	{                                                                                          \
+		vf acc[NV];                                                                            \
+		_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[v] = bs[v];                   \
+		for (int64_t r = 0; r < rows; r++)                                                     \
+			_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[v] =                      \
+			    VADD(acc[v], VLD(d + r * (NV * KVL) + KVL * v));                               \
+		_Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) bs[v] = acc[v];                   \
+	}
+DEF_BSUM(1) DEF_BSUM(2) DEF_BSUM(3) DEF_BSUM(4) DEF_BSUM(5) DEF_BSUM(6)
+static void (*const BSUM[7])(vf *, const float *, int64_t) = {NULL, bsum_1, bsum_2, bsum_3,
+                                                               bsum_4, bsum_5, bsum_6};
+
 typedef void (*fwd_fn)(float *, const float *, const float *, const float *, int, int, int, int);
 typedef void (*dx_fn)(float *, const float *, const float *, int, int);
 typedef void (*dw_fn)(float *, const float *, const float *, int, int, int, int, int, int);
@@ -333,9 +350,7 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 				DW[NV][mt](part + ((int64_t)ky * L + j) * OC + ob, img + (int64_t)ky * W * C + j,
 				           dimg + ob, W * C, C, OH, OW, init, OC);
 			}
-	for (int64_t r = 0; r < (int64_t)OH * OW; r++)
-		for (int v = 0; v < OC / KVL; v++)
-			bs[v] = VADD(bs[v], VLD(dimg + r * OC + KVL * v));
+	BSUM[OC / KVL](bs, dimg, (int64_t)OH * OW);
 	if (!dim)
 		return;
 	const dx_tile *t = pick_dx(KCB / KVL, OW);
@@ -354,13 +369,18 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
  * small, by one); no barrier of its own: the region's end waits for both. */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
+	/* a vector of channels at a time (OC is a multiple of KVL), each value 0 + the chunks' in
+	 * order as one float at a time would be */
 #pragma omp for schedule(static) nowait
 	for (int k = 0; k < K; k++)
-		for (int o = 0; o < OC; o++) {
-			float s = 0;
+		for (int o0 = 0; o0 < OC; o0 += KVL) {
+			vf s = VZ();
 			for (int ch = 0; ch < nch; ch++)
-				s += WS_PART(ws, OC, K, ch)[(int64_t)k * OC + o];
-			dw[(int64_t)o * K + k] += s;
+				s = VADD(s, VLD(WS_PART(ws, OC, K, ch) + (int64_t)k * OC + o0));
+			float t[KVL];
+			VST(t, s);
+			for (int i = 0; i < KVL; i++)
+				dw[(int64_t)(o0 + i) * K + k] += t[i];
 		}
 #pragma omp single nowait
 	for (int o = 0; o < OC; o++) {
@@ -568,6 +588,11 @@ static inline void prefetch_floats(const float *p, int64_t n)
 		__builtin_prefetch(p + i, 0, 3);
 }
 
+/* The fused forward's pool argmax (0-3, the window position) has ARG_POS added where the pooled
+ * value is positive: the ReLU's mask, which the backward then reads from there rather than from
+ * the output r (a quarter of the bytes, and one stream fewer in both backward passes). */
+#define ARG_POS 4
+
 /* the shapes the fused BatchNorm + pool + ReLU kernels take (forward and backward alike) */
 static int bn_fused_ok(int B, int H, int W, int C, int groups)
 {
@@ -609,7 +634,9 @@ static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mea
 					__mmask16 sel = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
 					__m512 m = _mm512_mask_blend_ps(sel, m01, m23);
 					__mmask16 low = (__mmask16)((sel & g3) | (~sel & g1));
+					__mmask16 pos = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ);
 					__m128i k = _mm_add_epi8(_mm_maskz_set1_epi8(sel, 2), _mm_maskz_set1_epi8(low, 1));
+					k = _mm_add_epi8(k, _mm_maskz_set1_epi8(pos, ARG_POS));
 					_mm_storeu_si128((__m128i *)(a + c), k);
 					__m512 xm = _mm512_mask_blend_ps(sel, _mm512_mask_blend_ps(g1, x0, x1),
 					                                 _mm512_mask_blend_ps(g3, x2, x3));
@@ -641,9 +668,11 @@ static void bn_pool_relu_img(float *r, uint8_t *arg, float *xa, const float *mea
 				float y01 = v1 > v0 ? x1 : x0, y23 = v3 > v2 ? x3 : x2;
 				int k01 = (v1 > v0) & 1, k23 = 2 + ((v3 > v2) & 1), sel = (m23 > m01) & 1;
 				float m = m23 > m01 ? m23 : m01;
-				a[c] = (uint8_t)(k01 + sel * (k23 - k01));
+				float mz = m > 0 ? m : 0;
+				int pos = (mz > 0) & 1;  /* (m > 0 itself stopped the vectorising) */
+				a[c] = (uint8_t)(k01 + sel * (k23 - k01) + ARG_POS * pos);
 				xo[c] = m23 > m01 ? y23 : y01;
-				o[c] = m > 0 ? m : 0;
+				o[c] = mz;
 			}
 		}
 	}
@@ -695,13 +724,26 @@ static int conv_bn_pool_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 			/* chunk ch of group g: rows [R ch / NN_CHUNKS, ...) = its images */
 			bn_chunk_sums(s1[g][ch], s2[g][ch], cx + (int64_t)b0 * P * OC, 0, per * P, OC);
 		}
-#pragma omp single
-		for (int g = 0; g < groups; g++)
+		/* the statistics, saved and the running ones updated, by one thread; the others take
+		 * the same mean and rstd for themselves, so that no barrier waits for that one */
+		float pm[groups * OC], pr[groups * OC];
+		const float *um = pm, *ur = pr;
+		int mine = 0;
+#pragma omp single nowait
+		{
+			for (int g = 0; g < groups; g++)
+				nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
+				                   R, mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+			um = mean;
+			ur = rstd;
+			mine = 1;
+		}
+		for (int g = 0; g < groups && !mine; g++)
 			nn_bn_stats_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g], R,
-			                   mean + g * OC, rstd + g * OC, rm[g], rv[g], mom);
+			                   pm + g * OC, pr + g * OC, NULL, NULL, mom);
 #pragma omp for schedule(static) nowait
 		for (int bi = 0; bi < B; bi++)
-			bn_pool_relu_img(r, arg, xa, mean, rstd, cx, gamma, beta, bi, Bg, OH, OW, OC);
+			bn_pool_relu_img(r, arg, xa, um, ur, cx, gamma, beta, bi, Bg, OH, OW, OC);
 	}
 	return 0;
 }
@@ -710,7 +752,7 @@ static int conv_bn_pool_fwd(float *r, uint8_t *arg, float *xa, float *mean, floa
 /* One chunk of the BatchNorm backward sums over the pooled cells [lo,hi) (dy is non-zero only at
  * each window's argmax, where the BN input is xa): a = sum of dy, q = sum of dy xhat (double),
  * m and rs the group's mean and rstd */
-static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const float *r,
+static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const uint8_t *arg,
                               const float *xa, const float *m, const float *rs, int64_t lo,
                               int64_t hi, int C)
 {
@@ -727,8 +769,8 @@ static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const float
 				__m512 fa = _mm512_setzero_ps(), fq = fa;
 				for (int64_t e = e0; e < e1; e++) {
 					int64_t o = e * C + c0;
-					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(r + o),
-					                                   _mm512_setzero_ps(), _CMP_GT_OQ);
+					__mmask16 pos = _mm_test_epi8_mask(_mm_loadu_si128((const __m128i *)(arg + o)),
+					                                   _mm_set1_epi8(ARG_POS));
 					__m512 dy = _mm512_maskz_loadu_ps(pos, dr + o);
 					__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xa + o), M), RS);
 					fa = _mm512_add_ps(fa, dy);
@@ -754,11 +796,12 @@ static void bn_bwd_chunk_sums(double *a, double *q, const float *dr, const float
 		for (int c = 0; c < C; c++)
 			fa[c] = fq[c] = 0;
 		for (int64_t e = e0; e < e1; e++) {
-			const float *d = dr + e * C, *o = r + e * C, *xv = xa + e * C;
+			const float *d = dr + e * C, *xv = xa + e * C;
+			const uint8_t *k = arg + e * C;
 #pragma omp simd
 			for (int c = 0; c < C; c++) {
 				float dd = d[c];
-				float dy = o[c] > 0 ? dd : 0.0f;
+				float dy = k[c] & ARG_POS ? dd : 0.0f;
 				fa[c] += dy;
 				fq[c] += dy * ((xv[c] - m[c]) * rs[c]);
 			}
@@ -781,8 +824,8 @@ static inline void bn_chunk(int g, int ch, int Bg, int64_t P, int64_t *lo, int64
 /* BN backward sums per group (every group's chunks in one parallel loop): adds d(gamma),
  * d(beta); k1 = mean(dy), k2 = mean(dy xhat), (groups,C) each */
 static void bn_bwd_sums(float *k1, float *k2, float *dgamma, float *dbeta, const float *dr,
-                        const float *r, const float *xa, const float *mean, const float *rstd,
-                        int B, int H, int W, int C, int groups)
+                        const uint8_t *arg, const float *xa, const float *mean,
+                        const float *rstd, int B, int H, int W, int C, int groups)
 {
 	int Bg = B / groups;
 	int64_t P = (int64_t)(H / 2) * (W / 2);  /* pooled cells per image */
@@ -792,7 +835,8 @@ static void bn_bwd_sums(float *k1, float *k2, float *dgamma, float *dbeta, const
 		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
 		int64_t lo, hi;
 		bn_chunk(g, ch, Bg, P, &lo, &hi);
-		bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * C, rstd + g * C, lo, hi, C);
+		bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, arg, xa, mean + g * C, rstd + g * C, lo, hi,
+		                  C);
 	}
 	for (int g = 0; g < groups; g++)
 		nn_bn_bwd_finish(C, (const double (*)[C])s1[g], (const double (*)[C])s2[g],
@@ -802,14 +846,14 @@ static void bn_bwd_sums(float *k1, float *k2, float *dgamma, float *dbeta, const
 /* the portable inner loops of bn_bwd_dx_img, as functions of restrict pointers and 32-bit
  * lanes so that the compiler vectorises them (baseline SSE2 too) */
 static void dx_cell_dy(float *restrict gdy, int32_t *restrict kk, const float *restrict gr,
-                       const float *restrict d, const float *restrict o,
-                       const uint8_t *restrict k, int C)
+                       const float *restrict d, const uint8_t *restrict k, int C)
 {
 #pragma omp simd
 	for (int c = 0; c < C; c++) {
 		float dd = d[c];
-		gdy[c] = gr[c] * (o[c] > 0 ? dd : 0.0f);
-		kk[c] = k[c];
+		int32_t v = k[c];
+		gdy[c] = gr[c] * (v & ARG_POS ? dd : 0.0f);
+		kk[c] = v & 3;
 	}
 }
 
@@ -847,7 +891,7 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 			prefetch_floats(xi + (int64_t)(2 * py + 2) * W * C, 2 * (int64_t)W * C);
 		for (int px = 0; px < PW; px++) {
 			int64_t cell = ((int64_t)b * PH + py) * PW + px;
-			const float *d = dr + cell * C, *o = r + cell * C;
+			const float *d = dr + cell * C;
 			const uint8_t *k = arg + cell * C;
 			int64_t loc[4];
 			for (int q = 0; q < 4; q++)
@@ -855,9 +899,9 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 #if KVL == 16
 			if (C % 16 == 0) {
 				for (int c = 0; c < C; c += 16) {
-					__m128i kk = _mm_loadu_si128((const __m128i *)(k + c));
-					__mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(o + c), _mm512_setzero_ps(),
-					                                   _CMP_GT_OQ);
+					__m128i kv = _mm_loadu_si128((const __m128i *)(k + c));
+					__mmask16 pos = _mm_test_epi8_mask(kv, _mm_set1_epi8(ARG_POS));
+					__m128i kk = _mm_and_si128(kv, _mm_set1_epi8(3));
 					__m512 gdy = _mm512_mul_ps(_mm512_loadu_ps(gr + c), _mm512_maskz_loadu_ps(pos, d + c));
 					__m512 M = _mm512_loadu_ps(m + c), A = _mm512_loadu_ps(ac + c);
 					__m512 Bv = _mm512_loadu_ps(bc + c);
@@ -871,7 +915,7 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 				continue;
 			}
 #endif
-			dx_cell_dy(gdy, kk, gr, d, o, k, C);
+			dx_cell_dy(gdy, kk, gr, d, k, C);
 			for (int q = 0; q < 4; q++)
 				dx_cell_q(dx + loc[q], xi + loc[q], m, bc, ac, gdy, kk, q, C);
 		}
@@ -886,7 +930,7 @@ static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float 
 	if (!bn_fused_ok(B, H, W, C, groups))
 		return -1;
 	float k1[groups * C], k2[groups * C];
-	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, r, xa, mean, rstd, B, H, W, C, groups);
+	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, arg, xa, mean, rstd, B, H, W, C, groups);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
 		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, b, k1, k2, dr, r, arg, x, mean, rstd, gamma, B,
@@ -906,7 +950,6 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 		return -1;
 	int K = KS * KS * C, Bg = B / groups;
 	int64_t P = (int64_t)(OH / 2) * (OW / 2);  /* pooled cells per image */
-	float k1[groups * OC], k2[groups * OC];
 	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
 	if (din)
 		pack_wk(ws, w, C, OC, KS);
@@ -919,13 +962,19 @@ static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *d
 			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
 			int64_t lo, hi;
 			bn_chunk(g, ch, Bg, P, &lo, &hi);
-			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, r, xa, mean + g * OC, rstd + g * OC, lo,
+			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, arg, xa, mean + g * OC, rstd + g * OC, lo,
 			                  hi, OC);
 		}
-#pragma omp single
+		/* every thread takes k1, k2 for itself (the same values), one adding d(gamma) and
+		 * d(beta) too, so that no barrier waits for that one */
+		float k1[groups * OC], k2[groups * OC];
+		int mine = 0;
+#pragma omp single nowait
+		mine = 1;
 		for (int g = 0; g < groups; g++)
 			nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
-			                 (int64_t)Bg * OH * OW, dgamma, dbeta, k1 + g * OC, k2 + g * OC);
+			                 (int64_t)Bg * OH * OW, mine ? dgamma : NULL, mine ? dbeta : NULL,
+			                 k1 + g * OC, k2 + g * OC);
 		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
 		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
 #pragma omp for schedule(static)
@@ -1074,8 +1123,8 @@ static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
 };
 #endif
 
-/* adds into din (may be NULL), dw, db; -1 (nothing done) when In is not a multiple of the
- * vector width */
+/* adds into din (may be NULL), dw, db (NULL together: din alone); -1 (nothing done) when In
+ * is not a multiple of the vector width */
 static int fc_bwd(float *din, float *dw, float *db, const float *dout, const float *in,
                   const float *w, int B, int In, int Out)
 {
@@ -1083,11 +1132,11 @@ static int fc_bwd(float *din, float *dw, float *db, const float *dout, const flo
 	if (In % KVL)
 		return -1;
 	int nk = (In + KT - 1) / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
-	int tw = mw * nk, tasks = tw + (din ? md * nk : 0);
+	int tw = dw ? mw * nk : 0, tasks = tw + (din ? md * nk : 0);
 #pragma omp parallel if ((int64_t)B * In * Out > (1 << 20))
 	{
 #pragma omp single nowait
-		for (int o = 0; o < Out; o++) {
+		for (int o = 0; o < (dw ? Out : 0); o++) {
 			double sum = 0;
 			for (int b = 0; b < B; b++)
 				sum += dout[(int64_t)b * Out + o];

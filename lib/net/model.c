@@ -413,8 +413,8 @@ void model_domain_forward(model *m, model_acts *a, int B, int groups, int pass)
 
 /* --- backward ------------------------------------------------------------------------------------ */
 
-void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
-                          int B, int groups)
+void model_label_backward_params(const model *m, model_params *g, model_acts *ga,
+                                 const model_acts *a, int B, int groups)
 {
 	const model_params *p = &m->p;
 	nn_linear_backward(ga->lr2, g->l3w, g->l3b, ga->logits, a->lr2, p->l3w, B, MODEL_HIDDEN,
@@ -422,9 +422,25 @@ void model_label_backward(const model *m, model_params *g, model_acts *ga, const
 	fc_bn_relu_backward(ga->lr1, g->l2w, g->l2b, g->lbn2g, g->lbn2b, ga->l2, ga->ln2, ga->lr2,
 	                    a->lr2, a->l2, a->lbm2, a->lbr2, a->lr1, p->l2w, p->lbn2g, B, MODEL_HIDDEN,
 	                    m->bn, groups);
-	fc_bn_relu_backward(ga->feat, g->l1w, g->l1b, g->lbn1g, g->lbn1b, ga->l1, ga->ln1, ga->lr1,
+	fc_bn_relu_backward(NULL, g->l1w, g->l1b, g->lbn1g, g->lbn1b, ga->l1, ga->ln1, ga->lr1,
 	                    a->lr1, a->l1, a->lbm1, a->lbr1, a->feat, p->l1w, p->lbn1g, B, m->F,
 	                    m->bn, groups);
+}
+
+void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1)
+{
+	/* fc1's input gradient from its output's (ga->l1, left by model_label_backward_params);
+	 * each row is its own sums, whichever rows are done together */
+	kern_linear_backward(ga->feat + (size_t)b0 * m->F, NULL, NULL,
+	                     ga->l1 + (size_t)b0 * MODEL_HIDDEN, NULL, m->p.l1w, b1 - b0, m->F,
+	                     MODEL_HIDDEN);
+}
+
+void model_label_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
+                          int B, int groups)
+{
+	model_label_backward_params(m, g, ga, a, B, groups);
+	model_label_backward_input(m, ga, 0, B);
 }
 
 void model_domain_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
@@ -439,17 +455,32 @@ void model_domain_backward(const model *m, model_params *g, model_acts *ga, cons
 	nn_grl_backward(ga->feat, ga->dfeat, lambda, (size_t)B * m->F);
 }
 
+void model_dropout_backward(const model *m, model_acts *ga, const model_acts *a, int b0, int b1)
+{
+	if (!m->bn)
+		return;
+	size_t S = (size_t)m->p2h * m->p2w;
+	nn_dropout2d_backward(ga->r2 + b0 * S * MODEL_C2, ga->feat + b0 * S * MODEL_C2,
+	                      a->mask + (size_t)b0 * MODEL_C2, b1 - b0, (int)S, MODEL_C2);
+}
+
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups)
+{
+	model_dropout_backward(m, ga, a, 0, B);
+	model_blocks_backward(m, g, ga, a, B, groups);
+}
+
+void model_blocks_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
+                           int B, int groups)
 {
 	const model_params *p = &m->p;
 	kern_block L[2];
 	blocks(m, L);
 	kern_saved sv[2] = {saved(a, 0), saved(a, 1)}, gs[2] = {saved(ga, 0), saved(ga, 1)};
-	/* Dropout2d (with BatchNorm only) -> block 2 -> block 1 */
+	/* block 2 (from the gradient before the dropout, with BatchNorm) -> block 1 */
 	const float *dr2 = ga->feat, *r2 = a->feat;
 	if (m->bn) {
-		nn_dropout2d_backward(ga->r2, ga->feat, a->mask, B, m->p2h * m->p2w, MODEL_C2);
 		dr2 = ga->r2;
 		r2 = a->r2;
 	}

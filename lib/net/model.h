@@ -150,8 +150,21 @@ void model_label_backward(const model *m, model_params *g, model_acts *ga, const
                           int B, int groups);
 void model_domain_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
                            int B, int groups, float lambda);
+/* model_label_backward in two parts, the same bytes as the one call: everything but the input
+ * gradient (ga->feat untouched), then that gradient alone, of rows [b0,b1) (any split gives
+ * the same bytes), added into ga->feat.  The training step runs the first beside the domain
+ * head (on another thread) and the second after it, so that ga->feat receives its two terms
+ * in the same order as before. */
+void model_label_backward_params(const model *m, model_params *g, model_acts *ga,
+                                 const model_acts *a, int B, int groups);
+void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1);
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups);
+/* model_features_backward in two parts: the Dropout2d's backward (arch seed; nothing without
+ * it), of rows [b0,b1) (any split: each value is its own), then the two conv blocks'. */
+void model_dropout_backward(const model *m, model_acts *ga, const model_acts *a, int b0, int b1);
+void model_blocks_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
+                           int B, int groups);
 
 /* Evaluation-mode forward of B uint8 images (B,H,W,C), C = 1 or 3, of `domain` (0 source,
  * 1 target: which running statistics a per-domain model uses), up to `layer`; returns the

@@ -192,6 +192,8 @@ void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int
 		mean[c] = (float)mu;
 		rstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
 		double unbiased = R > 1 ? var * R / (R - 1) : var;
+		if (!run_mean)
+			continue;
 		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
 		run_var[c] = (1 - momentum) * run_var[c] + momentum * (float)unbiased;
 	}
@@ -206,8 +208,10 @@ void nn_bn_bwd_finish(int C, const double (*s1)[C], const double (*s2)[C], int64
 			a += s1[ch][c];
 			q += s2[ch][c];
 		}
-		dbeta[c] += (float)a;
-		dgamma[c] += (float)q;
+		if (dgamma) {
+			dbeta[c] += (float)a;
+			dgamma[c] += (float)q;
+		}
 		k1[c] = (float)(a / (double)R);
 		k2[c] = (float)(q / (double)R);
 	}
@@ -446,12 +450,13 @@ void nn_linear_forward(float *out, const float *in, const float *w, const float 
 void nn_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, int B, int In, int Out)
 {
-	colsum_add(db, dout, B, Out);
-	/* tasks [0,nch): dw's column chunks, [nch,2 nch): din's; each element is one product
-	 * over the whole of B (dw) or Out (din), whichever thread runs it */
-	int nch = fc_chunks(In, NN_FC_BWD_CHUNKS), tasks = din ? 2 * nch : nch;
+	if (dw)
+		colsum_add(db, dout, B, Out);
+	/* tasks [t0,nch): dw's column chunks (none without dw), [nch,2 nch): din's; each element is
+	 * one product over the whole of B (dw) or Out (din), whichever thread runs it */
+	int nch = fc_chunks(In, NN_FC_BWD_CHUNKS), t0 = dw ? 0 : nch, tasks = din ? 2 * nch : nch;
 #pragma omp parallel for schedule(static) num_threads(nn_threads) if (fc_parallel(B, In, Out))
-	for (int t = 0; t < tasks; t++) {
+	for (int t = t0; t < tasks; t++) {
 		int64_t k0, k1;
 		part(In, nch, t % nch, &k0, &k1);
 		if (t < nch)

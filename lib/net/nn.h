@@ -58,12 +58,15 @@ void nn_conv2d_backward(float *din /* (B,H,W,C) or NULL */, float *dw /* (OC,KS,
  * run_mean[0], run_var[0]. */
 /* The end of a BatchNorm statistics pass: sums s1 (of x) and s2 (of x^2) in NN_CHUNKS fixed
  * chunks over R rows, combined in a fixed order into mean and 1/sqrt(var + eps) (biased
- * variance), and the running statistics updated with the unbiased variance (as PyTorch). */
+ * variance), and the running statistics updated with the unbiased variance (as PyTorch; not
+ * when run_mean and run_var are NULL: the threads of a parallel region each take the mean and
+ * rstd for themselves, one of them updating the running statistics, with no barrier). */
 void nn_bn_stats_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
                         float *mean, float *rstd, float *run_mean, float *run_var, float momentum);
 /* The end of a BatchNorm backward's sums pass: s1 (of dy) and s2 (of dy xhat) in NN_CHUNKS
  * fixed chunks over R rows, combined in a fixed order: added into dbeta and dgamma, and
- * k1 = mean(dy), k2 = mean(dy xhat) for dx = gamma rstd (dy - k1 - xhat k2). */
+ * k1 = mean(dy), k2 = mean(dy xhat) for dx = gamma rstd (dy - k1 - xhat k2); dgamma and dbeta
+ * may be NULL (k1 and k2 alone). */
 void nn_bn_bwd_finish(int C, const double (*s1)[C], const double (*s2)[C], int64_t R,
                       float *dgamma, float *dbeta, float *k1, float *k2);
 void nn_batchnorm_forward(float *out /* (N,C) */, float *mean /* (G,C) */, float *rstd /* (G,C) */,
@@ -102,7 +105,9 @@ void nn_dropout2d_backward(float *din /* (B,S,C) */, const float *dout /* (B,S,C
  * depend on the thread count. */
 void nn_linear_forward(float *out /* (B,O) */, const float *in /* (B,I) */,
                        const float *w /* (O,I) */, const float *b /* (O) */, int B, int In, int Out);
-void nn_linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */, float *db /* (O) */,
+/* dw and db may be NULL together: din alone (the same bytes as with them; in unused). */
+void nn_linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) or NULL */,
+                        float *db /* (O) or NULL */,
                         const float *dout /* (B,O) */, const float *in /* (B,I) */,
                         const float *w /* (O,I) */, int B, int In, int Out);
 

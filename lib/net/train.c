@@ -2,6 +2,7 @@
 #include "net/train.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,38 +164,78 @@ int train_step(trainer *t)
 			memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
 		}
 	}
-	/* forward */
 	model_features_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN, t->drop_seed,
 	                       (uint64_t)step);
-	model_label_forward(&t->m, &t->a, bs, 1, MODEL_TRAIN);
-	int ok = 0;
-	double label_loss = nn_softmax_ce_forward(t->a.probs, t->a.logits, t->ylab, bs, MODEL_CLASSES,
-	                                          &ok);
+	/* The two heads at once, one per thread (DANN, two threads or more): each is a chain of
+	 * small layers (100 wide, 64 or 128 rows) that two threads would share badly, a wake-up
+	 * and a barrier per layer.  Forwards and losses, then (a barrier: a step that fails adds
+	 * nothing) backwards; the layers' bytes do not depend on which thread runs them.  The label
+	 * head's input gradient waits for the domain head's, so that ga->feat receives the GRL's
+	 * term first, as in a serial step. */
+	double label_loss = 0, d0 = 0, d1 = 0;
+	int ok = 0, ok0 = 0, ok1 = 0;
+#pragma omp parallel if (dann)
+	{
+#pragma omp sections
+		{
+#pragma omp section
+			{
+				model_label_forward(&t->m, &t->a, bs, 1, MODEL_TRAIN);
+				label_loss = nn_softmax_ce_forward(t->a.probs, t->a.logits, t->ylab, bs,
+				                                   MODEL_CLASSES, &ok);
+			}
+#pragma omp section
+			if (dann) {
+				model_domain_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN);
+				d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
+				d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
+			}
+		}
+		if (isfinite(label_loss) && isfinite(d0 + d1)) {
+#pragma omp sections
+			{
+#pragma omp section
+				{
+					nn_softmax_ce_backward(t->ga.logits, t->a.probs, t->ylab, bs, MODEL_CLASSES,
+					                       1.0f);
+					model_label_backward_params(&t->m, &t->g, &t->ga, &t->a, bs, 1);
+				}
+#pragma omp section
+				if (dann) {
+					nn_bce_backward(t->ga.dz, t->a.dz, 0, bs, 1.0f);
+					nn_bce_backward(t->ga.dz + bs, t->a.dz + bs, 1, bs, 1.0f);
+					/* (with the gradient reversal into ga->feat) */
+					model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups,
+					                      (float)lambda);
+				}
+			}
+			/* by the primary thread, then the dropout's backward of the source rows; the
+			 * target rows' meanwhile by another (the others arrive at the region's end first,
+			 * so nobody sleeps there to be woken, as another region would wake them again) */
+			int th = omp_get_thread_num(), nth = omp_get_num_threads();
+			if (th == 0) {
+				model_label_backward_input(&t->m, &t->ga, 0, bs);
+				model_dropout_backward(&t->m, &t->ga, &t->a, 0, nth > 1 ? bs : t->B);
+			} else if (th == 1) {
+				model_dropout_backward(&t->m, &t->ga, &t->a, bs, t->B);
+			}
+		}
+	}
 	if (!isfinite(label_loss))
 		return err_set(DN_ERANGE, "step %lld: the label loss is %g: the training diverged "
 		               "(try a smaller --lr)", (long long)step + 1, label_loss);
 	t->src_ok += ok;
 	t->src_n += bs;
 	t->sum_label += label_loss;
-	/* backward, domain head first (its gradient reaches the features through the GRL) */
+	if (!isfinite(d0 + d1))
+		return err_set(DN_ERANGE, "step %lld: the domain loss is %g: the training diverged "
+		               "(try a smaller --lr)", (long long)step + 1, 0.5 * (d0 + d1));
 	if (dann) {
-		model_domain_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN);
-		int ok0 = 0, ok1 = 0;
-		double d0 = nn_bce_forward(t->a.dz, 0, bs, &ok0);
-		double d1 = nn_bce_forward(t->a.dz + bs, 1, bs, &ok1);
-		if (!isfinite(d0 + d1))
-			return err_set(DN_ERANGE, "step %lld: the domain loss is %g: the training diverged "
-			               "(try a smaller --lr)", (long long)step + 1, 0.5 * (d0 + d1));
 		t->sum_domain += 0.5 * (d0 + d1);
 		t->dom_ok += ok0 + ok1;
 		t->dom_n += 2 * bs;
-		nn_bce_backward(t->ga.dz, t->a.dz, 0, bs, 1.0f);
-		nn_bce_backward(t->ga.dz + bs, t->a.dz + bs, 1, bs, 1.0f);
-		model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups, (float)lambda);
 	}
-	nn_softmax_ce_backward(t->ga.logits, t->a.probs, t->ylab, bs, MODEL_CLASSES, 1.0f);
-	model_label_backward(&t->m, &t->g, &t->ga, &t->a, bs, 1);
-	model_features_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
+	model_blocks_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
 	/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next
 	 * step's backward to add into (a step that fails above has added nothing yet) */
 	float mu = (float)t->o.momentum, flr = (float)lr;
