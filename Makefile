@@ -4,6 +4,7 @@
 #   make experiment install missing packages, build, run the main pipeline (pipelines/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 ... build with AddressSanitizer + UBSan (objects in build/san)
+#   make check-aarch64  cross-build for 64-bit ARM, run the unit tests under qemu-user (mk/aarch64.mk)
 .DELETE_ON_ERROR:
 .SUFFIXES:
 

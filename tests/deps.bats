@@ -53,3 +53,29 @@ deps_list() { env -u MAKEFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory
 	grep -q 'program nosuchprogram-xyz (used at tests/a.sh:3) is not installed' <<<"$output"
 	grep -q 'Python module nosuchmodule_xyz (imported at tests/b.py:2) is not installed' <<<"$output"
 }
+
+# make deps-aarch64 installs a list of its own (mk/aarch64.mk: the cross compiler, qemu-user and
+# arm64 libraries, none of which make check needs); where it has run, that list must hold what
+# make check-aarch64 runs and links.
+make_var() {
+	env -u MAKEFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory -pn print-deps 2>/dev/null |
+		sed -n "s/^$1 :\{0,1\}= //p" | head -n 1
+}
+
+@test "the aarch64 list brings the programs and arm64 libraries make check-aarch64 uses" {
+	command -v dpkg-query >/dev/null || skip "not a Debian system"
+	local list p prog owner
+	list=$(env -u MAKEFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory -s print-deps-aarch64)
+	for p in $list; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			skip "$p is not installed (make deps-aarch64 has not run here)"
+	done
+	for prog in "$(make_var AARCH64_CC)" "$(make_var AARCH64_QEMU)"; do
+		[ -n "$prog" ] && command -v "$prog" >/dev/null || { echo "no program '$prog'"; false; }
+		owner=$(dpkg -S "$(command -v "$prog")" | head -n 1 | cut -d: -f1)
+		grep -qx "$owner" <<<"$list" || { echo "$prog comes from $owner, not in the list"; false; }
+	done
+	# every library the build links, for arm64
+	PKG_CONFIG_LIBDIR=$(make_var AARCH64_PKG_CONFIG_LIBDIR) pkg-config --print-errors --exists \
+		$(make_var PKGS)
+}

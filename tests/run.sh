@@ -2,10 +2,11 @@
 # Run every C unit test and every Bats file given (TEST_JOBS Bats files at a time); end with one line
 #   "tests: N passed, M failed[, K skipped]"
 # and exit non-zero if anything failed.  Usage: tests/run.sh UNIT... -- BATSFILE...
+# TEST_RUNNER=prog runs each unit test as `prog UNIT` (qemu-aarch64: mk/aarch64.mk).
 set -u
 pass=0 fail=0 skip=0
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-	out=$("$1" 2>&1); rc=$?
+	out=$(${TEST_RUNNER:-} "$1" 2>&1); rc=$?
 	printf '%s\n' "$out" | tail -n 20
 	line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z0-9_]+: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
 	if [ -n "$line" ]; then

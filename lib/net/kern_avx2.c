@@ -8,5 +8,5 @@
 #define KNAME "avx2"
 #include "net/kern_simd.h"
 #else
-const kern_ops kern_ops_avx2 = {0, "avx2", 0, 0, 0, 0, 0, 0, 0, 0};
+const kern_ops kern_ops_avx2 = {.compiled = 0, .name = "avx2"};
 #endif

@@ -9,5 +9,5 @@
 #define KNAME "avx512"
 #include "net/kern_simd.h"
 #else
-const kern_ops kern_ops_avx512 = {0, "avx512", 0, 0, 0, 0, 0, 0, 0, 0};
+const kern_ops kern_ops_avx512 = {.compiled = 0, .name = "avx512"};
 #endif

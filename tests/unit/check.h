@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_pass_, check_fail_;
@@ -34,6 +35,18 @@ static int check_pass_, check_fail_;
 	CHECK_MSG(rc_ < 0 && strstr(err_msg(), (sub)) != NULL, "%s: rc=%d msg='%s', expected an error containing '%s'", \
 	          #rc, rc_, err_msg(), (sub)); \
 } while (0)
+
+/* DANN_TEST_QUICK=1 (`make check-aarch64`: the tests run under emulation, tens of times slower):
+ * a test repeats its most expensive checks less.  check_quick(name, what) says what it trims on
+ * stdout and returns 1; it returns 0 when the variable is unset, empty or 0. */
+static inline int check_quick(const char *name, const char *what)
+{
+	const char *q = getenv("DANN_TEST_QUICK");
+	if (!q || !*q || !strcmp(q, "0"))
+		return 0;
+	printf("%s: DANN_TEST_QUICK: %s\n", name, what);
+	return 1;
+}
 
 static inline int check_summary(const char *name)
 {

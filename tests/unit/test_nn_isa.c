@@ -17,12 +17,12 @@
 #include "net/train.h"
 
 /* Across paths: |p - p_generic| <= TOL_PARAM * (1 + max |p_generic|) for every parameter and
- * running statistic after STEPS SGD steps, and the same for the embedded features.  Rounding
+ * running statistic after `steps` SGD steps, and the same for the embedded features.  Rounding
  * differs (FMA, summation order) by ~1e-7 relative per layer and grows over steps; 3 steps of
  * batch 8 + 8 at lr 0.01 stay far below this (the kernels' shapes are the network's; the batch
  * size and step count only scale the work). */
 #define TOL_PARAM 1e-4
-#define STEPS 3
+static int steps = 3;
 
 static void synth(dataset *d, int64_t n, int s, int c, uint64_t seed)
 {
@@ -53,10 +53,10 @@ static void run(run_out *o, const dataset *src, const dataset *tgt, int arch, in
 	opt.arch = arch;
 	opt.bn_split = split;
 	opt.batch = 8;
-	opt.steps = STEPS;
+	opt.steps = steps;
 	trainer t;
 	CHECK(train_init(&t, &opt, src, tgt) == 0);
-	for (int i = 0; i < STEPS; i++)
+	for (int i = 0; i < steps; i++)
 		train_step(&t);
 	o->np = t.m.nparams;
 	o->ns = t.m.nstats;
@@ -136,6 +136,8 @@ static void one(int size, int src_c, int arch, int split)
 
 int main(void)
 {
+	if (check_quick("test_nn_isa", "1 training step a run, not 3"))
+		steps = 1;
 	one(28, 1, MODEL_ARCH_SEED, 1);
 	one(32, 3, MODEL_ARCH_SEED, 0);
 	one(32, 3, MODEL_ARCH_PAPER, 0);
