@@ -289,7 +289,7 @@ int tsne_bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta)
 void tsne_bh_walk_team(tsne_work *w, const double *y, double theta, int *fail)
 {
 	qt_list l = {0};
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(dynamic, 1)
 	for (int64_t t = 0; t < w->ngroup; t++)
 		if (qt_group_repulse(w, y, w->group[t], theta * theta, &l) < 0) {
 #pragma omp atomic write
