@@ -44,17 +44,26 @@ static inline int qt_quad(const qnode *nd, double x, double y)
 	return (x > nd->cx) | ((y > nd->cy) << 1);
 }
 
+void tsne_bbox(double box[4], const double *y, int64_t n)
+{
+	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+#pragma omp parallel for schedule(static) if (n > 32768) \
+	reduction(min : x0, y0) reduction(max : x1, y1)
+	for (int64_t i = 0; i < n; i++) {
+		double px = y[2 * i], py = y[2 * i + 1];
+		x0 = px < x0 ? px : x0, x1 = px > x1 ? px : x1;
+		y0 = py < y0 ? py : y0, y1 = py > y1 ? py : y1;
+	}
+	box[0] = x0, box[1] = x1, box[2] = y0, box[3] = y1;
+}
+
 /* Build the quadtree by inserting points in index order (fixed order: deterministic), then
  * number the points depth-first and cut the tree into groups. */
 int tsne_qt_build(tsne_work *w, const double *y, int64_t n)
 {
-	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-	for (int64_t i = 0; i < n; i++) {
-		x0 = fmin(x0, y[2 * i]);
-		x1 = fmax(x1, y[2 * i]);
-		y0 = fmin(y0, y[2 * i + 1]);
-		y1 = fmax(y1, y[2 * i + 1]);
-	}
+	double bb[4];
+	tsne_bbox(bb, y, n);
+	double x0 = bb[0], x1 = bb[1], y0 = bb[2], y1 = bb[3];
 	double hw = fmax(x1 - x0, y1 - y0) / 2 * (1 + 1e-6) + 1e-12;
 	if (!w->cap) {
 		w->cap = 2 * n + 64;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "tsne/internal.h"
 #include "tsne/simd.h"
 
 #define NP 3          /* interpolation nodes per box and dimension (FIt-SNE's default) */
@@ -251,11 +252,9 @@ static void interp_point(const tsne_fft *f, const double *y, int64_t i, double c
 int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, double *zi,
                        int32_t *order)
 {
-	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-	for (int64_t i = 0; i < n; i++) {
-		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
-		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
-	}
+	double bb[4];
+	tsne_bbox(bb, y, n);
+	double x0 = bb[0], x1 = bb[1], y0 = bb[2], y1 = bb[3];
 	/* A square a little larger than the layout, centred on it (charges relative to the
 	 * centre keep x^2 + y^2 small, so little cancels in the sums below).  Boxes one unit wide
 	 * once the layout spans more than MIN_BOXES units: then the kernel, and its transform,

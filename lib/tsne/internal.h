@@ -55,6 +55,10 @@ struct tsne_work {
 	tsne_fft *fft;       /* FFT grid, made on first use */
 };
 
+/* The bounding box of the layout y (n,2): box = {xmin, xmax, ymin, ymax} (in parallel; min
+ * and max are exact, so the same for any thread count). */
+void tsne_bbox(double box[4], const double *y, int64_t n);
+
 /* Build the quadtree of the layout y (n,2) in w: cells, depth-first order[], groups, walk[]. */
 int tsne_qt_build(tsne_work *w, const double *y, int64_t n);
 /* Barnes-Hut repulsion with opening angle theta: w->rep (n,2) = sum_j w_ij^2 (y_i - y_j) and

@@ -49,12 +49,9 @@ void tsne_work_free(tsne_work *w)
  * (TSNE_FFT_BOXES2_PER_POINT), else Barnes-Hut. */
 static tsne_method auto_method(const double *y, int64_t n)
 {
-	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-	for (int64_t i = 0; i < n; i++) {
-		x0 = fmin(x0, y[2 * i]), x1 = fmax(x1, y[2 * i]);
-		y0 = fmin(y0, y[2 * i + 1]), y1 = fmax(y1, y[2 * i + 1]);
-	}
-	double nb = tsne_fft_boxes(fmax(x1 - x0, y1 - y0));
+	double bb[4];
+	tsne_bbox(bb, y, n);
+	double nb = tsne_fft_boxes(fmax(bb[1] - bb[0], bb[3] - bb[2]));
 	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
 }
 
@@ -302,6 +299,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 				vf[t] = (float)Q.val[t];
 			vf_n = Q.row[n];
 		}
+#pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++) {
 			float xy[2] = {(float)y[2 * i], (float)y[2 * i + 1]};
 			memcpy(yp + i, xy, sizeof xy);
@@ -366,6 +364,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		for (int64_t i = 0; i < n; i++)
 			mx += ynew[2 * i], my += ynew[2 * i + 1];
 		mx /= n, my /= n;
+#pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++)
 			y[2 * i] = ynew[2 * i] - mx, y[2 * i + 1] = ynew[2 * i + 1] - my;
 		if (p->progress)
