@@ -33,10 +33,11 @@ typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
 /* AUTO: EXACT when theta is 0; else, at every evaluation, FFT while its grid is small for the
  * number of points (B boxes per side, B^2 <= TSNE_FFT_BOXES2_PER_POINT * N), Barnes-Hut
  * otherwise.  The FFT's cost grows with the grid (the layout's area), Barnes-Hut's with N:
- * one repulsion on 2 cores (bench/tsne_repulsion.c), FFT against BH: 70,000 points, 64 boxes
- * 2.1x faster, 125 even, 243 4x slower; 1,050,000 points, 125 boxes 2.0x, 250 boxes 1.45x
- * faster.  So early iterations (a compact layout) go by FFT, and large N stays on it longer. */
-#define TSNE_FFT_BOXES2_PER_POINT 0.22
+ * one repulsion, one thread, CPU time (bench/tsne_repulsion.c), FFT against BH: 70,000
+ * points, 50 boxes 1.7x faster, 60 boxes 1.4x, 120 boxes 1.45x slower (even near 88 boxes,
+ * B^2 = 0.11 N); 1,050,000 points, 125 boxes 1.7x, 243 boxes 1.4x faster.  So early
+ * iterations (a compact layout) go by FFT, and large N stays on it longer. */
+#define TSNE_FFT_BOXES2_PER_POINT 0.11
 /* AUTO: approximate neighbours (tsne_knn_approx) from TSNE_ANN_MIN_N points on. */
 typedef enum { TSNE_KNN_AUTO = 0, TSNE_KNN_EXACT, TSNE_KNN_APPROX } tsne_knn_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;

@@ -1,4 +1,5 @@
 /* test_tsne.c - numerics of lib/tsne against references computed here by brute force. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -432,7 +433,7 @@ static void test_rescale(void)
  * the layout spans so many units that the grid outgrows N. */
 static void test_auto_method(void)
 {
-	int64_t n = 12000;
+	int64_t n = 24000;
 	CHECK(50.0 * 50.0 <= TSNE_FFT_BOXES2_PER_POINT * n);
 	double *y = malloc((size_t)n * 2 * sizeof *y);
 	double *ga = malloc((size_t)n * 2 * sizeof *ga), *gm = malloc((size_t)n * 2 * sizeof *gm);
@@ -455,6 +456,36 @@ static void test_auto_method(void)
 	free(y), free(ga), free(gm), free(P.row);
 }
 
+/* The optimiser's parallel paths (more than 4096 points: renumbering along the quadtree or
+ * the FFT grid, the attraction and the repulsion in parallel): the same input gives the same
+ * bytes run after run, by Barnes-Hut and by FFT, and both reach about the same KL. */
+static void test_optimize_parallel(void)
+{
+	int64_t n = 5000;
+	int d = 10;
+	float *x = blobs(n, d, 6, 5.0, 21, NULL);
+	float *y = malloc((size_t)n * 2 * sizeof *y), *y2 = malloc((size_t)n * 2 * sizeof *y2);
+	tsne_params p;
+	tsne_params_default(&p);
+	p.max_iter = 160; /* renumbered at iterations 50 and 150 */
+	p.exag_iter = 60;
+	p.mom_switch_iter = 60;
+	double kl[2];
+	tsne_method m[2] = {TSNE_BH, TSNE_FFT};
+	for (int a = 0; a < 2; a++) {
+		p.method = m[a];
+		double k2;
+		CHECK(tsne_run(y, x, n, d, &p, &kl[a]) == 0);
+		CHECK(tsne_run(y2, x, n, d, &p, &k2) == 0);
+		CHECK_MSG(memcmp(y, y2, (size_t)n * 2 * sizeof *y) == 0 && kl[a] == k2,
+		          "%s: two runs differ", a ? "fft" : "bh");
+		CHECK(isfinite(kl[a]) && kl[a] > 0);
+	}
+	printf("  KL bh %.5f, fft %.5f\n", kl[0], kl[1]);
+	CHECK_MSG(fabs(kl[0] - kl[1]) < 0.05 * kl[0], "KL bh %g, fft %g", kl[0], kl[1]);
+	free(x), free(y), free(y2);
+}
+
 int main(void)
 {
 	test_knn();
@@ -465,5 +496,6 @@ int main(void)
 	test_errors();
 	test_rescale();
 	test_auto_method();
+	test_optimize_parallel();
 	return check_summary("test_tsne");
 }
