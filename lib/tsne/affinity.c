@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "tsne/internal.h"
 
 /* ---------------------------------------------------------------------------------------
@@ -130,20 +131,21 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 {
 	memset(P, 0, sizeof *P);
 	int64_t nk = n * k;
-	int64_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
-	int32_t *isrc = malloc((size_t)nk * sizeof *isrc); /* transposed: source row by target */
-	double *ival = malloc((size_t)nk * sizeof *ival);  /* and its p_{target|source} */
-	int32_t *ord = malloc((size_t)nk * sizeof *ord);   /* own neighbours by column */
+	int64_t *cnt = mem_alloc_big(((size_t)n + 1) * sizeof *cnt);
+	int32_t *isrc = mem_alloc_big((size_t)nk * sizeof *isrc); /* transposed: source by target */
+	double *ival = mem_alloc_big((size_t)nk * sizeof *ival);  /* and its p_{target|source} */
+	int32_t *ord = mem_alloc_big((size_t)nk * sizeof *ord);   /* own neighbours by column */
 	if (!cnt || !isrc || !ival || !ord) {
 		free(cnt), free(isrc), free(ival), free(ord);
 		return err_set(DN_ENOMEM, "out of memory for affinities");
 	}
+	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
 	for (int64_t s = 0; s < nk; s++)
 		cnt[nbr[s] + 1]++;
 	for (int64_t i = 0; i < n; i++)
 		cnt[i + 1] += cnt[i];
 	P->n = n;
-	P->row = malloc(((size_t)n + 1) * sizeof *P->row);
+	P->row = mem_alloc_big(((size_t)n + 1) * sizeof *P->row);
 	if (!P->row)
 		goto oom;
 	memcpy(P->row, cnt, ((size_t)n + 1) * sizeof *P->row); /* fill positions, shifted below */
@@ -163,8 +165,8 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	for (int64_t i = 0; i < n; i++)
 		P->row[i + 1] += P->row[i];
 	int64_t nnz = P->row[n];
-	P->col = malloc((size_t)nnz * sizeof *P->col);
-	P->val = malloc((size_t)nnz * sizeof *P->val);
+	P->col = mem_alloc_big((size_t)nnz * sizeof *P->col);
+	P->val = mem_alloc_big((size_t)nnz * sizeof *P->val);
 	if (!P->col || !P->val)
 		goto oom;
 #pragma omp parallel for schedule(dynamic, 256)
@@ -210,7 +212,7 @@ int tsne_scaled_copy(float **xs, const float *x, int64_t n, int d, int e)
 	*xs = NULL;
 	if (e == 0)
 		return 0;
-	float *s = malloc((size_t)n * d * sizeof *s);
+	float *s = mem_alloc_big((size_t)n * d * sizeof *s);
 	if (!s)
 		return err_set(DN_ENOMEM, "out of memory for (%lld,%d) points", (long long)n, d);
 	for (int64_t t = 0; t < n * d; t++)
@@ -242,9 +244,9 @@ int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double
 		               "N=%lld points too few for perplexity %g (need N-1 >= 3*perplexity)",
 		               (long long)n, perplexity);
 	int k = (int)(3.0 * perplexity);
-	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
-	double *dist2 = malloc((size_t)n * k * sizeof *dist2);
-	double *p = malloc((size_t)n * k * sizeof *p);
+	int32_t *nbr = mem_alloc_big((size_t)n * k * sizeof *nbr);
+	double *dist2 = mem_alloc_big((size_t)n * k * sizeof *dist2);
+	double *p = mem_alloc_big((size_t)n * k * sizeof *p);
 	float *xs = NULL;
 	int rc = DN_ENOMEM;
 	if (!nbr || !dist2 || !p) {

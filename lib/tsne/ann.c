@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "base/rng.h"
 #include "tsne/heap.h"
 #include "tsne/simd.h"
@@ -229,15 +230,15 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #ifdef _OPENMP
 	nth = omp_get_max_threads();
 #endif
-	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
-	knn_ent *next = malloc((size_t)n * k * sizeof *next);
-	int32_t *idx = malloc((size_t)n * sizeof *idx);
-	int64_t *starts = malloc(((size_t)n + 1) * sizeof *starts);
-	float *proj = malloc((size_t)n * sizeof *proj);
+	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
+	knn_ent *next = mem_alloc_big((size_t)n * k * sizeof *next);
+	int32_t *idx = mem_alloc_big((size_t)n * sizeof *idx);
+	int64_t *starts = mem_alloc_big(((size_t)n + 1) * sizeof *starts);
+	float *proj = mem_alloc_big((size_t)n * sizeof *proj);
 	float *normal = malloc((size_t)d * sizeof *normal);
-	int32_t *mark = malloc((size_t)nth * n * sizeof *mark);
-	int32_t *perm = malloc((size_t)n * sizeof *perm);
-	float *xp = malloc((size_t)n * d * sizeof *xp);
+	int32_t *mark = mem_alloc_big((size_t)nth * n * sizeof *mark);
+	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
+	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
 	int rc = 0;
 	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");

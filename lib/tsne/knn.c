@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "tsne/heap.h"
 
 #ifdef _OPENMP
@@ -65,9 +66,9 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	 * and of its columns.  The final k best under the total order (distance, index) do not
 	 * depend on the order of the offers, so threads cannot change the result. */
 	enum { G = 16, B = 2048 };
-	float *sq = malloc((size_t)n * sizeof *sq);
-	float *blk = malloc((size_t)B * B * sizeof *blk);
-	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	float *sq = mem_alloc_big((size_t)n * sizeof *sq);
+	float *blk = mem_alloc_big((size_t)B * B * sizeof *blk);
+	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
 	if (!sq || !blk || !heap) {
 		free(sq), free(blk), free(heap);
 		return err_set(DN_ENOMEM, "knn: out of memory");
@@ -196,8 +197,8 @@ int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, con
 	 * each strip's heaps see every reference point once; the k best under the total order
 	 * (distance, index) do not depend on the order of the offers. */
 	enum { QB = 256, RB = 2048 };
-	float *sq = malloc((size_t)nr * sizeof *sq);
-	knn_ent *heap = malloc((size_t)nq * k * sizeof *heap);
+	float *sq = mem_alloc_big((size_t)nr * sizeof *sq);
+	knn_ent *heap = mem_alloc_big((size_t)nq * k * sizeof *heap);
 	if (!sq || !heap) {
 		free(sq), free(heap);
 		return err_set(DN_ENOMEM, "knn: out of memory");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 
 /* LAPACK from OpenBLAS (Fortran calling convention, hidden string lengths last). */
 extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a,
@@ -32,7 +33,7 @@ int tsne_pca(float *out, const float *x, int64_t n, int d, int m)
 	const int64_t RB = 2048;
 	double *mean = calloc((size_t)d, sizeof *mean);
 	double *cov = calloc((size_t)d * d, sizeof *cov);
-	double *blk = malloc((size_t)RB * d * sizeof *blk);
+	double *blk = mem_alloc_big((size_t)RB * d * sizeof *blk);
 	double *ev = malloc((size_t)d * sizeof *ev);
 	double *vec = malloc((size_t)d * m * sizeof *vec);
 	double *proj = malloc((size_t)RB * m * sizeof *proj);
