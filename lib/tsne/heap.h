@@ -35,10 +35,22 @@ static inline void heap_replace_top(knn_ent *h, int k, knn_ent e)
 	h[i] = e;
 }
 
-static inline int cmp_ent(const void *a, const void *b)
+/* Offer candidate (d, j) to heap h of size k (max at h[0]); j must not be in h already. */
+static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
 {
-	const knn_ent *x = a, *y = b;
-	return knn_worse(*x, *y) ? 1 : knn_worse(*y, *x) ? -1 : 0;
+	knn_ent e = {d, j};
+	if (knn_worse(h[0], e))
+		heap_replace_top(h, k, e);
+}
+
+/* Sort the max-heap h (k) in place by increasing (distance, index): heapsort's pops. */
+static inline void heap_sort(knn_ent *h, int k)
+{
+	for (int e = k - 1; e > 0; e--) {
+		knn_ent top = h[0];
+		heap_replace_top(h, e, h[e]);
+		h[e] = top;
+	}
 }
 
 typedef struct {
@@ -52,6 +64,15 @@ static inline int cmp_entd(const void *a, const void *b)
 	if (x->d != y->d)
 		return x->d < y->d ? -1 : 1;
 	return (x->j > y->j) - (x->j < y->j);
+}
+
+/* Put v into e[0..t) kept sorted by cmp_entd (insertion sort: the rows of the searches come
+ * sorted by float distances, so their double distances are nearly in order). */
+static inline void entd_insert(knn_entd *e, int t, knn_entd v)
+{
+	for (; t > 0 && cmp_entd(&e[t - 1], &v) > 0; t--)
+		e[t] = e[t - 1];
+	e[t] = v;
 }
 
 #endif

@@ -16,18 +16,11 @@
 #include <omp.h>
 #endif
 
-/* Offer candidate (d, j) to heap h of size k (max at h[0]). */
-static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
-{
-	knn_ent e = {d, j};
-	if (knn_worse(h[0], e))
-		heap_replace_top(h, k, e);
-}
-
 /* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
- * cancellation) and sorted.  A heap still holding an empty place means distances that were
- * not numbers (finite points of a sane scale never give them; see tsne_affinities). */
-static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const float *xq,
+ * cancellation) and sorted (the heap is sorted first, then the distances go in nearly in
+ * order).  A heap still holding an empty place means distances that were not numbers (finite
+ * points of a sane scale never give them; see tsne_affinities). */
+static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *xq,
                       int64_t nq, const float *xr, int d, int k)
 {
 	for (int64_t t = 0; t < nq * k; t++)
@@ -38,6 +31,7 @@ static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const fl
 	for (int64_t i = 0; i < nq; i++) {
 		knn_entd tmp[k];
 		const float *xi = xq + i * d;
+		heap_sort(heap + i * k, k);
 		for (int t = 0; t < k; t++) {
 			int32_t j = heap[i * k + t].j;
 			const float *xj = xr + (int64_t)j * d;
@@ -47,9 +41,8 @@ static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const fl
 				float df = xi[u] - xj[u];
 				s += df * df;
 			}
-			tmp[t] = (knn_entd){s, j};
+			entd_insert(tmp, t, (knn_entd){s, j});
 		}
-		qsort(tmp, k, sizeof *tmp, cmp_entd);
 		for (int t = 0; t < k; t++) {
 			nbr[i * k + t] = tmp[t].j;
 			dist2[i * k + t] = tmp[t].d;

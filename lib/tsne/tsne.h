@@ -90,6 +90,7 @@ typedef struct {
 	int leaf;      /* 0: 2k + 2 */
 	int rounds;    /* 2 */
 	int expand;    /* 12 */
+	int from;      /* 0: k (the neighbours whose lists are looked at) */
 	uint64_t seed; /* 0 */
 } tsne_ann_params;
 void tsne_ann_params_default(tsne_ann_params *a);
