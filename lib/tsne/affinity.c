@@ -11,6 +11,10 @@
 #include "base/mem.h"
 #include "tsne/internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* ---------------------------------------------------------------------------------------
  * Perplexity calibration (van der Maaten & Hinton 2008, Sec. 2): bisection on beta_i. */
 
@@ -140,20 +144,57 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 		return err_set(DN_ENOMEM, "out of memory for affinities");
 	}
 	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
-	for (int64_t s = 0; s < nk; s++)
-		cnt[nbr[s] + 1]++;
-	for (int64_t i = 0; i < n; i++)
-		cnt[i + 1] += cnt[i];
 	P->n = n;
 	P->row = mem_alloc_big(((size_t)n + 1) * sizeof *P->row);
 	if (!P->row)
 		goto oom;
-	memcpy(P->row, cnt, ((size_t)n + 1) * sizeof *P->row); /* fill positions, shifted below */
-	for (int64_t i = 0; i < n; i++)
-		for (int t = 0; t < k; t++) {
-			int64_t o = P->row[nbr[i * k + t]]++;
-			isrc[o] = (int32_t)i, ival[o] = p[i * k + t];
+	/* The counting sort in parallel: each thread counts its range of sources, then fills from
+	 * its own offsets (the ranges' counts before it); the ranges are in source order, so every
+	 * row comes out the same for any number of threads. */
+	int nth = 1;
+#ifdef _OPENMP
+	nth = omp_get_max_threads();
+#endif
+	int64_t *tcnt = mem_alloc_big((size_t)nth * n * sizeof *tcnt);
+	if (!tcnt)
+		goto oom;
+#pragma omp parallel num_threads(nth)
+	{
+		int tid = 0, nt = 1;
+#ifdef _OPENMP
+		tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#endif
+		int64_t *c = tcnt + (size_t)tid * n;
+		int64_t s0 = n * tid / nt, s1 = n * (tid + 1) / nt;
+		memset(c, 0, (size_t)n * sizeof *c);
+		for (int64_t s = s0 * k; s < s1 * k; s++)
+			c[nbr[s]]++;
+#pragma omp barrier
+		/* target j: cnt[j + 1] its total; thread tid's offset the counts of those before */
+#pragma omp for schedule(static)
+		for (int64_t j = 0; j < n; j++) {
+			int64_t tot = 0;
+			for (int u = 0; u < nt; u++) {
+				int64_t v = tcnt[(size_t)u * n + j];
+				tcnt[(size_t)u * n + j] = tot;
+				tot += v;
+			}
+			cnt[j + 1] = tot;
 		}
+#pragma omp single
+		{
+			cnt[0] = 0;
+			for (int64_t i = 0; i < n; i++)
+				cnt[i + 1] += cnt[i];
+		}
+		for (int64_t i = s0; i < s1; i++)
+			for (int t = 0; t < k; t++) {
+				int32_t j = nbr[i * k + t];
+				int64_t o = cnt[j] + c[j]++;
+				isrc[o] = (int32_t)i, ival[o] = p[i * k + t];
+			}
+	}
+	free(tcnt);
 	/* merged lengths, then the rows */
 #pragma omp parallel for schedule(dynamic, 256)
 	for (int64_t i = 0; i < n; i++) {
@@ -177,6 +218,7 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	double total = 0;
 	for (int64_t t = 0; t < nnz; t++)
 		total += P->val[t];
+#pragma omp parallel for schedule(static)
 	for (int64_t t = 0; t < nnz; t++)
 		P->val[t] /= total;
 	return 0;
