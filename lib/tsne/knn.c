@@ -16,6 +16,26 @@
 #include <omp.h>
 #endif
 
+/* Ask for the d floats at p (one row of points) to be brought into the cache. */
+static inline void prefetch_row(const float *p, int d)
+{
+	for (int o = 0; o < d; o += 16)
+		__builtin_prefetch(p + o);
+}
+
+/* (compiled for the baseline instruction set on purpose: wider vectors would sum in another
+ * order, and the distances, hence P, would change in their last bits) */
+static float dist2_f(const float *a, const float *b, int d)
+{
+	float s = 0;
+#pragma omp simd reduction(+ : s)
+	for (int u = 0; u < d; u++) {
+		float df = a[u] - b[u];
+		s += df * df;
+	}
+	return s;
+}
+
 /* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
  * cancellation) and sorted (the heap is sorted first, then the distances go in nearly in
  * order).  A heap still holding an empty place means distances that were not numbers (finite
@@ -31,17 +51,15 @@ static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *x
 	for (int64_t i = 0; i < nq; i++) {
 		knn_entd tmp[k];
 		const float *xi = xq + i * d;
-		heap_sort(heap + i * k, k);
+		knn_ent *h = heap + i * k;
+		heap_sort(h, k);
+		/* the rows are scattered over x and each is read once: fetch the next ahead */
+		prefetch_row(xr + (int64_t)h[0].j * d, d);
 		for (int t = 0; t < k; t++) {
-			int32_t j = heap[i * k + t].j;
-			const float *xj = xr + (int64_t)j * d;
-			float s = 0;
-#pragma omp simd reduction(+ : s)
-			for (int u = 0; u < d; u++) {
-				float df = xi[u] - xj[u];
-				s += df * df;
-			}
-			entd_insert(tmp, t, (knn_entd){s, j});
+			int32_t j = h[t].j;
+			if (t + 1 < k)
+				prefetch_row(xr + (int64_t)h[t + 1].j * d, d);
+			entd_insert(tmp, t, (knn_entd){dist2_f(xi, xr + (int64_t)j * d, d), j});
 		}
 		for (int t = 0; t < k; t++) {
 			nbr[i * k + t] = tmp[t].j;
@@ -58,7 +76,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
 	 * and of its columns.  The final k best under the total order (distance, index) do not
 	 * depend on the order of the offers, so threads cannot change the result. */
-	enum { G = 16, B = 2048 };
+	enum { G = 16, B = 1024 };
 	float *sq = mem_alloc_big((size_t)n * sizeof *sq);
 	float *blk = mem_alloc_big((size_t)B * B * sizeof *blk);
 	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
