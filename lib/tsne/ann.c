@@ -24,7 +24,7 @@ void tsne_ann_params_default(tsne_ann_params *a)
 {
 	a->trees = 8;
 	a->leaf = 0;
-	a->rounds = 2;
+	a->rounds = 3;
 	a->expand = 12;
 	a->from = 0;
 	a->seed = 0;
@@ -144,6 +144,30 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
 	            0.0f, g, (int)c);
+	if (first) {
+		/* The first tree: the heaps are empty and a leaf has at least k + 1 points, so each
+		 * heap is built from its first k leaf-mates at once and offered the others (the same
+		 * k best as offering them one by one). */
+		for (int64_t a = 0; a < c; a++) {
+			knn_ent *ha = heap + (int64_t)id[a] * k;
+			int got = 0;
+			for (int64_t b = 0; b < c; b++) {
+				if (b == a)
+					continue;
+				int64_t lo = a < b ? a : b, hi = a < b ? b : a; /* the value of pair (lo, hi) */
+				float dd = sq[lo] + sq[hi] - 2.0f * g[lo * c + hi];
+				dd = dd > 0 ? dd : 0;
+				if (got < k) {
+					ha[got++] = (knn_ent){dd, id[b]};
+					if (got == k)
+						heap_build(ha, k);
+				} else {
+					heap_offer(ha, k, dd, id[b]);
+				}
+			}
+		}
+		return;
+	}
 	for (int64_t a = 0; a < c; a++) {
 		knn_ent *ha = heap + (int64_t)id[a] * k;
 		const float *ga = g + a * c;
@@ -151,17 +175,10 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 			float dd = sq[a] + sq[b] - 2.0f * ga[b];
 			dd = dd > 0 ? dd : 0;
 			knn_ent *hb = heap + (int64_t)id[b] * k;
-			if (first) { /* the first tree: a pair is offered once, no repeats to look for */
-				if (dd <= ha[0].d)
-					heap_offer(ha, k, dd, id[b]);
-				if (dd <= hb[0].d)
-					heap_offer(hb, k, dd, id[a]);
-			} else {
-				if (dd <= ha[0].d)
-					heap_offer_new(ha, k, dd, id[b]);
-				if (dd <= hb[0].d)
-					heap_offer_new(hb, k, dd, id[a]);
-			}
+			if (dd <= ha[0].d)
+				heap_offer_new(ha, k, dd, id[b]);
+			if (dd <= hb[0].d)
+				heap_offer_new(hb, k, dd, id[a]);
 		}
 	}
 }

@@ -15,9 +15,9 @@ static inline int knn_worse(knn_ent a, knn_ent b) /* a ranks after b */
 	return a.d > b.d || (a.d == b.d && a.j > b.j);
 }
 
-static inline void heap_replace_top(knn_ent *h, int k, knn_ent e)
+/* Place e at position i of heap h (k) and sift it down: h[i]'s subtrees must be heaps. */
+static inline void heap_sift_down(knn_ent *h, int k, int i, knn_ent e)
 {
-	int i = 0;
 	for (;;) {
 		int l = 2 * i + 1, r = l + 1, m = i;
 		knn_ent big = e;
@@ -33,6 +33,18 @@ static inline void heap_replace_top(knn_ent *h, int k, knn_ent e)
 		i = m;
 	}
 	h[i] = e;
+}
+
+static inline void heap_replace_top(knn_ent *h, int k, knn_ent e)
+{
+	heap_sift_down(h, k, 0, e);
+}
+
+/* Make h (k), in any order, a heap (Floyd's bottom-up construction: O(k)). */
+static inline void heap_build(knn_ent *h, int k)
+{
+	for (int i = k / 2 - 1; i >= 0; i--)
+		heap_sift_down(h, k, i, h[i]);
 }
 
 /* Offer candidate (d, j) to heap h of size k (max at h[0]); j must not be in h already. */

@@ -82,13 +82,14 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 /* Approximate k nearest neighbours: `trees` random-projection trees (each node cut at the
  * median of the points' projections on the difference of two of its points, drawn from seed),
  * every leaf of at most `leaf` points joined all pairs, then `rounds` of refinement in which
- * each point looks at the `expand` nearest neighbours of each of its neighbours (NN-descent's
- * local join, each round reading the last round's lists: deterministic for any thread count).
+ * each point looks at the `expand` nearest neighbours of each of its `from` nearest neighbours,
+ * skipping the old neighbours of its old neighbours (NN-descent's local join, each round
+ * reading the last round's lists: deterministic for any thread count).
  * Same output as tsne_knn (sorted; dist2 exact in double for the neighbours found). */
 typedef struct {
 	int trees;     /* 8 */
 	int leaf;      /* 0: 2k + 2 */
-	int rounds;    /* 2 */
+	int rounds;    /* 3 */
 	int expand;    /* 12 */
 	int from;      /* 0: k (the neighbours whose lists are looked at) */
 	uint64_t seed; /* 0 */
