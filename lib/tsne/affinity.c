@@ -30,8 +30,10 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 	if (mean > 0)
 		beta = 1.0 / mean;
 	int ok = 0;
+	double s = 1;
 	for (int it = 0; it < 200; it++) {
-		double s = 0, sd = 0;
+		double sd = 0;
+		s = 0;
 		for (int j = 0; j < k; j++) {
 			double e = exp(-beta * (d[j] - d0)); /* shift by d0: same P, no underflow */
 			p[j] = e;
@@ -39,8 +41,6 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 			sd += (d[j] - d0) * e;
 		}
 		double h = log(s) + beta * sd / s;
-		for (int j = 0; j < k; j++)
-			p[j] /= s;
 		double diff = h - target;
 		if (fabs(diff) < 1e-5) {
 			ok = 1;
@@ -54,6 +54,8 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 			beta = (beta + lo) / 2;
 		}
 	}
+	for (int j = 0; j < k; j++) /* the last step's values, normalised */
+		p[j] /= s;
 	if (beta_out)
 		*beta_out = beta;
 	return ok;
