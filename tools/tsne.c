@@ -329,7 +329,7 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 			x = mem_alloc_big((size_t)in.n * pca_dims * sizeof *x);
 			if (!x)
 				cli_die("out of memory");
-			if (tsne_pca(x, in.x, in.n, in.d, pca_dims) < 0)
+			if (tsne_pca_float(x, in.x, in.n, in.d, pca_dims) < 0)
 				cli_die("%s", err_msg());
 			d = pca_dims;
 		}

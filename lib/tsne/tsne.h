@@ -141,6 +141,10 @@ double tsne_exact_z(const double *y, int64_t n);
 /* Principal components: out (n,m) = (x - mean) V, V the top-m eigenvectors of the covariance
  * (LAPACK dsyevr from OpenBLAS), each with its largest-magnitude coefficient positive. */
 int tsne_pca(float *out, const float *x, int64_t n, int d, int m);
+/* The same with the covariance summed in float over blocks of 4,096 points (the blocks added
+ * in double) and the projection in float: half the work, the components equal to float
+ * precision (tsne --pca of wide inputs). */
+int tsne_pca_float(float *out, const float *x, int64_t n, int d, int m);
 
 /* A layout's coordinates stay within +-TSNE_LAYOUT_MAX (converged layouts span at most a few
  * thousand units): a start beyond it, or an optimisation that goes beyond it, is an error. */

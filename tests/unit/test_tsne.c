@@ -364,7 +364,16 @@ static void test_pca(void)
 	CHECK_CLOSE(var[0], 25.0, 0.1);
 	CHECK_CLOSE(var[1], 4.0, 0.1);
 	CHECK_CLOSE(var[2], 1.0, 0.1);
-	free(x), free(pc);
+	/* the float version (tsne --pca): the same components to float precision (the data sit
+	 * at an offset of 7, which the centring in float must remove) */
+	float *pf = malloc((size_t)n * 3 * sizeof *pf);
+	CHECK(tsne_pca_float(pf, x, n, d, 3) == 0);
+	double dmax = 0;
+	for (int64_t t = 0; t < n * 3; t++)
+		dmax = fmax(dmax, fabs((double)pf[t] - pc[t]));
+	CHECK_MSG(dmax < 1e-4, "float PCA differs by %g", dmax);
+	CHECK_ERR(tsne_pca_float(pf, x, n, d, d + 1), "cannot take");
+	free(x), free(pc), free(pf);
 }
 
 static void test_errors(void)
