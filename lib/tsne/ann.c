@@ -211,7 +211,7 @@ static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const u
 			__builtin_prefetch(cur + (int64_t)hi[t].j * k);
 			__builtin_prefetch(curf + (int64_t)hi[t].j * k);
 		}
-	int32_t cand[ex];
+	int32_t cand[ex > 0 ? ex : 1];
 	for (int t = 0; t < from; t++) {
 		int32_t j = hi[t].j;
 		if (j == INT32_MAX)
