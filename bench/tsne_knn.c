@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 		hit += common(e, g, k);
 	}
 	printf("N %lld, D %d, k %d: approximate (%d trees, leaf %d, %d rounds, expand %d from %d) wall "
-	       "%.2fs cpu %.2fs", (long long)n, d, k, ap.trees, ap.leaf, ap.rounds, ap.expand, ap.from,
+	       "%.2fs cpu %.2fs", (long long)n, d, k, ap.trees, ap.leaf, ap.rounds, tsne_ann_expand(&ap, n), ap.from,
 	       wa, ca);
 	if (we >= 0)
 		printf(", exact wall %.2fs cpu %.2fs", we, ce);

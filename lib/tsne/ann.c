@@ -25,9 +25,16 @@ void tsne_ann_params_default(tsne_ann_params *a)
 	a->trees = 8;
 	a->leaf = 0;
 	a->rounds = 3;
-	a->expand = 12;
+	a->expand = 0;
 	a->from = 0;
 	a->seed = 0;
+}
+
+int tsne_ann_expand(const tsne_ann_params *a, int64_t n)
+{
+	if (a->expand > 0)
+		return a->expand;
+	return n < TSNE_ANN_WIDE_N ? 12 : 24;
 }
 
 static inline float ann_dot(const float *a, const float *b, int d)
@@ -360,7 +367,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	/* Refinement: each round, every point looks at the `expand` nearest neighbours of each of
 	 * its `from` nearest neighbours (read from the previous round's lists, written to new
 	 * ones), but not at the old neighbours of its old neighbours. */
-	int ex = ap->expand < k ? ap->expand : k;
+	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
 	int from = ap->from > 0 && ap->from < k ? ap->from : k;
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix; all new */
