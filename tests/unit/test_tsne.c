@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "check.h"
 #include "base/err.h"
 #include "base/rng.h"
@@ -126,6 +128,20 @@ static void test_calibration_and_P(void)
 		if (P.col[t] == j0)
 			got = P.val[t];
 	CHECK_CLOSE(got, (pji + pij) / (2.0 * n), 1e-9);
+	/* the transpose is filled by ranges of rows, one per thread: the same P for 1 and 3 */
+	int nth = omp_get_max_threads();
+	tsne_sparse P1, P3;
+	omp_set_num_threads(1);
+	CHECK(tsne_symmetrize(&P1, nbr, p, n, k) == 0);
+	omp_set_num_threads(3);
+	CHECK(tsne_symmetrize(&P3, nbr, p, n, k) == 0);
+	omp_set_num_threads(nth);
+	CHECK(memcmp(P1.row, P.row, ((size_t)n + 1) * sizeof *P.row) == 0);
+	CHECK(memcmp(P3.row, P.row, ((size_t)n + 1) * sizeof *P.row) == 0);
+	CHECK(memcmp(P1.col, P3.col, (size_t)P.row[n] * sizeof *P.col) == 0);
+	CHECK(memcmp(P1.val, P3.val, (size_t)P.row[n] * sizeof *P.val) == 0);
+	CHECK(memcmp(P.val, P3.val, (size_t)P.row[n] * sizeof *P.val) == 0);
+	tsne_sparse_free(&P1), tsne_sparse_free(&P3);
 	tsne_sparse_free(&P);
 	free(x), free(nbr), free(d2), free(p);
 }
