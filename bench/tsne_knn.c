@@ -85,6 +85,8 @@ int main(int argc, char **argv)
 		ap.rounds = atoi(e);
 	if ((e = getenv("ANN_EXPAND")))
 		ap.expand = atoi(e);
+	if ((e = getenv("ANN_FROM")))
+		ap.from = atoi(e);
 	double w0 = now(0), c0 = now(1);
 	if (tsne_knn_approx(na, da, x, n, d, k, &ap) < 0)
 		return fprintf(stderr, "tsne_knn: %s\n", err_msg()), 1;
@@ -126,8 +128,9 @@ int main(int argc, char **argv)
 		qsort(g, k, sizeof *g, cmp_i32);
 		hit += common(e, g, k);
 	}
-	printf("N %lld, D %d, k %d: approximate (%d trees, leaf %d, %d rounds, expand %d) wall %.2fs cpu "
-	       "%.2fs", (long long)n, d, k, ap.trees, ap.leaf, ap.rounds, ap.expand, wa, ca);
+	printf("N %lld, D %d, k %d: approximate (%d trees, leaf %d, %d rounds, expand %d from %d) wall "
+	       "%.2fs cpu %.2fs", (long long)n, d, k, ap.trees, ap.leaf, ap.rounds, tsne_ann_expand(&ap, n), ap.from,
+	       wa, ca);
 	if (we >= 0)
 		printf(", exact wall %.2fs cpu %.2fs", we, ce);
 	printf("; recall %.4f over %lld points\n", (double)hit / ((double)nq * k), (long long)nq);

@@ -18,6 +18,7 @@
 
 #include "base/cli.h"
 #include "base/err.h"
+#include "base/mem.h"
 #include "stream/layout.h"
 #include "tsne/tsne.h"
 
@@ -286,7 +287,7 @@ static void run_place(const char *in_path, const char *out_path, const char *lay
 		cli_die("%s: points have D=%d, the reference %s D=%d", name, in.d, rname, ref.d);
 	if (with_ref && layout_joinable(&lay, &in, lname, name) < 0)
 		cli_die("%s", err_msg());
-	float *y = malloc((size_t)in.n * 2 * sizeof *y);
+	float *y = mem_alloc_big((size_t)in.n * 2 * sizeof *y);
 	if (!y)
 		cli_die("out of memory");
 	tsne_place_params p = *pp;
@@ -325,15 +326,15 @@ static void run_frame(const char *in_path, const char *out_path, float **init_y,
 			cli_die("%s: --pca %d is more than the D=%d dimensions of the points", name,
 			        pca_dims, in.d);
 		if (pca_dims < in.d) {
-			x = malloc((size_t)in.n * pca_dims * sizeof *x);
+			x = mem_alloc_big((size_t)in.n * pca_dims * sizeof *x);
 			if (!x)
 				cli_die("out of memory");
-			if (tsne_pca(x, in.x, in.n, in.d, pca_dims) < 0)
+			if (tsne_pca_float(x, in.x, in.n, in.d, pca_dims) < 0)
 				cli_die("%s", err_msg());
 			d = pca_dims;
 		}
 	}
-	float *y = malloc((size_t)in.n * 2 * sizeof *y);
+	float *y = mem_alloc_big((size_t)in.n * 2 * sizeof *y);
 	if (!y)
 		cli_die("out of memory");
 	if (use_init) {

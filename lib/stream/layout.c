@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "stream/dataset.h"
 
 /* ---- points and layouts, with their per-point arrays ------------------------------------ */
@@ -36,7 +37,7 @@ int layout_points_read(layout_points *in, FILE *f, const char *name)
 		return err_set(DN_EFORMAT, "%s: points too large", name);
 	in->n = h.shape[0];
 	in->d = (int)h.shape[1];
-	in->x = malloc(h.nbytes);
+	in->x = mem_alloc_big(h.nbytes);
 	if (!in->x)
 		return err_set(DN_ENOMEM, "%s: out of memory for (%lld,%d) points", name,
 		               (long long)in->n, in->d);

@@ -8,7 +8,12 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "tsne/internal.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---------------------------------------------------------------------------------------
  * Perplexity calibration (van der Maaten & Hinton 2008, Sec. 2): bisection on beta_i. */
@@ -25,8 +30,10 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 	if (mean > 0)
 		beta = 1.0 / mean;
 	int ok = 0;
+	double s = 1;
 	for (int it = 0; it < 200; it++) {
-		double s = 0, sd = 0;
+		double sd = 0;
+		s = 0;
 		for (int j = 0; j < k; j++) {
 			double e = exp(-beta * (d[j] - d0)); /* shift by d0: same P, no underflow */
 			p[j] = e;
@@ -34,8 +41,6 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 			sd += (d[j] - d0) * e;
 		}
 		double h = log(s) + beta * sd / s;
-		for (int j = 0; j < k; j++)
-			p[j] /= s;
 		double diff = h - target;
 		if (fabs(diff) < 1e-5) {
 			ok = 1;
@@ -49,6 +54,8 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 			beta = (beta + lo) / 2;
 		}
 	}
+	for (int j = 0; j < k; j++) /* the last step's values, normalised */
+		p[j] /= s;
 	if (beta_out)
 		*beta_out = beta;
 	return ok;
@@ -130,28 +137,66 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 {
 	memset(P, 0, sizeof *P);
 	int64_t nk = n * k;
-	int64_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
-	int32_t *isrc = malloc((size_t)nk * sizeof *isrc); /* transposed: source row by target */
-	double *ival = malloc((size_t)nk * sizeof *ival);  /* and its p_{target|source} */
-	int32_t *ord = malloc((size_t)nk * sizeof *ord);   /* own neighbours by column */
+	int64_t *cnt = mem_alloc_big(((size_t)n + 1) * sizeof *cnt);
+	int32_t *isrc = mem_alloc_big((size_t)nk * sizeof *isrc); /* transposed: source by target */
+	double *ival = mem_alloc_big((size_t)nk * sizeof *ival);  /* and its p_{target|source} */
+	int32_t *ord = mem_alloc_big((size_t)nk * sizeof *ord);   /* own neighbours by column */
 	if (!cnt || !isrc || !ival || !ord) {
 		free(cnt), free(isrc), free(ival), free(ord);
 		return err_set(DN_ENOMEM, "out of memory for affinities");
 	}
-	for (int64_t s = 0; s < nk; s++)
-		cnt[nbr[s] + 1]++;
-	for (int64_t i = 0; i < n; i++)
-		cnt[i + 1] += cnt[i];
+	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
 	P->n = n;
-	P->row = malloc(((size_t)n + 1) * sizeof *P->row);
+	P->row = mem_alloc_big(((size_t)n + 1) * sizeof *P->row);
 	if (!P->row)
 		goto oom;
-	memcpy(P->row, cnt, ((size_t)n + 1) * sizeof *P->row); /* fill positions, shifted below */
-	for (int64_t i = 0; i < n; i++)
-		for (int t = 0; t < k; t++) {
-			int64_t o = P->row[nbr[i * k + t]]++;
-			isrc[o] = (int32_t)i, ival[o] = p[i * k + t];
+	/* The counting sort in parallel: each thread counts its range of sources, then fills from
+	 * its own offsets (the ranges' counts before it); the ranges are in source order, so every
+	 * row comes out the same for any number of threads. */
+	int nth = 1;
+#ifdef _OPENMP
+	nth = omp_get_max_threads();
+#endif
+	int64_t *tcnt = mem_alloc_big((size_t)nth * n * sizeof *tcnt);
+	if (!tcnt)
+		goto oom;
+#pragma omp parallel num_threads(nth)
+	{
+		int tid = 0, nt = 1;
+#ifdef _OPENMP
+		tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#endif
+		int64_t *c = tcnt + (size_t)tid * n;
+		int64_t s0 = n * tid / nt, s1 = n * (tid + 1) / nt;
+		memset(c, 0, (size_t)n * sizeof *c);
+		for (int64_t s = s0 * k; s < s1 * k; s++)
+			c[nbr[s]]++;
+#pragma omp barrier
+		/* target j: cnt[j + 1] its total; thread tid's offset the counts of those before */
+#pragma omp for schedule(static)
+		for (int64_t j = 0; j < n; j++) {
+			int64_t tot = 0;
+			for (int u = 0; u < nt; u++) {
+				int64_t v = tcnt[(size_t)u * n + j];
+				tcnt[(size_t)u * n + j] = tot;
+				tot += v;
+			}
+			cnt[j + 1] = tot;
 		}
+#pragma omp single
+		{
+			cnt[0] = 0;
+			for (int64_t i = 0; i < n; i++)
+				cnt[i + 1] += cnt[i];
+		}
+		for (int64_t i = s0; i < s1; i++)
+			for (int t = 0; t < k; t++) {
+				int32_t j = nbr[i * k + t];
+				int64_t o = cnt[j] + c[j]++;
+				isrc[o] = (int32_t)i, ival[o] = p[i * k + t];
+			}
+	}
+	free(tcnt);
 	/* merged lengths, then the rows */
 #pragma omp parallel for schedule(dynamic, 256)
 	for (int64_t i = 0; i < n; i++) {
@@ -163,8 +208,8 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	for (int64_t i = 0; i < n; i++)
 		P->row[i + 1] += P->row[i];
 	int64_t nnz = P->row[n];
-	P->col = malloc((size_t)nnz * sizeof *P->col);
-	P->val = malloc((size_t)nnz * sizeof *P->val);
+	P->col = mem_alloc_big((size_t)nnz * sizeof *P->col);
+	P->val = mem_alloc_big((size_t)nnz * sizeof *P->val);
 	if (!P->col || !P->val)
 		goto oom;
 #pragma omp parallel for schedule(dynamic, 256)
@@ -175,6 +220,7 @@ int tsne_symmetrize(tsne_sparse *P, const int32_t *nbr, const double *p, int64_t
 	double total = 0;
 	for (int64_t t = 0; t < nnz; t++)
 		total += P->val[t];
+#pragma omp parallel for schedule(static)
 	for (int64_t t = 0; t < nnz; t++)
 		P->val[t] /= total;
 	return 0;
@@ -210,7 +256,7 @@ int tsne_scaled_copy(float **xs, const float *x, int64_t n, int d, int e)
 	*xs = NULL;
 	if (e == 0)
 		return 0;
-	float *s = malloc((size_t)n * d * sizeof *s);
+	float *s = mem_alloc_big((size_t)n * d * sizeof *s);
 	if (!s)
 		return err_set(DN_ENOMEM, "out of memory for (%lld,%d) points", (long long)n, d);
 	for (int64_t t = 0; t < n * d; t++)
@@ -242,9 +288,9 @@ int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double
 		               "N=%lld points too few for perplexity %g (need N-1 >= 3*perplexity)",
 		               (long long)n, perplexity);
 	int k = (int)(3.0 * perplexity);
-	int32_t *nbr = malloc((size_t)n * k * sizeof *nbr);
-	double *dist2 = malloc((size_t)n * k * sizeof *dist2);
-	double *p = malloc((size_t)n * k * sizeof *p);
+	int32_t *nbr = mem_alloc_big((size_t)n * k * sizeof *nbr);
+	double *dist2 = mem_alloc_big((size_t)n * k * sizeof *dist2);
+	double *p = mem_alloc_big((size_t)n * k * sizeof *p);
 	float *xs = NULL;
 	int rc = DN_ENOMEM;
 	if (!nbr || !dist2 || !p) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "base/rng.h"
 #include "tsne/heap.h"
 #include "tsne/simd.h"
@@ -23,9 +24,17 @@ void tsne_ann_params_default(tsne_ann_params *a)
 {
 	a->trees = 8;
 	a->leaf = 0;
-	a->rounds = 2;
-	a->expand = 12;
+	a->rounds = 3;
+	a->expand = 0;
+	a->from = 0;
 	a->seed = 0;
+}
+
+int tsne_ann_expand(const tsne_ann_params *a, int64_t n)
+{
+	if (a->expand > 0)
+		return a->expand;
+	return n < TSNE_ANN_WIDE_N ? 12 : 24;
 }
 
 static inline float ann_dot(const float *a, const float *b, int d)
@@ -134,7 +143,7 @@ static void rp_tree(const float *x, int d, int32_t *idx, int64_t cnt, int leaf, 
  * at the end). */
 TSNE_CLONES
 static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
-                      float *xl, float *g, float *sq)
+                      float *xl, float *g, float *sq, int first)
 {
 	for (int64_t a = 0; a < c; a++) {
 		memcpy(xl + a * d, x + (int64_t)id[a] * d, (size_t)d * sizeof *xl);
@@ -142,6 +151,30 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
 	            0.0f, g, (int)c);
+	if (first) {
+		/* The first tree: the heaps are empty and a leaf has at least k + 1 points, so each
+		 * heap is built from its first k leaf-mates at once and offered the others (the same
+		 * k best as offering them one by one). */
+		for (int64_t a = 0; a < c; a++) {
+			knn_ent *ha = heap + (int64_t)id[a] * k;
+			int got = 0;
+			for (int64_t b = 0; b < c; b++) {
+				if (b == a)
+					continue;
+				int64_t lo = a < b ? a : b, hi = a < b ? b : a; /* the value of pair (lo, hi) */
+				float dd = sq[lo] + sq[hi] - 2.0f * g[lo * c + hi];
+				dd = dd > 0 ? dd : 0;
+				if (got < k) {
+					ha[got++] = (knn_ent){dd, id[b]};
+					if (got == k)
+						heap_build(ha, k);
+				} else {
+					heap_offer(ha, k, dd, id[b]);
+				}
+			}
+		}
+		return;
+	}
 	for (int64_t a = 0; a < c; a++) {
 		knn_ent *ha = heap + (int64_t)id[a] * k;
 		const float *ga = g + a * c;
@@ -158,13 +191,16 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 }
 
 /* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
- * first `ex` entries of each of its neighbours' lists.  mk (n) marks what i has seen (entries
- * equal to i).  Returns the number of new neighbours. */
+ * first `ex` entries of each of its first `from` neighbours' lists, sorted; hf (k) marks the
+ * entries that were not in i's list (new).  As in NN-descent, a pair of old entries (an old
+ * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped.
+ * mk (n) marks what i has seen (entries equal to i).  Returns the number of new neighbours. */
 TSNE_CLONES
-static int64_t refine_point(knn_ent *h, const knn_ent *cur, int k, int ex, const float *x, int d,
-                            int64_t i, int32_t *mk)
+static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const uint8_t *curf,
+                            int k, int from, int ex, const float *x, int d, int64_t i, int32_t *mk)
 {
 	const knn_ent *hi = cur + i * k;
+	const uint8_t *fi = curf + i * k;
 	/* the sorted list reversed is a max-heap (every parent after its children) */
 	mk[i] = (int32_t)i;
 	for (int t = 0; t < k; t++) {
@@ -174,16 +210,38 @@ static int64_t refine_point(knn_ent *h, const knn_ent *cur, int k, int ex, const
 	}
 	const float *xi = x + i * d;
 	int64_t got = 0;
-	for (int t = 0; t < k; t++) {
+	/* The work is waiting for memory (the neighbours' lists, the candidates' points, scattered
+	 * over the set): the next lists and this list's candidates are fetched ahead. */
+	const int PF = 2;
+	for (int t = 0; t < PF && t < from; t++)
+		if (hi[t].j != INT32_MAX) {
+			__builtin_prefetch(cur + (int64_t)hi[t].j * k);
+			__builtin_prefetch(curf + (int64_t)hi[t].j * k);
+		}
+	int32_t cand[ex > 0 ? ex : 1];
+	for (int t = 0; t < from; t++) {
 		int32_t j = hi[t].j;
 		if (j == INT32_MAX)
 			continue;
+		if (t + PF < from && hi[t + PF].j != INT32_MAX) {
+			__builtin_prefetch(cur + (int64_t)hi[t + PF].j * k);
+			__builtin_prefetch(curf + (int64_t)hi[t + PF].j * k);
+		}
 		const knn_ent *hj = cur + (int64_t)j * k;
+		const uint8_t *fj = curf + (int64_t)j * k;
+		int jnew = fi[t], nc = 0;
 		for (int u = 0; u < ex; u++) {
 			int32_t c = hj[u].j;
-			if (c == INT32_MAX || mk[c] == (int32_t)i)
+			if (c == INT32_MAX || !(jnew | fj[u]) || mk[c] == (int32_t)i)
 				continue;
 			mk[c] = (int32_t)i;
+			cand[nc++] = c;
+			const char *xc = (const char *)(x + (int64_t)c * d);
+			for (int o = 0; o < d * (int)sizeof *x; o += 64)
+				__builtin_prefetch(xc + o);
+		}
+		for (int u = 0; u < nc; u++) {
+			int32_t c = cand[u];
 			float dd = dist2f(xi, x + (int64_t)c * d, d);
 			if (knn_worse(h[0], (knn_ent){dd, c})) {
 				heap_replace_top(h, k, (knn_ent){dd, c});
@@ -191,11 +249,19 @@ static int64_t refine_point(knn_ent *h, const knn_ent *cur, int k, int ex, const
 			}
 		}
 	}
+	heap_sort(h, k);
+	/* both lists sorted by (distance, index): an entry of h is old when it is in hi */
+	for (int t = 0, u = 0; t < k; t++) {
+		while (u < k && knn_worse(h[t], hi[u]))
+			u++;
+		hf[t] = !(u < k && hi[u].j == h[t].j && hi[u].d == h[t].d);
+	}
 	return got;
 }
 
 /* Row i (of the permuted points x) of the output: the distances again in double, the
- * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's. */
+ * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's.  h is
+ * sorted by the float distances, so the double ones are nearly in order: insertion sort. */
 static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
                        int d, int64_t i, const int32_t *perm)
 {
@@ -209,9 +275,8 @@ static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, con
 			double df = (double)xi[u] - xj[u];
 			s += df * df;
 		}
-		e[t] = (knn_entd){s, perm[h[t].j]};
+		entd_insert(e, t, (knn_entd){s, perm[h[t].j]});
 	}
-	qsort(e, k, sizeof *e, cmp_entd);
 	for (int t = 0; t < k; t++)
 		nbr[t] = e[t].j, dist2[t] = e[t].d;
 }
@@ -229,17 +294,19 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #ifdef _OPENMP
 	nth = omp_get_max_threads();
 #endif
-	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
-	knn_ent *next = malloc((size_t)n * k * sizeof *next);
-	int32_t *idx = malloc((size_t)n * sizeof *idx);
-	int64_t *starts = malloc(((size_t)n + 1) * sizeof *starts);
-	float *proj = malloc((size_t)n * sizeof *proj);
+	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
+	knn_ent *next = mem_alloc_big((size_t)n * k * sizeof *next);
+	int32_t *idx = mem_alloc_big((size_t)n * sizeof *idx);
+	int64_t *starts = mem_alloc_big(((size_t)n + 1) * sizeof *starts);
+	float *proj = mem_alloc_big((size_t)n * sizeof *proj);
 	float *normal = malloc((size_t)d * sizeof *normal);
-	int32_t *mark = malloc((size_t)nth * n * sizeof *mark);
-	int32_t *perm = malloc((size_t)n * sizeof *perm);
-	float *xp = malloc((size_t)n * d * sizeof *xp);
+	int32_t *mark = mem_alloc_big((size_t)nth * n * sizeof *mark);
+	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
+	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
+	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
 	int rc = 0;
-	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp) {
+	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp ||
+	    !fresh || !nfresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
@@ -287,7 +354,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			for (int64_t l = 0; l < nleaf; l++)
 				if (xl && g && sq)
 					leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l], xl, g,
-					          sq);
+					          sq, tr == 0);
 			free(xl), free(g), free(sq);
 		}
 		if (fail) {
@@ -298,12 +365,15 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	}
 	openblas_set_num_threads(blas_threads);
 	/* Refinement: each round, every point looks at the `expand` nearest neighbours of each of
-	 * its neighbours (read from the previous round's lists, written to new ones). */
-	int ex = ap->expand < k ? ap->expand : k;
-	for (int round = 0; round < ap->rounds; round++) {
+	 * its `from` nearest neighbours (read from the previous round's lists, written to new
+	 * ones), but not at the old neighbours of its old neighbours. */
+	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
+	int from = ap->from > 0 && ap->from < k ? ap->from : k;
 #pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix */
-			qsort(heap + i * k, k, sizeof *heap, cmp_ent);
+	for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix; all new */
+		heap_sort(heap + i * k, k);
+	memset(fresh, 1, (size_t)n * k);
+	for (int round = 0; round < ap->rounds; round++) {
 		int64_t changed = 0;
 #pragma omp parallel reduction(+ : changed)
 		{
@@ -316,10 +386,13 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 				mk[i] = -1;
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
-				changed += refine_point(next + i * k, heap, k, ex, x, d, i, mk);
+				changed += refine_point(next + i * k, nfresh + i * k, heap, fresh, k, from, ex, x,
+				                        d, i, mk);
 		}
 		knn_ent *tmp = heap;
 		heap = next, next = tmp;
+		uint8_t *tf = fresh;
+		fresh = nfresh, nfresh = tf;
 		if (changed == 0)
 			break;
 	}
@@ -337,6 +410,6 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	}
 out:
 	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
-	free(perm), free(xp);
+	free(perm), free(xp), free(fresh), free(nfresh);
 	return rc;
 }

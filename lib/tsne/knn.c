@@ -9,24 +9,38 @@
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "tsne/heap.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-/* Offer candidate (d, j) to heap h of size k (max at h[0]). */
-static inline void heap_offer(knn_ent *h, int k, float d, int32_t j)
+/* Ask for the d floats at p (one row of points) to be brought into the cache. */
+static inline void prefetch_row(const float *p, int d)
 {
-	knn_ent e = {d, j};
-	if (knn_worse(h[0], e))
-		heap_replace_top(h, k, e);
+	for (int o = 0; o < d; o += 16)
+		__builtin_prefetch(p + o);
+}
+
+/* (compiled for the baseline instruction set on purpose: wider vectors would sum in another
+ * order, and the distances, hence P, would change in their last bits) */
+static float dist2_f(const float *a, const float *b, int d)
+{
+	float s = 0;
+#pragma omp simd reduction(+ : s)
+	for (int u = 0; u < d; u++) {
+		float df = a[u] - b[u];
+		s += df * df;
+	}
+	return s;
 }
 
 /* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
- * cancellation) and sorted.  A heap still holding an empty place means distances that were
- * not numbers (finite points of a sane scale never give them; see tsne_affinities). */
-static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const float *xq,
+ * cancellation) and sorted (the heap is sorted first, then the distances go in nearly in
+ * order).  A heap still holding an empty place means distances that were not numbers (finite
+ * points of a sane scale never give them; see tsne_affinities). */
+static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *xq,
                       int64_t nq, const float *xr, int d, int k)
 {
 	for (int64_t t = 0; t < nq * k; t++)
@@ -37,18 +51,16 @@ static int knn_finish(int32_t *nbr, double *dist2, const knn_ent *heap, const fl
 	for (int64_t i = 0; i < nq; i++) {
 		knn_entd tmp[k];
 		const float *xi = xq + i * d;
+		knn_ent *h = heap + i * k;
+		heap_sort(h, k);
+		/* the rows are scattered over x and each is read once: fetch the next ahead */
+		prefetch_row(xr + (int64_t)h[0].j * d, d);
 		for (int t = 0; t < k; t++) {
-			int32_t j = heap[i * k + t].j;
-			const float *xj = xr + (int64_t)j * d;
-			float s = 0;
-#pragma omp simd reduction(+ : s)
-			for (int u = 0; u < d; u++) {
-				float df = xi[u] - xj[u];
-				s += df * df;
-			}
-			tmp[t] = (knn_entd){s, j};
+			int32_t j = h[t].j;
+			if (t + 1 < k)
+				prefetch_row(xr + (int64_t)h[t + 1].j * d, d);
+			entd_insert(tmp, t, (knn_entd){dist2_f(xi, xr + (int64_t)j * d, d), j});
 		}
-		qsort(tmp, k, sizeof *tmp, cmp_entd);
 		for (int t = 0; t < k; t++) {
 			nbr[i * k + t] = tmp[t].j;
 			dist2[i * k + t] = tmp[t].d;
@@ -64,10 +76,10 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
 	 * and of its columns.  The final k best under the total order (distance, index) do not
 	 * depend on the order of the offers, so threads cannot change the result. */
-	enum { G = 16, B = 2048 };
-	float *sq = malloc((size_t)n * sizeof *sq);
-	float *blk = malloc((size_t)B * B * sizeof *blk);
-	knn_ent *heap = malloc((size_t)n * k * sizeof *heap);
+	enum { G = 16, B = 1024 };
+	float *sq = mem_alloc_big((size_t)n * sizeof *sq);
+	float *blk = mem_alloc_big((size_t)B * B * sizeof *blk);
+	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
 	if (!sq || !blk || !heap) {
 		free(sq), free(blk), free(heap);
 		return err_set(DN_ENOMEM, "knn: out of memory");
@@ -196,8 +208,8 @@ int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, con
 	 * each strip's heaps see every reference point once; the k best under the total order
 	 * (distance, index) do not depend on the order of the offers. */
 	enum { QB = 256, RB = 2048 };
-	float *sq = malloc((size_t)nr * sizeof *sq);
-	knn_ent *heap = malloc((size_t)nq * k * sizeof *heap);
+	float *sq = mem_alloc_big((size_t)nr * sizeof *sq);
+	knn_ent *heap = mem_alloc_big((size_t)nq * k * sizeof *heap);
 	if (!sq || !heap) {
 		free(sq), free(heap);
 		return err_set(DN_ENOMEM, "knn: out of memory");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "base/rng.h"
 
 void tsne_params_default(tsne_params *p)
@@ -74,7 +75,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 {
 	tsne_sparse P;
 	int rc;
-	double *y = malloc((size_t)n * 2 * sizeof *y);
+	double *y = mem_alloc_big((size_t)n * 2 * sizeof *y);
 	if (!y)
 		return err_set(DN_ENOMEM, "out of memory");
 	if ((rc = tsne_affinities_knn(&P, x, n, d, p->perplexity, p->knn, p->seed)) < 0) {
@@ -93,7 +94,7 @@ int tsne_run(float *yout, const float *x, int64_t n, int d, const tsne_params *p
 				y[2 * i + 1] = 0;
 			}
 		} else {
-			float *pc = malloc((size_t)n * 2 * sizeof *pc);
+			float *pc = mem_alloc_big((size_t)n * 2 * sizeof *pc);
 			if (!pc) {
 				rc = err_set(DN_ENOMEM, "out of memory");
 				goto out;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "check.h"
 #include "base/err.h"
 #include "base/rng.h"
@@ -127,6 +129,20 @@ static void test_calibration_and_P(void)
 		if (P.col[t] == j0)
 			got = P.val[t];
 	CHECK_CLOSE(got, (pji + pij) / (2.0 * n), 1e-9);
+	/* the transpose is filled by ranges of rows, one per thread: the same P for 1 and 3 */
+	int nth = omp_get_max_threads();
+	tsne_sparse P1, P3;
+	omp_set_num_threads(1);
+	CHECK(tsne_symmetrize(&P1, nbr, p, n, k) == 0);
+	omp_set_num_threads(3);
+	CHECK(tsne_symmetrize(&P3, nbr, p, n, k) == 0);
+	omp_set_num_threads(nth);
+	CHECK(memcmp(P1.row, P.row, ((size_t)n + 1) * sizeof *P.row) == 0);
+	CHECK(memcmp(P3.row, P.row, ((size_t)n + 1) * sizeof *P.row) == 0);
+	CHECK(memcmp(P1.col, P3.col, (size_t)P.row[n] * sizeof *P.col) == 0);
+	CHECK(memcmp(P1.val, P3.val, (size_t)P.row[n] * sizeof *P.val) == 0);
+	CHECK(memcmp(P.val, P3.val, (size_t)P.row[n] * sizeof *P.val) == 0);
+	tsne_sparse_free(&P1), tsne_sparse_free(&P3);
 	tsne_sparse_free(&P);
 	free(x), free(nbr), free(d2), free(p);
 }
@@ -365,7 +381,16 @@ static void test_pca(void)
 	CHECK_CLOSE(var[0], 25.0, 0.1);
 	CHECK_CLOSE(var[1], 4.0, 0.1);
 	CHECK_CLOSE(var[2], 1.0, 0.1);
-	free(x), free(pc);
+	/* the float version (tsne --pca): the same components to float precision (the data sit
+	 * at an offset of 7, which the centring in float must remove) */
+	float *pf = malloc((size_t)n * 3 * sizeof *pf);
+	CHECK(tsne_pca_float(pf, x, n, d, 3) == 0);
+	double dmax = 0;
+	for (int64_t t = 0; t < n * 3; t++)
+		dmax = fmax(dmax, fabs((double)pf[t] - pc[t]));
+	CHECK_MSG(dmax < 1e-4, "float PCA differs by %g", dmax);
+	CHECK_ERR(tsne_pca_float(pf, x, n, d, d + 1), "cannot take");
+	free(x), free(pc), free(pf);
 }
 
 static void test_errors(void)
