@@ -124,6 +124,8 @@ static const char *L(const char *what, int a)
 WRAPV(model_features_forward, (model *m, model_acts *a, int B, int groups, int pass,
                                uint64_t drop_seed, uint64_t step),
       (m, a, B, groups, pass, drop_seed, step), "= features forward (total)")
+WRAPV(model_blocks_forward, (model *m, model_acts *a, int B, int groups), (m, a, B, groups),
+      "= conv blocks forward (total)")
 WRAPV(model_label_forward, (model *m, model_acts *a, int B, int groups, int pass),
       (m, a, B, groups, pass), "= label forward (total)")
 WRAPV(model_domain_forward, (model *m, model_acts *a, int B, int groups, int pass),
@@ -152,6 +154,9 @@ WRAPV(kern_block_backward, (const kern_block *Lb, float *din, float *dw, float *
                             const float *gamma, int B, int groups, float *ws),
       (Lb, din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, B, groups, ws),
       L("relu+pool+bn+conv bwd OC", Lb->OC))
+WRAPV(kern_blocks_backward, (const kern_block *Lb, const kern_bwd_args *a, int n, int B,
+                             int groups),
+      (Lb, a, n, B, groups), "relu+pool+bn+conv bwd (both blocks)")
 WRAPV(kern_features_eval, (const kern_block Lb[2], float *feat, float *r1, kern_saved s[2],
                            const float *x, const float *const l1[6], const float *const l2[6],
                            int B, float *ws, float *ws2),

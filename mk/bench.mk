@@ -9,9 +9,9 @@ BENCH_REPS    ?= 7
 BENCH_THREADS ?= 1 2
 BENCH_DIR     := $(BUILD)/bench
 # the layer calls the profile times (link-time wrappers in bench/train_step.c)
-BENCH_WRAP := model_features_forward model_label_forward model_domain_forward \
+BENCH_WRAP := model_features_forward model_blocks_forward model_label_forward model_domain_forward \
 	model_label_backward model_domain_backward model_features_backward model_blocks_backward \
-	kern_block_forward kern_block_backward kern_features_eval nn_batchnorm_forward \
+	kern_block_forward kern_block_backward kern_blocks_backward kern_features_eval nn_batchnorm_forward \
 	nn_batchnorm_backward nn_maxpool2_forward nn_maxpool2_backward nn_relu_forward \
 	nn_relu_backward nn_linear_forward nn_linear_backward kern_linear_forward \
 	kern_linear_backward nn_dropout2d_forward \

@@ -153,42 +153,60 @@ void kern_block_forward(const kern_block *L, float *r, kern_saved *s, const floa
 	nn_relu_forward(r, s->pool, (size_t)B * (OH / 2) * (OW / 2) * OC);
 }
 
+/* one block, the fused kernel where it fits, else the layers one by one */
+static void block_backward(const kern_block *L, const kern_bwd_args *a, int B, int groups)
+{
+	const kern_ops *k = ops();
+	int OH = L->H - L->KS + 1, OW = L->W - L->KS + 1, OC = L->OC;
+	int dir = direct(k, L);
+	float *din = L->din ? a->din : NULL, *dw = a->dw, *db = a->db;
+	const kern_saved *gs = a->gs, *s = a->s;
+	/* ReLU + pool + BN + conv backward in one: the conv-output gradient is never stored */
+	if (L->bn && dir && fusion && k->conv_bn_bwd && k->conv_bn_bwd(L, a, 1, B, groups) == 0)
+		return;
+	/* the layers one by one add into their scratch gradients: cleared here (the fused
+	 * relu_pool_bn_bwd stores into gs->conv) */
+	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
+	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, a->dgamma, a->dbeta, a->dr, a->r, s->arg,
+	                                   s->conv, s->pool, s->mean, s->rstd, a->gamma, B, OH, OW,
+	                                   OC, groups) == 0)) {
+		memset(gs->pool, 0, np * sizeof(float));
+		memset(gs->conv, 0, nc * sizeof(float));
+		if (L->bn)
+			memset(gs->norm, 0, nc * sizeof(float));
+		nn_relu_backward(gs->pool, a->dr, a->r, np);
+		float *dpre = L->bn ? gs->norm : gs->conv;
+		nn_maxpool2_backward(dpre, gs->pool, s->arg, B, OH, OW, OC);
+		if (L->bn)
+			nn_batchnorm_backward(gs->conv, a->dgamma, a->dbeta, gs->norm, s->conv, s->mean,
+			                      s->rstd, a->gamma, B * OH * OW, OC, groups);
+	}
+	if (dir)
+		k->conv_bwd(din, dw, db, gs->conv, a->in, a->w, B, L->H, L->W, L->C, OC, L->KS, a->ws);
+	else
+		nn_conv2d_backward(din, dw, db, gs->cols, gs->conv, s->cols, a->w, B, L->H, L->W, L->C,
+		                   OC, L->KS);
+}
+
 void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, float *dgamma,
                          float *dbeta, const kern_saved *gs, const float *dr, const float *r,
                          const kern_saved *s, const float *in, const float *w,
                          const float *gamma, int B, int groups, float *ws)
 {
+	kern_bwd_args a = {din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, ws};
+	block_backward(L, &a, B, groups);
+}
+
+void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups)
+{
 	const kern_ops *k = ops();
-	int OH = L->H - L->KS + 1, OW = L->W - L->KS + 1, OC = L->OC;
-	int dir = direct(k, L);
-	if (!L->din)
-		din = NULL;
-	/* ReLU + pool + BN + conv backward in one: the conv-output gradient is never stored */
-	if (L->bn && dir && fusion && k->conv_bn_bwd &&
-	    k->conv_bn_bwd(din, dw, db, dgamma, dbeta, dr, r, s->arg, s->conv, s->pool, s->mean,
-	                   s->rstd, gamma, in, w, B, L->H, L->W, L->C, OC, L->KS, groups, ws) == 0)
+	int all = fusion && k->conv_bn_bwd != NULL;
+	for (int i = 0; i < n && all; i++)
+		all = L[i].bn && direct(k, &L[i]);
+	if (all && k->conv_bn_bwd(L, a, n, B, groups) == 0)
 		return;
-	/* the layers one by one add into their scratch gradients: cleared here (the fused
-	 * relu_pool_bn_bwd stores into gs->conv) */
-	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
-	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, dgamma, dbeta, dr, r, s->arg, s->conv, s->pool,
-	                                   s->mean, s->rstd, gamma, B, OH, OW, OC, groups) == 0)) {
-		memset(gs->pool, 0, np * sizeof(float));
-		memset(gs->conv, 0, nc * sizeof(float));
-		if (L->bn)
-			memset(gs->norm, 0, nc * sizeof(float));
-		nn_relu_backward(gs->pool, dr, r, np);
-		float *dpre = L->bn ? gs->norm : gs->conv;
-		nn_maxpool2_backward(dpre, gs->pool, s->arg, B, OH, OW, OC);
-		if (L->bn)
-			nn_batchnorm_backward(gs->conv, dgamma, dbeta, gs->norm, s->conv, s->mean, s->rstd,
-			                      gamma, B * OH * OW, OC, groups);
-	}
-	if (dir)
-		k->conv_bwd(din, dw, db, gs->conv, in, w, B, L->H, L->W, L->C, OC, L->KS, ws);
-	else
-		nn_conv2d_backward(din, dw, db, gs->cols, gs->conv, s->cols, w, B, L->H, L->W, L->C, OC,
-		                   L->KS);
+	for (int i = 0; i < n; i++)
+		block_backward(&L[i], &a[i], B, groups);
 }
 
 void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_saved s[2],

@@ -88,6 +88,20 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
                          const kern_saved *s, const float *in, const float *w,
                          const float *gamma, int B, int groups, float *ws);
 
+/* One block's backward arguments, as kern_block_backward's. */
+typedef struct {
+	float *din, *dw, *db, *dgamma, *dbeta;
+	const kern_saved *gs;
+	const float *dr, *r;
+	const kern_saved *s;
+	const float *in, *w, *gamma;
+	float *ws;
+} kern_bwd_args;
+/* n blocks' kern_block_backward, L[0] with a[0] first (the feature extractor's backward: block 2
+ * then block 1, a[0].din being a[1].dr), the same bytes; in one parallel region where the path
+ * fuses them all (one wake-up of the threads per block fewer). */
+void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups);
+
 /* Two blocks in evaluation mode (the feature extractor of dann-embed): feat = block 2 of
  * block 1 of x, r1 receives block 1's output.  l1, l2: {weight, bias, gamma, beta, running
  * mean, running var}; the last four are read only when the block has BN (L[i].bn).  One image at a time through both layers where the

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "net/kern.h"
+
 typedef struct {
 	int compiled;      /* built with the instruction set */
 	const char *name;
@@ -41,11 +43,9 @@ typedef struct {
 	                        const float *r, const uint8_t *arg, const float *x, const float *xa,
 	                        const float *mean, const float *rstd, const float *gamma, int B, int H,
 	                        int W, int C, int groups);
-	int (*conv_bn_bwd)(float *din, float *dw, float *db, float *dgamma, float *dbeta,
-	                   const float *dr, const float *r, const uint8_t *arg, const float *cx,
-	                   const float *xa, const float *mean, const float *rstd, const float *gamma,
-	                   const float *in, const float *w, int B, int H, int W, int C, int OC, int KS,
-	                   int groups, float *ws);
+	/* relu_pool_bn_bwd then conv_bwd, for n blocks with BN one after the other (a[i] block
+	 * L[i]'s arguments, as kern_block_backward's), in one parallel region */
+	int (*conv_bn_bwd)(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups);
 	/* evaluation conv -> BN (running statistics, gamma NULL: none) -> pool -> ReLU */
 	int (*conv_pool_eval)(float *out, const float *in, const float *w, const float *b,
 	                      const float *gamma, const float *beta, const float *rmean,

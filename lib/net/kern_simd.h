@@ -939,63 +939,84 @@ static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float 
 }
 
 #if KVL
-static int conv_bn_bwd(float *din, float *dw, float *db, float *dgamma, float *dbeta,
-                       const float *dr, const float *r, const uint8_t *arg, const float *cx,
-                       const float *xa, const float *mean, const float *rstd, const float *gamma,
-                       const float *in, const float *w, int B, int H, int W, int C, int OC, int KS,
-                       int groups, float *ws)
+/* One block of conv_bn_bwd, run by every thread of the enclosing parallel region (orphaned
+ * worksharing: the threads must all call it, in the same order for every block): the BatchNorm
+ * sums (as bn_bwd_sums, into the caller's shared s1, s2), then the images.  No barrier at its
+ * end (conv_bwd_sum's loops are nowait): a following block reads only what the image loop's
+ * barrier has completed (its dr, this block's din). */
+static void conv_bn_bwd_team(const kern_block *L, const kern_bwd_args *a, int B, int groups,
+                             double *s1_, double *s2_)
 {
-	int OH = H - KS + 1, OW = W - KS + 1;
-	if (!conv_supported(H, W, C, OC, KS, din != NULL) || !bn_fused_ok(B, OH, OW, OC, groups))
-		return -1;
-	int K = KS * KS * C, Bg = B / groups;
+	int H = L->H, W = L->W, C = L->C, OC = L->OC, KS = L->KS;
+	int OH = H - KS + 1, OW = W - KS + 1, K = KS * KS * C, Bg = B / groups;
 	int64_t P = (int64_t)(OH / 2) * (OW / 2);  /* pooled cells per image */
-	double s1[groups][NN_CHUNKS][OC], s2[groups][NN_CHUNKS][OC];
-	if (din)
-		pack_wk(ws, w, C, OC, KS);
+	double (*s1)[NN_CHUNKS][OC] = (double (*)[NN_CHUNKS][OC])s1_;
+	double (*s2)[NN_CHUNKS][OC] = (double (*)[NN_CHUNKS][OC])s2_;
+	const kern_saved *s = a->s;
+	const float *dr = a->dr, *mean = s->mean, *rstd = s->rstd, *xa = s->pool;
+	const uint8_t *arg = s->arg;
+	float *din = L->din ? a->din : NULL, *ws = a->ws;
 	int nch = NN_CHUNKS < B ? NN_CHUNKS : B;
-	/* one parallel region: the BatchNorm sums (as bn_bwd_sums), then the images */
-#pragma omp parallel
-	{
 #pragma omp for schedule(static)
-		for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
-			int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
-			int64_t lo, hi;
-			bn_chunk(g, ch, Bg, P, &lo, &hi);
-			bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, arg, xa, mean + g * OC, rstd + g * OC, lo,
-			                  hi, OC);
-		}
-		/* every thread takes k1, k2 for itself (the same values), one adding d(gamma) and
-		 * d(beta) too, so that no barrier waits for that one */
-		float k1[groups * OC], k2[groups * OC];
-		int mine = 0;
-#pragma omp single nowait
-		mine = 1;
-		for (int g = 0; g < groups; g++)
-			nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
-			                 (int64_t)Bg * OH * OW, mine ? dgamma : NULL, mine ? dbeta : NULL,
-			                 k1 + g * OC, k2 + g * OC);
-		/* one image's conv-output gradient, computed here and used at once (cache-resident) */
-		float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
-#pragma omp for schedule(static)
-		for (int ch = 0; ch < nch; ch++) {
-			int64_t b0, b1;
-			kpart(B, nch, ch, &b0, &b1);
-			vf bs[48 / KVL];
-			for (int v = 0; v < OC / KVL; v++)
-				bs[v] = VZ();
-			for (int64_t bi = b0; bi < b1; bi++) {
-				bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, r, arg, cx, mean, rstd, gamma, B, OH, OW,
-				              OC, groups);
-				conv_bwd_img(WS_PART(ws, OC, K, ch), bs, in + (int64_t)bi * H * W * C, dimg,
-				             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
-				             bi == b0);
-			}
-			for (int v = 0; v < OC / KVL; v++)
-				VST(WS_BPART(ws, OC, K, ch) + KVL * v, bs[v]);
-		}
-		conv_bwd_sum(dw, db, ws, K, OC, nch);
+	for (int gc = 0; gc < groups * NN_CHUNKS; gc++) {
+		int g = gc / NN_CHUNKS, ch = gc % NN_CHUNKS;
+		int64_t lo, hi;
+		bn_chunk(g, ch, Bg, P, &lo, &hi);
+		bn_bwd_chunk_sums(s1[g][ch], s2[g][ch], dr, arg, xa, mean + g * OC, rstd + g * OC, lo,
+		                  hi, OC);
 	}
+	/* every thread takes k1, k2 for itself (the same values), one adding d(gamma) and
+	 * d(beta) too, so that no barrier waits for that one */
+	float k1[groups * OC], k2[groups * OC];
+	int mine = 0;
+#pragma omp single nowait
+	mine = 1;
+	for (int g = 0; g < groups; g++)
+		nn_bn_bwd_finish(OC, (const double (*)[OC])s1[g], (const double (*)[OC])s2[g],
+		                 (int64_t)Bg * OH * OW, mine ? a->dgamma : NULL, mine ? a->dbeta : NULL,
+		                 k1 + g * OC, k2 + g * OC);
+	/* one image's conv-output gradient, computed here and used at once (cache-resident) */
+	float dimg[(size_t)OH * OW * OC] __attribute__((aligned(64)));
+#pragma omp for schedule(static)
+	for (int ch = 0; ch < nch; ch++) {
+		int64_t b0, b1;
+		kpart(B, nch, ch, &b0, &b1);
+		vf bs[48 / KVL];
+		for (int v = 0; v < OC / KVL; v++)
+			bs[v] = VZ();
+		for (int64_t bi = b0; bi < b1; bi++) {
+			bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, a->r, arg, s->conv, mean, rstd, a->gamma, B,
+			              OH, OW, OC, groups);
+			conv_bwd_img(WS_PART(ws, OC, K, ch), bs, a->in + (int64_t)bi * H * W * C, dimg,
+			             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
+			             bi == b0);
+		}
+		for (int v = 0; v < OC / KVL; v++)
+			VST(WS_BPART(ws, OC, K, ch) + KVL * v, bs[v]);
+	}
+	conv_bwd_sum(a->dw, a->db, ws, K, OC, nch);
+}
+
+/* n blocks' ReLU + pool + BN + conv backward, in this order, in one parallel region (a wake-up
+ * of the threads per block fewer); -1 (nothing done) unless every block fits */
+static int conv_bn_bwd(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups)
+{
+	for (int i = 0; i < n; i++) {
+		int OH = L[i].H - L[i].KS + 1, OW = L[i].W - L[i].KS + 1;
+		if (!L[i].bn || L[i].OC > 48 ||
+		    !conv_supported(L[i].H, L[i].W, L[i].C, L[i].OC, L[i].KS, L[i].din) ||
+		    !bn_fused_ok(B, OH, OW, L[i].OC, groups))
+			return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (L[i].din && a[i].din)
+			pack_wk(a[i].ws, a[i].w, L[i].C, L[i].OC, L[i].KS);
+	/* each block's BatchNorm chunk sums, shared by the threads */
+	size_t per = (size_t)groups * NN_CHUNKS * 48;
+	double sums[n][2][per];
+#pragma omp parallel
+	for (int i = 0; i < n; i++)
+		conv_bn_bwd_team(&L[i], &a[i], B, groups, sums[i][0], sums[i][1]);
 	return 0;
 }
 #endif

@@ -330,28 +330,47 @@ void model_features_forward(model *m, model_acts *a, int B, int groups, int pass
                             uint64_t drop_seed, uint64_t step)
 {
 	model_params *p = &m->p;
-	const model_stats *set[2], *s;
-	run_sets(m, groups, pass, set);
-	s = set[0];
-	kern_block L[2];
-	kern_saved sv[2] = {saved(a, 0), saved(a, 1)};
-	blocks(m, L);
 	if (pass != MODEL_TRAIN) {
+		const model_stats *set[2], *s;
+		run_sets(m, groups, pass, set);
+		s = set[0];
+		kern_block L[2];
+		kern_saved sv[2] = {saved(a, 0), saved(a, 1)};
+		blocks(m, L);
 		const float *l1[6] = {p->c1w, p->c1b, p->bn1g, p->bn1b, s->bn1m, s->bn1v};
 		const float *l2[6] = {p->c2w, p->c2b, p->bn2g, p->bn2b, s->bn2m, s->bn2v};
 		kern_features_eval(L, a->feat, a->r1, sv, a->x, l1, l2, B, a->ws1, a->ws2);
 		return;
 	}
+	model_blocks_forward(m, a, B, groups);
+	model_dropout_forward(m, a, 0, B, drop_seed, step);
+}
+
+void model_blocks_forward(model *m, model_acts *a, int B, int groups)
+{
+	model_params *p = &m->p;
+	const model_stats *set[2];
+	run_sets(m, groups, MODEL_TRAIN, set);
+	kern_block L[2];
+	kern_saved sv[2] = {saved(a, 0), saved(a, 1)};
+	blocks(m, L);
 	const float mom = 0.1f;
 	kern_block_forward(&L[0], a->r1, &sv[0], a->x, p->c1w, p->c1b, p->bn1g, p->bn1b, RUN(bn1m),
 	                   RUN(bn1v), B, groups, 1, mom, a->ws1);
 	/* Dropout2d after the second block (with BatchNorm only) */
 	kern_block_forward(&L[1], m->bn ? a->r2 : a->feat, &sv[1], a->r1, p->c2w, p->c2b, p->bn2g,
 	                   p->bn2b, RUN(bn2m), RUN(bn2v), B, groups, 1, mom, a->ws2);
-	if (m->bn) {
-		nn_dropout2d_mask(a->mask, B, MODEL_C2, 0.5f, drop_seed, step);
-		nn_dropout2d_forward(a->feat, a->r2, a->mask, B, m->p2h * m->p2w, MODEL_C2);
-	}
+}
+
+void model_dropout_forward(const model *m, model_acts *a, int b0, int b1, uint64_t drop_seed,
+                           uint64_t step)
+{
+	if (!m->bn || b1 <= b0)
+		return;
+	size_t S = (size_t)m->p2h * m->p2w;
+	nn_dropout2d_mask_rows(a->mask, b0, b1, MODEL_C2, 0.5f, drop_seed, step);
+	nn_dropout2d_forward(a->feat + b0 * S * MODEL_C2, a->r2 + b0 * S * MODEL_C2,
+	                     a->mask + (size_t)b0 * MODEL_C2, b1 - b0, (int)S, MODEL_C2);
 }
 
 /* fc -> [BN] -> ReLU, into (lin, bnout, reluout) */
@@ -484,10 +503,13 @@ void model_blocks_backward(const model *m, model_params *g, model_acts *ga, cons
 		dr2 = ga->r2;
 		r2 = a->r2;
 	}
-	kern_block_backward(&L[1], ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, &gs[1], dr2, r2, &sv[1],
-	                    a->r1, p->c2w, p->bn2g, B, groups, ga->ws2);
-	kern_block_backward(&L[0], NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, &gs[0], ga->r1, a->r1,
-	                    &sv[0], a->x, p->c1w, p->bn1g, B, groups, ga->ws1);
+	kern_block R[2] = {L[1], L[0]};
+	kern_bwd_args ba[2] = {
+		{ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, &gs[1], dr2, r2, &sv[1], a->r1, p->c2w,
+		 p->bn2g, ga->ws2},
+		{NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, &gs[0], ga->r1, a->r1, &sv[0], a->x, p->c1w,
+		 p->bn1g, ga->ws1}};
+	kern_blocks_backward(R, ba, 2, B, groups);
 }
 
 /* --- inference ------------------------------------------------------------------------------- */

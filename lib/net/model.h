@@ -142,6 +142,12 @@ void model_acts_free(model_acts *a);
 enum { MODEL_TRAIN = -1 };
 void model_features_forward(model *m, model_acts *a, int B, int groups, int pass,
                             uint64_t drop_seed, uint64_t step);
+/* model_features_forward in training, in two parts: the two conv blocks (a->r2 for the seed
+ * arch, a->feat without dropout), then the Dropout2d (arch seed; nothing without it) of rows
+ * [b0,b1) (any split: each mask value and output is its own) */
+void model_blocks_forward(model *m, model_acts *a, int B, int groups);
+void model_dropout_forward(const model *m, model_acts *a, int b0, int b1, uint64_t drop_seed,
+                           uint64_t step);
 void model_label_forward(model *m, model_acts *a, int B, int groups, int pass);
 void model_domain_forward(model *m, model_acts *a, int B, int groups, int pass);
 /* Backward passes, adding into the gradient views g and the activation gradients ga.

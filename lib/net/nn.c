@@ -389,8 +389,14 @@ void nn_maxpool2_backward(float *din, const float *dout, const uint8_t *arg, int
 
 void nn_dropout2d_mask(float *mask, int B, int C, float p, uint64_t seed, uint64_t step)
 {
+	nn_dropout2d_mask_rows(mask, 0, B, C, p, seed, step);
+}
+
+void nn_dropout2d_mask_rows(float *mask, int b0, int b1, int C, float p, uint64_t seed,
+                            uint64_t step)
+{
 	float keep = 1.0f / (1.0f - p);
-	for (int64_t i = 0; i < (int64_t)B * C; i++) {
+	for (int64_t i = (int64_t)b0 * C; i < (int64_t)b1 * C; i++) {
 		float u = (float)(rng_hash(seed, step, (uint64_t)i) >> 40) * 0x1.0p-24f;
 		mask[i] = u < p ? 0.0f : keep;
 	}

@@ -95,6 +95,9 @@ void nn_maxpool2_backward(float *din /* (B,H,W,C) */, const float *dout /* (B,OH
  * and a resumed run draws the same masks. */
 void nn_dropout2d_mask(float *mask /* (B,C) */, int B, int C, float p, uint64_t seed,
                        uint64_t step);
+/* its rows [b0,b1) alone (mask points at row 0), the same values */
+void nn_dropout2d_mask_rows(float *mask, int b0, int b1, int C, float p, uint64_t seed,
+                            uint64_t step);
 void nn_dropout2d_forward(float *out /* (B,S,C) */, const float *in /* (B,S,C) */,
                           const float *mask /* (B,C) */, int B, int S, int C);
 void nn_dropout2d_backward(float *din /* (B,S,C) */, const float *dout /* (B,S,C) */,

@@ -164,8 +164,7 @@ int train_step(trainer *t)
 			memset(t->ga.block + lo, 0, (hi - lo) * sizeof(float));
 		}
 	}
-	model_features_forward(&t->m, &t->a, t->B, t->groups, MODEL_TRAIN, t->drop_seed,
-	                       (uint64_t)step);
+	model_blocks_forward(&t->m, &t->a, t->B, t->groups);
 	/* The two heads at once, one per thread (DANN, two threads or more): each is a chain of
 	 * small layers (100 wide, 64 or 128 rows) that two threads would share badly, a wake-up
 	 * and a barrier per layer.  Forwards and losses, then (a barrier: a step that fails adds
@@ -176,6 +175,12 @@ int train_step(trainer *t)
 	int ok = 0, ok0 = 0, ok1 = 0;
 #pragma omp parallel if (dann)
 	{
+		/* the dropout's forward first, the source rows and the target rows on two threads
+		 * (each value is its own: the same bytes); the loop's end waits for both */
+#pragma omp for schedule(static)
+		for (int h = 0; h < 2; h++)
+			model_dropout_forward(&t->m, &t->a, h ? bs : 0, h ? t->B : bs, t->drop_seed,
+			                      (uint64_t)step);
 #pragma omp sections
 		{
 #pragma omp section
