@@ -164,6 +164,8 @@ static void block_backward(const kern_block *L, const kern_bwd_args *a, int B, i
 	/* ReLU + pool + BN + conv backward in one: the conv-output gradient is never stored */
 	if (L->bn && dir && fusion && k->conv_bn_bwd && k->conv_bn_bwd(L, a, 1, B, groups) == 0)
 		return;
+	if (din && a->din_store)
+		memset(din, 0, (size_t)B * L->H * L->W * L->C * sizeof(float));
 	/* the layers one by one add into their scratch gradients: cleared here (the fused
 	 * relu_pool_bn_bwd stores into gs->conv) */
 	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
@@ -193,7 +195,7 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
                          const kern_saved *s, const float *in, const float *w,
                          const float *gamma, int B, int groups, float *ws)
 {
-	kern_bwd_args a = {din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, ws};
+	kern_bwd_args a = {din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, ws, 0};
 	block_backward(L, &a, B, groups);
 }
 

@@ -11,7 +11,8 @@
  *     shape runs: the choice changes only the speed and the rounding.
  * Same contracts as nn.h: NHWC activations, weights (OC,KS,KS,C), valid convolution with
  * stride 1, a 2x2 stride-2 pool that drops the last row and column of an odd map, backward
- * ADDS into every weight and input gradient.  The caller owns every buffer, including the
+ * ADDS into every weight and input gradient (one exception: kern_blocks_backward's din_store
+ * stores an input gradient, so that it need not be cleared first).  The caller owns every buffer, including the
  * kernels' workspace (kern_ws_floats), so two models can run in one process.
  *
  * Determinism: within one path, results do not depend on the thread count (fixed chunks, as
@@ -88,7 +89,8 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
                          const kern_saved *s, const float *in, const float *w,
                          const float *gamma, int B, int groups, float *ws);
 
-/* One block's backward arguments, as kern_block_backward's. */
+/* One block's backward arguments, as kern_block_backward's; din_store 1: din is stored, not
+ * added into (the one exception to "backward adds": the caller need not clear it). */
 typedef struct {
 	float *din, *dw, *db, *dgamma, *dbeta;
 	const kern_saved *gs;
@@ -96,10 +98,13 @@ typedef struct {
 	const kern_saved *s;
 	const float *in, *w, *gamma;
 	float *ws;
+	int din_store;
 } kern_bwd_args;
 /* n blocks' kern_block_backward, L[0] with a[0] first (the feature extractor's backward: block 2
  * then block 1, a[0].din being a[1].dr), the same bytes; in one parallel region where the path
- * fuses them all (one wake-up of the threads per block fewer). */
+ * fuses them all (one wake-up of the threads per block fewer).  With din_store the fused path
+ * clears each image's input gradient in cache just before its sums, the others all of din
+ * first. */
 void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups);
 
 /* Two blocks in evaluation mode (the feature extractor of dann-embed): feat = block 2 of

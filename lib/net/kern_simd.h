@@ -336,10 +336,12 @@ static void conv_fwd(float *out, const float *in, const float *w, const float *b
 
 /* One image of the direct conv backward: its dw into the chunk's partial `part` (set when
  * init, else added), its db into the bias accumulators bs, and, when dim is given, its input
- * gradient added into dim (wk: the weights packed (KS,KS,OC,C)). dimg is the image's output
- * gradient. */
+ * gradient added into dim, or stored when dstore (the image's block cleared first, in cache;
+ * the same bytes as adding into zeros) (wk: the weights packed (KS,KS,OC,C)). dimg is the
+ * image's output gradient. */
 static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dimg, float *dim,
-                         const float *wk, int H, int W, int C, int OC, int KS, int init)
+                         const float *wk, int H, int W, int C, int OC, int KS, int init,
+                         int dstore)
 {
 	int OH = H - KS + 1, OW = W - KS + 1, L = KS * C, OCB = KOCB(OC), NV = OCB / KVL;
 	for (int ob = 0; ob < OC; ob += OCB)
@@ -353,6 +355,8 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 	BSUM[OC / KVL](bs, dimg, (int64_t)OH * OW);
 	if (!dim)
 		return;
+	if (dstore)
+		memset(dim, 0, sizeof(float) * H * W * C);
 	const dx_tile *t = pick_dx(KCB / KVL, OW);
 	for (int oy = 0; oy < OH; oy++)
 		for (int ky = 0; ky < KS; ky++)
@@ -420,7 +424,7 @@ static void conv_bwd(float *din, float *dw, float *db, const float *dout, const 
 				conv_bwd_img(WS_PART(ws, OC, K, ch), bs, in + (int64_t)bi * H * W * C,
 				             dout + (int64_t)bi * OH * OW * OC,
 				             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
-				             bi == b0);
+				             bi == b0, 0);
 			for (int v = 0; v < OC / KVL; v++)
 				VST(WS_BPART(ws, OC, K, ch) + KVL * v, bs[v]);
 		}
@@ -989,7 +993,7 @@ static void conv_bn_bwd_team(const kern_block *L, const kern_bwd_args *a, int B,
 			              OH, OW, OC, groups);
 			conv_bwd_img(WS_PART(ws, OC, K, ch), bs, a->in + (int64_t)bi * H * W * C, dimg,
 			             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
-			             bi == b0);
+			             bi == b0, a->din_store);
 		}
 		for (int v = 0; v < OC / KVL; v++)
 			VST(WS_BPART(ws, OC, K, ch) + KVL * v, bs[v]);

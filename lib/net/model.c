@@ -260,17 +260,18 @@ int model_acts_alloc(model_acts *a, const model *m, int B)
 	size_t F = (size_t)B * m->F;
 	/* zeroed part first: everything a backward pass adds into.  Not the input and the blocks'
 	 * conv/norm/pool maps (~26 MB at 64+64): in a gradient set they are kern_block_backward's
-	 * scratch, which it clears itself where it adds into it (kern.h). */
-	size_t nz = q1 + q2 + F + 6 * h + 2 * (size_t)B * MODEL_CLASSES + F + 3 * h + B;
+	 * scratch, which it clears itself where it adds into it (kern.h); nor r1, whose gradient
+	 * model_blocks_backward stores (kern_blocks_backward's din_store). */
+	size_t nz = q2 + F + 6 * h + 2 * (size_t)B * MODEL_CLASSES + F + 3 * h + B;
 	size_t small = 2 * (2 * MODEL_C1 + 2 * MODEL_C2) + 6 * 2 * MODEL_HIDDEN + (size_t)B * MODEL_C2;
-	size_t total = nz + x + 2 * s1 + q1 + 2 * s2 + q2 + small + k1 + k2;
+	size_t total = nz + q1 + x + 2 * s1 + q1 + 2 * s2 + q2 + small + k1 + k2;
 	a->block = malloc(total * sizeof(float) + 2 * (q1 + q2));
 	if (!a->block)
 		return err_set(DN_ENOMEM, "out of memory for activations (batch %d)", B);
 	a->nzero = nz;
 	float *p = a->block;
 #define TAKE(ptr, n) do { (ptr) = p; p += (n); } while (0)
-	TAKE(a->r1, q1); TAKE(a->r2, q2);
+	TAKE(a->r2, q2);
 	TAKE(a->feat, F);
 	TAKE(a->l1, h); TAKE(a->ln1, h); TAKE(a->lr1, h); TAKE(a->l2, h); TAKE(a->ln2, h);
 	TAKE(a->lr2, h);
@@ -278,6 +279,7 @@ int model_acts_alloc(model_acts *a, const model *m, int B)
 	TAKE(a->dfeat, F);
 	TAKE(a->d1, h); TAKE(a->dn1, h); TAKE(a->dr1, h); TAKE(a->dz, B);
 	/* end of the zeroed part */
+	TAKE(a->r1, q1);
 	TAKE(a->x, x);
 	TAKE(a->c1, s1); TAKE(a->n1, s1); TAKE(a->p1, q1);
 	TAKE(a->c2, s2); TAKE(a->n2, s2); TAKE(a->p2, q2);
@@ -506,9 +508,9 @@ void model_blocks_backward(const model *m, model_params *g, model_acts *ga, cons
 	kern_block R[2] = {L[1], L[0]};
 	kern_bwd_args ba[2] = {
 		{ga->r1, g->c2w, g->c2b, g->bn2g, g->bn2b, &gs[1], dr2, r2, &sv[1], a->r1, p->c2w,
-		 p->bn2g, ga->ws2},
+		 p->bn2g, ga->ws2, 1},  /* ga->r1 stored: not in the part a step clears */
 		{NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, &gs[0], ga->r1, a->r1, &sv[0], a->x, p->c1w,
-		 p->bn1g, ga->ws1}};
+		 p->bn1g, ga->ws1, 0}};
 	kern_blocks_backward(R, ba, 2, B, groups);
 }
 
