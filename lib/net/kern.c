@@ -250,3 +250,9 @@ void kern_linear_backward(float *din, float *dw, float *db, const float *dout, c
 	if (!(k->fc_bwd && k->fc_bwd(din, dw, db, dout, in, w, B, In, Out) == 0))
 		nn_linear_backward(din, dw, db, dout, in, w, B, In, Out);
 }
+
+int kern_linear_rows_free(int In)
+{
+	const kern_ops *k = ops();
+	return k->fc_bwd && k->fc_bwd_fits(In);
+}

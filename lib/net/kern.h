@@ -126,5 +126,9 @@ void kern_linear_forward(float *out, const float *in, const float *w, const floa
                          int In, int Out);
 void kern_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                           const float *w, int B, int In, int Out);
+/* 1 when kern_linear_backward's din of In inputs is its own sums per row on this path (any
+ * split of the rows gives the same bytes); 0 where nn.c's OpenBLAS products run (their
+ * rounding depends on the rows done together) */
+int kern_linear_rows_free(int In);
 
 #endif

@@ -59,6 +59,8 @@ typedef struct {
 	              int Out);
 	int (*fc_bwd)(float *din, float *dw, float *db, const float *dout, const float *in,
 	              const float *w, int B, int In, int Out);
+	/* 1 if fc_bwd handles In inputs (then for any B, each row of din its own sums) */
+	int (*fc_bwd_fits)(int In);
 } kern_ops;
 
 extern const kern_ops kern_ops_generic, kern_ops_avx2, kern_ops_avx512;

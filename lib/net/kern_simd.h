@@ -1150,11 +1150,16 @@ static const ger_fn GER[GER_MR + 1][GER_NV + 1] = {
 
 /* adds into din (may be NULL), dw, db (NULL together: din alone); -1 (nothing done) when In
  * is not a multiple of the vector width */
+static int fc_bwd_fits(int In)
+{
+	return In % KVL == 0;
+}
+
 static int fc_bwd(float *din, float *dw, float *db, const float *dout, const float *in,
                   const float *w, int B, int In, int Out)
 {
 	const int KT = GER_NV * KVL;  /* columns of C per tile (the last one may be narrower) */
-	if (In % KVL)
+	if (!fc_bwd_fits(In))
 		return -1;
 	int nk = (In + KT - 1) / KT, mw = (Out + GER_MR - 1) / GER_MR, md = (B + GER_MR - 1) / GER_MR;
 	int tw = dw ? mw * nk : 0, tasks = tw + (din ? md * nk : 0);
@@ -1186,8 +1191,8 @@ static int fc_bwd(float *din, float *dw, float *db, const float *dout, const flo
 #if KVL
 const kern_ops KOPS = {1, KNAME, conv_supported, conv_fwd, conv_bwd, bn_pool_relu_fwd,
                        conv_bn_pool_fwd, relu_pool_bn_bwd, conv_bn_bwd, conv_pool_eval,
-                       features_eval, fc_fwd, fc_bwd};
+                       features_eval, fc_fwd, fc_bwd, fc_bwd_fits};
 #else
 const kern_ops KOPS = {1, KNAME, NULL, NULL, NULL, bn_pool_relu_fwd, NULL, relu_pool_bn_bwd, NULL,
-                       NULL, NULL, NULL, NULL};
+                       NULL, NULL, NULL, NULL, NULL};
 #endif

@@ -476,6 +476,29 @@ void model_domain_backward(const model *m, model_params *g, model_acts *ga, cons
 	nn_grl_backward(ga->feat, ga->dfeat, lambda, (size_t)B * m->F);
 }
 
+int model_heads_rows_free(const model *m)
+{
+	return kern_linear_rows_free(m->F);
+}
+
+void model_domain_backward_params(const model *m, model_params *g, model_acts *ga,
+                                  const model_acts *a, int B, int groups)
+{
+	const model_params *p = &m->p;
+	nn_linear_backward(ga->dr1, g->d2w, g->d2b, ga->dz, a->dr1, p->d2w, B, MODEL_HIDDEN, 1);
+	fc_bn_relu_backward(NULL, g->d1w, g->d1b, g->dbn1g, g->dbn1b, ga->d1, ga->dn1, ga->dr1,
+	                    a->dr1, a->d1, a->dbm1, a->dbr1, a->feat, p->d1w, p->dbn1g, B, m->F,
+	                    m->bn, groups);
+}
+
+void model_domain_backward_input(const model *m, model_acts *ga, int b0, int b1, float lambda)
+{
+	size_t F = (size_t)m->F;
+	kern_linear_backward(ga->dfeat + b0 * F, NULL, NULL, ga->d1 + (size_t)b0 * MODEL_HIDDEN, NULL,
+	                     m->p.d1w, b1 - b0, m->F, MODEL_HIDDEN);
+	nn_grl_backward(ga->feat + b0 * F, ga->dfeat + b0 * F, lambda, (size_t)(b1 - b0) * F);
+}
+
 void model_dropout_backward(const model *m, model_acts *ga, const model_acts *a, int b0, int b1)
 {
 	if (!m->bn)

@@ -164,6 +164,15 @@ void model_domain_backward(const model *m, model_params *g, model_acts *ga, cons
 void model_label_backward_params(const model *m, model_params *g, model_acts *ga,
                                  const model_acts *a, int B, int groups);
 void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1);
+/* model_domain_backward in two parts, where model_heads_rows_free (the heads' 768- or
+ * 1200-input layers' input gradients are their own sums per row on this kernel path): all but
+ * the input gradient, then that gradient and the gradient reversal of rows [b0,b1) (any split
+ * gives the same bytes as the one call).  Elsewhere (nn.c's OpenBLAS products) the one call
+ * only. */
+int model_heads_rows_free(const model *m);
+void model_domain_backward_params(const model *m, model_params *g, model_acts *ga,
+                                  const model_acts *a, int B, int groups);
+void model_domain_backward_input(const model *m, model_acts *ga, int b0, int b1, float lambda);
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups);
 /* model_features_backward in two parts: the Dropout2d's backward (arch seed; nothing without

@@ -174,8 +174,12 @@ int train_step(trainer *t)
 	 * term first, as in a serial step. */
 	double label_loss = 0, d0 = 0, d1 = 0;
 	int ok = 0, ok0 = 0, ok1 = 0;
+	/* the domain head's input gradient shared out by rows with the label head's, where the
+	 * kernels give each row its own sums (model_heads_rows_free; not nn.c's OpenBLAS) */
+	int rows_free = dann && model_heads_rows_free(&t->m);
 #pragma omp parallel if (dann)
 	{
+		int th = omp_get_thread_num(), nth = omp_get_num_threads(), split = rows_free && nth > 1;
 		/* the dropout's forward first, the source rows and the target rows on two threads
 		 * (each value is its own: the same bytes); the loop's end waits for both */
 #pragma omp for schedule(static)
@@ -210,16 +214,32 @@ int train_step(trainer *t)
 				if (dann) {
 					nn_bce_backward(t->ga.dz, t->a.dz, 0, bs, 1.0f);
 					nn_bce_backward(t->ga.dz + bs, t->a.dz + bs, 1, bs, 1.0f);
-					/* (with the gradient reversal into ga->feat) */
-					model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups,
-					                      (float)lambda);
+					/* (with the gradient reversal into ga->feat, unless split) */
+					if (split)
+						model_domain_backward_params(&t->m, &t->g, &t->ga, &t->a, t->B,
+						                             t->groups);
+					else
+						model_domain_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups,
+						                      (float)lambda);
 				}
 			}
-			/* by the primary thread, then the dropout's backward of the source rows; the
-			 * target rows' meanwhile by another (the others arrive at the region's end first,
-			 * so nobody sleeps there to be woken, as another region would wake them again) */
-			int th = omp_get_thread_num(), nth = omp_get_num_threads();
-			if (th == 0) {
+			if (split) {
+				/* each of two threads half the source rows and half the target rows: the
+				 * domain head's input gradient and reversal, then the label head's, then
+				 * the dropout's backward (per row the same order as one thread's) */
+				int h = bs / 2, s0 = th ? h : 0, s1 = th ? bs : h;
+				if (th < 2) {
+					model_domain_backward_input(&t->m, &t->ga, s0, s1, (float)lambda);
+					model_domain_backward_input(&t->m, &t->ga, bs + s0, bs + s1, (float)lambda);
+					model_label_backward_input(&t->m, &t->ga, s0, s1);
+					model_dropout_backward(&t->m, &t->ga, &t->a, s0, s1);
+					model_dropout_backward(&t->m, &t->ga, &t->a, bs + s0, bs + s1);
+				}
+			} else if (th == 0) {
+				/* by the primary thread, then the dropout's backward of the source rows; the
+				 * target rows' meanwhile by another (the others arrive at the region's end
+				 * first, so nobody sleeps there to be woken, as another region would wake
+				 * them again) */
 				model_label_backward_input(&t->m, &t->ga, 0, bs);
 				model_dropout_backward(&t->m, &t->ga, &t->a, 0, nth > 1 ? bs : t->B);
 			} else if (th == 1) {
