@@ -140,8 +140,9 @@ WRAPV(model_features_backward, (const model *m, model_params *g, model_acts *ga,
                                 const model_acts *a, int B, int groups),
       (m, g, ga, a, B, groups), "= features backward (total)")
 WRAPV(model_blocks_backward, (const model *m, model_params *g, model_acts *ga,
-                              const model_acts *a, int B, int groups),
-      (m, g, ga, a, B, groups), "= conv blocks backward (total)")
+                              const model_acts *a, int B, int groups, void (*then)(void *),
+                              void *arg),
+      (m, g, ga, a, B, groups, then, arg), "= conv blocks backward + SGD (total)")
 WRAPV(kern_block_forward, (const kern_block *Lb, float *r, kern_saved *s, const float *in,
                            const float *w, const float *b, const float *gamma, const float *beta,
                            float *const *rm, float *const *rv, int B, int groups, int train,
@@ -155,8 +156,8 @@ WRAPV(kern_block_backward, (const kern_block *Lb, float *din, float *dw, float *
       (Lb, din, dw, db, dgamma, dbeta, gs, dr, r, s, in, w, gamma, B, groups, ws),
       L("relu+pool+bn+conv bwd OC", Lb->OC))
 WRAPV(kern_blocks_backward, (const kern_block *Lb, const kern_bwd_args *a, int n, int B,
-                             int groups),
-      (Lb, a, n, B, groups), "relu+pool+bn+conv bwd (both blocks)")
+                             int groups, void (*then)(void *), void *arg),
+      (Lb, a, n, B, groups, then, arg), "relu+pool+bn+conv bwd (both blocks) + SGD")
 WRAPV(kern_features_eval, (const kern_block Lb[2], float *feat, float *r1, kern_saved s[2],
                            const float *x, const float *const l1[6], const float *const l2[6],
                            int B, float *ws, float *ws2),

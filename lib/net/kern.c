@@ -162,7 +162,8 @@ static void block_backward(const kern_block *L, const kern_bwd_args *a, int B, i
 	float *din = L->din ? a->din : NULL, *dw = a->dw, *db = a->db;
 	const kern_saved *gs = a->gs, *s = a->s;
 	/* ReLU + pool + BN + conv backward in one: the conv-output gradient is never stored */
-	if (L->bn && dir && fusion && k->conv_bn_bwd && k->conv_bn_bwd(L, a, 1, B, groups) == 0)
+	if (L->bn && dir && fusion && k->conv_bn_bwd &&
+	    k->conv_bn_bwd(L, a, 1, B, groups, NULL, NULL) == 0)
 		return;
 	if (din && a->din_store)
 		memset(din, 0, (size_t)B * L->H * L->W * L->C * sizeof(float));
@@ -199,16 +200,21 @@ void kern_block_backward(const kern_block *L, float *din, float *dw, float *db, 
 	block_backward(L, &a, B, groups);
 }
 
-void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups)
+void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups,
+                          void (*then)(void *), void *arg)
 {
 	const kern_ops *k = ops();
 	int all = fusion && k->conv_bn_bwd != NULL;
 	for (int i = 0; i < n && all; i++)
 		all = L[i].bn && direct(k, &L[i]);
-	if (all && k->conv_bn_bwd(L, a, n, B, groups) == 0)
+	if (all && k->conv_bn_bwd(L, a, n, B, groups, then, arg) == 0)
 		return;
 	for (int i = 0; i < n; i++)
 		block_backward(&L[i], &a[i], B, groups);
+	if (then) {
+#pragma omp parallel
+		then(arg);
+	}
 }
 
 void kern_features_eval(const kern_block L[2], float *feat, float *r1, kern_saved s[2],

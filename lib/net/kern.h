@@ -104,8 +104,11 @@ typedef struct {
  * then block 1, a[0].din being a[1].dr), the same bytes; in one parallel region where the path
  * fuses them all (one wake-up of the threads per block fewer).  With din_store the fused path
  * clears each image's input gradient in cache just before its sums, the others all of din
- * first. */
-void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups);
+ * first.  then (may be NULL), once every gradient is complete: then(arg) called by every thread
+ * of a parallel region (the same region where the blocks ran fused, after a barrier: its
+ * worksharing loops share out among the threads). */
+void kern_blocks_backward(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups,
+                          void (*then)(void *), void *arg);
 
 /* Two blocks in evaluation mode (the feature extractor of dann-embed): feat = block 2 of
  * block 1 of x, r1 receives block 1's output.  l1, l2: {weight, bias, gamma, beta, running

@@ -45,7 +45,8 @@ typedef struct {
 	                        int W, int C, int groups);
 	/* relu_pool_bn_bwd then conv_bwd, for n blocks with BN one after the other (a[i] block
 	 * L[i]'s arguments, as kern_block_backward's), in one parallel region */
-	int (*conv_bn_bwd)(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups);
+	int (*conv_bn_bwd)(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups,
+	                   void (*then)(void *), void *arg);
 	/* evaluation conv -> BN (running statistics, gamma NULL: none) -> pool -> ReLU */
 	int (*conv_pool_eval)(float *out, const float *in, const float *w, const float *b,
 	                      const float *gamma, const float *beta, const float *rmean,

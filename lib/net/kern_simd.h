@@ -1003,7 +1003,8 @@ static void conv_bn_bwd_team(const kern_block *L, const kern_bwd_args *a, int B,
 
 /* n blocks' ReLU + pool + BN + conv backward, in this order, in one parallel region (a wake-up
  * of the threads per block fewer); -1 (nothing done) unless every block fits */
-static int conv_bn_bwd(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups)
+static int conv_bn_bwd(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups,
+                       void (*then)(void *), void *arg)
 {
 	for (int i = 0; i < n; i++) {
 		int OH = L[i].H - L[i].KS + 1, OW = L[i].W - L[i].KS + 1;
@@ -1019,8 +1020,14 @@ static int conv_bn_bwd(const kern_block *L, const kern_bwd_args *a, int n, int B
 	size_t per = (size_t)groups * NN_CHUNKS * 48;
 	double sums[n][2][per];
 #pragma omp parallel
-	for (int i = 0; i < n; i++)
-		conv_bn_bwd_team(&L[i], &a[i], B, groups, sums[i][0], sums[i][1]);
+	{
+		for (int i = 0; i < n; i++)
+			conv_bn_bwd_team(&L[i], &a[i], B, groups, sums[i][0], sums[i][1]);
+		if (then) {
+#pragma omp barrier
+			then(arg);
+		}
+	}
 	return 0;
 }
 #endif

@@ -512,11 +512,11 @@ void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups)
 {
 	model_dropout_backward(m, ga, a, 0, B);
-	model_blocks_backward(m, g, ga, a, B, groups);
+	model_blocks_backward(m, g, ga, a, B, groups, NULL, NULL);
 }
 
 void model_blocks_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
-                           int B, int groups)
+                           int B, int groups, void (*then)(void *), void *arg)
 {
 	const model_params *p = &m->p;
 	kern_block L[2];
@@ -534,7 +534,7 @@ void model_blocks_backward(const model *m, model_params *g, model_acts *ga, cons
 		 p->bn2g, ga->ws2, 1},  /* ga->r1 stored: not in the part a step clears */
 		{NULL, g->c1w, g->c1b, g->bn1g, g->bn1b, &gs[0], ga->r1, a->r1, &sv[0], a->x, p->c1w,
 		 p->bn1g, ga->ws1, 0}};
-	kern_blocks_backward(R, ba, 2, B, groups);
+	kern_blocks_backward(R, ba, 2, B, groups, then, arg);
 }
 
 /* --- inference ------------------------------------------------------------------------------- */

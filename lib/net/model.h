@@ -176,10 +176,12 @@ void model_domain_backward_input(const model *m, model_acts *ga, int b0, int b1,
 void model_features_backward(const model *m, model_params *g, model_acts *ga,
                              const model_acts *a, int B, int groups);
 /* model_features_backward in two parts: the Dropout2d's backward (arch seed; nothing without
- * it), of rows [b0,b1) (any split: each value is its own), then the two conv blocks'. */
+ * it), of rows [b0,b1) (any split: each value is its own), then the two conv blocks' (then,
+ * unless NULL, then(arg) by every thread of a parallel region once the gradients are complete:
+ * kern_blocks_backward, kern.h). */
 void model_dropout_backward(const model *m, model_acts *ga, const model_acts *a, int b0, int b1);
 void model_blocks_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
-                           int B, int groups);
+                           int B, int groups, void (*then)(void *), void *arg);
 
 /* Evaluation-mode forward of B uint8 images (B,H,W,C), C = 1 or 3, of `domain` (0 source,
  * 1 target: which running statistics a per-domain model uses), up to `layer`; returns the

@@ -122,6 +122,27 @@ static void permutation(int64_t *idx, int64_t n, uint64_t seed, uint64_t stream)
 	rng_shuffle(&r, idx, n);
 }
 
+/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next step's
+ * backward to add into (a step that fails has added nothing yet).  Called by every thread of a
+ * parallel region: the loop is shared out among them. */
+typedef struct {
+	float *w, *v, *g;
+	size_t n;
+	float mu, lr;
+} sgd_step;
+
+static void sgd_team(void *arg)
+{
+	const sgd_step *u = arg;
+	float *w = u->w, *v = u->v, *g = u->g, mu = u->mu, flr = u->lr;
+#pragma omp for schedule(static)
+	for (size_t i = 0; i < u->n; i++) {
+		v[i] = mu * v[i] + g[i];
+		w[i] -= flr * v[i];
+		g[i] = 0;
+	}
+}
+
 int train_step(trainer *t)
 {
 	int bs = t->o.batch, dann = t->o.mode == TRAIN_DANN;
@@ -261,18 +282,9 @@ int train_step(trainer *t)
 		t->dom_ok += ok0 + ok1;
 		t->dom_n += 2 * bs;
 	}
-	model_blocks_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups);
-	/* SGD with momentum (PyTorch's form); each gradient is cleared once used, for the next
-	 * step's backward to add into (a step that fails above has added nothing yet) */
-	float mu = (float)t->o.momentum, flr = (float)lr;
-	float *w = t->m.params, *v = t->mom, *g = t->grads;
-	size_t n = t->m.nparams;
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		v[i] = mu * v[i] + g[i];
-		w[i] -= flr * v[i];
-		g[i] = 0;
-	}
+	/* the update in the conv backward's parallel region, once the gradients are complete */
+	sgd_step u = {t->m.params, t->mom, t->grads, t->m.nparams, (float)t->o.momentum, (float)lr};
+	model_blocks_backward(&t->m, &t->g, &t->ga, &t->a, t->B, t->groups, sgd_team, &u);
 	t->lr = lr;
 	t->lambda = dann ? lambda : 0;
 	t->n_steps++;
