@@ -12,8 +12,8 @@
  * Same contracts as nn.h: NHWC activations, weights (OC,KS,KS,C), valid convolution with
  * stride 1, a 2x2 stride-2 pool that drops the last row and column of an odd map, backward
  * ADDS into every weight and input gradient (one exception: kern_blocks_backward's din_store
- * stores an input gradient, so that it need not be cleared first).  The caller owns every buffer, including the
- * kernels' workspace (kern_ws_floats), so two models can run in one process.
+ * stores an input gradient, so that it need not be cleared first).  The caller owns every
+ * buffer, including the kernels' workspace (kern_ws_floats), so two models can run in one process.
  *
  * Determinism: within one path, results do not depend on the thread count (fixed chunks, as
  * nn.h).  Across paths the functions agree to floating-point rounding (different summation

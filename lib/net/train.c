@@ -192,7 +192,8 @@ int train_step(trainer *t)
 	 * and a barrier per layer.  Forwards and losses, then (a barrier: a step that fails adds
 	 * nothing) backwards; the layers' bytes do not depend on which thread runs them.  The label
 	 * head's input gradient waits for the domain head's, so that ga->feat receives the GRL's
-	 * term first, as in a serial step. */
+	 * term first, as in a serial step; where the kernels allow it, both input gradients are
+	 * shared out by rows after the barrier (the domain head's chain is the longer). */
 	double label_loss = 0, d0 = 0, d1 = 0;
 	int ok = 0, ok0 = 0, ok1 = 0;
 	/* the domain head's input gradient shared out by rows with the label head's, where the
