@@ -36,6 +36,23 @@ static float dist2_f(const float *a, const float *b, int d)
 	return s;
 }
 
+/* dist2_f of a against four rows at once: four independent sums (the single one waits on
+ * its own additions), each in exactly dist2_f's order, so the same bits. */
+static void dist2_f4(float out[4], const float *a, const float *b0, const float *b1,
+                     const float *b2, const float *b3, int d)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+	for (int u = 0; u < d; u++) {
+		float e0 = a[u] - b0[u], e1 = a[u] - b1[u], e2 = a[u] - b2[u], e3 = a[u] - b3[u];
+		s0 += e0 * e0;
+		s1 += e1 * e1;
+		s2 += e2 * e2;
+		s3 += e3 * e3;
+	}
+	out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+}
+
 /* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
  * cancellation) and sorted (the heap is sorted first, then the distances go in nearly in
  * order).  A heap still holding an empty place means distances that were not numbers (finite
@@ -53,9 +70,20 @@ static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *x
 		const float *xi = xq + i * d;
 		knn_ent *h = heap + i * k;
 		heap_sort(h, k);
-		/* the rows are scattered over x and each is read once: fetch the next ahead */
-		prefetch_row(xr + (int64_t)h[0].j * d, d);
-		for (int t = 0; t < k; t++) {
+		/* the rows are scattered over x and each is read once: fetch the next four ahead */
+		for (int u = 0; u < 4 && u < k; u++)
+			prefetch_row(xr + (int64_t)h[u].j * d, d);
+		int t = 0;
+		for (; t + 4 <= k; t += 4) {
+			for (int u = t + 4; u < t + 8 && u < k; u++)
+				prefetch_row(xr + (int64_t)h[u].j * d, d);
+			float dd[4];
+			dist2_f4(dd, xi, xr + (int64_t)h[t].j * d, xr + (int64_t)h[t + 1].j * d,
+			         xr + (int64_t)h[t + 2].j * d, xr + (int64_t)h[t + 3].j * d, d);
+			for (int u = 0; u < 4; u++)
+				entd_insert(tmp, t + u, (knn_entd){dd[u], h[t + u].j});
+		}
+		for (; t < k; t++) {
 			int32_t j = h[t].j;
 			if (t + 1 < k)
 				prefetch_row(xr + (int64_t)h[t + 1].j * d, d);
@@ -67,6 +95,36 @@ static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *x
 		}
 	}
 	return 0;
+}
+
+/* The columns of x (n,d) that are not zero in every point, copied into a new (n,*dc) array;
+ * NULL (and *dc = d) when nearly all are used.  A column that is zero everywhere adds nothing
+ * to any distance, so the sgemm (the search's main cost) can skip it: MNIST's pixels have 116
+ * such columns out of 784.  Only the candidates' ranking sees the other rounding: their
+ * distances are recomputed from x itself (knn_finish). */
+static float *drop_zero_columns(const float *x, int64_t n, int d, int *dc)
+{
+	*dc = d;
+	int *used = calloc((size_t)d, sizeof *used);
+	if (!used)
+		return NULL;
+	for (int64_t i = 0; i < n; i++)
+		for (int u = 0; u < d; u++)
+			used[u] |= x[i * d + u] != 0;
+	int m = 0;
+	for (int u = 0; u < d; u++)
+		if (used[u])
+			used[m++] = u;
+	float *xs = m <= d - d / 16 ? mem_alloc_big((size_t)n * (m ? m : 1) * sizeof *xs) : NULL;
+	if (xs) {
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < n; i++)
+			for (int t = 0; t < m; t++)
+				xs[i * m + t] = x[i * d + used[t]];
+		*dc = m;
+	}
+	free(used);
+	return xs;
 }
 
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
@@ -95,6 +153,9 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 	}
 	for (int64_t t = 0; t < n * k; t++)
 		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int dc;
+	float *xc = drop_zero_columns(x, n, d, &dc);
+	const float *xg = xc ? xc : x;
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1);
 	for (int64_t r0 = 0; r0 < n; r0 += B) {
@@ -111,8 +172,8 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 #endif
 				int64_t s = rn * tid / nth, e = rn * (tid + 1) / nth;
 				if (e > s)
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, d,
-					            -2.0f, x + (r0 + s) * d, d, x + c0 * d, d, 0.0f, blk + s * cn,
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, dc,
+					            -2.0f, xg + (r0 + s) * dc, dc, xg + c0 * dc, dc, 0.0f, blk + s * cn,
 					            (int)cn);
 			}
 			/* rows: blk becomes the squared distances */
@@ -193,6 +254,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 		}
 	}
 	openblas_set_num_threads(blas_threads);
+	free(xc);
 	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
 	free(sq), free(blk), free(heap);
 	return rc;
