@@ -36,28 +36,56 @@ static float dist2_f(const float *a, const float *b, int d)
 	return s;
 }
 
-/* The k best of each heap (nq,k), distances recomputed directly from xq and xr (no
+/* dist2_f of a against four rows at once: four independent sums (the single one waits on
+ * its own additions), each in exactly dist2_f's order, so the same bits. */
+static void dist2_f4(float out[4], const float *a, const float *b0, const float *b1,
+                     const float *b2, const float *b3, int d)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+	for (int u = 0; u < d; u++) {
+		float e0 = a[u] - b0[u], e1 = a[u] - b1[u], e2 = a[u] - b2[u], e3 = a[u] - b3[u];
+		s0 += e0 * e0;
+		s1 += e1 * e1;
+		s2 += e2 * e2;
+		s3 += e3 * e3;
+	}
+	out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+}
+
+/* The k best of each heap (nq,kh; kh >= k), distances recomputed directly from xq and xr (no
  * cancellation) and sorted (the heap is sorted first, then the distances go in nearly in
  * order).  A heap still holding an empty place means distances that were not numbers (finite
  * points of a sane scale never give them; see tsne_affinities). */
 static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *xq,
-                      int64_t nq, const float *xr, int d, int k)
+                      int64_t nq, const float *xr, int d, int kh, int k)
 {
-	for (int64_t t = 0; t < nq * k; t++)
+	for (int64_t t = 0; t < nq * kh; t++)
 		if (heap[t].j == INT32_MAX)
 			return err_set(DN_ERANGE, "knn: distances of point %lld are not finite numbers",
-			               (long long)(t / k));
+			               (long long)(t / kh));
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < nq; i++) {
-		knn_entd tmp[k];
+		knn_entd tmp[kh];
 		const float *xi = xq + i * d;
-		knn_ent *h = heap + i * k;
-		heap_sort(h, k);
-		/* the rows are scattered over x and each is read once: fetch the next ahead */
-		prefetch_row(xr + (int64_t)h[0].j * d, d);
-		for (int t = 0; t < k; t++) {
+		knn_ent *h = heap + i * kh;
+		heap_sort(h, kh);
+		/* the rows are scattered over x and each is read once: fetch the next four ahead */
+		for (int u = 0; u < 4 && u < kh; u++)
+			prefetch_row(xr + (int64_t)h[u].j * d, d);
+		int t = 0;
+		for (; t + 4 <= kh; t += 4) {
+			for (int u = t + 4; u < t + 8 && u < kh; u++)
+				prefetch_row(xr + (int64_t)h[u].j * d, d);
+			float dd[4];
+			dist2_f4(dd, xi, xr + (int64_t)h[t].j * d, xr + (int64_t)h[t + 1].j * d,
+			         xr + (int64_t)h[t + 2].j * d, xr + (int64_t)h[t + 3].j * d, d);
+			for (int u = 0; u < 4; u++)
+				entd_insert(tmp, t + u, (knn_entd){dd[u], h[t + u].j});
+		}
+		for (; t < kh; t++) {
 			int32_t j = h[t].j;
-			if (t + 1 < k)
+			if (t + 1 < kh)
 				prefetch_row(xr + (int64_t)h[t + 1].j * d, d);
 			entd_insert(tmp, t, (knn_entd){dist2_f(xi, xr + (int64_t)j * d, d), j});
 		}
@@ -69,17 +97,52 @@ static int knn_finish(int32_t *nbr, double *dist2, knn_ent *heap, const float *x
 	return 0;
 }
 
+/* The columns of x (n,d) that are not zero in every point, copied into a new (n,*dc) array;
+ * NULL (and *dc = d) when nearly all are used.  A column that is zero everywhere adds nothing
+ * to any distance, so the sgemm (the search's main cost) can skip it: MNIST's pixels have 116
+ * such columns out of 784.  Only the candidates' ranking sees the other rounding: their
+ * distances are recomputed from x itself (knn_finish). */
+static float *drop_zero_columns(const float *x, int64_t n, int d, int *dc)
+{
+	*dc = d;
+	int *used = calloc((size_t)d, sizeof *used);
+	if (!used)
+		return NULL;
+	for (int64_t i = 0; i < n; i++)
+		for (int u = 0; u < d; u++)
+			used[u] |= x[i * d + u] != 0;
+	int m = 0;
+	for (int u = 0; u < d; u++)
+		if (used[u])
+			used[m++] = u;
+	float *xs = m <= d - d / 16 ? mem_alloc_big((size_t)n * (m ? m : 1) * sizeof *xs) : NULL;
+	if (xs) {
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < n; i++)
+			for (int t = 0; t < m; t++)
+				xs[i * m + t] = x[i * d + used[t]];
+		*dc = m;
+	}
+	free(used);
+	return xs;
+}
+
 int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k)
 {
 	if (k < 1 || k > n - 1)
 		return err_set(DN_EARG, "knn: k=%d out of range for n=%lld", k, (long long)n);
+	/* The heaps keep 8 more than k: the sgemm's distances (|a|^2 + |b|^2 - 2 a.b, rounded as
+	 * the BLAS blocks the sums) can rank near-ties wrongly; knn_finish ranks the candidates by
+	 * distances computed directly, so the k kept are the exact k best unless the sgemm's
+	 * errors move a point by more than 8 places. */
+	int kh = k + 8 < n - 1 ? k + 8 : (int)(n - 1);
 	/* Only blocks on and above the diagonal are computed: each serves the heaps of its rows
 	 * and of its columns.  The final k best under the total order (distance, index) do not
 	 * depend on the order of the offers, so threads cannot change the result. */
 	enum { G = 16, B = 1024 };
 	float *sq = mem_alloc_big((size_t)n * sizeof *sq);
 	float *blk = mem_alloc_big((size_t)B * B * sizeof *blk);
-	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
+	knn_ent *heap = mem_alloc_big((size_t)n * kh * sizeof *heap);
 	if (!sq || !blk || !heap) {
 		free(sq), free(blk), free(heap);
 		return err_set(DN_ENOMEM, "knn: out of memory");
@@ -93,8 +156,11 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 			s += xi[t] * xi[t];
 		sq[i] = s;
 	}
-	for (int64_t t = 0; t < n * k; t++)
+	for (int64_t t = 0; t < n * kh; t++)
 		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+	int dc;
+	float *xc = drop_zero_columns(x, n, d, &dc);
+	const float *xg = xc ? xc : x;
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1);
 	for (int64_t r0 = 0; r0 < n; r0 += B) {
@@ -111,14 +177,14 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 #endif
 				int64_t s = rn * tid / nth, e = rn * (tid + 1) / nth;
 				if (e > s)
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, d,
-					            -2.0f, x + (r0 + s) * d, d, x + c0 * d, d, 0.0f, blk + s * cn,
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(e - s), (int)cn, dc,
+					            -2.0f, xg + (r0 + s) * dc, dc, xg + c0 * dc, dc, 0.0f, blk + s * cn,
 					            (int)cn);
 			}
 			/* rows: blk becomes the squared distances */
 #pragma omp parallel for schedule(static)
 			for (int64_t i = 0; i < rn; i++) {
-				knn_ent *h = heap + (r0 + i) * k;
+				knn_ent *h = heap + (r0 + i) * kh;
 				float *b = blk + i * cn;
 				const float *sqc = sq + c0;
 				float si = sq[r0 + i];
@@ -137,13 +203,13 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 						continue;
 					for (int u = 0; u < 16; u++)
 						if (b[j + u] <= thr && c0 + j + u != r0 + i) {
-							heap_offer(h, k, b[j + u], (int32_t)(c0 + j + u));
+							heap_offer(h, kh, b[j + u], (int32_t)(c0 + j + u));
 							thr = h[0].d;
 						}
 				}
 				for (; j < cn; j++) {
 					if (b[j] <= thr && c0 + j != r0 + i) {
-						heap_offer(h, k, b[j], (int32_t)(c0 + j));
+						heap_offer(h, kh, b[j], (int32_t)(c0 + j));
 						thr = h[0].d;
 					}
 				}
@@ -164,7 +230,7 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 					ce = cn;
 				float thr[B];
 				for (int64_t j = cs; j < ce; j++)
-					thr[j - cs] = heap[(c0 + j) * k].d;
+					thr[j - cs] = heap[(c0 + j) * kh].d;
 				for (int64_t i = 0; i < rn; i++) {
 					const float *b = blk + i * cn;
 					int64_t j = cs;
@@ -177,15 +243,15 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 							continue;
 						for (int u = 0; u < G; u++)
 							if (b[j + u] <= thr[j - cs + u]) {
-								knn_ent *h = heap + (c0 + j + u) * k;
-								heap_offer(h, k, b[j + u], (int32_t)(r0 + i));
+								knn_ent *h = heap + (c0 + j + u) * kh;
+								heap_offer(h, kh, b[j + u], (int32_t)(r0 + i));
 								thr[j - cs + u] = h[0].d;
 							}
 					}
 					for (; j < ce; j++)
 						if (b[j] <= thr[j - cs]) {
-							knn_ent *h = heap + (c0 + j) * k;
-							heap_offer(h, k, b[j], (int32_t)(r0 + i));
+							knn_ent *h = heap + (c0 + j) * kh;
+							heap_offer(h, kh, b[j], (int32_t)(r0 + i));
 							thr[j - cs] = h[0].d;
 						}
 				}
@@ -193,7 +259,8 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
 		}
 	}
 	openblas_set_num_threads(blas_threads);
-	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, k);
+	free(xc);
+	int rc = knn_finish(nbr, dist2, heap, x, n, x, d, kh, k);
 	free(sq), free(blk), free(heap);
 	return rc;
 }
@@ -260,7 +327,7 @@ int tsne_knn_cross(int32_t *nbr, double *dist2, const float *xq, int64_t nq, con
 	}
 	openblas_set_num_threads(blas_threads);
 	int rc = fail ? err_set(DN_ENOMEM, "knn: out of memory")
-	              : knn_finish(nbr, dist2, heap, xq, nq, xr, d, k);
+	              : knn_finish(nbr, dist2, heap, xq, nq, xr, d, k, k);
 	free(sq), free(heap);
 	return rc;
 }

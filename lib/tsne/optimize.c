@@ -203,18 +203,20 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
 
 /* Renumber the points in the last quadtree's depth-first order, so that points close in the
  * layout (and so their P-neighbours) are close in memory.  perm maps the current numbering
- * to the caller's.  Deterministic: the order is a function of the layout. */
-static int renumber(tsne_work *w, tsne_sparse *Q, double *y, double *upd, double *gain,
-                    int32_t *perm, int64_t n)
+ * to the caller's.  Deterministic: the order is a function of the layout.  The renumbered P
+ * goes into S (arrays of Q's sizes, kept from one call to the next: fresh ones would cost a
+ * page fault every 4 KB), which then swaps with Q. */
+static int renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, double *upd,
+                    double *gain, int32_t *perm, int64_t n)
 {
 	const int32_t *order = w->order;
 	int32_t *inv = malloc((size_t)n * sizeof *inv);
 	double *tmp = malloc((size_t)n * 2 * sizeof *tmp);
-	int64_t *row = malloc(((size_t)n + 1) * sizeof *row);
-	int32_t *col = malloc((size_t)Q->row[n] * sizeof *col);
-	double *val = malloc((size_t)Q->row[n] * sizeof *val);
-	if (!inv || !tmp || !row || !col || !val) {
-		free(inv), free(tmp), free(row), free(col), free(val);
+	int64_t *row = S->row;
+	int32_t *col = S->col;
+	double *val = S->val;
+	if (!inv || !tmp) {
+		free(inv), free(tmp);
 		return 0; /* not needed for correctness: skip it */
 	}
 	for (int64_t t = 0; t < n; t++)
@@ -231,15 +233,19 @@ static int renumber(tsne_work *w, tsne_sparse *Q, double *y, double *upd, double
 	memcpy(perm, pt, (size_t)n * sizeof *perm);
 	int64_t o = 0;
 	for (int64_t t = 0; t < n; t++) {
-		int32_t i = order[t];
 		row[t] = o;
-		for (int64_t u = Q->row[i]; u < Q->row[i + 1]; u++) {
-			col[o] = inv[Q->col[u]];
-			val[o++] = Q->val[u];
-		}
+		o += Q->row[order[t] + 1] - Q->row[order[t]];
 	}
 	row[n] = o;
-	free(Q->row), free(Q->col), free(Q->val);
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t t = 0; t < n; t++) {
+		int32_t i = order[t];
+		for (int64_t u = Q->row[i], v = row[t]; u < Q->row[i + 1]; u++, v++) {
+			col[v] = inv[Q->col[u]];
+			val[v] = Q->val[u];
+		}
+	}
+	S->row = Q->row, S->col = Q->col, S->val = Q->val;
 	Q->row = row, Q->col = col, Q->val = val;
 	w->have_order = 0; /* index order is now the tree order */
 	free(inv), free(tmp);
@@ -261,6 +267,9 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	tsne_sparse Q = {n, malloc(((size_t)n + 1) * sizeof *Q.row),
 	                 malloc((size_t)P0->row[n] * sizeof *Q.col),
 	                 malloc((size_t)P0->row[n] * sizeof *Q.val)};
+	tsne_sparse S = {n, malloc(((size_t)n + 1) * sizeof *S.row),
+	                 malloc((size_t)P0->row[n] * sizeof *S.col),
+	                 malloc((size_t)P0->row[n] * sizeof *S.val)}; /* renumber's spare */
 	const tsne_sparse *P = &Q;
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
 	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) yf's pairs, one 8-byte load each */
@@ -268,7 +277,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	float *vf = malloc((size_t)P0->row[n] * sizeof *vf);
 	int64_t vf_n = -1; /* vf is valid for Q's current numbering when == Q.row[n] */
 	int rc = 0;
-	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !yf || !yp || !vf ||
+	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !S.row || !S.col || !S.val || !yf || !yp || !vf ||
 	    !att) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
@@ -291,7 +300,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
 		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50) {
-			renumber(w, &Q, y, upd, gain, perm, n);
+			renumber(w, &Q, &S, y, upd, gain, perm, n);
 			vf_n = -1;
 		}
 		if (vf_n < 0) {
@@ -391,5 +400,6 @@ out:
 	tsne_work_free(w);
 	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(yp), free(vf), free(att);
 	free(Q.row), free(Q.col), free(Q.val);
+	free(S.row), free(S.col), free(S.val);
 	return rc;
 }

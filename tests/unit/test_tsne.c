@@ -73,6 +73,46 @@ static void test_knn(void)
 	free(all), free(x), free(nbr), free(d2);
 }
 
+/* Points with many columns zero everywhere (as MNIST's border pixels), the search skipping
+ * them: the same neighbours and distances as on the full points for 1 and 3 threads, and the
+ * distances exact. */
+static void test_knn_zero_columns(void)
+{
+	int64_t n = 2500;
+	int d = 48, k = 20;
+	float *x = blobs(n, d, 4, 2.0, 5, NULL);
+	for (int64_t i = 0; i < n; i++)
+		for (int t = 0; t < d; t++)
+			if (t < 12 || t % 3 == 0)
+				x[i * d + t] = 0;
+	int32_t *nbr[2];
+	double *d2[2];
+	int nth = omp_get_max_threads();
+	for (int r = 0; r < 2; r++) {
+		nbr[r] = malloc((size_t)n * k * sizeof *nbr[r]);
+		d2[r] = malloc((size_t)n * k * sizeof *d2[r]);
+		omp_set_num_threads(r ? 3 : 1);
+		CHECK(tsne_knn(nbr[r], d2[r], x, n, d, k) == 0);
+	}
+	omp_set_num_threads(nth);
+	CHECK(memcmp(nbr[0], nbr[1], (size_t)n * k * sizeof *nbr[0]) == 0);
+	CHECK(memcmp(d2[0], d2[1], (size_t)n * k * sizeof *d2[0]) == 0);
+	int bad = 0;
+	for (int64_t i = 0; i < n; i += 11)
+		for (int t = 0; t < k; t++) {
+			int32_t j = nbr[0][i * k + t];
+			double s = 0;
+			for (int u = 0; u < d; u++)
+				s += ((double)x[i * d + u] - x[j * d + u]) * ((double)x[i * d + u] - x[j * d + u]);
+			bad += j == i || fabs(s - d2[0][i * k + t]) > 1e-4 * (1 + s) ||
+			       (t > 0 && d2[0][i * k + t] < d2[0][i * k + t - 1]);
+		}
+	CHECK_MSG(bad == 0, "kNN with zero columns: %d neighbours wrong", bad);
+	for (int r = 0; r < 2; r++)
+		free(nbr[r]), free(d2[r]);
+	free(x);
+}
+
 static void test_calibration_and_P(void)
 {
 	int64_t n = 500;
@@ -514,6 +554,7 @@ static void test_optimize_parallel(void)
 int main(void)
 {
 	test_knn();
+	test_knn_zero_columns();
 	test_calibration_and_P();
 	test_gradients();
 	test_optimize();
