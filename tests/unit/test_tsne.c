@@ -236,7 +236,10 @@ static void test_gradients(void)
 		}
 		double rel = sqrt(num / den);
 		printf("  Barnes-Hut theta %g: relative gradient error %.3g\n", thetas[a], rel);
-		CHECK_MSG(rel <= prev, "theta %g: rel err %g not below %g", thetas[a], rel, prev);
+		/* smaller while above the single-precision floor of the walk's sums (~5e-7 here),
+		 * where two angles may round either way */
+		CHECK_MSG(rel <= prev || rel < 1e-5, "theta %g: rel err %g not below %g", thetas[a], rel,
+		          prev);
 		prev = rel;
 		if (thetas[a] == 0.5)
 			CHECK_MSG(rel < 0.02, "theta 0.5: rel err %g", rel);
