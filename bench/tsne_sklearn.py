@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Helpers for bench/tsne-bench.sh (benchmark only; the toolkit itself needs no Python).
 
-  tsne_sklearn.py mnist N OUT.npy [DIR]  MNIST pixels (IDX .gz files in DIR) -> embedding stream: points (N,784) float32
-                                         in [0,1], labels (N,) uint8.  N <= 10000 uses the test
-                                         set; larger N appends the training set (70000 = all).
+  tsne_sklearn.py mnist N OUT.npy [DIR [FIRST]]
+                                         MNIST pixels (IDX .gz files in DIR) -> embedding stream:
+                                         points (N,784) float32 in [0,1], labels (N,) uint8: rows
+                                         FIRST (0) .. FIRST+N-1 of the test set followed by the
+                                         training set (N 10000: the test set; 70000: all).
   tsne_sklearn.py sklearn IN.npy OUT.npy run scikit-learn TSNE (perplexity 30, PCA init, auto lr,
                                          n_jobs=2), write the (N,2) float32 layout + labels;
                                          prints the wall time in seconds on stdout.
@@ -48,14 +50,16 @@ def idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(shape)
 
 
-def mnist(n, out, root="data/mnist"):
+def mnist(n, out, root="data/mnist", first=0):
     xs = [idx(f"{root}/t10k-images-idx3-ubyte.gz")]
     ys = [idx(f"{root}/t10k-labels-idx1-ubyte.gz")]
-    if n > 10000:
+    if first + n > 10000:
         xs.append(idx(f"{root}/train-images-idx3-ubyte.gz"))
         ys.append(idx(f"{root}/train-labels-idx1-ubyte.gz"))
-    x = np.concatenate(xs)[:n].reshape(n, -1).astype(np.float32) / 255.0
-    y = np.concatenate(ys)[:n].astype(np.uint8)
+    if first < 0 or first + n > 70000:
+        sys.exit(f"tsne_sklearn.py: rows {first}..{first + n - 1} are not all in MNIST's 70000")
+    x = np.concatenate(xs)[first:first + n].reshape(n, -1).astype(np.float32) / 255.0
+    y = np.concatenate(ys)[first:first + n].astype(np.uint8)
     with open(out, "wb") as f:
         np.lib.format.write_array(f, np.ascontiguousarray(x))
         np.lib.format.write_array(f, y)
@@ -182,7 +186,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "mnist":
         if len(sys.argv) > 4:
-            mnist(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+            mnist(int(sys.argv[2]), sys.argv[3], sys.argv[4],
+                  int(sys.argv[5]) if len(sys.argv) > 5 else 0)
         else:
             mnist(int(sys.argv[2]), sys.argv[3])
     elif cmd == "synthseq":
