@@ -370,7 +370,8 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 
 /* dw[o][k] and db[o] += the chunks' partials, in chunk order.  Called by every thread of the
  * parallel region after the partials are complete (the dw loop is shared out among them; db,
- * small, by one); no barrier of its own: the region's end waits for both. */
+ * small, by one); no barrier of its own: the next one waits for both (the region's end, or in
+ * conv_bn_bwd the next block's first loop or the barrier before `then`). */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
 	/* a vector of channels at a time (OC is a multiple of KVL), each value 0 + the chunks' in
