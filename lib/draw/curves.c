@@ -350,13 +350,16 @@ int plot_curves(plot_canvas *c, const metrics_log *logs, const char *const *name
 		if (pd->col[0] == COL_PAD && pad->has_ref) {
 			/* The reference level's name, where it cannot cover a curve: in the header
 			 * legend left of the metrics, or else (the last panel) at the left of the row
-			 * under the x labels; inside the box by its line only when neither has room. */
+			 * under the x labels, left of "step"; inside the box by its line only when
+			 * neither has room. */
 			snprintf(buf, sizeof buf, "%.40s: %.2f", pad->ref_name, pad->ref);
 			int tw = plot_text_width(bf, 1, buf);
 			int tx = lx - tw, ty = hy, title_end = bx0 + plot_text_width(bf, 1, pd->title) + 16;
-			if (tx - 30 < title_end && p == npanel - 1)
+			int step_x = (bx0 + bx1 - plot_text_width(bf, 1, "step")) / 2;
+			int under = p == npanel - 1 && bx0 + 30 + tw + 16 <= step_x;
+			if (tx - 30 < title_end && under)
 				tx = bx0 + 30, ty = by1 + 4 + sf->h + 4;
-			if (tx - 30 >= title_end || p == npanel - 1) {
+			if (tx - 30 >= title_end || under) {
 				plot_text(c, bf, 1, tx, ty, buf, plot_grey);
 				double xs[2] = {tx - 30, tx - 6}, ys[2] = {ty + bf->h / 2.0, ty + bf->h / 2.0};
 				int rc = plot_polyline(c, xs, ys, 2, 1.5, 3, plot_grey);

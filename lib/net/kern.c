@@ -170,9 +170,9 @@ static void block_backward(const kern_block *L, const kern_bwd_args *a, int B, i
 	/* the layers one by one add into their scratch gradients: cleared here (the fused
 	 * relu_pool_bn_bwd stores into gs->conv) */
 	size_t nc = (size_t)B * OH * OW * OC, np = (size_t)B * (OH / 2) * (OW / 2) * OC;
-	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, a->dgamma, a->dbeta, a->dr, a->r, s->arg,
-	                                   s->conv, s->pool, s->mean, s->rstd, a->gamma, B, OH, OW,
-	                                   OC, groups) == 0)) {
+	if (!(L->bn && k->relu_pool_bn_bwd(gs->conv, a->dgamma, a->dbeta, a->dr, s->arg, s->conv,
+	                                   s->pool, s->mean, s->rstd, a->gamma, B, OH, OW, OC,
+	                                   groups) == 0)) {
 		memset(gs->pool, 0, np * sizeof(float));
 		memset(gs->conv, 0, nc * sizeof(float));
 		if (L->bn)

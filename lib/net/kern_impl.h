@@ -38,11 +38,12 @@ typedef struct {
 	                        const float *gamma, const float *beta, float *const *rm,
 	                        float *const *rv, int B, int H, int W, int C, int OC, int KS,
 	                        int groups, float mom, float *ws);
-	/* its backward: stores the BN input's gradient into dx, adds into dgamma, dbeta */
+	/* its backward: stores the BN input's gradient into dx, adds into dgamma, dbeta (the
+	 * ReLU's mask from the forward's arg, kern_saved in kern.h: the output is not read) */
 	int (*relu_pool_bn_bwd)(float *dx, float *dgamma, float *dbeta, const float *dr,
-	                        const float *r, const uint8_t *arg, const float *x, const float *xa,
-	                        const float *mean, const float *rstd, const float *gamma, int B, int H,
-	                        int W, int C, int groups);
+	                        const uint8_t *arg, const float *x, const float *xa, const float *mean,
+	                        const float *rstd, const float *gamma, int B, int H, int W, int C,
+	                        int groups);
 	/* relu_pool_bn_bwd then conv_bwd, for n blocks with BN one after the other (a[i] block
 	 * L[i]'s arguments, as kern_block_backward's), in one parallel region */
 	int (*conv_bn_bwd)(const kern_block *L, const kern_bwd_args *a, int n, int B, int groups,

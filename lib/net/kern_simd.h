@@ -370,7 +370,8 @@ static void conv_bwd_img(float *part, vf *bs, const float *img, const float *dim
 
 /* dw[o][k] and db[o] += the chunks' partials, in chunk order.  Called by every thread of the
  * parallel region after the partials are complete (the dw loop is shared out among them; db,
- * small, by one); no barrier of its own: the region's end waits for both. */
+ * small, by one); no barrier of its own: the next one waits for both (the region's end, or in
+ * conv_bn_bwd the next block's first loop or the barrier before `then`). */
 static void conv_bwd_sum(float *dw, float *db, const float *ws, int K, int OC, int nch)
 {
 	/* a vector of channels at a time (OC is a multiple of KVL), each value 0 + the chunks' in
@@ -876,7 +877,7 @@ static void dx_cell_q(float *restrict dv, const float *restrict xv, const float 
 /* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) at every position of image b, stored
  * into dx (that image's (H,W,C) block), as (x - mean) bc + ac + [argmax] gamma rstd dy */
 static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, const float *dr,
-                          const float *r, const uint8_t *arg, const float *x, const float *mean,
+                          const uint8_t *arg, const float *x, const float *mean,
                           const float *rstd, const float *gamma, int B, int H, int W, int C,
                           int groups)
 {
@@ -927,7 +928,7 @@ static void bn_bwd_dx_img(float *dx, int b, const float *k1_, const float *k2_, 
 }
 
 static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dr,
-                            const float *r, const uint8_t *arg, const float *x, const float *xa,
+                            const uint8_t *arg, const float *x, const float *xa,
                             const float *mean, const float *rstd, const float *gamma, int B,
                             int H, int W, int C, int groups)
 {
@@ -937,8 +938,8 @@ static int relu_pool_bn_bwd(float *dx, float *dgamma, float *dbeta, const float 
 	bn_bwd_sums(k1, k2, dgamma, dbeta, dr, arg, xa, mean, rstd, B, H, W, C, groups);
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
-		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, b, k1, k2, dr, r, arg, x, mean, rstd, gamma, B,
-		              H, W, C, groups);
+		bn_bwd_dx_img(dx + (int64_t)b * H * W * C, b, k1, k2, dr, arg, x, mean, rstd, gamma, B, H,
+		              W, C, groups);
 	return 0;
 }
 
@@ -989,8 +990,8 @@ static void conv_bn_bwd_team(const kern_block *L, const kern_bwd_args *a, int B,
 		for (int v = 0; v < OC / KVL; v++)
 			bs[v] = VZ();
 		for (int64_t bi = b0; bi < b1; bi++) {
-			bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, a->r, arg, s->conv, mean, rstd, a->gamma, B,
-			              OH, OW, OC, groups);
+			bn_bwd_dx_img(dimg, (int)bi, k1, k2, dr, arg, s->conv, mean, rstd, a->gamma, B, OH,
+			              OW, OC, groups);
 			conv_bwd_img(WS_PART(ws, OC, K, ch), bs, a->in + (int64_t)bi * H * W * C, dimg,
 			             din ? din + (int64_t)bi * H * W * C : NULL, ws, H, W, C, OC, KS,
 			             bi == b0, a->din_store);

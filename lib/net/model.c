@@ -451,7 +451,8 @@ void model_label_backward_params(const model *m, model_params *g, model_acts *ga
 void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1)
 {
 	/* fc1's input gradient from its output's (ga->l1, left by model_label_backward_params);
-	 * each row is its own sums, whichever rows are done together */
+	 * each row its own sums, whichever rows are done together, where model_heads_rows_free
+	 * (not nn.c's OpenBLAS product) */
 	kern_linear_backward(ga->feat + (size_t)b0 * m->F, NULL, NULL,
 	                     ga->l1 + (size_t)b0 * MODEL_HIDDEN, NULL, m->p.l1w, b1 - b0, m->F,
 	                     MODEL_HIDDEN);

@@ -157,10 +157,11 @@ void model_label_backward(const model *m, model_params *g, model_acts *ga, const
 void model_domain_backward(const model *m, model_params *g, model_acts *ga, const model_acts *a,
                            int B, int groups, float lambda);
 /* model_label_backward in two parts, the same bytes as the one call: everything but the input
- * gradient (ga->feat untouched), then that gradient alone, of rows [b0,b1) (any split gives
- * the same bytes), added into ga->feat.  The training step runs the first beside the domain
- * head (on another thread) and the second after it, so that ga->feat receives its two terms
- * in the same order as before. */
+ * gradient (ga->feat untouched), then that gradient alone, of rows [b0,b1), added into
+ * ga->feat (any split of the rows gives the same bytes where model_heads_rows_free; elsewhere
+ * nn.c's OpenBLAS product rounds by the rows done together: rows [0,B) in one call).  The
+ * training step runs the first beside the domain head (on another thread) and the second after
+ * it, so that ga->feat receives its two terms in the same order as before. */
 void model_label_backward_params(const model *m, model_params *g, model_acts *ga,
                                  const model_acts *a, int B, int groups);
 void model_label_backward_input(const model *m, model_acts *ga, int b0, int b1);

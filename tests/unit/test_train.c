@@ -5,7 +5,10 @@
  * that overrides it at every step.  Then on a real trainer (8 images of 28x28, batch 4): the
  * constant is the lambda of the step and reaches the update (lambda_const 0 and gamma 0 train
  * the same weights, lambda_const 0.3 others), and a checkpoint remembers it (resuming with
- * another constant, or with the schedule, is refused). */
+ * another constant, or with the schedule, is refused).  Last, two train_steps equal, byte for
+ * byte, the serial composition of the model's passes they stand for, on every path this machine
+ * runs, with 1, 2 and 3 threads (the step runs the two heads on two threads and shares rows
+ * out among them: that must change no byte). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,8 @@
 
 #include "check.h"
 #include "base/err.h"
+#include "net/kern.h"
+#include "net/model.h"
 #include "net/nn.h"
 #include "base/rng.h"
 #include "net/train.h"
@@ -147,10 +152,86 @@ static void trainer_lambda(void)
 	free(tgt.labels);
 }
 
+/* One step as the serial passes: the input and labels the step used (t->a.x, t->ylab), the
+ * domain head's backward before the label head's (the gradient reversal's term reaches the
+ * features first), then the features' backward and SGD with momentum (PyTorch's form). */
+static void serial_step(const trainer *t, model *m, float *grads, float *mom, int64_t step)
+{
+	int bs = t->o.batch, B = t->B;
+	model_acts a, ga;
+	CHECK(model_acts_alloc(&a, m, B) == 0 && model_acts_alloc(&ga, m, B) == 0);
+	memcpy(a.x, t->a.x, (size_t)B * S * S * 3 * sizeof(float));
+	memset(ga.block, 0, ga.nzero * sizeof(float));
+	model_params g;
+	model_views(m, &g, grads);
+	model_features_forward(m, &a, B, t->groups, MODEL_TRAIN, t->drop_seed, (uint64_t)step);
+	model_label_forward(m, &a, bs, 1, MODEL_TRAIN);
+	nn_softmax_ce_forward(a.probs, a.logits, t->ylab, bs, MODEL_CLASSES, NULL);
+	model_domain_forward(m, &a, B, t->groups, MODEL_TRAIN);
+	nn_bce_forward(a.dz, 0, bs, NULL);
+	nn_bce_forward(a.dz + bs, 1, bs, NULL);
+	nn_bce_backward(ga.dz, a.dz, 0, bs, 1.0f);
+	nn_bce_backward(ga.dz + bs, a.dz + bs, 1, bs, 1.0f);
+	model_domain_backward(m, &g, &ga, &a, B, t->groups, (float)train_lambda_at(t, step));
+	nn_softmax_ce_backward(ga.logits, a.probs, t->ylab, bs, MODEL_CLASSES, 1.0f);
+	model_label_backward(m, &g, &ga, &a, bs, 1);
+	model_features_backward(m, &g, &ga, &a, B, t->groups);
+	float mu = (float)t->o.momentum, lr = (float)train_lr_at(t, step);
+	for (size_t i = 0; i < m->nparams; i++) {
+		mom[i] = mu * mom[i] + grads[i];
+		m->params[i] -= lr * mom[i];
+		grads[i] = 0;
+	}
+	model_acts_free(&a);
+	model_acts_free(&ga);
+}
+
+static void step_is_serial(int arch, int threads)
+{
+	dataset src = data(3), tgt = data(4);
+	nn_set_threads(threads);
+	train_opts o;
+	train_opts_default(&o);
+	o.arch = arch;
+	o.batch = 5;  /* odd, and no multiple of the 8 statistics chunks */
+	o.steps = 10;
+	o.lambda_const = 0.7;  /* the gradient reversal's term non-zero from the first step */
+	trainer t;
+	CHECK(train_init(&t, &o, &src, &tgt) == 0);
+	model m;
+	CHECK(model_init(&m, arch, S, S, t.m.domains) == 0);
+	memcpy(m.params, t.m.params, m.nparams * sizeof(float));
+	memcpy(m.stats, t.m.stats, m.nstats * sizeof(float));
+	float *grads = calloc(m.nparams, sizeof(float)), *mom = calloc(m.nparams, sizeof(float));
+	for (int64_t step = 0; step < 2; step++) {
+		CHECK(train_step(&t) == 0);
+		serial_step(&t, &m, grads, mom, step);
+	}
+	CHECK_MSG(!memcmp(t.m.params, m.params, m.nparams * sizeof(float)) &&
+	              !memcmp(t.mom, mom, m.nparams * sizeof(float)) &&
+	              !memcmp(t.m.stats, m.stats, m.nstats * sizeof(float)),
+	          "[%s] arch %d, %d threads: train_step differs from the serial passes",
+	          kern_isa_name(kern_isa()), arch, threads);
+	free(grads);
+	free(mom);
+	model_free(&m);
+	train_free(&t);
+	free(src.images), free(src.labels), free(tgt.images), free(tgt.labels);
+}
+
 int main(void)
 {
 	nn_set_threads(1);
 	schedule();
 	trainer_lambda();
+	for (int isa = 0; isa < KERN_ISA_N; isa++) {
+		if (!kern_isa_runs(isa))
+			continue;
+		CHECK(kern_isa_set(isa) == 0);
+		for (int th = 1; th <= 3; th++) {
+			step_is_serial(MODEL_ARCH_SEED, th);
+			step_is_serial(MODEL_ARCH_PAPER, th);
+		}
+	}
 	return check_summary("test_train");
 }
