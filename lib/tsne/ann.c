@@ -190,14 +190,21 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 	}
 }
 
+/* The new-entry flag of a refinement table entry (the ids are below INT32_MAX, the empty
+ * place's mark, which never carries it). */
+#define ANN_NEW 0x80000000u
+
 /* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
  * first `ex` entries of each of its first `from` neighbours' lists, sorted; hf (k) marks the
- * entries that were not in i's list (new).  As in NN-descent, a pair of old entries (an old
- * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped.
- * mk (n) marks what i has seen (entries equal to i).  Returns the number of new neighbours. */
+ * entries that were not in i's list (new).  The neighbours' first entries are read from tab
+ * (n rows of ex: the id, ANN_NEW when new), one short row each instead of the whole lists.  As
+ * in NN-descent, a pair of old entries (an old neighbour j of i, an old neighbour c of j) was
+ * looked at in an earlier round and is skipped.  mk (n) marks what i has seen (entries equal to
+ * i); cand has room for from * ex ids.  Returns the number of new neighbours. */
 TSNE_CLONES
 static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const uint8_t *curf,
-                            int k, int from, int ex, const float *x, int d, int64_t i, int32_t *mk)
+                            const uint32_t *tab, int k, int from, int ex, const float *x, int d,
+                            int64_t i, int32_t *mk, int32_t *cand)
 {
 	const knn_ent *hi = cur + i * k;
 	const uint8_t *fi = curf + i * k;
@@ -209,44 +216,49 @@ static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const u
 			mk[hi[t].j] = (int32_t)i;
 	}
 	const float *xi = x + i * d;
-	int64_t got = 0;
-	/* The work is waiting for memory (the neighbours' lists, the candidates' points, scattered
-	 * over the set): the next lists and this list's candidates are fetched ahead. */
-	const int PF = 2;
+	/* The work waits for memory (the neighbours' rows and the candidates' points, scattered
+	 * over the set): all candidates are gathered first, the rows fetched ahead, then their
+	 * points are fetched a few candidates ahead of their distances. */
+	const int PF = 4;
 	for (int t = 0; t < PF && t < from; t++)
-		if (hi[t].j != INT32_MAX) {
-			__builtin_prefetch(cur + (int64_t)hi[t].j * k);
-			__builtin_prefetch(curf + (int64_t)hi[t].j * k);
-		}
-	int32_t cand[ex > 0 ? ex : 1];
+		if (hi[t].j != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)hi[t].j * ex);
+	int nc = 0;
 	for (int t = 0; t < from; t++) {
 		int32_t j = hi[t].j;
 		if (j == INT32_MAX)
 			continue;
-		if (t + PF < from && hi[t + PF].j != INT32_MAX) {
-			__builtin_prefetch(cur + (int64_t)hi[t + PF].j * k);
-			__builtin_prefetch(curf + (int64_t)hi[t + PF].j * k);
-		}
-		const knn_ent *hj = cur + (int64_t)j * k;
-		const uint8_t *fj = curf + (int64_t)j * k;
-		int jnew = fi[t], nc = 0;
+		if (t + PF < from && hi[t + PF].j != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)hi[t + PF].j * ex);
+		const uint32_t *tj = tab + (int64_t)j * ex;
+		uint32_t jnew = fi[t] ? ANN_NEW : 0;
 		for (int u = 0; u < ex; u++) {
-			int32_t c = hj[u].j;
-			if (c == INT32_MAX || !(jnew | fj[u]) || mk[c] == (int32_t)i)
+			uint32_t v = tj[u];
+			int32_t c = (int32_t)(v & ~ANN_NEW);
+			if (c == INT32_MAX || !((v | jnew) & ANN_NEW) || mk[c] == (int32_t)i)
 				continue;
 			mk[c] = (int32_t)i;
 			cand[nc++] = c;
-			const char *xc = (const char *)(x + (int64_t)c * d);
+		}
+	}
+	const int PC = 6;
+	for (int u = 0; u < PC && u < nc; u++) {
+		const char *xc = (const char *)(x + (int64_t)cand[u] * d);
+		for (int o = 0; o < d * (int)sizeof *x; o += 64)
+			__builtin_prefetch(xc + o);
+	}
+	int64_t got = 0;
+	for (int u = 0; u < nc; u++) {
+		if (u + PC < nc) {
+			const char *xc = (const char *)(x + (int64_t)cand[u + PC] * d);
 			for (int o = 0; o < d * (int)sizeof *x; o += 64)
 				__builtin_prefetch(xc + o);
 		}
-		for (int u = 0; u < nc; u++) {
-			int32_t c = cand[u];
-			float dd = dist2f(xi, x + (int64_t)c * d, d);
-			if (knn_worse(h[0], (knn_ent){dd, c})) {
-				heap_replace_top(h, k, (knn_ent){dd, c});
-				got++;
-			}
+		int32_t c = cand[u];
+		float dd = dist2f(xi, x + (int64_t)c * d, d);
+		if (knn_worse(h[0], (knn_ent){dd, c})) {
+			heap_replace_top(h, k, (knn_ent){dd, c});
+			got++;
 		}
 	}
 	heap_sort(h, k);
@@ -259,15 +271,35 @@ static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const u
 	return got;
 }
 
+/* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones. */
+static void fill_table(uint32_t *tab, const knn_ent *lists, const uint8_t *fresh, int64_t n,
+                       int k, int ex)
+{
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++)
+		for (int u = 0; u < ex; u++) {
+			int32_t c = lists[i * k + u].j;
+			tab[i * ex + u] = (uint32_t)c | (c != INT32_MAX && fresh[i * k + u] ? ANN_NEW : 0);
+		}
+}
+
 /* Row i (of the permuted points x) of the output: the distances again in double, the
  * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's.  h is
- * sorted by the float distances, so the double ones are nearly in order: insertion sort. */
+ * sorted by the float distances, so the double ones are nearly in order: insertion sort.  The
+ * neighbours' points are fetched a few ahead. */
 static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
                        int d, int64_t i, const int32_t *perm)
 {
 	knn_entd e[k];
 	const float *xi = x + i * d;
+	const int PF = 4;
+	for (int t = 0; t < PF && t < k; t++)
+		for (int o = 0; o < d; o += 16)
+			__builtin_prefetch(x + (int64_t)h[t].j * d + o);
 	for (int t = 0; t < k; t++) {
+		if (t + PF < k)
+			for (int o = 0; o < d; o += 16)
+				__builtin_prefetch(x + (int64_t)h[t + PF].j * d + o);
 		const float *xj = x + (int64_t)h[t].j * d;
 		double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -304,7 +336,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
 	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
-	int rc = 0;
+	uint32_t *tab = NULL;
+	int rc = 0, fail = 0;
 	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp ||
 	    !fresh || !nfresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
@@ -340,7 +373,6 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		int64_t nleaf = 0;
 		rp_tree(x, d, idx, n, leaf, &r, starts, &nleaf, proj, normal);
 		starts[nleaf] = n;
-		int fail = 0;
 #pragma omp parallel
 		{
 			float *xl = malloc((size_t)leaf * d * sizeof *xl);
@@ -369,12 +401,18 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	 * ones), but not at the old neighbours of its old neighbours. */
 	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
 	int from = ap->from > 0 && ap->from < k ? ap->from : k;
+	tab = mem_alloc_big((size_t)n * ex * sizeof *tab);
+	if (!tab) {
+		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+		goto out;
+	}
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix; all new */
 		heap_sort(heap + i * k, k);
 	memset(fresh, 1, (size_t)n * k);
 	for (int round = 0; round < ap->rounds; round++) {
 		int64_t changed = 0;
+		fill_table(tab, heap, fresh, n, k, ex);
 #pragma omp parallel reduction(+ : changed)
 		{
 			int tid = 0;
@@ -382,12 +420,23 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			tid = omp_get_thread_num();
 #endif
 			int32_t *mk = mark + (int64_t)tid * n;
+			int32_t *cand = malloc((size_t)from * ex * sizeof *cand);
 			for (int64_t i = 0; i < n; i++)
 				mk[i] = -1;
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
-				changed += refine_point(next + i * k, nfresh + i * k, heap, fresh, k, from, ex, x,
-				                        d, i, mk);
+				if (cand)
+					changed += refine_point(next + i * k, nfresh + i * k, heap, fresh, tab, k,
+					                        from, ex, x, d, i, mk, cand);
+			if (!cand) {
+#pragma omp atomic write
+				fail = 1;
+			}
+			free(cand);
+		}
+		if (fail) {
+			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+			goto out;
 		}
 		knn_ent *tmp = heap;
 		heap = next, next = tmp;
@@ -403,13 +452,19 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			             "not finite?)", (long long)(t / k), k);
 			goto out;
 		}
+	/* in the caller's order (written in sequence, read by the inverse permutation) */
+	for (int64_t i = 0; i < n; i++)
+		idx[perm[i]] = (int32_t)i;
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		int64_t o = (int64_t)perm[i] * k;
-		finish_row(nbr + o, dist2 + o, heap + i * k, k, x, d, i, perm);
+	for (int64_t o = 0; o < n; o++) {
+		if (o + 1 < n)
+			for (int t = 0; t < k * (int)sizeof *heap; t += 64)
+				__builtin_prefetch((const char *)(heap + (int64_t)idx[o + 1] * k) + t);
+		finish_row(nbr + o * k, dist2 + o * k, heap + (int64_t)idx[o] * k, k, x, d, idx[o],
+		           perm);
 	}
 out:
 	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
-	free(perm), free(xp), free(fresh), free(nfresh);
+	free(perm), free(xp), free(fresh), free(nfresh), free(tab);
 	return rc;
 }
