@@ -194,17 +194,46 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
  * place's mark, which never carries it). */
 #define ANN_NEW 0x80000000u
 
-/* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
- * first `ex` entries of each of its first `from` neighbours' lists, sorted; hf (k) marks the
- * entries that were not in i's list (new).  The neighbours' first entries are read from tab
- * (n rows of ex: the id, ANN_NEW when new), one short row each instead of the whole lists.  As
- * in NN-descent, a pair of old entries (an old neighbour j of i, an old neighbour c of j) was
- * looked at in an earlier round and is skipped.  mk (n) marks what i has seen (entries equal to
- * i); cand has room for from * ex ids.  Returns the number of new neighbours. */
+/* A distance computed by point i to candidate c that beats the worst of c's list (a
+ * reverse offer: i goes to c's new list after the round). */
+typedef struct {
+	int32_t c, i;
+	float d;
+} ann_rev;
+
+/* One thread's reverse offers of a round (grown as needed; fail when it could not). */
+typedef struct {
+	ann_rev *a;
+	int64_t n, cap;
+	int fail;
+} ann_revbuf;
+
+static inline void rev_push(ann_revbuf *rb, int32_t c, int32_t i, float d)
+{
+	if (rb->n == rb->cap) {
+		int64_t cap = rb->cap ? 2 * rb->cap : 4096;
+		ann_rev *a = realloc(rb->a, (size_t)cap * sizeof *a);
+		if (!a) {
+			rb->fail = 1;
+			return;
+		}
+		rb->a = a, rb->cap = cap;
+	}
+	rb->a[rb->n++] = (ann_rev){c, i, d};
+}
+
+/* One refinement step of point i: h (k) gets, as a max-heap, the k best of its list in cur
+ * (sorted) and of the first `ex` entries of each of its first `from` neighbours' lists.  The
+ * neighbours' first entries are read from tab (n rows of ex: the id, ANN_NEW when new), one
+ * short row each instead of the whole lists.  As in NN-descent, a pair of old entries (an old
+ * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped,
+ * and each distance serves both ends: a candidate c for which i beats the worst of c's list
+ * (thr) gets i as a reverse offer in rb.  mk (n) marks what i has seen (entries equal to i);
+ * cand has room for from * ex ids. */
 TSNE_CLONES
-static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const uint8_t *curf,
-                            const uint32_t *tab, int k, int from, int ex, const float *x, int d,
-                            int64_t i, int32_t *mk, int32_t *cand)
+static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, const uint32_t *tab,
+                         const float *thr, int k, int from, int ex, const float *x, int d,
+                         int64_t i, int32_t *mk, int32_t *cand, ann_revbuf *rb)
 {
 	const knn_ent *hi = cur + i * k;
 	const uint8_t *fi = curf + i * k;
@@ -247,40 +276,50 @@ static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const u
 		for (int o = 0; o < d * (int)sizeof *x; o += 64)
 			__builtin_prefetch(xc + o);
 	}
-	int64_t got = 0;
 	for (int u = 0; u < nc; u++) {
 		if (u + PC < nc) {
 			const char *xc = (const char *)(x + (int64_t)cand[u + PC] * d);
 			for (int o = 0; o < d * (int)sizeof *x; o += 64)
 				__builtin_prefetch(xc + o);
+			__builtin_prefetch(thr + cand[u + PC]);
 		}
 		int32_t c = cand[u];
 		float dd = dist2f(xi, x + (int64_t)c * d, d);
-		if (knn_worse(h[0], (knn_ent){dd, c})) {
+		if (knn_worse(h[0], (knn_ent){dd, c}))
 			heap_replace_top(h, k, (knn_ent){dd, c});
-			got++;
-		}
+		if (dd <= thr[c])
+			rev_push(rb, c, (int32_t)i, dd);
 	}
+}
+
+/* The end of point i's round: its heap h (k) sorted; hf (k) marks the entries that were not
+ * in its last list hi (sorted, both by (distance, index)).  Returns the number of those. */
+static int end_round(knn_ent *h, uint8_t *hf, const knn_ent *hi, int k)
+{
 	heap_sort(h, k);
-	/* both lists sorted by (distance, index): an entry of h is old when it is in hi */
+	int got = 0;
 	for (int t = 0, u = 0; t < k; t++) {
 		while (u < k && knn_worse(h[t], hi[u]))
 			u++;
 		hf[t] = !(u < k && hi[u].j == h[t].j && hi[u].d == h[t].d);
+		got += hf[t];
 	}
 	return got;
 }
 
-/* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones. */
-static void fill_table(uint32_t *tab, const knn_ent *lists, const uint8_t *fresh, int64_t n,
-                       int k, int ex)
+/* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones;
+ * thr (n): each list's worst distance. */
+static void fill_table(uint32_t *tab, float *thr, const knn_ent *lists, const uint8_t *fresh,
+                       int64_t n, int k, int ex)
 {
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 0; i < n; i++) {
+		thr[i] = lists[i * k + k - 1].d;
 		for (int u = 0; u < ex; u++) {
 			int32_t c = lists[i * k + u].j;
 			tab[i * ex + u] = (uint32_t)c | (c != INT32_MAX && fresh[i * k + u] ? ANN_NEW : 0);
 		}
+	}
 }
 
 /* Row i (of the permuted points x) of the output: the distances again in double, the
@@ -337,6 +376,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
 	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
 	uint32_t *tab = NULL;
+	float *thr = NULL;
+	ann_revbuf *rev = NULL;
 	int rc = 0, fail = 0;
 	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp ||
 	    !fresh || !nfresh) {
@@ -402,7 +443,9 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
 	int from = ap->from > 0 && ap->from < k ? ap->from : k;
 	tab = mem_alloc_big((size_t)n * ex * sizeof *tab);
-	if (!tab) {
+	thr = mem_alloc_big((size_t)n * sizeof *thr);
+	rev = calloc((size_t)nth, sizeof *rev);
+	if (!tab || !thr || !rev) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
@@ -412,27 +455,43 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	memset(fresh, 1, (size_t)n * k);
 	for (int round = 0; round < ap->rounds; round++) {
 		int64_t changed = 0;
-		fill_table(tab, heap, fresh, n, k, ex);
+		fill_table(tab, thr, heap, fresh, n, k, ex);
 #pragma omp parallel reduction(+ : changed)
 		{
-			int tid = 0;
+			int tid = 0, nt = 1;
 #ifdef _OPENMP
-			tid = omp_get_thread_num();
+			tid = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
 			int32_t *mk = mark + (int64_t)tid * n;
 			int32_t *cand = malloc((size_t)from * ex * sizeof *cand);
+			ann_revbuf *rb = &rev[tid];
+			rb->n = 0;
 			for (int64_t i = 0; i < n; i++)
 				mk[i] = -1;
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
-				if (cand)
-					changed += refine_point(next + i * k, nfresh + i * k, heap, fresh, tab, k,
-					                        from, ex, x, d, i, mk, cand);
-			if (!cand) {
+				if (cand && !rb->fail)
+					refine_point(next + i * k, heap, fresh, tab, thr, k, from, ex, x, d, i, mk,
+					             cand, rb);
+			if (!cand || rb->fail) {
 #pragma omp atomic write
 				fail = 1;
 			}
 			free(cand);
+			/* the reverse offers, each thread to its own range of points (the k best under
+			 * the total order do not depend on the order of the offers) */
+			int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
+			for (int u = 0; u < nt; u++)
+				for (int64_t t = 0; t < rev[u].n; t++) {
+					ann_rev e = rev[u].a[t];
+					if (e.c >= lo && e.c < hi) {
+						knn_ent *h = next + (int64_t)e.c * k;
+						if (e.d <= h[0].d)
+							heap_offer_new(h, k, e.d, e.i);
+					}
+				}
+			for (int64_t i = lo; i < hi; i++)
+				changed += end_round(next + i * k, nfresh + i * k, heap + i * k, k);
 		}
 		if (fail) {
 			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
@@ -465,6 +524,9 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	}
 out:
 	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
-	free(perm), free(xp), free(fresh), free(nfresh), free(tab);
+	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
+	for (int t = 0; rev && t < nth; t++)
+		free(rev[t].a);
+	free(rev);
 	return rc;
 }
