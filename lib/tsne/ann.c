@@ -302,6 +302,25 @@ static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, co
 	}
 }
 
+/* The reverse offers a (n) to the heaps (k each) of the points in [lo, hi), the heaps' tops
+ * fetched a few offers ahead. */
+TSNE_CLONES
+static void apply_reverse(knn_ent *heap, int k, const ann_rev *a, int64_t n, int64_t lo,
+                          int64_t hi)
+{
+	const int PF = 8;
+	for (int64_t t = 0; t < n; t++) {
+		if (t + PF < n && a[t + PF].c >= lo && a[t + PF].c < hi)
+			__builtin_prefetch(heap + (int64_t)a[t + PF].c * k);
+		ann_rev e = a[t];
+		if (e.c >= lo && e.c < hi) {
+			knn_ent *h = heap + (int64_t)e.c * k;
+			if (e.d <= h[0].d)
+				heap_offer_new(h, k, e.d, e.i);
+		}
+	}
+}
+
 /* The end of point i's round: its heap h (k) sorted; hf (k) marks the entries that were not
  * in its last list hi (sorted, both by (distance, index)).  Returns the number of those. */
 static int end_round(knn_ent *h, uint8_t *hf, const knn_ent *hi, int k)
@@ -492,14 +511,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			 * the total order do not depend on the order of the offers) */
 			int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
 			for (int u = 0; u < nt; u++)
-				for (int64_t t = 0; t < rev[u].n; t++) {
-					ann_rev e = rev[u].a[t];
-					if (e.c >= lo && e.c < hi) {
-						knn_ent *h = next + (int64_t)e.c * k;
-						if (e.d <= h[0].d)
-							heap_offer_new(h, k, e.d, e.i);
-					}
-				}
+				apply_reverse(next, k, rev[u].a, rev[u].n, lo, hi);
 			for (int64_t i = lo; i < hi; i++)
 				changed += end_round(next + i * k, nfresh + i * k, heap + i * k, k);
 		}
