@@ -396,10 +396,12 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #endif
 	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
 	knn_ent *next = mem_alloc_big((size_t)n * k * sizeof *next);
-	int32_t *idx = mem_alloc_big((size_t)n * sizeof *idx);
-	int64_t *starts = mem_alloc_big(((size_t)n + 1) * sizeof *starts);
-	float *proj = mem_alloc_big((size_t)n * sizeof *proj);
-	float *normal = malloc((size_t)d * sizeof *normal);
+	/* one tree's ids, leaf starts, projections and direction for each thread */
+	int32_t *idx = mem_alloc_big((size_t)nth * n * sizeof *idx);
+	int64_t *starts = mem_alloc_big((size_t)nth * (n + 1) * sizeof *starts);
+	float *proj = mem_alloc_big((size_t)nth * n * sizeof *proj);
+	float *normal = malloc((size_t)nth * d * sizeof *normal);
+	int64_t *nleafs = malloc((size_t)nth * sizeof *nleafs);
 	int32_t *mark = mem_alloc_big((size_t)nth * n * sizeof *mark);
 	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
@@ -408,8 +410,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	float *thr = NULL;
 	ann_revbuf *rev = NULL;
 	int rc = 0, fail = 0;
-	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp ||
-	    !fresh || !nfresh) {
+	if (!heap || !next || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
+	    !xp || !fresh || !nfresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
@@ -430,19 +432,31 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			memcpy(xp + t * d, x + (int64_t)perm[t] * d, (size_t)d * sizeof *xp);
 		x = xp;
 	}
-	/* The forest: each leaf's pairs go into both heaps.  A point is in one leaf of a tree, so
-	 * the leaves of one tree are joined in parallel without sharing a heap. */
+	/* The forest, built nth trees at a time (one per thread: a tree's splits are serial), then
+	 * joined tree by tree: each leaf's pairs go into both heaps.  A point is in one leaf of a
+	 * tree, so the leaves of one tree are joined in parallel without sharing a heap. */
 	/* each thread its own single-threaded sgemm (OpenBLAS's threads would spin against ours) */
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1);
 	for (int tr = 0; tr < trees; tr++) {
-		rng_t r;
-		rng_seed(&r, ap->seed, (uint64_t)tr);
-		for (int64_t i = 0; i < n; i++)
-			idx[i] = (int32_t)i;
-		int64_t nleaf = 0;
-		rp_tree(x, d, idx, n, leaf, &r, starts, &nleaf, proj, normal);
-		starts[nleaf] = n;
+		int b = tr % nth, nb = trees - tr + b < nth ? trees - tr + b : nth;
+		if (b == 0) {
+#pragma omp parallel for schedule(static, 1)
+			for (int u = 0; u < nb; u++) {
+				rng_t r;
+				rng_seed(&r, ap->seed, (uint64_t)(tr + u));
+				int32_t *id = idx + (int64_t)u * n;
+				for (int64_t i = 0; i < n; i++)
+					id[i] = (int32_t)i;
+				nleafs[u] = 0;
+				rp_tree(x, d, id, n, leaf, &r, starts + (int64_t)u * (n + 1), &nleafs[u],
+				        proj + (int64_t)u * n, normal + (int64_t)u * d);
+				starts[(int64_t)u * (n + 1) + nleafs[u]] = n;
+			}
+		}
+		const int32_t *id = idx + (int64_t)b * n;
+		const int64_t *st = starts + (int64_t)b * (n + 1);
+		int64_t nleaf = nleafs[b];
 #pragma omp parallel
 		{
 			float *xl = malloc((size_t)leaf * d * sizeof *xl);
@@ -455,8 +469,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp for schedule(dynamic, 4)
 			for (int64_t l = 0; l < nleaf; l++)
 				if (xl && g && sq)
-					leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l], xl, g,
-					          sq, tr == 0);
+					leaf_join(heap, k, x, d, id + st[l], st[l + 1] - st[l], xl, g, sq, tr == 0);
 			free(xl), free(g), free(sq);
 		}
 		if (fail) {
@@ -545,7 +558,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		           perm);
 	}
 out:
-	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
+	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
+	free(mark);
 	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
 	for (int t = 0; rev && t < nth; t++)
 		free(rev[t].a);
