@@ -204,32 +204,57 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
  * place's mark, which never carries it). */
 #define ANN_NEW 0x80000000u
 
-/* A distance computed by point i to candidate c that beats the worst of c's list (a
- * reverse offer: i goes to c's new list after the round). */
+/* A distance computed by a point to candidate c that beats the worst of c's list (a
+ * reverse offer: the point goes to c's new list after the round). */
 typedef struct {
-	int32_t c, i;
+	int32_t c;
 	float d;
 } ann_rev;
 
-/* One thread's reverse offers of a round (grown as needed; fail when it could not). */
+/* One thread's reverse offers of a round, grouped by the point that made them: src[r] made
+ * a[end[r - 1] .. end[r]) (from 0 for r = 0); grown as needed, fail when they could not be. */
 typedef struct {
 	ann_rev *a;
-	int64_t n, cap;
+	int32_t *src;
+	int64_t *end;
+	int64_t n, cap, nr, rcap;
 	int fail;
 } ann_revbuf;
 
-static inline void rev_push(ann_revbuf *rb, int32_t c, int32_t i, float d)
+/* Make room for one more in *p (cap, each sz bytes); 0, or -1 when it could not. */
+static int grow(void **p, int64_t n, int64_t *cap, size_t sz)
 {
-	if (rb->n == rb->cap) {
-		int64_t cap = rb->cap ? 2 * rb->cap : 4096;
-		ann_rev *a = realloc(rb->a, (size_t)cap * sizeof *a);
-		if (!a) {
-			rb->fail = 1;
-			return;
-		}
-		rb->a = a, rb->cap = cap;
+	if (n < *cap)
+		return 0;
+	int64_t c = *cap ? 2 * *cap : 4096;
+	void *q = realloc(*p, (size_t)c * sz);
+	if (!q)
+		return -1;
+	*p = q, *cap = c;
+	return 0;
+}
+
+static inline void rev_push(ann_revbuf *rb, int32_t c, float d)
+{
+	if (grow((void **)&rb->a, rb->n, &rb->cap, sizeof *rb->a) < 0) {
+		rb->fail = 1;
+		return;
 	}
-	rb->a[rb->n++] = (ann_rev){c, i, d};
+	rb->a[rb->n++] = (ann_rev){c, d};
+}
+
+/* The offers pushed since `from` were point i's. */
+static void rev_close(ann_revbuf *rb, int32_t i, int64_t from)
+{
+	if (rb->n == from)
+		return;
+	int64_t rc = rb->rcap;
+	if (grow((void **)&rb->src, rb->nr, &rc, sizeof *rb->src) < 0 ||
+	    grow((void **)&rb->end, rb->nr, &rb->rcap, sizeof *rb->end) < 0) {
+		rb->fail = 1;
+		return;
+	}
+	rb->src[rb->nr] = i, rb->end[rb->nr++] = rb->n;
 }
 
 /* One refinement step of point i: h (k) gets, as a max-heap, the k best of its list in cur
@@ -281,6 +306,7 @@ static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, co
 		}
 	}
 	const int PC = 6;
+	int64_t r0 = rb->n;
 	for (int u = 0; u < PC && u < nc; u++) {
 		const char *xc = (const char *)(x + (int64_t)cand[u] * d);
 		for (int o = 0; o < d * (int)sizeof *x; o += 64)
@@ -298,25 +324,29 @@ static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, co
 		if (knn_worse(h[0], (knn_ent){dd, c}))
 			heap_replace_top(h, k, (knn_ent){dd, c});
 		if (dd <= thr[c])
-			rev_push(rb, c, (int32_t)i, dd);
+			rev_push(rb, c, dd);
 	}
+	rev_close(rb, (int32_t)i, r0);
 }
 
-/* The reverse offers a (n) to the heaps (k each) of the points in [lo, hi), the heaps' tops
- * fetched a few offers ahead. */
+/* One thread's reverse offers rb to the heaps (k each) of the points in [lo, hi), the heaps'
+ * tops fetched a few offers ahead. */
 TSNE_CLONES
-static void apply_reverse(knn_ent *heap, int k, const ann_rev *a, int64_t n, int64_t lo,
-                          int64_t hi)
+static void apply_reverse(knn_ent *heap, int k, const ann_revbuf *rb, int64_t lo, int64_t hi)
 {
 	const int PF = 8;
-	for (int64_t t = 0; t < n; t++) {
-		if (t + PF < n && a[t + PF].c >= lo && a[t + PF].c < hi)
-			__builtin_prefetch(heap + (int64_t)a[t + PF].c * k);
-		ann_rev e = a[t];
-		if (e.c >= lo && e.c < hi) {
-			knn_ent *h = heap + (int64_t)e.c * k;
-			if (e.d <= h[0].d)
-				heap_offer_new(h, k, e.d, e.i);
+	const ann_rev *a = rb->a;
+	for (int64_t r = 0, t = 0; r < rb->nr; r++) {
+		int32_t i = rb->src[r];
+		for (; t < rb->end[r]; t++) {
+			if (t + PF < rb->n && a[t + PF].c >= lo && a[t + PF].c < hi)
+				__builtin_prefetch(heap + (int64_t)a[t + PF].c * k);
+			ann_rev e = a[t];
+			if (e.c >= lo && e.c < hi) {
+				knn_ent *h = heap + (int64_t)e.c * k;
+				if (e.d <= h[0].d)
+					heap_offer_new(h, k, e.d, i);
+			}
 		}
 	}
 }
@@ -507,7 +537,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			int32_t *mk = mark + (int64_t)tid * n;
 			int32_t *cand = malloc((size_t)from * ex * sizeof *cand);
 			ann_revbuf *rb = &rev[tid];
-			rb->n = 0;
+			rb->n = rb->nr = 0;
 			for (int64_t i = 0; i < n; i++)
 				mk[i] = -1;
 #pragma omp for schedule(dynamic, 64)
@@ -524,7 +554,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			 * the total order do not depend on the order of the offers) */
 			int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
 			for (int u = 0; u < nt; u++)
-				apply_reverse(next, k, rev[u].a, rev[u].n, lo, hi);
+				apply_reverse(next, k, &rev[u], lo, hi);
 			for (int64_t i = lo; i < hi; i++)
 				changed += end_round(next + i * k, nfresh + i * k, heap + i * k, k);
 		}
@@ -562,7 +592,7 @@ out:
 	free(mark);
 	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
 	for (int t = 0; rev && t < nth; t++)
-		free(rev[t].a);
+		free(rev[t].a), free(rev[t].src), free(rev[t].end);
 	free(rev);
 	return rc;
 }
