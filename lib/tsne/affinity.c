@@ -290,10 +290,10 @@ int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double
 	int k = (int)(3.0 * perplexity);
 	int32_t *nbr = mem_alloc_big((size_t)n * k * sizeof *nbr);
 	double *dist2 = mem_alloc_big((size_t)n * k * sizeof *dist2);
-	double *p = mem_alloc_big((size_t)n * k * sizeof *p);
+	double *p = NULL; /* allocated once the search's own buffers are freed: less at its peak */
 	float *xs = NULL;
 	int rc = DN_ENOMEM;
-	if (!nbr || !dist2 || !p) {
+	if (!nbr || !dist2) {
 		err_set(DN_ENOMEM, "out of memory for %lld neighbours", (long long)n * k);
 		goto out;
 	}
@@ -311,6 +311,11 @@ int tsne_affinities_knn(tsne_sparse *P, const float *x, int64_t n, int d, double
 	}
 	if (rc < 0)
 		goto out;
+	p = mem_alloc_big((size_t)n * k * sizeof *p);
+	if (!p) {
+		rc = err_set(DN_ENOMEM, "out of memory for %lld neighbours", (long long)n * k);
+		goto out;
+	}
 	int64_t bad = tsne_calibrate(p, NULL, dist2, n, k, perplexity);
 	if (bad < 0) {
 		rc = (int)bad;

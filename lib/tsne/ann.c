@@ -34,7 +34,17 @@ int tsne_ann_expand(const tsne_ann_params *a, int64_t n)
 {
 	if (a->expand > 0)
 		return a->expand;
-	return n < TSNE_ANN_WIDE_N ? 12 : 24;
+	return n < TSNE_ANN_WIDE_N ? 12 : 16;
+}
+
+/* The neighbours whose lists a point looks at: the nearest two thirds of the k below
+ * TSNE_ANN_WIDE_N points (where that finds as many as all k did before the reverse offers,
+ * with fewer distances), all k from there (PCA 50 of MNIST, bench/tsne_knn.c, 2,000 queries, k 90: 0.987 at 70,000
+ * with 60 of 12 entries, 0.980 with 45; 0.989 at 200,000 with all 90 of 16, 0.980 with 60). */
+static int ann_from(const tsne_ann_params *a, int64_t n, int k)
+{
+	int f = a->from > 0 ? a->from : n < TSNE_ANN_WIDE_N ? (2 * k + 2) / 3 : k;
+	return f < k ? f : k;
 }
 
 static inline float ann_dot(const float *a, const float *b, int d)
@@ -190,14 +200,75 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 	}
 }
 
-/* One refinement step of point i: h (k) gets the k best of its list in cur (sorted) and of the
- * first `ex` entries of each of its first `from` neighbours' lists, sorted; hf (k) marks the
- * entries that were not in i's list (new).  As in NN-descent, a pair of old entries (an old
- * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped.
- * mk (n) marks what i has seen (entries equal to i).  Returns the number of new neighbours. */
+/* The new-entry flag of a refinement table entry (the ids are below INT32_MAX, the empty
+ * place's mark, which never carries it). */
+#define ANN_NEW 0x80000000u
+
+/* A distance computed by a point to candidate c that beats the worst of c's list (a
+ * reverse offer: the point goes to c's new list after the round). */
+typedef struct {
+	int32_t c;
+	float d;
+} ann_rev;
+
+/* One thread's reverse offers of a round, grouped by the point that made them: src[r] made
+ * a[end[r - 1] .. end[r]) (from 0 for r = 0); grown as needed, fail when they could not be. */
+typedef struct {
+	ann_rev *a;
+	int32_t *src;
+	int64_t *end;
+	int64_t n, cap, nr, rcap;
+	int fail;
+} ann_revbuf;
+
+/* Make room for one more in *p (cap, each sz bytes); 0, or -1 when it could not. */
+static int grow(void **p, int64_t n, int64_t *cap, size_t sz)
+{
+	if (n < *cap)
+		return 0;
+	int64_t c = *cap ? 2 * *cap : 4096;
+	void *q = realloc(*p, (size_t)c * sz);
+	if (!q)
+		return -1;
+	*p = q, *cap = c;
+	return 0;
+}
+
+static inline void rev_push(ann_revbuf *rb, int32_t c, float d)
+{
+	if (grow((void **)&rb->a, rb->n, &rb->cap, sizeof *rb->a) < 0) {
+		rb->fail = 1;
+		return;
+	}
+	rb->a[rb->n++] = (ann_rev){c, d};
+}
+
+/* The offers pushed since `from` were point i's. */
+static void rev_close(ann_revbuf *rb, int32_t i, int64_t from)
+{
+	if (rb->n == from)
+		return;
+	int64_t rc = rb->rcap;
+	if (grow((void **)&rb->src, rb->nr, &rc, sizeof *rb->src) < 0 ||
+	    grow((void **)&rb->end, rb->nr, &rb->rcap, sizeof *rb->end) < 0) {
+		rb->fail = 1;
+		return;
+	}
+	rb->src[rb->nr] = i, rb->end[rb->nr++] = rb->n;
+}
+
+/* One refinement step of point i: h (k) gets, as a max-heap, the k best of its list in cur
+ * (sorted) and of the first `ex` entries of each of its first `from` neighbours' lists.  The
+ * neighbours' first entries are read from tab (n rows of ex: the id, ANN_NEW when new), one
+ * short row each instead of the whole lists.  As in NN-descent, a pair of old entries (an old
+ * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped,
+ * and each distance serves both ends: a candidate c for which i beats the worst of c's list
+ * (thr) gets i as a reverse offer in rb.  mk (n) marks what i has seen (entries equal to i);
+ * cand has room for from * ex ids. */
 TSNE_CLONES
-static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const uint8_t *curf,
-                            int k, int from, int ex, const float *x, int d, int64_t i, int32_t *mk)
+static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, const uint32_t *tab,
+                         const float *thr, int k, int from, int ex, const float *x, int d,
+                         int64_t i, int32_t *mk, int32_t *cand, ann_revbuf *rb)
 {
 	const knn_ent *hi = cur + i * k;
 	const uint8_t *fi = curf + i * k;
@@ -209,65 +280,124 @@ static int64_t refine_point(knn_ent *h, uint8_t *hf, const knn_ent *cur, const u
 			mk[hi[t].j] = (int32_t)i;
 	}
 	const float *xi = x + i * d;
-	int64_t got = 0;
-	/* The work is waiting for memory (the neighbours' lists, the candidates' points, scattered
-	 * over the set): the next lists and this list's candidates are fetched ahead. */
-	const int PF = 2;
+	/* The work waits for memory (the neighbours' rows and the candidates' points, scattered
+	 * over the set): all candidates are gathered first, the rows fetched ahead, then their
+	 * points are fetched a few candidates ahead of their distances. */
+	const int PF = 4;
 	for (int t = 0; t < PF && t < from; t++)
-		if (hi[t].j != INT32_MAX) {
-			__builtin_prefetch(cur + (int64_t)hi[t].j * k);
-			__builtin_prefetch(curf + (int64_t)hi[t].j * k);
-		}
-	int32_t cand[ex > 0 ? ex : 1];
+		if (hi[t].j != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)hi[t].j * ex);
+	int nc = 0;
 	for (int t = 0; t < from; t++) {
 		int32_t j = hi[t].j;
 		if (j == INT32_MAX)
 			continue;
-		if (t + PF < from && hi[t + PF].j != INT32_MAX) {
-			__builtin_prefetch(cur + (int64_t)hi[t + PF].j * k);
-			__builtin_prefetch(curf + (int64_t)hi[t + PF].j * k);
-		}
-		const knn_ent *hj = cur + (int64_t)j * k;
-		const uint8_t *fj = curf + (int64_t)j * k;
-		int jnew = fi[t], nc = 0;
+		if (t + PF < from && hi[t + PF].j != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)hi[t + PF].j * ex);
+		const uint32_t *tj = tab + (int64_t)j * ex;
+		uint32_t jnew = fi[t] ? ANN_NEW : 0;
 		for (int u = 0; u < ex; u++) {
-			int32_t c = hj[u].j;
-			if (c == INT32_MAX || !(jnew | fj[u]) || mk[c] == (int32_t)i)
+			uint32_t v = tj[u];
+			int32_t c = (int32_t)(v & ~ANN_NEW);
+			if (c == INT32_MAX || !((v | jnew) & ANN_NEW) || mk[c] == (int32_t)i)
 				continue;
 			mk[c] = (int32_t)i;
 			cand[nc++] = c;
-			const char *xc = (const char *)(x + (int64_t)c * d);
+		}
+	}
+	const int PC = 6;
+	int64_t r0 = rb->n;
+	for (int u = 0; u < PC && u < nc; u++) {
+		const char *xc = (const char *)(x + (int64_t)cand[u] * d);
+		for (int o = 0; o < d * (int)sizeof *x; o += 64)
+			__builtin_prefetch(xc + o);
+	}
+	for (int u = 0; u < nc; u++) {
+		if (u + PC < nc) {
+			const char *xc = (const char *)(x + (int64_t)cand[u + PC] * d);
 			for (int o = 0; o < d * (int)sizeof *x; o += 64)
 				__builtin_prefetch(xc + o);
+			__builtin_prefetch(thr + cand[u + PC]);
 		}
-		for (int u = 0; u < nc; u++) {
-			int32_t c = cand[u];
-			float dd = dist2f(xi, x + (int64_t)c * d, d);
-			if (knn_worse(h[0], (knn_ent){dd, c})) {
-				heap_replace_top(h, k, (knn_ent){dd, c});
-				got++;
+		int32_t c = cand[u];
+		float dd = dist2f(xi, x + (int64_t)c * d, d);
+		if (knn_worse(h[0], (knn_ent){dd, c}))
+			heap_replace_top(h, k, (knn_ent){dd, c});
+		if (dd <= thr[c])
+			rev_push(rb, c, dd);
+	}
+	rev_close(rb, (int32_t)i, r0);
+}
+
+/* One thread's reverse offers rb to the heaps (k each) of the points in [lo, hi), the heaps'
+ * tops fetched a few offers ahead. */
+TSNE_CLONES
+static void apply_reverse(knn_ent *heap, int k, const ann_revbuf *rb, int64_t lo, int64_t hi)
+{
+	const int PF = 8;
+	const ann_rev *a = rb->a;
+	for (int64_t r = 0, t = 0; r < rb->nr; r++) {
+		int32_t i = rb->src[r];
+		for (; t < rb->end[r]; t++) {
+			if (t + PF < rb->n && a[t + PF].c >= lo && a[t + PF].c < hi)
+				__builtin_prefetch(heap + (int64_t)a[t + PF].c * k);
+			ann_rev e = a[t];
+			if (e.c >= lo && e.c < hi) {
+				knn_ent *h = heap + (int64_t)e.c * k;
+				if (e.d <= h[0].d)
+					heap_offer_new(h, k, e.d, i);
 			}
 		}
 	}
+}
+
+/* The end of point i's round: its heap h (k) sorted; hf (k) marks the entries that were not
+ * in its last list hi (sorted, both by (distance, index)).  Returns the number of those. */
+static int end_round(knn_ent *h, uint8_t *hf, const knn_ent *hi, int k)
+{
 	heap_sort(h, k);
-	/* both lists sorted by (distance, index): an entry of h is old when it is in hi */
+	int got = 0;
 	for (int t = 0, u = 0; t < k; t++) {
 		while (u < k && knn_worse(h[t], hi[u]))
 			u++;
 		hf[t] = !(u < k && hi[u].j == h[t].j && hi[u].d == h[t].d);
+		got += hf[t];
 	}
 	return got;
 }
 
+/* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones;
+ * thr (n): each list's worst distance. */
+static void fill_table(uint32_t *tab, float *thr, const knn_ent *lists, const uint8_t *fresh,
+                       int64_t n, int k, int ex)
+{
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		thr[i] = lists[i * k + k - 1].d;
+		for (int u = 0; u < ex; u++) {
+			int32_t c = lists[i * k + u].j;
+			tab[i * ex + u] = (uint32_t)c | (c != INT32_MAX && fresh[i * k + u] ? ANN_NEW : 0);
+		}
+	}
+}
+
 /* Row i (of the permuted points x) of the output: the distances again in double, the
  * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's.  h is
- * sorted by the float distances, so the double ones are nearly in order: insertion sort. */
+ * sorted by the float distances, so the double ones are nearly in order: insertion sort.  The
+ * neighbours' points are fetched a few ahead. */
 static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
                        int d, int64_t i, const int32_t *perm)
 {
 	knn_entd e[k];
 	const float *xi = x + i * d;
+	const int PF = 4;
+	for (int t = 0; t < PF && t < k; t++)
+		for (int o = 0; o < d; o += 16)
+			__builtin_prefetch(x + (int64_t)h[t].j * d + o);
 	for (int t = 0; t < k; t++) {
+		if (t + PF < k)
+			for (int o = 0; o < d; o += 16)
+				__builtin_prefetch(x + (int64_t)h[t + PF].j * d + o);
 		const float *xj = x + (int64_t)h[t].j * d;
 		double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -296,17 +426,22 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #endif
 	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
 	knn_ent *next = mem_alloc_big((size_t)n * k * sizeof *next);
-	int32_t *idx = mem_alloc_big((size_t)n * sizeof *idx);
-	int64_t *starts = mem_alloc_big(((size_t)n + 1) * sizeof *starts);
-	float *proj = mem_alloc_big((size_t)n * sizeof *proj);
-	float *normal = malloc((size_t)d * sizeof *normal);
+	/* one tree's ids, leaf starts, projections and direction for each thread */
+	int32_t *idx = mem_alloc_big((size_t)nth * n * sizeof *idx);
+	int64_t *starts = mem_alloc_big((size_t)nth * (n + 1) * sizeof *starts);
+	float *proj = mem_alloc_big((size_t)nth * n * sizeof *proj);
+	float *normal = malloc((size_t)nth * d * sizeof *normal);
+	int64_t *nleafs = malloc((size_t)nth * sizeof *nleafs);
 	int32_t *mark = mem_alloc_big((size_t)nth * n * sizeof *mark);
 	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
 	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
-	int rc = 0;
-	if (!heap || !next || !idx || !starts || !proj || !normal || !mark || !perm || !xp ||
-	    !fresh || !nfresh) {
+	uint32_t *tab = NULL;
+	float *thr = NULL;
+	ann_revbuf *rev = NULL;
+	int rc = 0, fail = 0;
+	if (!heap || !next || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
+	    !xp || !fresh || !nfresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
@@ -327,20 +462,31 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			memcpy(xp + t * d, x + (int64_t)perm[t] * d, (size_t)d * sizeof *xp);
 		x = xp;
 	}
-	/* The forest: each leaf's pairs go into both heaps.  A point is in one leaf of a tree, so
-	 * the leaves of one tree are joined in parallel without sharing a heap. */
+	/* The forest, built nth trees at a time (one per thread: a tree's splits are serial), then
+	 * joined tree by tree: each leaf's pairs go into both heaps.  A point is in one leaf of a
+	 * tree, so the leaves of one tree are joined in parallel without sharing a heap. */
 	/* each thread its own single-threaded sgemm (OpenBLAS's threads would spin against ours) */
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1);
 	for (int tr = 0; tr < trees; tr++) {
-		rng_t r;
-		rng_seed(&r, ap->seed, (uint64_t)tr);
-		for (int64_t i = 0; i < n; i++)
-			idx[i] = (int32_t)i;
-		int64_t nleaf = 0;
-		rp_tree(x, d, idx, n, leaf, &r, starts, &nleaf, proj, normal);
-		starts[nleaf] = n;
-		int fail = 0;
+		int b = tr % nth, nb = trees - tr + b < nth ? trees - tr + b : nth;
+		if (b == 0) {
+#pragma omp parallel for schedule(static, 1)
+			for (int u = 0; u < nb; u++) {
+				rng_t r;
+				rng_seed(&r, ap->seed, (uint64_t)(tr + u));
+				int32_t *id = idx + (int64_t)u * n;
+				for (int64_t i = 0; i < n; i++)
+					id[i] = (int32_t)i;
+				nleafs[u] = 0;
+				rp_tree(x, d, id, n, leaf, &r, starts + (int64_t)u * (n + 1), &nleafs[u],
+				        proj + (int64_t)u * n, normal + (int64_t)u * d);
+				starts[(int64_t)u * (n + 1) + nleafs[u]] = n;
+			}
+		}
+		const int32_t *id = idx + (int64_t)b * n;
+		const int64_t *st = starts + (int64_t)b * (n + 1);
+		int64_t nleaf = nleafs[b];
 #pragma omp parallel
 		{
 			float *xl = malloc((size_t)leaf * d * sizeof *xl);
@@ -353,8 +499,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp for schedule(dynamic, 4)
 			for (int64_t l = 0; l < nleaf; l++)
 				if (xl && g && sq)
-					leaf_join(heap, k, x, d, idx + starts[l], starts[l + 1] - starts[l], xl, g,
-					          sq, tr == 0);
+					leaf_join(heap, k, x, d, id + st[l], st[l + 1] - st[l], xl, g, sq, tr == 0);
 			free(xl), free(g), free(sq);
 		}
 		if (fail) {
@@ -368,26 +513,54 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	 * its `from` nearest neighbours (read from the previous round's lists, written to new
 	 * ones), but not at the old neighbours of its old neighbours. */
 	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
-	int from = ap->from > 0 && ap->from < k ? ap->from : k;
+	int from = ann_from(ap, n, k);
+	tab = mem_alloc_big((size_t)n * ex * sizeof *tab);
+	thr = mem_alloc_big((size_t)n * sizeof *thr);
+	rev = calloc((size_t)nth, sizeof *rev);
+	if (!tab || !thr || !rev) {
+		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+		goto out;
+	}
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix; all new */
 		heap_sort(heap + i * k, k);
 	memset(fresh, 1, (size_t)n * k);
 	for (int round = 0; round < ap->rounds; round++) {
 		int64_t changed = 0;
+		fill_table(tab, thr, heap, fresh, n, k, ex);
 #pragma omp parallel reduction(+ : changed)
 		{
-			int tid = 0;
+			int tid = 0, nt = 1;
 #ifdef _OPENMP
-			tid = omp_get_thread_num();
+			tid = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
 			int32_t *mk = mark + (int64_t)tid * n;
+			int32_t *cand = malloc((size_t)from * ex * sizeof *cand);
+			ann_revbuf *rb = &rev[tid];
+			rb->n = rb->nr = 0;
 			for (int64_t i = 0; i < n; i++)
 				mk[i] = -1;
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
-				changed += refine_point(next + i * k, nfresh + i * k, heap, fresh, k, from, ex, x,
-				                        d, i, mk);
+				if (cand && !rb->fail)
+					refine_point(next + i * k, heap, fresh, tab, thr, k, from, ex, x, d, i, mk,
+					             cand, rb);
+			if (!cand || rb->fail) {
+#pragma omp atomic write
+				fail = 1;
+			}
+			free(cand);
+			/* the reverse offers, each thread to its own range of points (the k best under
+			 * the total order do not depend on the order of the offers) */
+			int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
+			for (int u = 0; u < nt; u++)
+				apply_reverse(next, k, &rev[u], lo, hi);
+			for (int64_t i = lo; i < hi; i++)
+				changed += end_round(next + i * k, nfresh + i * k, heap + i * k, k);
+		}
+		if (fail) {
+			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
+			goto out;
 		}
 		knn_ent *tmp = heap;
 		heap = next, next = tmp;
@@ -403,13 +576,23 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			             "not finite?)", (long long)(t / k), k);
 			goto out;
 		}
+	/* in the caller's order (written in sequence, read by the inverse permutation) */
+	for (int64_t i = 0; i < n; i++)
+		idx[perm[i]] = (int32_t)i;
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		int64_t o = (int64_t)perm[i] * k;
-		finish_row(nbr + o, dist2 + o, heap + i * k, k, x, d, i, perm);
+	for (int64_t o = 0; o < n; o++) {
+		if (o + 1 < n)
+			for (int t = 0; t < k * (int)sizeof *heap; t += 64)
+				__builtin_prefetch((const char *)(heap + (int64_t)idx[o + 1] * k) + t);
+		finish_row(nbr + o * k, dist2 + o * k, heap + (int64_t)idx[o] * k, k, x, d, idx[o],
+		           perm);
 	}
 out:
-	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(mark);
-	free(perm), free(xp), free(fresh), free(nfresh);
+	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
+	free(mark);
+	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
+	for (int t = 0; rev && t < nth; t++)
+		free(rev[t].a), free(rev[t].src), free(rev[t].end);
+	free(rev);
 	return rc;
 }

@@ -84,22 +84,24 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
  * median of the points' projections on the difference of two of its points, drawn from seed),
  * every leaf of at most `leaf` points joined all pairs, then `rounds` of refinement in which
  * each point looks at the `expand` nearest neighbours of each of its `from` nearest neighbours,
- * skipping the old neighbours of its old neighbours (NN-descent's local join, each round
- * reading the last round's lists: deterministic for any thread count).
+ * skipping the old neighbours of its old neighbours and offering each distance to both ends
+ * (NN-descent's local join, each round reading the last round's lists: deterministic for any
+ * thread count).
  * Same output as tsne_knn (sorted; dist2 exact in double for the neighbours found). */
 typedef struct {
 	int trees;     /* 8 */
 	int leaf;      /* 0: 2k + 2 */
 	int rounds;    /* 3 */
-	int expand;    /* 0: 12 below TSNE_ANN_WIDE_N points, 24 from there (tsne_ann_expand) */
-	int from;      /* 0: k (the neighbours whose lists are looked at) */
+	int expand;    /* 0: 12 below TSNE_ANN_WIDE_N points, 16 from there (tsne_ann_expand) */
+	int from;      /* 0: 2k/3 below TSNE_ANN_WIDE_N points, k from there (whose lists) */
 	uint64_t seed; /* 0 */
 } tsne_ann_params;
 void tsne_ann_params_default(tsne_ann_params *a);
 /* The expand used for n points.  At fixed expand the recall falls as N grows (PCA 50 of MNIST
  * repeated with jitter, bench/tsne_knn.c, 2,000 queries): expand 12 gives 0.982 at 70,000,
  * 0.965 at 200,000 and 0.880 at 1,000,000; 24 gives 0.995, 0.989 and 0.986, for 11% more
- * CPU at 1,000,000 and about 20% at 70,000. */
+ * CPU at 1,000,000 and about 20% at 70,000 (measured before each refinement distance served
+ * both ends; since, 16 from all k lists gives 0.989 at 200,000). */
 #define TSNE_ANN_WIDE_N 100000
 int tsne_ann_expand(const tsne_ann_params *a, int64_t n);
 int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int k,
