@@ -86,13 +86,13 @@ static void radix_sort(qscratch *a, qscratch *tmp, int64_t m, int lo, int hi)
 {
 	enum { R = 11, NB = 1 << R };
 	int np = (hi - lo + R - 1) / R;
-	if (insertion_sort(a, m, lo, m < 256 ? m * m : 4 * m))
-		return;
-	int64_t(*cnt)[NB] = calloc((size_t)np, sizeof *cnt);
-	if (!cnt) { /* not needed for correctness: the insertion sort without a budget */
+	int32_t cnt[(64 + R - 1) / R][NB]; /* on the stack: a heap block would be trimmed and
+	                                    * faulted in again at every build */
+	if (np > (int)(sizeof cnt / sizeof *cnt)) { /* not reached: keys have 64 bits */
 		insertion_sort(a, m, lo, INT64_MAX);
 		return;
 	}
+	memset(cnt, 0, (size_t)np * sizeof *cnt);
 	uint64_t mask = hi - lo >= 64 ? ~0ull : (1ull << (hi - lo)) - 1;
 	for (int64_t t = 0; t < m; t++) {
 		uint64_t k = (a[t].k.key >> lo) & mask;
@@ -102,11 +102,11 @@ static void radix_sort(qscratch *a, qscratch *tmp, int64_t m, int lo, int hi)
 	qscratch *src = a, *dst = tmp;
 	for (int p = 0; p < np; p++) {
 		int sh = lo + R * p;
-		int64_t *c = cnt[p];
+		int32_t *c = cnt[p];
 		if (c[((src[0].k.key & mask << lo) >> sh) & (NB - 1)] == m)
 			continue;
-		for (int64_t d = 0, s = 0; d < NB; d++) {
-			int64_t v = c[d];
+		for (int32_t d = 0, s = 0; d < NB; d++) {
+			int32_t v = c[d];
 			c[d] = s, s += v;
 		}
 		for (int64_t t = 0; t < m; t++)
@@ -116,7 +116,6 @@ static void radix_sort(qscratch *a, qscratch *tmp, int64_t m, int lo, int hi)
 	}
 	if (src != a)
 		memcpy(a, src, (size_t)m * sizeof *a);
-	free(cnt);
 }
 
 /* The build's recursion: its arguments that do not change. */
