@@ -145,8 +145,7 @@ static int grid_alloc(tsne_fft *f, int nb)
 }
 
 /* Lagrange basis on the nodes 1/6, 1/2, 5/6 of the unit box (NP = 3), at u in [0, 1]: the
- * products with the reciprocals of the denominators (1/9, -1/9, 1/9 times 2... written out),
- * no division. */
+ * denominators (2/9, -1/9, 2/9) folded into the constants 4.5, -9, 4.5 (no division). */
 static inline void lagrange(float *w, double u)
 {
 	double a = u - 1.0 / 6, b = u - 0.5, c = u - 5.0 / 6;
