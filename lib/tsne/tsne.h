@@ -34,10 +34,13 @@ typedef enum { TSNE_AUTO = 0, TSNE_EXACT, TSNE_BH, TSNE_FFT } tsne_method;
  * number of points (B boxes per side, B^2 <= TSNE_FFT_BOXES2_PER_POINT * N), Barnes-Hut
  * otherwise.  The FFT's cost grows with the grid (the layout's area), Barnes-Hut's with N:
  * one repulsion, one thread, CPU time (bench/tsne_repulsion.c), FFT against BH: 70,000
- * points, 50 boxes 1.7x faster, 60 boxes 1.4x, 120 boxes 1.45x slower (even near 88 boxes,
- * B^2 = 0.11 N); 1,050,000 points, 125 boxes 1.7x, 243 boxes 1.4x faster.  So early
- * iterations (a compact layout) go by FFT, and large N stays on it longer. */
-#define TSNE_FFT_BOXES2_PER_POINT 0.11
+ * points, 50 boxes 1.4x faster, 64 boxes 1.25x, 80 boxes 1.1x slower, 108 boxes 1.8x slower
+ * (even near 72 boxes, B^2 = 0.074 N); the converged 1,000,000-point layout scaled down, 216
+ * boxes 1.17x faster, 270 boxes 1.07x slower (even near 255, B^2 = 0.065 N).  Near the switch
+ * Barnes-Hut is also the more accurate (70,000 points, 64 and 80 boxes: gradient error 1.4%
+ * against the FFT's 1.7 and 1.9%).  So early iterations (a compact layout) go by FFT, and
+ * large N stays on it longer. */
+#define TSNE_FFT_BOXES2_PER_POINT 0.07
 /* AUTO: approximate neighbours (tsne_knn_approx) from TSNE_ANN_MIN_N points on. */
 typedef enum { TSNE_KNN_AUTO = 0, TSNE_KNN_EXACT, TSNE_KNN_APPROX } tsne_knn_method;
 typedef enum { TSNE_INIT_PCA = 0, TSNE_INIT_RANDOM, TSNE_INIT_GIVEN } tsne_init;

@@ -501,7 +501,7 @@ static void test_rescale(void)
  * the layout spans so many units that the grid outgrows N. */
 static void test_auto_method(void)
 {
-	int64_t n = 24000;
+	int64_t n = 36000;
 	CHECK(50.0 * 50.0 <= TSNE_FFT_BOXES2_PER_POINT * n);
 	double *y = malloc((size_t)n * 2 * sizeof *y);
 	double *ga = malloc((size_t)n * 2 * sizeof *ga), *gm = malloc((size_t)n * 2 * sizeof *gm);
