@@ -347,6 +347,29 @@ static double kl_at(const double *y, const tsne_sparse *P0, const int32_t *perm,
 	return tsne_kl(tmp, P0, z);
 }
 
+/* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
+ * 2014), gains (Jacobs 1988: grow where the gradient pushes against the current motion),
+ * momentum step, y moved in place (att and rep hold all that other points needed of y).
+ * Nonzero when a position left +-TSNE_LAYOUT_MAX (or is NaN). */
+TSNE_CLONES
+static int update(double *y, double *upd, double *gain, const float *att, const double *rep,
+                  double exag, double rz, double mom, double eta, int64_t t0, int64_t t1)
+{
+	int far = 0;
+#pragma omp simd reduction(| : far)
+	for (int64_t t = t0; t < t1; t++) {
+		double g = 4.0 * (exag * (double)att[t] - rep[t] * rz);
+		double gn = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
+		gn = gn < 0.01 ? 0.01 : gn;
+		gain[t] = gn;
+		double u = mom * upd[t] - eta * gn * g;
+		upd[t] = u;
+		y[t] += u;
+		far |= !(fabs(y[t]) <= TSNE_LAYOUT_MAX);
+	}
+	return far;
+}
+
 /* Points of one block of the update: the block's sums of the new positions are added in
  * block order, so the mean is the same for any thread count. */
 enum { UPD_BLOCK = 256 };
@@ -439,26 +462,15 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 			}
 		}
 		double rz = 1.0 / z;
-		/* One pass per point: gradient (Eq. 5 of vdM 2014), gains (Jacobs 1988: grow where
-		 * the gradient pushes against the current motion), momentum step, in place (att and
-		 * rep hold all that other points needed of y); the block sums for the mean. */
+		/* One pass over the points: the step (update), the block sums for the mean. */
 		int far = 0;
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1000) reduction(| : far)
 		for (int64_t b = 0; b < nblk; b++) {
+			int64_t i0 = b * UPD_BLOCK, i1 = b + 1 < nblk ? i0 + UPD_BLOCK : n;
+			far |= update(y, upd, gain, att, w->rep, exag, rz, mom, eta, 2 * i0, 2 * i1);
 			double sx = 0, sy = 0;
-			for (int64_t i = b * UPD_BLOCK; i < n && i < (b + 1) * UPD_BLOCK; i++) {
-				for (int c = 0; c < 2; c++) {
-					int64_t t = 2 * i + c;
-					double g = 4.0 * (exag * (double)att[t] - w->rep[t] * rz);
-					gain[t] = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
-					if (gain[t] < 0.01)
-						gain[t] = 0.01;
-					upd[t] = mom * upd[t] - eta * gain[t] * g;
-					y[t] += upd[t];
-					far |= !(fabs(y[t]) <= TSNE_LAYOUT_MAX); /* NaN too */
-				}
+			for (int64_t i = i0; i < i1; i++)
 				sx += y[2 * i], sy += y[2 * i + 1];
-			}
 			bsum[2 * b] = sx, bsum[2 * b + 1] = sy;
 		}
 		if (far) {
