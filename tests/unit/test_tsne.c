@@ -558,7 +558,7 @@ static void test_optimize_parallel(void)
  * same Barnes-Hut repulsion): the optimiser reads P as a compact stream (16-bit column
  * offsets with a separate list for columns more than 32767 away, binary16 values), so the
  * points outnumber that and half of P's weight is on such far pairs.  Both attraction paths
- * (the explicit AVX2 one where the CPU has it, and DANN_ISA=generic). */
+ * (the explicit AVX-512 one where the CPU has it, and DANN_ISA=generic). */
 static void test_optimize_first_step(void)
 {
 	int64_t n = 34000, far = 33000;
