@@ -614,7 +614,7 @@ static void test_optimize_first_step(void)
 			e = fmax(e, fabs(y1[t] - ref[t]));
 		printf("  first step (%s): largest error %.3g of the largest move %.3g\n",
 		       isa[a] ? isa[a] : "default", e, step);
-		CHECK_MSG(e < 1e-3 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
+		CHECK_MSG(e < 1e-5 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
 		          e, step);
 	}
 	if (old)
