@@ -123,19 +123,29 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 }
 
 /* ---------------------------------------------------------------------------------------
- * The optimiser's attraction, in single precision: positions as float pairs and P's values as
- * float halve the memory traffic and double the vector width; the sums of ~100 terms keep ~6
- * significant digits, far below the Barnes-Hut error.
+ * The optimiser's attraction, in single precision: positions as float pairs (one 8-byte load
+ * per neighbour, yp) and the sums of ~100 terms keep ~6 significant digits, far below the
+ * Barnes-Hut error.
  *
- * P is kept as a stream whose rows are padded with zero entries (column = the row itself,
- * value 0: a term of exactly 0) to a multiple of ATT_PAD, so the vector loops have no scalar
- * remainder.  A point's two floats are one 8-byte word of yp, so one load per neighbour. */
-enum { ATT_PAD = 16 };
+ * P is read as a compact stream, 4 bytes a nonzero instead of 8.  The points are renumbered
+ * in the layout's spatial order (renumber), so most of a row's columns are near the row's
+ * own index: a column within +-32767 of it is stored as a 16-bit offset, its value as a
+ * half-precision float (IEEE binary16, relative error at most 2^-11) of the value times a
+ * power of two that brings the row's largest value into [2^14, 2^15), values below 2^-14
+ * there (2^-28 of the largest) as 0; the other, far columns (1.4%
+ * at 70,000 digits) keep a 32-bit index and a float value in a list of their own.  The near
+ * part of each row is padded with zero terms (offset 0, value 0: exactly 0) to a multiple of
+ * ATT_PAD, so the vector loops have no scalar remainder. */
+enum { ATT_PAD = 16, ATT_NEAR = 32767 };
 
 typedef struct {
-	int64_t *row; /* (n+1) padded offsets */
-	int32_t *col; /* (row[n]) in the current numbering */
-	float *val;   /* (row[n]) */
+	int64_t *row;  /* (n+1) near part's offsets (padded) */
+	int16_t *off;  /* (row[n]) column - row */
+	uint16_t *val; /* (row[n]) value / scale[i] as binary16 */
+	float *scale;  /* (n) a power of two */
+	int64_t *frow; /* (n+1) far part's offsets */
+	int32_t *fcol; /* (frow[n]) */
+	float *fval;   /* (frow[n]) */
 } att_stream;
 
 static int64_t att_padded(int64_t len)
@@ -143,28 +153,97 @@ static int64_t att_padded(int64_t len)
 	return (len + ATT_PAD - 1) / ATT_PAD * ATT_PAD;
 }
 
+/* x >= 0 (below 2^15) as binary16, rounded to nearest (ties away from zero); below 2^-14
+ * (binary16's subnormals) 0. */
+static uint16_t att_half(double x)
+{
+	if (!(x >= 0x1p-14))
+		return 0;
+	float f = (float)x;
+	uint32_t b;
+	memcpy(&b, &f, sizeof b);
+	return (uint16_t)((b + 0x1000 - 0x38000000u) >> 13);
+}
+
+/* binary16 h (no subnormals, not negative) as float: the bits moved into place and the
+ * exponent rebased; 0 stays 0. */
+static inline float att_float(uint16_t h)
+{
+	uint32_t b = h ? ((uint32_t)h << 13) + 0x38000000u : 0;
+	float f;
+	memcpy(&f, &b, sizeof f);
+	return f;
+}
+
+static int att_is_near(int64_t j, int64_t t)
+{
+	return j - t >= -ATT_NEAR && j - t <= ATT_NEAR;
+}
+
 /* The stream of P0 (the caller's numbering) in the current numbering: row t is P0's row
- * perm[t], its columns mapped by inv (inv[perm[t]] = t). */
-static void att_pack(att_stream *s, const tsne_sparse *P0, const int32_t *perm, const int32_t *inv)
+ * perm[t], its columns mapped by inv (inv[perm[t]] = t).  fcnt: (n) scratch. */
+static void att_pack(att_stream *s, const tsne_sparse *P0, const int32_t *perm, const int32_t *inv,
+                     int64_t *fcnt)
 {
 	int64_t n = P0->n;
-	s->row[0] = 0;
-	for (int64_t t = 0; t < n; t++)
-		s->row[t + 1] = s->row[t] + att_padded(P0->row[perm[t] + 1] - P0->row[perm[t]]);
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 	for (int64_t t = 0; t < n; t++) {
-		int64_t v = s->row[t];
-		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++, v++) {
-			s->col[v] = inv[P0->col[u]];
-			s->val[v] = (float)P0->val[u];
+		int64_t f = 0;
+		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++)
+			f += !att_is_near(inv[P0->col[u]], t);
+		fcnt[t] = f;
+	}
+	s->row[0] = s->frow[0] = 0;
+	for (int64_t t = 0; t < n; t++) {
+		int64_t len = P0->row[perm[t] + 1] - P0->row[perm[t]];
+		s->row[t + 1] = s->row[t] + att_padded(len - fcnt[t]);
+		s->frow[t + 1] = s->frow[t] + fcnt[t];
+	}
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t t = 0; t < n; t++) {
+		double mx = 0;
+		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++)
+			mx = fmax(mx, P0->val[u]);
+		int e;
+		frexp(mx, &e); /* mx = m 2^e, m in [0.5, 1) */
+		double sc = mx > 0 ? ldexp(1, e - 15) : 0; /* mx / sc in [2^14, 2^15) */
+		s->scale[t] = (float)sc;
+		int64_t v = s->row[t], f = s->frow[t];
+		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++) {
+			int32_t j = inv[P0->col[u]];
+			if (att_is_near(j, t)) {
+				s->off[v] = (int16_t)(j - t);
+				s->val[v++] = sc > 0 ? att_half(P0->val[u] / sc) : 0;
+			} else {
+				s->fcol[f] = j;
+				s->fval[f++] = (float)P0->val[u];
+			}
 		}
 		for (; v < s->row[t + 1]; v++)
-			s->col[v] = (int32_t)t, s->val[v] = 0;
+			s->off[v] = 0, s->val[v] = 0;
 	}
 }
 
-/* att (n,2) rows i0..i1 = sum_j P_ij w_ij (y_i - y_j).  The portable loop: the compiler's
- * gathers from scalar loads, the split of each pair by a shift kept in vector registers. */
+/* Row i's far part, added to the near part's sums (ax, ay), times the scale. */
+static inline void att_far(float *a, const uint64_t *yp, const att_stream *s, int64_t i,
+                           float px, float py, float ax, float ay)
+{
+	float fx = 0, fy = 0;
+	for (int64_t t = s->frow[i]; t < s->frow[i + 1]; t++) {
+		float q[2];
+		memcpy(q, yp + s->fcol[t], sizeof q);
+		float dx = px - q[0], dy = py - q[1];
+		float w = s->fval[t] / (1.0f + dx * dx + dy * dy);
+		fx += w * dx;
+		fy += w * dy;
+	}
+	a[0] = ax * s->scale[i] + fx;
+	a[1] = ay * s->scale[i] + fy;
+}
+
+/* att (n,2) rows i0..i1 = sum_j P_ij w_ij (y_i - y_j).  The portable loop, ATT_PAD neighbours
+ * at a time: their indices widened into a small array first (then the compiler's gathers
+ * from scalar loads, as for 32-bit columns), each pair split by a shift in vector registers. */
 TSNE_CLONES
 static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, int64_t i0,
                          int64_t i1)
@@ -173,21 +252,25 @@ static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, in
 		float pi[2];
 		memcpy(pi, yp + i, sizeof pi);
 		float ax = 0, ay = 0, px = pi[0], py = pi[1];
-		const int32_t *col = s->col;
-		const float *val = s->val;
+		const uint64_t *yi = yp + i;
+		for (int64_t t0 = s->row[i]; t0 < s->row[i + 1]; t0 += ATT_PAD) {
+			int32_t c[ATT_PAD];
+			const uint16_t *val = s->val + t0;
+			for (int u = 0; u < ATT_PAD; u++)
+				c[u] = s->off[t0 + u];
 #pragma omp simd reduction(+ : ax, ay)
-		for (int64_t t = s->row[i]; t < s->row[i + 1]; t++) {
-			uint64_t v = yp[col[t]];
-			uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
-			float x, yv;
-			memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
-			float dx = px - x, dy = py - yv;
-			float q = val[t] / (1.0f + dx * dx + dy * dy);
-			ax += q * dx;
-			ay += q * dy;
+			for (int u = 0; u < ATT_PAD; u++) {
+				uint64_t v = yi[c[u]];
+				uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
+				float x, yv;
+				memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
+				float dx = px - x, dy = py - yv;
+				float q = att_float(val[u]) / (1.0f + dx * dx + dy * dy);
+				ax += q * dx;
+				ay += q * dy;
+			}
 		}
-		att[2 * i] = ax;
-		att[2 * i + 1] = ay;
+		att_far(att + 2 * i, yp, s, i, px, py, ax, ay);
 	}
 }
 
@@ -197,14 +280,14 @@ static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, in
 
 /* Eight (x, y) pairs, one 8-byte load each (scalar loads: the gather instruction was slower
  * here). */
-__attribute__((target("avx512f"))) static inline __m512i att_pairs8(const long long *yp,
-                                                                    const int32_t *c)
+__attribute__((target("avx512f"))) static inline __m512i att_pairs8(const long long *yi,
+                                                                    const int16_t *c)
 {
-	return _mm512_set_epi64(yp[c[7]], yp[c[6]], yp[c[5]], yp[c[4]], yp[c[3]], yp[c[2]], yp[c[1]],
-	                        yp[c[0]]);
+	return _mm512_set_epi64(yi[c[7]], yi[c[6]], yi[c[5]], yi[c[4]], yi[c[3]], yi[c[2]], yi[c[1]],
+	                        yi[c[0]]);
 }
 
-/* The same with AVX-512 written out: 16 neighbours a step, split into x and y by two
+/* The near part with AVX-512 written out: 16 neighbours a step, split into x and y by two
  * permutes, FMAs; a row's lanes summed in a fixed order. */
 __attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, const uint64_t *yp,
                                                                    const att_stream *s,
@@ -213,24 +296,25 @@ __attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, c
 	const __m512i ix = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 	const __m512i iy = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 	const __m512 one = _mm512_set1_ps(1.0f);
-	const long long *yq = (const long long *)yp;
 	for (int64_t i = i0; i < i1; i++) {
 		float pi[2];
 		memcpy(pi, yp + i, sizeof pi);
 		__m512 px = _mm512_set1_ps(pi[0]), py = _mm512_set1_ps(pi[1]);
 		__m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
+		const long long *yi = (const long long *)(yp + i);
 		for (int64_t t = s->row[i]; t < s->row[i + 1]; t += ATT_PAD) {
-			const int32_t *c = s->col + t;
-			__m512i g0 = att_pairs8(yq, c), g1 = att_pairs8(yq, c + 8);
+			const int16_t *c = s->off + t;
+			__m512i g0 = att_pairs8(yi, c), g1 = att_pairs8(yi, c + 8);
 			__m512 dx = _mm512_sub_ps(px, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, ix, g1)));
 			__m512 dy = _mm512_sub_ps(py, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, iy, g1)));
 			__m512 d = _mm512_fmadd_ps(dy, dy, _mm512_fmadd_ps(dx, dx, one));
-			__m512 q = _mm512_div_ps(_mm512_loadu_ps(s->val + t), d);
+			__m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s->val + t)));
+			__m512 q = _mm512_div_ps(v, d);
 			ax = _mm512_fmadd_ps(q, dx, ax);
 			ay = _mm512_fmadd_ps(q, dy, ay);
 		}
-		att[2 * i] = _mm512_reduce_add_ps(ax);
-		att[2 * i + 1] = _mm512_reduce_add_ps(ay);
+		att_far(att + 2 * i, yp, s, i, pi[0], pi[1], _mm512_reduce_add_ps(ax),
+		        _mm512_reduce_add_ps(ay));
 	}
 }
 #endif
@@ -320,10 +404,11 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
 /* Renumber the points in the last quadtree's (or FFT grid's) order, so that points close in
  * the layout (and so their P-neighbours) are close in memory.  perm maps the current
  * numbering to the caller's, inv the other way; the attraction's stream is rebuilt from the
- * caller's P0 in the new numbering.  Deterministic: the order is a function of the layout.
+ * caller's P0 in the new numbering (fcnt: scratch).  Deterministic: the order is a function of the layout.
  * tmp: (n,2) scratch. */
 static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double *y, double *upd,
-                     double *gain, int32_t *perm, int32_t *inv, double *tmp, int64_t n)
+                     double *gain, int32_t *perm, int32_t *inv, int64_t *fcnt, double *tmp,
+                     int64_t n)
 {
 	const int32_t *order = w->order;
 	double *arr[3] = {y, upd, gain};
@@ -338,7 +423,7 @@ static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double 
 	memcpy(perm, pt, (size_t)n * sizeof *perm);
 	for (int64_t t = 0; t < n; t++)
 		inv[perm[t]] = (int32_t)t;
-	att_pack(s, P0, perm, inv);
+	att_pack(s, P0, perm, inv, fcnt);
 	w->have_order = 0; /* index order is now the tree order */
 }
 
@@ -396,16 +481,21 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	double *bsum = malloc((size_t)nblk * 2 * sizeof *bsum); /* (nblk,2) block sums of y */
 	int32_t *perm = malloc((size_t)n * sizeof *perm);
 	int32_t *inv = malloc((size_t)n * sizeof *inv);
-	/* P as the attraction reads it, renumbered along with the points */
-	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.col),
-	                 malloc((size_t)ns * sizeof *st.val)};
+	/* P as the attraction reads it, renumbered along with the points (the far part's size
+	 * depends on the numbering: room for all of P) */
+	int64_t nnz = P0->row[n];
+	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.off),
+	                 malloc((size_t)ns * sizeof *st.val),          malloc((size_t)n * sizeof *st.scale),
+	                 malloc(((size_t)n + 1) * sizeof *st.frow),    malloc((size_t)nnz * sizeof *st.fcol),
+	                 malloc((size_t)nnz * sizeof *st.fval)};
+	int64_t *fcnt = malloc((size_t)n * sizeof *fcnt);
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
 	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) y's (x, y) as floats, one 8-byte load */
 	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
 	int avx512 = att_use_avx512();
 	int rc = 0;
-	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.col ||
-	    !st.val || !yf || !yp || !att) {
+	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.off ||
+	    !st.val || !st.scale || !st.frow || !st.fcol || !st.fval || !fcnt || !yf || !yp || !att) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
@@ -416,7 +506,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
 	for (int64_t i = 0; i < n; i++)
 		perm[i] = inv[i] = (int32_t)i;
-	att_pack(&st, P0, perm, inv);
+	att_pack(&st, P0, perm, inv, fcnt);
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
 	double z = 0, mx = 0, my = 0; /* (mx, my): the mean the last update left, to subtract */
@@ -425,7 +515,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
 		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50)
-			renumber(w, &st, P0, y, upd, gain, perm, inv, tmp, n);
+			renumber(w, &st, P0, y, upd, gain, perm, inv, fcnt, tmp, n);
 		/* The layout centred (the last update's mean subtracted) and its float pairs. */
 #pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++) {
@@ -513,6 +603,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 out:
 	tsne_work_free(w);
 	free(y), free(upd), free(gain), free(tmp), free(bsum), free(perm), free(inv), free(yf);
-	free(yp), free(att), free(st.row), free(st.col), free(st.val);
+	free(yp), free(att), free(st.row), free(st.off), free(st.val), free(st.scale), free(st.frow);
+	free(st.fcol), free(st.fval), free(fcnt);
 	return rc;
 }
