@@ -136,7 +136,7 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
  * at 70,000 digits) keep a 32-bit index and a float value in a list of their own.  The near
  * part of each row is padded with zero terms (offset 0, value 0: exactly 0) to a multiple of
  * ATT_PAD, so the vector loops have no scalar remainder. */
-enum { ATT_PAD = 16, ATT_NEAR = 32767 };
+enum { ATT_PAD = 8, ATT_NEAR = 32767 }; /* ATT_PAD: the AVX2 loop's step */
 
 typedef struct {
 	int64_t *row;  /* (n+1) near part's offsets (padded) */
@@ -275,75 +275,77 @@ static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, in
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define ATT_AVX512 1
+#define ATT_AVX2 1
 #include <immintrin.h>
 
-/* Eight (x, y) pairs, one 8-byte load each (scalar loads: the gather instruction was slower
- * here). */
-__attribute__((target("avx512f"))) static inline __m512i att_pairs8(const long long *yi,
-                                                                    const int16_t *c)
+/* The same with AVX2 written out (FMA; F16C converts the values): 8 neighbours a step, each
+ * pair one scalar 8-byte load (the gather instruction was slower here), split into x and y by
+ * two shuffles.  The loads are grouped (0, 1, 4, 5) and (2, 3, 6, 7) so that the shuffles,
+ * which work within 128-bit halves, give x and y in the order of the values.  On this AVX-512
+ * CPU (a 2-core AMD EPYC) 8% faster than the same in 16-lane AVX-512 and 1.6x faster than the
+ * compiler's loop over 32-bit columns and float values (attraction of 70,000 digits, one
+ * thread). */
+__attribute__((target("avx2,fma,f16c"))) static void attract_rows_avx2(float *att, const uint64_t *yp,
+                                                                       const att_stream *s,
+                                                                       int64_t i0, int64_t i1)
 {
-	return _mm512_set_epi64(yi[c[7]], yi[c[6]], yi[c[5]], yi[c[4]], yi[c[3]], yi[c[2]], yi[c[1]],
-	                        yi[c[0]]);
-}
-
-/* The near part with AVX-512 written out: 16 neighbours a step, split into x and y by two
- * permutes, FMAs; a row's lanes summed in a fixed order. */
-__attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, const uint64_t *yp,
-                                                                   const att_stream *s,
-                                                                   int64_t i0, int64_t i1)
-{
-	const __m512i ix = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-	const __m512i iy = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-	const __m512 one = _mm512_set1_ps(1.0f);
+	const __m256 one = _mm256_set1_ps(1.0f);
 	for (int64_t i = i0; i < i1; i++) {
 		float pi[2];
 		memcpy(pi, yp + i, sizeof pi);
-		__m512 px = _mm512_set1_ps(pi[0]), py = _mm512_set1_ps(pi[1]);
-		__m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
+		__m256 px = _mm256_set1_ps(pi[0]), py = _mm256_set1_ps(pi[1]);
+		__m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps();
 		const long long *yi = (const long long *)(yp + i);
 		for (int64_t t = s->row[i]; t < s->row[i + 1]; t += ATT_PAD) {
 			const int16_t *c = s->off + t;
-			__m512i g0 = att_pairs8(yi, c), g1 = att_pairs8(yi, c + 8);
-			__m512 dx = _mm512_sub_ps(px, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, ix, g1)));
-			__m512 dy = _mm512_sub_ps(py, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, iy, g1)));
-			__m512 d = _mm512_fmadd_ps(dy, dy, _mm512_fmadd_ps(dx, dx, one));
-			__m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s->val + t)));
-			__m512 q = _mm512_div_ps(v, d);
-			ax = _mm512_fmadd_ps(q, dx, ax);
-			ay = _mm512_fmadd_ps(q, dy, ay);
+			__m256 g0 = _mm256_castsi256_ps(_mm256_set_epi64x(yi[c[5]], yi[c[4]], yi[c[1]], yi[c[0]]));
+			__m256 g1 = _mm256_castsi256_ps(_mm256_set_epi64x(yi[c[7]], yi[c[6]], yi[c[3]], yi[c[2]]));
+			__m256 dx = _mm256_sub_ps(px, _mm256_shuffle_ps(g0, g1, _MM_SHUFFLE(2, 0, 2, 0)));
+			__m256 dy = _mm256_sub_ps(py, _mm256_shuffle_ps(g0, g1, _MM_SHUFFLE(3, 1, 3, 1)));
+			__m256 d = _mm256_fmadd_ps(dy, dy, _mm256_fmadd_ps(dx, dx, one));
+			__m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s->val + t)));
+			__m256 q = _mm256_div_ps(v, d);
+			ax = _mm256_fmadd_ps(q, dx, ax);
+			ay = _mm256_fmadd_ps(q, dy, ay);
 		}
-		att_far(att + 2 * i, yp, s, i, pi[0], pi[1], _mm512_reduce_add_ps(ax),
-		        _mm512_reduce_add_ps(ay));
+		/* the 8 lanes of each sum added in a fixed order */
+		__m128 sx = _mm_add_ps(_mm256_castps256_ps128(ax), _mm256_extractf128_ps(ax, 1));
+		__m128 sy = _mm_add_ps(_mm256_castps256_ps128(ay), _mm256_extractf128_ps(ay, 1));
+		sx = _mm_hadd_ps(sx, sy); /* x0+x1, x2+x3, y0+y1, y2+y3 */
+		sx = _mm_hadd_ps(sx, sx);
+		float r[4];
+		_mm_storeu_ps(r, sx);
+		att_far(att + 2 * i, yp, s, i, pi[0], pi[1], r[0], r[1]);
 	}
 }
 #endif
 
-/* 1 when the explicit AVX-512 attraction runs: the CPU has it and DANN_ISA (as for the
- * network's kernels) does not ask for generic or avx2. */
-static int att_use_avx512(void)
+/* 1 when the explicit AVX2 attraction runs: the CPU has AVX2, FMA and F16C, and DANN_ISA (as
+ * for the network's kernels) does not ask for generic. */
+static int att_use_avx2(void)
 {
-#ifdef ATT_AVX512
+#ifdef ATT_AVX2
 	const char *e = getenv("DANN_ISA");
-	if (e && (!strcmp(e, "generic") || !strcmp(e, "avx2")))
+	if (e && !strcmp(e, "generic"))
 		return 0;
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f");
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
 #else
 	return 0;
 #endif
 }
 
 static void attract(float *att, const uint64_t *yp, const att_stream *s, int64_t i0, int64_t i1,
-                    int avx512)
+                    int avx2)
 {
-#ifdef ATT_AVX512
-	if (avx512) {
-		attract_rows_avx512(att, yp, s, i0, i1);
+#ifdef ATT_AVX2
+	if (avx2) {
+		attract_rows_avx2(att, yp, s, i0, i1);
 		return;
 	}
 #endif
-	(void)avx512;
+	(void)avx2;
 	attract_rows(att, yp, s, i0, i1);
 }
 
@@ -492,7 +494,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
 	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) y's (x, y) as floats, one 8-byte load */
 	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
-	int avx512 = att_use_avx512();
+	int avx2 = att_use_avx2();
 	int rc = 0;
 	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.off ||
 	    !st.val || !st.scale || !st.frow || !st.fcol || !st.fval || !fcnt || !yf || !yp || !att) {
@@ -538,7 +540,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 #pragma omp for schedule(dynamic, 1)
 			for (int64_t b = 0; b < nblk; b++)
 				attract(att, yp, &st, b * UPD_BLOCK,
-				        b + 1 < nblk ? (b + 1) * UPD_BLOCK : n, avx512);
+				        b + 1 < nblk ? (b + 1) * UPD_BLOCK : n, avx2);
 			if (m == TSNE_BH && brc == 0) /* brc is final after the loop's barrier */
 				tsne_bh_walk_team(w, y, p->theta, &fail);
 		}
