@@ -180,43 +180,40 @@ static int att_is_near(int64_t j, int64_t t)
 	return j - t >= -ATT_NEAR && j - t <= ATT_NEAR;
 }
 
-/* The stream of P0 (the caller's numbering) in the current numbering: row t is P0's row
- * perm[t], its columns mapped by inv (inv[perm[t]] = t).  fcnt: (n) scratch. */
-static void att_pack(att_stream *s, const tsne_sparse *P0, const int32_t *perm, const int32_t *inv,
-                     int64_t *fcnt)
+/* The stream of Q (in the current numbering).  fcnt: (n) scratch. */
+static void att_pack(att_stream *s, const tsne_sparse *Q, int64_t *fcnt)
 {
-	int64_t n = P0->n;
+	int64_t n = Q->n;
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 	for (int64_t t = 0; t < n; t++) {
 		int64_t f = 0;
-		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++)
-			f += !att_is_near(inv[P0->col[u]], t);
+		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++)
+			f += !att_is_near(Q->col[u], t);
 		fcnt[t] = f;
 	}
 	s->row[0] = s->frow[0] = 0;
 	for (int64_t t = 0; t < n; t++) {
-		int64_t len = P0->row[perm[t] + 1] - P0->row[perm[t]];
-		s->row[t + 1] = s->row[t] + att_padded(len - fcnt[t]);
+		s->row[t + 1] = s->row[t] + att_padded(Q->row[t + 1] - Q->row[t] - fcnt[t]);
 		s->frow[t + 1] = s->frow[t] + fcnt[t];
 	}
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 	for (int64_t t = 0; t < n; t++) {
 		double mx = 0;
-		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++)
-			mx = fmax(mx, P0->val[u]);
+		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++)
+			mx = Q->val[u] > mx ? Q->val[u] : mx;
 		int e;
 		frexp(mx, &e); /* mx = m 2^e, m in [0.5, 1) */
 		double sc = mx > 0 ? ldexp(1, e - 15) : 0; /* mx / sc in [2^14, 2^15) */
 		s->scale[t] = (float)sc;
 		int64_t v = s->row[t], f = s->frow[t];
-		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++) {
-			int32_t j = inv[P0->col[u]];
+		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++) {
+			int32_t j = Q->col[u];
 			if (att_is_near(j, t)) {
 				s->off[v] = (int16_t)(j - t);
-				s->val[v++] = sc > 0 ? att_half(P0->val[u] / sc) : 0;
+				s->val[v++] = sc > 0 ? att_half(Q->val[u] / sc) : 0;
 			} else {
 				s->fcol[f] = j;
-				s->fval[f++] = (float)P0->val[u];
+				s->fval[f++] = (float)Q->val[u];
 			}
 		}
 		for (; v < s->row[t + 1]; v++)
@@ -404,15 +401,18 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
  * Optimisation (van der Maaten 2014, Sec. 5: momentum, gains of Jacobs 1988, exaggeration). */
 
 /* Renumber the points in the last quadtree's (or FFT grid's) order, so that points close in
- * the layout (and so their P-neighbours) are close in memory.  perm maps the current
- * numbering to the caller's, inv the other way; the attraction's stream is rebuilt from the
- * caller's P0 in the new numbering (fcnt: scratch).  Deterministic: the order is a function of the layout.
- * tmp: (n,2) scratch. */
-static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double *y, double *upd,
-                     double *gain, int32_t *perm, int32_t *inv, int64_t *fcnt, double *tmp,
-                     int64_t n)
+ * the layout (and so their P-neighbours) are close in memory: the attraction's column offsets
+ * stay short and its loads hit the cache.  perm maps the current numbering to the caller's.
+ * Deterministic: the order is a function of the layout.  The renumbered P goes into S (arrays
+ * of Q's sizes, kept from one call to the next: fresh ones would cost a page fault every
+ * 4 KB), which then swaps with Q; Q's rows are read nearly in order (the new order is close
+ * to the last), which keeps this cheap.  inv, tmp: (n) and (n,2) scratch. */
+static void renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, double *upd,
+                     double *gain, int32_t *perm, int32_t *inv, double *tmp, int64_t n)
 {
 	const int32_t *order = w->order;
+	for (int64_t t = 0; t < n; t++)
+		inv[order[t]] = (int32_t)t;
 	double *arr[3] = {y, upd, gain};
 	for (int a = 0; a < 3; a++) {
 		for (int64_t t = 0; t < n; t++)
@@ -423,20 +423,23 @@ static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double 
 	for (int64_t t = 0; t < n; t++)
 		pt[t] = perm[order[t]];
 	memcpy(perm, pt, (size_t)n * sizeof *perm);
-	for (int64_t t = 0; t < n; t++)
-		inv[perm[t]] = (int32_t)t;
-	att_pack(s, P0, perm, inv, fcnt);
+	int64_t o = 0;
+	for (int64_t t = 0; t < n; t++) {
+		S->row[t] = o;
+		o += Q->row[order[t] + 1] - Q->row[order[t]];
+	}
+	S->row[n] = o;
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t t = 0; t < n; t++) {
+		int32_t i = order[t];
+		for (int64_t u = Q->row[i], v = S->row[t]; u < Q->row[i + 1]; u++, v++) {
+			S->col[v] = inv[Q->col[u]];
+			S->val[v] = Q->val[u];
+		}
+	}
+	tsne_sparse x = *Q;
+	*Q = *S, *S = x;
 	w->have_order = 0; /* index order is now the tree order */
-}
-
-/* KL of the layout y (current numbering) against P0 (the caller's): y put back in the
- * caller's order into tmp (n,2). */
-static double kl_at(const double *y, const tsne_sparse *P0, const int32_t *perm, double *tmp,
-                    double z)
-{
-	for (int64_t t = 0; t < P0->n; t++)
-		tmp[2 * perm[t]] = y[2 * t], tmp[2 * perm[t] + 1] = y[2 * t + 1];
-	return tsne_kl(tmp, P0, z);
 }
 
 /* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
@@ -483,9 +486,14 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	double *bsum = malloc((size_t)nblk * 2 * sizeof *bsum); /* (nblk,2) block sums of y */
 	int32_t *perm = malloc((size_t)n * sizeof *perm);
 	int32_t *inv = malloc((size_t)n * sizeof *inv);
-	/* P as the attraction reads it, renumbered along with the points (the far part's size
-	 * depends on the numbering: room for all of P) */
+	/* a private copy of P, renumbered along with the points, and its spare (renumber) */
 	int64_t nnz = P0->row[n];
+	tsne_sparse Q = {n, malloc(((size_t)n + 1) * sizeof *Q.row), malloc((size_t)nnz * sizeof *Q.col),
+	                 malloc((size_t)nnz * sizeof *Q.val)};
+	tsne_sparse S = {n, malloc(((size_t)n + 1) * sizeof *S.row), malloc((size_t)nnz * sizeof *S.col),
+	                 malloc((size_t)nnz * sizeof *S.val)};
+	/* P as the attraction reads it (the far part's size depends on the numbering: room for
+	 * all of P) */
 	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.off),
 	                 malloc((size_t)ns * sizeof *st.val),          malloc((size_t)n * sizeof *st.scale),
 	                 malloc(((size_t)n + 1) * sizeof *st.frow),    malloc((size_t)nnz * sizeof *st.fcol),
@@ -497,7 +505,8 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	int avx2 = att_use_avx2();
 	int rc = 0;
 	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.off ||
-	    !st.val || !st.scale || !st.frow || !st.fcol || !st.fval || !fcnt || !yf || !yp || !att) {
+	    !st.val || !st.scale || !st.frow || !st.fcol || !st.fval || !fcnt || !yf || !yp || !att ||
+	    !Q.row || !Q.col || !Q.val || !S.row || !S.col || !S.val) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
@@ -506,9 +515,12 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
 		goto out;
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
+	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
+	memcpy(Q.col, P0->col, (size_t)nnz * sizeof *Q.col);
+	memcpy(Q.val, P0->val, (size_t)nnz * sizeof *Q.val);
 	for (int64_t i = 0; i < n; i++)
-		perm[i] = inv[i] = (int32_t)i;
-	att_pack(&st, P0, perm, inv, fcnt);
+		perm[i] = (int32_t)i;
+	att_pack(&st, &Q, fcnt);
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
 	double z = 0, mx = 0, my = 0; /* (mx, my): the mean the last update left, to subtract */
@@ -516,8 +528,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50)
-			renumber(w, &st, P0, y, upd, gain, perm, inv, fcnt, tmp, n);
+		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50) {
+			renumber(w, &Q, &S, y, upd, gain, perm, inv, tmp, n);
+			att_pack(&st, &Q, fcnt);
+		}
 		/* The layout centred (the last update's mean subtracted) and its float pairs. */
 #pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++) {
@@ -553,7 +567,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		if (p->report && p->report_every > 0 && it > 0 && it % p->report_every == 0) {
 			/* exact Z where affordable, so reports and the final figure agree */
 			double zr = n <= 2000 && method != TSNE_EXACT ? tsne_exact_z(y, n) : z;
-			if (p->report(p->ctx, it, p->max_iter, kl_at(y, P0, perm, tmp, zr))) {
+			if (p->report(p->ctx, it, p->max_iter, tsne_kl(y, &Q, zr))) {
 				last = it;
 				break;
 			}
@@ -589,11 +603,11 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	{
 		double kl;
 		if (method == TSNE_EXACT || n <= 2000) {
-			kl = kl_at(y, P0, perm, tmp, tsne_exact_z(y, n));
+			kl = tsne_kl(y, &Q, tsne_exact_z(y, n));
 		} else {
 			if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
 				goto out;
-			kl = kl_at(y, P0, perm, tmp, z);
+			kl = tsne_kl(y, &Q, z);
 		}
 		if (p->report)
 			p->report(p->ctx, last, p->max_iter, kl);
@@ -607,5 +621,6 @@ out:
 	free(y), free(upd), free(gain), free(tmp), free(bsum), free(perm), free(inv), free(yf);
 	free(yp), free(att), free(st.row), free(st.off), free(st.val), free(st.scale), free(st.frow);
 	free(st.fcol), free(st.fval), free(fcnt);
+	free(Q.row), free(Q.col), free(Q.val), free(S.row), free(S.col), free(S.val);
 	return rc;
 }

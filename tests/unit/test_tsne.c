@@ -555,7 +555,6 @@ static void test_optimize_parallel(void)
 }
 
 /* The optimiser's first step against one computed here from tsne_gradient (P in double, the
-/* The optimiser's first step against one computed here from tsne_gradient (P in double, the
  * same Barnes-Hut repulsion): the optimiser reads P as a compact stream (16-bit column
  * offsets with a separate list for columns more than 32767 away, binary16 values), so the
  * points outnumber that and half of P's weight is on such far pairs.  Both attraction paths
