@@ -442,6 +442,32 @@ static void renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, do
 	w->have_order = 0; /* index order is now the tree order */
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, z = *(const uint64_t *)b;
+	return (x > z) - (x < z);
+}
+
+/* order (n): the points of y (n,2) along the Z-order (Morton) curve of a 65536 x 65536 grid
+ * over their bounding box, ties by index: a spatial order for the start layout, before any
+ * quadtree or grid has given one.  key: (n) scratch. */
+static void morton_order(int32_t *order, uint64_t *key, const double *y, int64_t n)
+{
+	double bb[4];
+	tsne_bbox(bb, y, n);
+	double sx = 65535 / fmax(bb[1] - bb[0], 1e-300), sy = 65535 / fmax(bb[3] - bb[2], 1e-300);
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t qx = (uint64_t)((y[2 * i] - bb[0]) * sx), qy = (uint64_t)((y[2 * i + 1] - bb[2]) * sy);
+		uint64_t m = 0;
+		for (int b = 0; b < 16; b++)
+			m |= ((qx >> b) & 1) << (2 * b) | ((qy >> b) & 1) << (2 * b + 1);
+		key[i] = m << 32 | (uint64_t)i;
+	}
+	qsort(key, (size_t)n, sizeof *key, cmp_u64);
+	for (int64_t t = 0; t < n; t++)
+		order[t] = (int32_t)(key[t] & 0xffffffffu);
+}
+
 /* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
  * 2014), gains (Jacobs 1988: grow where the gradient pushes against the current motion),
  * momentum step, y moved in place (att and rep hold all that other points needed of y).
@@ -528,7 +554,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50) {
+		/* the start layout in Z-order, then every 100 iterations the tree's or grid's */
+		if (method != TSNE_EXACT && n >= 4096 && (it == 0 || it % 100 == 50)) {
+			if (it == 0)
+				morton_order(w->order, (uint64_t *)att, y, n); /* att: n uint64 of room */
 			renumber(w, &Q, &S, y, upd, gain, perm, inv, tmp, n);
 			att_pack(&st, &Q, fcnt);
 		}

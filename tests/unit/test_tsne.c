@@ -558,7 +558,9 @@ static void test_optimize_parallel(void)
  * same Barnes-Hut repulsion): the optimiser reads P as a compact stream (16-bit column
  * offsets with a separate list for columns more than 32767 away, binary16 values), so the
  * points outnumber that and half of P's weight is on such far pairs.  Both attraction paths
- * (the explicit AVX2 one where the CPU has it, and DANN_ISA=generic). */
+ * (the explicit AVX2 one where the CPU has it, and DANN_ISA=generic).  Within 1e-3 of the
+ * largest move: the optimiser renumbers the points first, which changes the rounding of the
+ * Barnes-Hut sums (3e-4 seen; binary16 values alone 3e-5). */
 static void test_optimize_first_step(void)
 {
 	int64_t n = 34000, far = 33000;
@@ -615,7 +617,7 @@ static void test_optimize_first_step(void)
 			e = fmax(e, fabs(y1[t] - ref[t]));
 		printf("  first step (%s): largest error %.3g of the largest move %.3g\n",
 		       isa[a] ? isa[a] : "default", e, step);
-		CHECK_MSG(e < 1e-4 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
+		CHECK_MSG(e < 1e-3 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
 		          e, step);
 	}
 	if (old)
