@@ -123,29 +123,19 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 }
 
 /* ---------------------------------------------------------------------------------------
- * The optimiser's attraction, in single precision: positions as float pairs (one 8-byte load
- * per neighbour, yp) and the sums of ~100 terms keep ~6 significant digits, far below the
- * Barnes-Hut error.
+ * The optimiser's attraction, in single precision: positions as float pairs and P's values as
+ * float halve the memory traffic and double the vector width; the sums of ~100 terms keep ~6
+ * significant digits, far below the Barnes-Hut error.
  *
- * P is read as a compact stream, 4 bytes a nonzero instead of 8.  The points are renumbered
- * in the layout's spatial order (renumber), so most of a row's columns are near the row's
- * own index: a column within +-32767 of it is stored as a 16-bit offset, its value as a
- * half-precision float (IEEE binary16, relative error at most 2^-11) of the value times a
- * power of two that brings the row's largest value into [2^14, 2^15), values below 2^-14
- * there (2^-28 of the largest) as 0; the other, far columns (0.2-1.4% at 70,000 digits)
- * keep a 32-bit index and a float value in a list of their own.  The near
- * part of each row is padded with zero terms (offset 0, value 0: exactly 0) to a multiple of
- * ATT_PAD, so the vector loops have no scalar remainder. */
-enum { ATT_PAD = 8, ATT_NEAR = 32767 }; /* ATT_PAD: the AVX2 loop's step */
+ * P is kept as a stream whose rows are padded with zero entries (column = the row itself,
+ * value 0: a term of exactly 0) to a multiple of ATT_PAD, so the vector loops have no scalar
+ * remainder.  A point's two floats are one 8-byte word of yp, so one load per neighbour. */
+enum { ATT_PAD = 16 };
 
 typedef struct {
-	int64_t *row;  /* (n+1) near part's offsets (padded) */
-	int16_t *off;  /* (row[n]) column - row */
-	uint16_t *val; /* (row[n]) value / scale[i] as binary16 */
-	float *scale;  /* (n) a power of two */
-	int64_t *frow; /* (n+1) far part's offsets */
-	int32_t *fcol; /* (frow[n]) */
-	float *fval;   /* (frow[n]) */
+	int64_t *row; /* (n+1) padded offsets */
+	int32_t *col; /* (row[n]) in the current numbering */
+	float *val;   /* (row[n]) */
 } att_stream;
 
 static int64_t att_padded(int64_t len)
@@ -153,94 +143,28 @@ static int64_t att_padded(int64_t len)
 	return (len + ATT_PAD - 1) / ATT_PAD * ATT_PAD;
 }
 
-/* x >= 0 (below 2^15) as binary16, rounded to nearest (ties away from zero); below 2^-14
- * (binary16's subnormals) 0. */
-static uint16_t att_half(double x)
+/* The stream of P0 (the caller's numbering) in the current numbering: row t is P0's row
+ * perm[t], its columns mapped by inv (inv[perm[t]] = t). */
+static void att_pack(att_stream *s, const tsne_sparse *P0, const int32_t *perm, const int32_t *inv)
 {
-	if (!(x >= 0x1p-14))
-		return 0;
-	float f = (float)x;
-	uint32_t b;
-	memcpy(&b, &f, sizeof b);
-	return (uint16_t)((b + 0x1000 - 0x38000000u) >> 13);
-}
-
-/* binary16 h (no subnormals, not negative) as float: the bits moved into place and the
- * exponent rebased; 0 stays 0. */
-static inline float att_float(uint16_t h)
-{
-	uint32_t b = h ? ((uint32_t)h << 13) + 0x38000000u : 0;
-	float f;
-	memcpy(&f, &b, sizeof f);
-	return f;
-}
-
-static int att_is_near(int64_t j, int64_t t)
-{
-	return j - t >= -ATT_NEAR && j - t <= ATT_NEAR;
-}
-
-/* The stream of Q (in the current numbering).  fcnt: (n) scratch. */
-static void att_pack(att_stream *s, const tsne_sparse *Q, int64_t *fcnt)
-{
-	int64_t n = Q->n;
+	int64_t n = P0->n;
+	s->row[0] = 0;
+	for (int64_t t = 0; t < n; t++)
+		s->row[t + 1] = s->row[t] + att_padded(P0->row[perm[t] + 1] - P0->row[perm[t]]);
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 	for (int64_t t = 0; t < n; t++) {
-		int64_t f = 0;
-		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++)
-			f += !att_is_near(Q->col[u], t);
-		fcnt[t] = f;
-	}
-	s->row[0] = s->frow[0] = 0;
-	for (int64_t t = 0; t < n; t++) {
-		s->row[t + 1] = s->row[t] + att_padded(Q->row[t + 1] - Q->row[t] - fcnt[t]);
-		s->frow[t + 1] = s->frow[t] + fcnt[t];
-	}
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
-	for (int64_t t = 0; t < n; t++) {
-		double mx = 0;
-		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++)
-			mx = Q->val[u] > mx ? Q->val[u] : mx;
-		int e;
-		frexp(mx, &e); /* mx = m 2^e, m in [0.5, 1) */
-		double sc = mx > 0 ? ldexp(1, e - 15) : 0; /* mx / sc in [2^14, 2^15) */
-		s->scale[t] = (float)sc;
-		int64_t v = s->row[t], f = s->frow[t];
-		for (int64_t u = Q->row[t]; u < Q->row[t + 1]; u++) {
-			int32_t j = Q->col[u];
-			if (att_is_near(j, t)) {
-				s->off[v] = (int16_t)(j - t);
-				s->val[v++] = sc > 0 ? att_half(Q->val[u] / sc) : 0;
-			} else {
-				s->fcol[f] = j;
-				s->fval[f++] = (float)Q->val[u];
-			}
+		int64_t v = s->row[t];
+		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++, v++) {
+			s->col[v] = inv[P0->col[u]];
+			s->val[v] = (float)P0->val[u];
 		}
 		for (; v < s->row[t + 1]; v++)
-			s->off[v] = 0, s->val[v] = 0;
+			s->col[v] = (int32_t)t, s->val[v] = 0;
 	}
 }
 
-/* Row i's far part, added to the near part's sums (ax, ay), times the scale. */
-static inline void att_far(float *a, const uint64_t *yp, const att_stream *s, int64_t i,
-                           float px, float py, float ax, float ay)
-{
-	float fx = 0, fy = 0;
-	for (int64_t t = s->frow[i]; t < s->frow[i + 1]; t++) {
-		float q[2];
-		memcpy(q, yp + s->fcol[t], sizeof q);
-		float dx = px - q[0], dy = py - q[1];
-		float w = s->fval[t] / (1.0f + dx * dx + dy * dy);
-		fx += w * dx;
-		fy += w * dy;
-	}
-	a[0] = ax * s->scale[i] + fx;
-	a[1] = ay * s->scale[i] + fy;
-}
-
-/* att (n,2) rows i0..i1 = sum_j P_ij w_ij (y_i - y_j).  The portable loop, ATT_PAD neighbours
- * at a time: their indices widened into a small array first (then the compiler's gathers
- * from scalar loads, as for 32-bit columns), each pair split by a shift in vector registers. */
+/* att (n,2) rows i0..i1 = sum_j P_ij w_ij (y_i - y_j).  The portable loop: the compiler's
+ * gathers from scalar loads, the split of each pair by a shift kept in vector registers. */
 TSNE_CLONES
 static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, int64_t i0,
                          int64_t i1)
@@ -249,101 +173,93 @@ static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, in
 		float pi[2];
 		memcpy(pi, yp + i, sizeof pi);
 		float ax = 0, ay = 0, px = pi[0], py = pi[1];
-		const uint64_t *yi = yp + i;
-		for (int64_t t0 = s->row[i]; t0 < s->row[i + 1]; t0 += ATT_PAD) {
-			int32_t c[ATT_PAD];
-			const uint16_t *val = s->val + t0;
-			for (int u = 0; u < ATT_PAD; u++)
-				c[u] = s->off[t0 + u];
+		const int32_t *col = s->col;
+		const float *val = s->val;
 #pragma omp simd reduction(+ : ax, ay)
-			for (int u = 0; u < ATT_PAD; u++) {
-				uint64_t v = yi[c[u]];
-				uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
-				float x, yv;
-				memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
-				float dx = px - x, dy = py - yv;
-				float q = att_float(val[u]) / (1.0f + dx * dx + dy * dy);
-				ax += q * dx;
-				ay += q * dy;
-			}
+		for (int64_t t = s->row[i]; t < s->row[i + 1]; t++) {
+			uint64_t v = yp[col[t]];
+			uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
+			float x, yv;
+			memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
+			float dx = px - x, dy = py - yv;
+			float q = val[t] / (1.0f + dx * dx + dy * dy);
+			ax += q * dx;
+			ay += q * dy;
 		}
-		att_far(att + 2 * i, yp, s, i, px, py, ax, ay);
+		att[2 * i] = ax;
+		att[2 * i + 1] = ay;
 	}
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define ATT_AVX2 1
+#define ATT_AVX512 1
 #include <immintrin.h>
 
-/* The same with AVX2 written out (FMA; F16C converts the values): 8 neighbours a step, each
- * pair one scalar 8-byte load (the gather instruction was slower here), split into x and y by
- * two shuffles.  The loads are grouped (0, 1, 4, 5) and (2, 3, 6, 7) so that the shuffles,
- * which work within 128-bit halves, give x and y in the order of the values.  On an AVX-512
- * CPU (a 2-core AMD EPYC VM): 8% faster than the same in 16-lane AVX-512; against the
- * compiler's loop over 32-bit columns and float values, 1.6x faster on one iteration's data
- * (70,000 digits, one thread) and 1.3x less CPU over a whole run.  (The portable loop below
- * is slower than that old loop: about 2x with SSE2 only, the 16-bit loads widened by hand.) */
-__attribute__((target("avx2,fma,f16c"))) static void attract_rows_avx2(float *att, const uint64_t *yp,
-                                                                       const att_stream *s,
-                                                                       int64_t i0, int64_t i1)
+/* Eight (x, y) pairs, one 8-byte load each (scalar loads: the gather instruction was slower
+ * here). */
+__attribute__((target("avx512f"))) static inline __m512i att_pairs8(const long long *yp,
+                                                                    const int32_t *c)
 {
-	const __m256 one = _mm256_set1_ps(1.0f);
+	return _mm512_set_epi64(yp[c[7]], yp[c[6]], yp[c[5]], yp[c[4]], yp[c[3]], yp[c[2]], yp[c[1]],
+	                        yp[c[0]]);
+}
+
+/* The same with AVX-512 written out: 16 neighbours a step, split into x and y by two
+ * permutes, FMAs; a row's lanes summed in a fixed order. */
+__attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, const uint64_t *yp,
+                                                                   const att_stream *s,
+                                                                   int64_t i0, int64_t i1)
+{
+	const __m512i ix = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i iy = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+	const __m512 one = _mm512_set1_ps(1.0f);
+	const long long *yq = (const long long *)yp;
 	for (int64_t i = i0; i < i1; i++) {
 		float pi[2];
 		memcpy(pi, yp + i, sizeof pi);
-		__m256 px = _mm256_set1_ps(pi[0]), py = _mm256_set1_ps(pi[1]);
-		__m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps();
-		const long long *yi = (const long long *)(yp + i);
+		__m512 px = _mm512_set1_ps(pi[0]), py = _mm512_set1_ps(pi[1]);
+		__m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
 		for (int64_t t = s->row[i]; t < s->row[i + 1]; t += ATT_PAD) {
-			const int16_t *c = s->off + t;
-			__m256 g0 = _mm256_castsi256_ps(_mm256_set_epi64x(yi[c[5]], yi[c[4]], yi[c[1]], yi[c[0]]));
-			__m256 g1 = _mm256_castsi256_ps(_mm256_set_epi64x(yi[c[7]], yi[c[6]], yi[c[3]], yi[c[2]]));
-			__m256 dx = _mm256_sub_ps(px, _mm256_shuffle_ps(g0, g1, _MM_SHUFFLE(2, 0, 2, 0)));
-			__m256 dy = _mm256_sub_ps(py, _mm256_shuffle_ps(g0, g1, _MM_SHUFFLE(3, 1, 3, 1)));
-			__m256 d = _mm256_fmadd_ps(dy, dy, _mm256_fmadd_ps(dx, dx, one));
-			__m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s->val + t)));
-			__m256 q = _mm256_div_ps(v, d);
-			ax = _mm256_fmadd_ps(q, dx, ax);
-			ay = _mm256_fmadd_ps(q, dy, ay);
+			const int32_t *c = s->col + t;
+			__m512i g0 = att_pairs8(yq, c), g1 = att_pairs8(yq, c + 8);
+			__m512 dx = _mm512_sub_ps(px, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, ix, g1)));
+			__m512 dy = _mm512_sub_ps(py, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, iy, g1)));
+			__m512 d = _mm512_fmadd_ps(dy, dy, _mm512_fmadd_ps(dx, dx, one));
+			__m512 q = _mm512_div_ps(_mm512_loadu_ps(s->val + t), d);
+			ax = _mm512_fmadd_ps(q, dx, ax);
+			ay = _mm512_fmadd_ps(q, dy, ay);
 		}
-		/* the 8 lanes of each sum added in a fixed order */
-		__m128 sx = _mm_add_ps(_mm256_castps256_ps128(ax), _mm256_extractf128_ps(ax, 1));
-		__m128 sy = _mm_add_ps(_mm256_castps256_ps128(ay), _mm256_extractf128_ps(ay, 1));
-		sx = _mm_hadd_ps(sx, sy); /* x0+x1, x2+x3, y0+y1, y2+y3 */
-		sx = _mm_hadd_ps(sx, sx);
-		float r[4];
-		_mm_storeu_ps(r, sx);
-		att_far(att + 2 * i, yp, s, i, pi[0], pi[1], r[0], r[1]);
+		att[2 * i] = _mm512_reduce_add_ps(ax);
+		att[2 * i + 1] = _mm512_reduce_add_ps(ay);
 	}
 }
 #endif
 
-/* 1 when the explicit AVX2 attraction runs: the CPU has AVX2, FMA and F16C, and DANN_ISA (as
- * for the network's kernels) does not ask for generic. */
-static int att_use_avx2(void)
+/* 1 when the explicit AVX-512 attraction runs: the CPU has it and DANN_ISA (as for the
+ * network's kernels) does not ask for generic or avx2. */
+static int att_use_avx512(void)
 {
-#ifdef ATT_AVX2
+#ifdef ATT_AVX512
 	const char *e = getenv("DANN_ISA");
-	if (e && !strcmp(e, "generic"))
+	if (e && (!strcmp(e, "generic") || !strcmp(e, "avx2")))
 		return 0;
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	       __builtin_cpu_supports("f16c");
+	return __builtin_cpu_supports("avx512f");
 #else
 	return 0;
 #endif
 }
 
 static void attract(float *att, const uint64_t *yp, const att_stream *s, int64_t i0, int64_t i1,
-                    int avx2)
+                    int avx512)
 {
-#ifdef ATT_AVX2
-	if (avx2) {
-		attract_rows_avx2(att, yp, s, i0, i1);
+#ifdef ATT_AVX512
+	if (avx512) {
+		attract_rows_avx512(att, yp, s, i0, i1);
 		return;
 	}
 #endif
-	(void)avx2;
+	(void)avx512;
 	attract_rows(att, yp, s, i0, i1);
 }
 
@@ -402,18 +318,14 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
  * Optimisation (van der Maaten 2014, Sec. 5: momentum, gains of Jacobs 1988, exaggeration). */
 
 /* Renumber the points in the last quadtree's (or FFT grid's) order, so that points close in
- * the layout (and so their P-neighbours) are close in memory: the attraction's column offsets
- * stay short and its loads hit the cache.  perm maps the current numbering to the caller's.
- * Deterministic: the order is a function of the layout.  The renumbered P goes into S (arrays
- * of Q's sizes, kept from one call to the next: fresh ones would cost a page fault every
- * 4 KB), which then swaps with Q; Q's rows are read nearly in order (the new order is close
- * to the last), which keeps this cheap.  inv, tmp: (n) and (n,2) scratch. */
-static void renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, double *upd,
+ * the layout (and so their P-neighbours) are close in memory.  perm maps the current
+ * numbering to the caller's, inv the other way; the attraction's stream is rebuilt from the
+ * caller's P0 in the new numbering.  Deterministic: the order is a function of the layout.
+ * tmp: (n,2) scratch. */
+static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double *y, double *upd,
                      double *gain, int32_t *perm, int32_t *inv, double *tmp, int64_t n)
 {
 	const int32_t *order = w->order;
-	for (int64_t t = 0; t < n; t++)
-		inv[order[t]] = (int32_t)t;
 	double *arr[3] = {y, upd, gain};
 	for (int a = 0; a < 3; a++) {
 		for (int64_t t = 0; t < n; t++)
@@ -424,49 +336,20 @@ static void renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, do
 	for (int64_t t = 0; t < n; t++)
 		pt[t] = perm[order[t]];
 	memcpy(perm, pt, (size_t)n * sizeof *perm);
-	int64_t o = 0;
-	for (int64_t t = 0; t < n; t++) {
-		S->row[t] = o;
-		o += Q->row[order[t] + 1] - Q->row[order[t]];
-	}
-	S->row[n] = o;
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
-	for (int64_t t = 0; t < n; t++) {
-		int32_t i = order[t];
-		for (int64_t u = Q->row[i], v = S->row[t]; u < Q->row[i + 1]; u++, v++) {
-			S->col[v] = inv[Q->col[u]];
-			S->val[v] = Q->val[u];
-		}
-	}
-	tsne_sparse x = *Q;
-	*Q = *S, *S = x;
+	for (int64_t t = 0; t < n; t++)
+		inv[perm[t]] = (int32_t)t;
+	att_pack(s, P0, perm, inv);
 	w->have_order = 0; /* index order is now the tree order */
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* KL of the layout y (current numbering) against P0 (the caller's): y put back in the
+ * caller's order into tmp (n,2). */
+static double kl_at(const double *y, const tsne_sparse *P0, const int32_t *perm, double *tmp,
+                    double z)
 {
-	uint64_t x = *(const uint64_t *)a, z = *(const uint64_t *)b;
-	return (x > z) - (x < z);
-}
-
-/* order (n): the points of y (n,2) along the Z-order (Morton) curve of a 65536 x 65536 grid
- * over their bounding box, ties by index: a spatial order for the start layout, before any
- * quadtree or grid has given one.  key: (n) scratch. */
-static void morton_order(int32_t *order, uint64_t *key, const double *y, int64_t n)
-{
-	double bb[4];
-	tsne_bbox(bb, y, n);
-	double sx = 65535 / fmax(bb[1] - bb[0], 1e-300), sy = 65535 / fmax(bb[3] - bb[2], 1e-300);
-	for (int64_t i = 0; i < n; i++) {
-		uint64_t qx = (uint64_t)((y[2 * i] - bb[0]) * sx), qy = (uint64_t)((y[2 * i + 1] - bb[2]) * sy);
-		uint64_t m = 0;
-		for (int b = 0; b < 16; b++)
-			m |= ((qx >> b) & 1) << (2 * b) | ((qy >> b) & 1) << (2 * b + 1);
-		key[i] = m << 32 | (uint64_t)i;
-	}
-	qsort(key, (size_t)n, sizeof *key, cmp_u64);
-	for (int64_t t = 0; t < n; t++)
-		order[t] = (int32_t)(key[t] & 0xffffffffu);
+	for (int64_t t = 0; t < P0->n; t++)
+		tmp[2 * perm[t]] = y[2 * t], tmp[2 * perm[t] + 1] = y[2 * t + 1];
+	return tsne_kl(tmp, P0, z);
 }
 
 /* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
@@ -513,27 +396,16 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	double *bsum = malloc((size_t)nblk * 2 * sizeof *bsum); /* (nblk,2) block sums of y */
 	int32_t *perm = malloc((size_t)n * sizeof *perm);
 	int32_t *inv = malloc((size_t)n * sizeof *inv);
-	/* a private copy of P, renumbered along with the points, and its spare (renumber) */
-	int64_t nnz = P0->row[n];
-	tsne_sparse Q = {n, malloc(((size_t)n + 1) * sizeof *Q.row), malloc((size_t)nnz * sizeof *Q.col),
-	                 malloc((size_t)nnz * sizeof *Q.val)};
-	tsne_sparse S = {n, malloc(((size_t)n + 1) * sizeof *S.row), malloc((size_t)nnz * sizeof *S.col),
-	                 malloc((size_t)nnz * sizeof *S.val)};
-	/* P as the attraction reads it (the far part's size depends on the numbering: room for
-	 * all of P) */
-	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.off),
-	                 malloc((size_t)ns * sizeof *st.val),          malloc((size_t)n * sizeof *st.scale),
-	                 malloc(((size_t)n + 1) * sizeof *st.frow),    malloc((size_t)nnz * sizeof *st.fcol),
-	                 malloc((size_t)nnz * sizeof *st.fval)};
-	int64_t *fcnt = malloc((size_t)n * sizeof *fcnt);
+	/* P as the attraction reads it, renumbered along with the points */
+	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.col),
+	                 malloc((size_t)ns * sizeof *st.val)};
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
 	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) y's (x, y) as floats, one 8-byte load */
 	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
-	int avx2 = att_use_avx2();
+	int avx512 = att_use_avx512();
 	int rc = 0;
-	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.off ||
-	    !st.val || !st.scale || !st.frow || !st.fcol || !st.fval || !fcnt || !yf || !yp || !att ||
-	    !Q.row || !Q.col || !Q.val || !S.row || !S.col || !S.val) {
+	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.col ||
+	    !st.val || !yf || !yp || !att) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
@@ -542,12 +414,9 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
 		goto out;
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
-	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
-	memcpy(Q.col, P0->col, (size_t)nnz * sizeof *Q.col);
-	memcpy(Q.val, P0->val, (size_t)nnz * sizeof *Q.val);
 	for (int64_t i = 0; i < n; i++)
-		perm[i] = (int32_t)i;
-	att_pack(&st, &Q, fcnt);
+		perm[i] = inv[i] = (int32_t)i;
+	att_pack(&st, P0, perm, inv);
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
 	double z = 0, mx = 0, my = 0; /* (mx, my): the mean the last update left, to subtract */
@@ -555,13 +424,8 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		/* the start layout in Z-order, then every 100 iterations the tree's or grid's */
-		if (method != TSNE_EXACT && n >= 4096 && (it == 0 || it % 100 == 50)) {
-			if (it == 0)
-				morton_order(w->order, (uint64_t *)att, y, n); /* att: n uint64 of room */
-			renumber(w, &Q, &S, y, upd, gain, perm, inv, tmp, n);
-			att_pack(&st, &Q, fcnt);
-		}
+		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50)
+			renumber(w, &st, P0, y, upd, gain, perm, inv, tmp, n);
 		/* The layout centred (the last update's mean subtracted) and its float pairs. */
 #pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++) {
@@ -584,7 +448,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 #pragma omp for schedule(dynamic, 1)
 			for (int64_t b = 0; b < nblk; b++)
 				attract(att, yp, &st, b * UPD_BLOCK,
-				        b + 1 < nblk ? (b + 1) * UPD_BLOCK : n, avx2);
+				        b + 1 < nblk ? (b + 1) * UPD_BLOCK : n, avx512);
 			if (m == TSNE_BH && brc == 0) /* brc is final after the loop's barrier */
 				tsne_bh_walk_team(w, y, p->theta, &fail);
 		}
@@ -597,7 +461,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		if (p->report && p->report_every > 0 && it > 0 && it % p->report_every == 0) {
 			/* exact Z where affordable, so reports and the final figure agree */
 			double zr = n <= 2000 && method != TSNE_EXACT ? tsne_exact_z(y, n) : z;
-			if (p->report(p->ctx, it, p->max_iter, tsne_kl(y, &Q, zr))) {
+			if (p->report(p->ctx, it, p->max_iter, kl_at(y, P0, perm, tmp, zr))) {
 				last = it;
 				break;
 			}
@@ -633,11 +497,11 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	{
 		double kl;
 		if (method == TSNE_EXACT || n <= 2000) {
-			kl = tsne_kl(y, &Q, tsne_exact_z(y, n));
+			kl = kl_at(y, P0, perm, tmp, tsne_exact_z(y, n));
 		} else {
 			if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
 				goto out;
-			kl = tsne_kl(y, &Q, z);
+			kl = kl_at(y, P0, perm, tmp, z);
 		}
 		if (p->report)
 			p->report(p->ctx, last, p->max_iter, kl);
@@ -649,8 +513,6 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 out:
 	tsne_work_free(w);
 	free(y), free(upd), free(gain), free(tmp), free(bsum), free(perm), free(inv), free(yf);
-	free(yp), free(att), free(st.row), free(st.off), free(st.val), free(st.scale), free(st.frow);
-	free(st.fcol), free(st.fval), free(fcnt);
-	free(Q.row), free(Q.col), free(Q.val), free(S.row), free(S.col), free(S.val);
+	free(yp), free(att), free(st.row), free(st.col), free(st.val);
 	return rc;
 }
