@@ -70,13 +70,18 @@ static int repulse(tsne_work *w, const double *y, int64_t n, tsne_method method,
 	return tsne_bh_repulsion(w, y, n, theta);
 }
 
-/* Z = sum of w->zi, summed serially in index order, so the same for any thread count. */
+/* Z = sum of w->zi, summed serially in a fixed order (four running sums over i mod 4, then
+ * added pairwise: not one chain of n dependent additions), so the same for any thread count. */
 static double sum_z(const tsne_work *w, int64_t n)
 {
-	double z = 0;
-	for (int64_t i = 0; i < n; i++)
-		z += w->zi[i];
-	return z;
+	double z[4] = {0, 0, 0, 0};
+	int64_t i = 0;
+	for (; i + 4 <= n; i += 4)
+		for (int c = 0; c < 4; c++)
+			z[c] += w->zi[i + c];
+	for (; i < n; i++)
+		z[0] += w->zi[i];
+	return (z[0] + z[1]) + (z[2] + z[3]);
 }
 
 /* Repulsive sums into w->rep / w->zi; Z into *z_out, or a negative error. */
@@ -117,34 +122,145 @@ static inline void attraction(double *a, const double *y, const tsne_sparse *P, 
 	a[1] = ay;
 }
 
-/* The same in single precision, for the optimiser's inner loop: positions and P values vf as
+/* ---------------------------------------------------------------------------------------
+ * The optimiser's attraction, in single precision: positions as float pairs and P's values as
  * float halve the memory traffic and double the vector width; the sums of ~100 terms keep ~6
- * significant digits, far below the Barnes-Hut error.  One vector loop with the positions
- * gathered in it (the compiler's gathers from scalar loads): 15% less CPU than gathering into
- * a buffer first.  A point's two floats are one 8-byte word of yp, split by a shift: one load
- * per neighbour instead of two, and the compiler keeps the split in vector registers (read as
- * float[2] it went through the stack): the attraction's CPU time -40% (10,000 digits, one
- * thread), the same bytes. */
-TSNE_CLONES
-static void attraction_f(float *a, const uint64_t *yp, const int64_t *row, const int32_t *col,
-                         const float *vf, int64_t i)
+ * significant digits, far below the Barnes-Hut error.
+ *
+ * P is kept as a stream whose rows are padded with zero entries (column = the row itself,
+ * value 0: a term of exactly 0) to a multiple of ATT_PAD, so the vector loops have no scalar
+ * remainder.  A point's two floats are one 8-byte word of yp, so one load per neighbour. */
+enum { ATT_PAD = 16 };
+
+typedef struct {
+	int64_t *row; /* (n+1) padded offsets */
+	int32_t *col; /* (row[n]) in the current numbering */
+	float *val;   /* (row[n]) */
+} att_stream;
+
+static int64_t att_padded(int64_t len)
 {
-	float pi[2];
-	memcpy(pi, yp + i, sizeof pi);
-	float ax = 0, ay = 0, px = pi[0], py = pi[1];
-#pragma omp simd reduction(+ : ax, ay)
-	for (int64_t t = row[i]; t < row[i + 1]; t++) {
-		uint64_t v = yp[col[t]];
-		uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
-		float x, yv;
-		memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
-		float dx = px - x, dy = py - yv;
-		float q = vf[t] / (1.0f + dx * dx + dy * dy);
-		ax += q * dx;
-		ay += q * dy;
+	return (len + ATT_PAD - 1) / ATT_PAD * ATT_PAD;
+}
+
+/* The stream of P0 (the caller's numbering) in the current numbering: row t is P0's row
+ * perm[t], its columns mapped by inv (inv[perm[t]] = t). */
+static void att_pack(att_stream *s, const tsne_sparse *P0, const int32_t *perm, const int32_t *inv)
+{
+	int64_t n = P0->n;
+	s->row[0] = 0;
+	for (int64_t t = 0; t < n; t++)
+		s->row[t + 1] = s->row[t] + att_padded(P0->row[perm[t] + 1] - P0->row[perm[t]]);
+#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
+	for (int64_t t = 0; t < n; t++) {
+		int64_t v = s->row[t];
+		for (int64_t u = P0->row[perm[t]]; u < P0->row[perm[t] + 1]; u++, v++) {
+			s->col[v] = inv[P0->col[u]];
+			s->val[v] = (float)P0->val[u];
+		}
+		for (; v < s->row[t + 1]; v++)
+			s->col[v] = (int32_t)t, s->val[v] = 0;
 	}
-	a[0] = ax;
-	a[1] = ay;
+}
+
+/* att (n,2) rows i0..i1 = sum_j P_ij w_ij (y_i - y_j).  The portable loop: the compiler's
+ * gathers from scalar loads, the split of each pair by a shift kept in vector registers. */
+TSNE_CLONES
+static void attract_rows(float *att, const uint64_t *yp, const att_stream *s, int64_t i0,
+                         int64_t i1)
+{
+	for (int64_t i = i0; i < i1; i++) {
+		float pi[2];
+		memcpy(pi, yp + i, sizeof pi);
+		float ax = 0, ay = 0, px = pi[0], py = pi[1];
+		const int32_t *col = s->col;
+		const float *val = s->val;
+#pragma omp simd reduction(+ : ax, ay)
+		for (int64_t t = s->row[i]; t < s->row[i + 1]; t++) {
+			uint64_t v = yp[col[t]];
+			uint32_t ux = (uint32_t)v, uy = (uint32_t)(v >> 32); /* little-endian: x first */
+			float x, yv;
+			memcpy(&x, &ux, sizeof x), memcpy(&yv, &uy, sizeof yv);
+			float dx = px - x, dy = py - yv;
+			float q = val[t] / (1.0f + dx * dx + dy * dy);
+			ax += q * dx;
+			ay += q * dy;
+		}
+		att[2 * i] = ax;
+		att[2 * i + 1] = ay;
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ATT_AVX512 1
+#include <immintrin.h>
+
+/* Eight (x, y) pairs, one 8-byte load each (scalar loads: the gather instruction was slower
+ * here). */
+__attribute__((target("avx512f"))) static inline __m512i att_pairs8(const long long *yp,
+                                                                    const int32_t *c)
+{
+	return _mm512_set_epi64(yp[c[7]], yp[c[6]], yp[c[5]], yp[c[4]], yp[c[3]], yp[c[2]], yp[c[1]],
+	                        yp[c[0]]);
+}
+
+/* The same with AVX-512 written out: 16 neighbours a step, split into x and y by two
+ * permutes, FMAs; a row's lanes summed in a fixed order. */
+__attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, const uint64_t *yp,
+                                                                   const att_stream *s,
+                                                                   int64_t i0, int64_t i1)
+{
+	const __m512i ix = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i iy = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+	const __m512 one = _mm512_set1_ps(1.0f);
+	const long long *yq = (const long long *)yp;
+	for (int64_t i = i0; i < i1; i++) {
+		float pi[2];
+		memcpy(pi, yp + i, sizeof pi);
+		__m512 px = _mm512_set1_ps(pi[0]), py = _mm512_set1_ps(pi[1]);
+		__m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
+		for (int64_t t = s->row[i]; t < s->row[i + 1]; t += ATT_PAD) {
+			const int32_t *c = s->col + t;
+			__m512i g0 = att_pairs8(yq, c), g1 = att_pairs8(yq, c + 8);
+			__m512 dx = _mm512_sub_ps(px, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, ix, g1)));
+			__m512 dy = _mm512_sub_ps(py, _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, iy, g1)));
+			__m512 d = _mm512_fmadd_ps(dy, dy, _mm512_fmadd_ps(dx, dx, one));
+			__m512 q = _mm512_div_ps(_mm512_loadu_ps(s->val + t), d);
+			ax = _mm512_fmadd_ps(q, dx, ax);
+			ay = _mm512_fmadd_ps(q, dy, ay);
+		}
+		att[2 * i] = _mm512_reduce_add_ps(ax);
+		att[2 * i + 1] = _mm512_reduce_add_ps(ay);
+	}
+}
+#endif
+
+/* 1 when the explicit AVX-512 attraction runs: the CPU has it and DANN_ISA (as for the
+ * network's kernels) does not ask for generic or avx2. */
+static int att_use_avx512(void)
+{
+#ifdef ATT_AVX512
+	const char *e = getenv("DANN_ISA");
+	if (e && (!strcmp(e, "generic") || !strcmp(e, "avx2")))
+		return 0;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f");
+#else
+	return 0;
+#endif
+}
+
+static void attract(float *att, const uint64_t *yp, const att_stream *s, int64_t i0, int64_t i1,
+                    int avx512)
+{
+#ifdef ATT_AVX512
+	if (avx512) {
+		attract_rows_avx512(att, yp, s, i0, i1);
+		return;
+	}
+#endif
+	(void)avx512;
+	attract_rows(att, yp, s, i0, i1);
 }
 
 int tsne_gradient(double *grad, const double *y, const tsne_sparse *P, double exag,
@@ -201,26 +317,15 @@ double tsne_kl(const double *y, const tsne_sparse *P, double z)
 /* ---------------------------------------------------------------------------------------
  * Optimisation (van der Maaten 2014, Sec. 5: momentum, gains of Jacobs 1988, exaggeration). */
 
-/* Renumber the points in the last quadtree's depth-first order, so that points close in the
- * layout (and so their P-neighbours) are close in memory.  perm maps the current numbering
- * to the caller's.  Deterministic: the order is a function of the layout.  The renumbered P
- * goes into S (arrays of Q's sizes, kept from one call to the next: fresh ones would cost a
- * page fault every 4 KB), which then swaps with Q. */
-static int renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, double *upd,
-                    double *gain, int32_t *perm, int64_t n)
+/* Renumber the points in the last quadtree's (or FFT grid's) order, so that points close in
+ * the layout (and so their P-neighbours) are close in memory.  perm maps the current
+ * numbering to the caller's, inv the other way; the attraction's stream is rebuilt from the
+ * caller's P0 in the new numbering.  Deterministic: the order is a function of the layout.
+ * tmp: (n,2) scratch. */
+static void renumber(tsne_work *w, att_stream *s, const tsne_sparse *P0, double *y, double *upd,
+                     double *gain, int32_t *perm, int32_t *inv, double *tmp, int64_t n)
 {
 	const int32_t *order = w->order;
-	int32_t *inv = malloc((size_t)n * sizeof *inv);
-	double *tmp = malloc((size_t)n * 2 * sizeof *tmp);
-	int64_t *row = S->row;
-	int32_t *col = S->col;
-	double *val = S->val;
-	if (!inv || !tmp) {
-		free(inv), free(tmp);
-		return 0; /* not needed for correctness: skip it */
-	}
-	for (int64_t t = 0; t < n; t++)
-		inv[order[t]] = (int32_t)t;
 	double *arr[3] = {y, upd, gain};
 	for (int a = 0; a < 3; a++) {
 		for (int64_t t = 0; t < n; t++)
@@ -231,88 +336,104 @@ static int renumber(tsne_work *w, tsne_sparse *Q, tsne_sparse *S, double *y, dou
 	for (int64_t t = 0; t < n; t++)
 		pt[t] = perm[order[t]];
 	memcpy(perm, pt, (size_t)n * sizeof *perm);
-	int64_t o = 0;
-	for (int64_t t = 0; t < n; t++) {
-		row[t] = o;
-		o += Q->row[order[t] + 1] - Q->row[order[t]];
-	}
-	row[n] = o;
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
-	for (int64_t t = 0; t < n; t++) {
-		int32_t i = order[t];
-		for (int64_t u = Q->row[i], v = row[t]; u < Q->row[i + 1]; u++, v++) {
-			col[v] = inv[Q->col[u]];
-			val[v] = Q->val[u];
-		}
-	}
-	S->row = Q->row, S->col = Q->col, S->val = Q->val;
-	Q->row = row, Q->col = col, Q->val = val;
+	for (int64_t t = 0; t < n; t++)
+		inv[perm[t]] = (int32_t)t;
+	att_pack(s, P0, perm, inv);
 	w->have_order = 0; /* index order is now the tree order */
-	free(inv), free(tmp);
-	return 0;
 }
+
+/* KL of the layout y (current numbering) against P0 (the caller's): y put back in the
+ * caller's order into tmp (n,2). */
+static double kl_at(const double *y, const tsne_sparse *P0, const int32_t *perm, double *tmp,
+                    double z)
+{
+	for (int64_t t = 0; t < P0->n; t++)
+		tmp[2 * perm[t]] = y[2 * t], tmp[2 * perm[t] + 1] = y[2 * t + 1];
+	return tsne_kl(tmp, P0, z);
+}
+
+/* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
+ * 2014), gains (Jacobs 1988: grow where the gradient pushes against the current motion),
+ * momentum step, y moved in place (att and rep hold all that other points needed of y).
+ * Nonzero when a position left +-TSNE_LAYOUT_MAX (or is NaN). */
+TSNE_CLONES
+static int update(double *y, double *upd, double *gain, const float *att, const double *rep,
+                  double exag, double rz, double mom, double eta, int64_t t0, int64_t t1)
+{
+	int far = 0;
+#pragma omp simd reduction(| : far)
+	for (int64_t t = t0; t < t1; t++) {
+		double g = 4.0 * (exag * (double)att[t] - rep[t] * rz);
+		double gn = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
+		gn = gn < 0.01 ? 0.01 : gn;
+		gain[t] = gn;
+		double u = mom * upd[t] - eta * gn * g;
+		upd[t] = u;
+		y[t] += u;
+		far |= !(fabs(y[t]) <= TSNE_LAYOUT_MAX);
+	}
+	return far;
+}
+
+/* Points of one block of the update: the block's sums of the new positions are added in
+ * block order, so the mean is the same for any thread count. */
+enum { UPD_BLOCK = 256 };
 
 int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, double *kl_out)
 {
 	int64_t n = P0->n;
 	double eta = tsne_learning_rate(p, n);
 	tsne_method method = tsne_resolve_method(p->method, p->theta, n);
+	int64_t nblk = (n + UPD_BLOCK - 1) / UPD_BLOCK;
+	int64_t ns = 0; /* the padded stream's length: the same in any numbering */
+	for (int64_t i = 0; i < n; i++)
+		ns += att_padded(P0->row[i + 1] - P0->row[i]);
 	tsne_work *w = tsne_work_new(n);
 	double *y = malloc((size_t)n * 2 * sizeof *y);
-	double *ynew = malloc((size_t)n * 2 * sizeof *ynew);
 	double *upd = calloc((size_t)n * 2, sizeof *upd);
 	double *gain = malloc((size_t)n * 2 * sizeof *gain);
+	double *tmp = malloc((size_t)n * 2 * sizeof *tmp);
+	double *bsum = malloc((size_t)nblk * 2 * sizeof *bsum); /* (nblk,2) block sums of y */
 	int32_t *perm = malloc((size_t)n * sizeof *perm);
-	/* a private copy of P, renumbered along with the points */
-	tsne_sparse Q = {n, malloc(((size_t)n + 1) * sizeof *Q.row),
-	                 malloc((size_t)P0->row[n] * sizeof *Q.col),
-	                 malloc((size_t)P0->row[n] * sizeof *Q.val)};
-	tsne_sparse S = {n, malloc(((size_t)n + 1) * sizeof *S.row),
-	                 malloc((size_t)P0->row[n] * sizeof *S.col),
-	                 malloc((size_t)P0->row[n] * sizeof *S.val)}; /* renumber's spare */
-	const tsne_sparse *P = &Q;
+	int32_t *inv = malloc((size_t)n * sizeof *inv);
+	/* P as the attraction reads it, renumbered along with the points */
+	att_stream st = {malloc(((size_t)n + 1) * sizeof *st.row), malloc((size_t)ns * sizeof *st.col),
+	                 malloc((size_t)ns * sizeof *st.val)};
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
-	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) yf's pairs, one 8-byte load each */
+	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) y's (x, y) as floats, one 8-byte load */
 	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
-	float *vf = malloc((size_t)P0->row[n] * sizeof *vf);
-	int64_t vf_n = -1; /* vf is valid for Q's current numbering when == Q.row[n] */
+	int avx512 = att_use_avx512();
 	int rc = 0;
-	if (!w || !y || !ynew || !upd || !gain || !perm || !Q.row || !Q.col || !Q.val || !S.row || !S.col || !S.val || !yf || !yp || !vf ||
-	    !att) {
+	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.col ||
+	    !st.val || !yf || !yp || !att) {
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
-	memcpy(Q.row, P0->row, ((size_t)n + 1) * sizeof *Q.row);
-	memcpy(Q.col, P0->col, (size_t)P0->row[n] * sizeof *Q.col);
-	memcpy(Q.val, P0->val, (size_t)P0->row[n] * sizeof *Q.val);
 	for (int64_t t = 0; t < 2 * n; t++)
 		yf[t] = (float)yio[t];
 	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
 		goto out;
 	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
 	for (int64_t i = 0; i < n; i++)
-		perm[i] = (int32_t)i;
+		perm[i] = inv[i] = (int32_t)i;
+	att_pack(&st, P0, perm, inv);
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
-	double z = 0;
+	double z = 0, mx = 0, my = 0; /* (mx, my): the mean the last update left, to subtract */
 	int last = p->max_iter;
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50) {
-			renumber(w, &Q, &S, y, upd, gain, perm, n);
-			vf_n = -1;
-		}
-		if (vf_n < 0) {
-			for (int64_t t = 0; t < Q.row[n]; t++)
-				vf[t] = (float)Q.val[t];
-			vf_n = Q.row[n];
-		}
+		if (method != TSNE_EXACT && n >= 4096 && it % 100 == 50)
+			renumber(w, &st, P0, y, upd, gain, perm, inv, tmp, n);
+		/* The layout centred (the last update's mean subtracted) and its float pairs. */
 #pragma omp parallel for schedule(static) if (n > 32768)
 		for (int64_t i = 0; i < n; i++) {
+			y[2 * i] -= mx, y[2 * i + 1] -= my;
 			float xy[2] = {(float)y[2 * i], (float)y[2 * i + 1]};
 			memcpy(yp + i, xy, sizeof xy);
 		}
+		mx = my = 0;
 		/* Attraction (sparse P) into att.  For Barnes-Hut in the same parallel region: one
 		 * thread builds the quadtree (serial) while the others start on the attraction, then
 		 * all walk the tree. */
@@ -324,9 +445,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 #pragma omp single nowait
 				brc = tsne_qt_build(w, y, n);
 			}
-#pragma omp for schedule(dynamic, 256)
-			for (int64_t i = 0; i < n; i++)
-				attraction_f(att + 2 * i, yp, Q.row, Q.col, vf, i);
+#pragma omp for schedule(dynamic, 1)
+			for (int64_t b = 0; b < nblk; b++)
+				attract(att, yp, &st, b * UPD_BLOCK,
+				        b + 1 < nblk ? (b + 1) * UPD_BLOCK : n, avx512);
 			if (m == TSNE_BH && brc == 0) /* brc is final after the loop's barrier */
 				tsne_bh_walk_team(w, y, p->theta, &fail);
 		}
@@ -339,28 +461,22 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		if (p->report && p->report_every > 0 && it > 0 && it % p->report_every == 0) {
 			/* exact Z where affordable, so reports and the final figure agree */
 			double zr = n <= 2000 && method != TSNE_EXACT ? tsne_exact_z(y, n) : z;
-			if (p->report(p->ctx, it, p->max_iter, tsne_kl(y, P, zr))) {
+			if (p->report(p->ctx, it, p->max_iter, kl_at(y, P0, perm, tmp, zr))) {
 				last = it;
 				break;
 			}
 		}
 		double rz = 1.0 / z;
-		/* One pass per point: gradient (Eq. 5 of vdM 2014), gains (Jacobs 1988: grow where
-		 * the gradient pushes against the current motion), momentum step.  New positions go
-		 * to ynew since other points still read y. */
+		/* One pass over the points: the step (update), the block sums for the mean. */
 		int far = 0;
-#pragma omp parallel for schedule(dynamic, 256) if (n > 1000) reduction(| : far)
-		for (int64_t i = 0; i < n; i++) {
-			for (int c = 0; c < 2; c++) {
-				int64_t t = 2 * i + c;
-				double g = 4.0 * (exag * (double)att[t] - w->rep[t] * rz);
-				gain[t] = (g > 0) != (upd[t] > 0) ? gain[t] + 0.2 : gain[t] * 0.8;
-				if (gain[t] < 0.01)
-					gain[t] = 0.01;
-				upd[t] = mom * upd[t] - eta * gain[t] * g;
-				ynew[t] = y[t] + upd[t];
-				far |= !(fabs(ynew[t]) <= TSNE_LAYOUT_MAX); /* NaN too */
-			}
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1000) reduction(| : far)
+		for (int64_t b = 0; b < nblk; b++) {
+			int64_t i0 = b * UPD_BLOCK, i1 = b + 1 < nblk ? i0 + UPD_BLOCK : n;
+			far |= update(y, upd, gain, att, w->rep, exag, rz, mom, eta, 2 * i0, 2 * i1);
+			double sx = 0, sy = 0;
+			for (int64_t i = i0; i < i1; i++)
+				sx += y[2 * i], sy += y[2 * i + 1];
+			bsum[2 * b] = sx, bsum[2 * b + 1] = sy;
 		}
 		if (far) {
 			rc = err_set(DN_ERANGE,
@@ -369,25 +485,23 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 			             it + 1, TSNE_LAYOUT_MAX, eta, exag);
 			goto out;
 		}
-		double mx = 0, my = 0;
-		for (int64_t i = 0; i < n; i++)
-			mx += ynew[2 * i], my += ynew[2 * i + 1];
+		for (int64_t b = 0; b < nblk; b++)
+			mx += bsum[2 * b], my += bsum[2 * b + 1];
 		mx /= n, my /= n;
-#pragma omp parallel for schedule(static) if (n > 32768)
-		for (int64_t i = 0; i < n; i++)
-			y[2 * i] = ynew[2 * i] - mx, y[2 * i + 1] = ynew[2 * i + 1] - my;
 		if (p->progress)
 			p->progress(p->ctx, it + 1, p->max_iter);
 	}
+	for (int64_t i = 0; i < n; i++)
+		y[2 * i] -= mx, y[2 * i + 1] -= my;
 	/* Final KL at the final layout (exact Z when affordable). */
 	{
 		double kl;
 		if (method == TSNE_EXACT || n <= 2000) {
-			kl = tsne_kl(y, P, tsne_exact_z(y, n));
+			kl = kl_at(y, P0, perm, tmp, tsne_exact_z(y, n));
 		} else {
 			if ((rc = repulsion(w, y, n, method, p->theta, &z)) < 0)
 				goto out;
-			kl = tsne_kl(y, P, z);
+			kl = kl_at(y, P0, perm, tmp, z);
 		}
 		if (p->report)
 			p->report(p->ctx, last, p->max_iter, kl);
@@ -398,8 +512,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		yio[2 * perm[t]] = y[2 * t], yio[2 * perm[t] + 1] = y[2 * t + 1];
 out:
 	tsne_work_free(w);
-	free(y), free(ynew), free(upd), free(gain), free(perm), free(yf), free(yp), free(vf), free(att);
-	free(Q.row), free(Q.col), free(Q.val);
-	free(S.row), free(S.col), free(S.val);
+	free(y), free(upd), free(gain), free(tmp), free(bsum), free(perm), free(inv), free(yf);
+	free(yp), free(att), free(st.row), free(st.col), free(st.val);
 	return rc;
 }

@@ -554,6 +554,76 @@ static void test_optimize_parallel(void)
 	free(x), free(y), free(y2);
 }
 
+/* The optimiser's first step against one computed here from tsne_gradient (P in double, the
+ * same Barnes-Hut repulsion): the optimiser reads P as its own padded stream of floats, with
+ * columns near and far from their rows (half of P's weight on pairs 33,000 apart).  Both
+ * attraction paths (the explicit AVX-512 one where the CPU has it, and DANN_ISA=generic). */
+static void test_optimize_first_step(void)
+{
+	int64_t n = 34000, far = 33000;
+	tsne_sparse P = {n, malloc(((size_t)n + 1) * sizeof *P.row), malloc((size_t)n * 3 * sizeof *P.col),
+	                 malloc((size_t)n * 3 * sizeof *P.val)};
+	int64_t o = 0;
+	for (int64_t i = 0; i < n; i++) { /* a ring i +- 1, and i <-> i + far */
+		P.row[i] = o;
+		int64_t js[3] = {i - 1, i + 1, i < n - far ? i + far : i >= far ? i - far : -1};
+		for (int t = 0; t < 3; t++)
+			if (js[t] >= 0 && js[t] < n)
+				P.col[o] = (int32_t)js[t], P.val[o++] = t == 2 ? 20.0 : 1.0 + 0.001 * (double)(i % 7);
+	}
+	P.row[n] = o;
+	double sum = 0;
+	for (int64_t t = 0; t < o; t++)
+		sum += P.val[t];
+	for (int64_t t = 0; t < o; t++)
+		P.val[t] /= sum;
+	double *y0 = malloc((size_t)n * 2 * sizeof *y0), *y1 = malloc((size_t)n * 2 * sizeof *y1);
+	double *ref = malloc((size_t)n * 2 * sizeof *ref), *g = malloc((size_t)n * 2 * sizeof *g);
+	rng_t r;
+	rng_seed(&r, 5, 0);
+	for (int64_t t = 0; t < 2 * n; t++)
+		y0[t] = rng_normal(&r);
+	tsne_params p;
+	tsne_params_default(&p);
+	p.max_iter = 1;
+	p.method = TSNE_BH;
+	tsne_work *w = tsne_work_new(n);
+	double z;
+	CHECK(tsne_gradient(g, y0, &P, p.exaggeration, TSNE_BH, p.theta, w, &z) == 0);
+	tsne_work_free(w);
+	/* gains from 1: +0.2 where the gradient is positive (against the zero update), else *0.8 */
+	double eta = tsne_learning_rate(&p, n), mx = 0, my = 0, step = 0;
+	for (int64_t t = 0; t < 2 * n; t++) {
+		double d = -eta * (g[t] > 0 ? 1.2 : 0.8) * g[t];
+		ref[t] = y0[t] + d;
+		step = fmax(step, fabs(d));
+	}
+	for (int64_t i = 0; i < n; i++)
+		mx += ref[2 * i], my += ref[2 * i + 1];
+	for (int64_t i = 0; i < n; i++)
+		ref[2 * i] -= mx / n, ref[2 * i + 1] -= my / n;
+	const char *isa[2] = {NULL, "generic"};
+	char *old = getenv("DANN_ISA") ? strdup(getenv("DANN_ISA")) : NULL;
+	for (int a = 0; a < 2; a++) {
+		if (isa[a])
+			setenv("DANN_ISA", isa[a], 1);
+		memcpy(y1, y0, (size_t)n * 2 * sizeof *y1);
+		CHECK(tsne_optimize(y1, &P, &p, NULL) == 0);
+		double e = 0;
+		for (int64_t t = 0; t < 2 * n; t++)
+			e = fmax(e, fabs(y1[t] - ref[t]));
+		printf("  first step (%s): largest error %.3g of the largest move %.3g\n",
+		       isa[a] ? isa[a] : "default", e, step);
+		CHECK_MSG(e < 1e-5 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
+		          e, step);
+	}
+	if (old)
+		setenv("DANN_ISA", old, 1), free(old);
+	else
+		unsetenv("DANN_ISA");
+	free(P.row), free(P.col), free(P.val), free(y0), free(y1), free(ref), free(g);
+}
+
 int main(void)
 {
 	test_knn();
@@ -566,5 +636,6 @@ int main(void)
 	test_rescale();
 	test_auto_method();
 	test_optimize_parallel();
+	test_optimize_first_step();
 	return check_summary("test_tsne");
 }
