@@ -51,7 +51,6 @@ struct tsne_work {
 	                      * then the positions in tree order (n) */
 	int64_t nnode, cap;  /* cells in walk[], and its capacity */
 	qwalk *walk;         /* (cap) the quadtree's cells, each node's 4 children consecutive */
-	int32_t *next;       /* (n) unused */
 	int32_t *order;      /* (n) points in depth-first tree order */
 	int have_order;      /* order[] holds the last tree's order */
 	int32_t *group;      /* group cells */

@@ -21,9 +21,8 @@ tsne_work *tsne_work_new(int64_t n)
 	w->rep = malloc((size_t)n * 2 * sizeof *w->rep);
 	w->zi = malloc((size_t)n * sizeof *w->zi);
 	w->order = malloc((size_t)n * sizeof *w->order);
-	w->next = malloc((size_t)n * sizeof *w->next);
 	w->group = malloc((size_t)n * sizeof *w->group);
-	if (!w->rep || !w->zi || !w->order || !w->next || !w->group) {
+	if (!w->rep || !w->zi || !w->order || !w->group) {
 		tsne_work_free(w);
 		return NULL;
 	}
@@ -39,7 +38,6 @@ void tsne_work_free(tsne_work *w)
 	free(w->rep);
 	free(w->zi);
 	free(w->order);
-	free(w->next);
 	free(w->group);
 	tsne_fft_free(w->fft);
 	free(w);
