@@ -141,7 +141,10 @@ def move(d):
                     np.sqrt(((ys[k-1] - ys[k-1].mean(0)) ** 2).sum(1).mean()) for k in (1, 2)])
 w, c = move(sys.argv[1]), move(sys.argv[2])
 print("warm", w, "cold", c)
-assert w < c and w < 0.3, (w, c)' "$T/warm" "$T/cold"
+# warm starts move the points a third as far as cold ones here (0.25-0.31 of the spread
+# against 0.88 with the builds of 2 Dec 2026, release and sanitizer); bounds with room for
+# rounding, and far from what breaking the warm start gives (warm as far as cold)
+assert w < 0.5 * c and w < 0.4, (w, c)' "$T/warm" "$T/cold"
 }
 
 @test "bad input: one-line errors, no output file" {
