@@ -23,16 +23,6 @@
 #endif
 #define BH_PAD 16 /* lists are padded to a multiple of this (one AVX-512 vector of floats) */
 
-static int bh_avx512(void)
-{
-#if BH_AVX512
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-#else
-	return 0;
-#endif
-}
-
 void tsne_bbox(double box[4], const double *y, int64_t n)
 {
 	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -449,7 +439,7 @@ int tsne_bh_repulsion(tsne_work *w, const double *y, int64_t n, double theta)
 void tsne_bh_walk_team(tsne_work *w, const double *y, double theta, int *fail)
 {
 	qt_list l = {0};
-	int avx512 = bh_avx512();
+	int avx512 = BH_AVX512 && tsne_use_avx512();
 #pragma omp for schedule(dynamic, 1)
 	for (int64_t t = 0; t < w->ngroup; t++)
 		if (qt_group_repulse(w, y, w->group[t], theta * theta, &l, avx512) < 0) {

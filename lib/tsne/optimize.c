@@ -233,21 +233,6 @@ __attribute__((target("avx512f"))) static void attract_rows_avx512(float *att, c
 }
 #endif
 
-/* 1 when the explicit AVX-512 attraction runs: the CPU has it and DANN_ISA (as for the
- * network's kernels) does not ask for generic or avx2. */
-static int att_use_avx512(void)
-{
-#ifdef ATT_AVX512
-	const char *e = getenv("DANN_ISA");
-	if (e && (!strcmp(e, "generic") || !strcmp(e, "avx2")))
-		return 0;
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f");
-#else
-	return 0;
-#endif
-}
-
 static void attract(float *att, const uint64_t *yp, const att_stream *s, int64_t i0, int64_t i1,
                     int avx512)
 {
@@ -400,7 +385,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	float *yf = malloc((size_t)n * 2 * sizeof *yf);
 	uint64_t *yp = malloc((size_t)n * sizeof *yp); /* (n) y's (x, y) as floats, one 8-byte load */
 	float *att = malloc((size_t)n * 2 * sizeof *att); /* (n,2) sum_j P_ij w_ij (y_i - y_j) */
-	int avx512 = att_use_avx512();
+	int avx512 = 0;
+#ifdef ATT_AVX512
+	avx512 = tsne_use_avx512();
+#endif
 	int rc = 0;
 	if (!w || !y || !upd || !gain || !tmp || !bsum || !perm || !inv || !st.row || !st.col ||
 	    !st.val || !yf || !yp || !att) {
