@@ -67,19 +67,60 @@ static inline float dist2f(const float *a, const float *b, int d)
 	return s;
 }
 
-/* Offer (d, j): kept when better than the worst and not already there.  The k best under the
- * total order (distance, index) do not depend on the order of the offers. */
-static inline void heap_offer_new(knn_ent *h, int k, float d, int32_t j)
+/* The lists are sorted arrays of keys: a distance's bits above its index.  Distances are >= 0
+ * (or the empty place's FLT_MAX), so the keys' integer order is the total order (distance,
+ * index), and a list is kept sorted by vector compares and one move instead of a heap (whose
+ * sifts branch unpredictably and which had to be sorted again every round). */
+typedef uint64_t ann_key;
+#define ANN_EMPTY (((ann_key)0x7f7fffffu << 32) | (uint32_t)INT32_MAX) /* FLT_MAX, INT32_MAX */
+
+static inline ann_key ann_mkkey(float d, int32_t j)
 {
-	knn_ent e = {d, j};
-	if (!knn_worse(h[0], e))
-		return;
-	int seen = 0; /* a vector compare over the row (no early exit) */
-#pragma omp simd reduction(| : seen)
+	uint32_t b;
+	memcpy(&b, &d, sizeof b);
+	return (ann_key)b << 32 | (uint32_t)j;
+}
+
+static inline float key_d(ann_key e)
+{
+	uint32_t b = (uint32_t)(e >> 32);
+	float d;
+	memcpy(&d, &b, sizeof d);
+	return d;
+}
+
+static inline int32_t key_j(ann_key e)
+{
+	return (int32_t)(uint32_t)e;
+}
+
+/* Put e into the sorted list h (k), e better than its last and not in it. */
+static inline void list_insert(ann_key *h, int k, ann_key e)
+{
+	int p = 0;
+#pragma omp simd reduction(+ : p)
 	for (int t = 0; t < k; t++)
-		seen |= h[t].j == j;
-	if (!seen)
-		heap_replace_top(h, k, e);
+		p += h[t] < e;
+	memmove(h + p + 1, h + p, (size_t)(k - 1 - p) * sizeof *h);
+	h[p] = e;
+}
+
+/* Offer e: kept when better than the last and its index not already there.  The k best under
+ * the total order do not depend on the order of the offers. */
+static inline void list_offer_new(ann_key *h, int k, ann_key e)
+{
+	if (e >= h[k - 1])
+		return;
+	int p = 0, seen = 0; /* vector compares over the row (no early exit) */
+#pragma omp simd reduction(+ : p) reduction(| : seen)
+	for (int t = 0; t < k; t++) {
+		p += h[t] < e;
+		seen |= (uint32_t)h[t] == (uint32_t)e;
+	}
+	if (seen)
+		return;
+	memmove(h + p + 1, h + p, (size_t)(k - 1 - p) * sizeof *h);
+	h[p] = e;
 }
 
 /* ---- random-projection trees ---- */
@@ -147,12 +188,13 @@ static void rp_tree(const float *x, int d, int32_t *idx, int64_t cnt, int leaf, 
 	}
 }
 
-/* All pairs of one leaf (ids id[0..c)) into their heaps: the leaf's rows gathered into xl,
+/* All pairs of one leaf (ids id[0..c)) into their lists: the leaf's rows gathered into xl,
  * their dot products by one single-threaded sgemm into g (c x c), squared distances
  * |a|^2 + |b|^2 - 2 a.b (the ranking only: the kept neighbours' distances are computed again
- * at the end). */
+ * at the end).  In the first tree the lists are empty and a point is in one leaf, so no index
+ * can be offered twice. */
 TSNE_CLONES
-static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t *id, int64_t c,
+static void leaf_join(ann_key *list, int k, const float *x, int d, const int32_t *id, int64_t c,
                       float *xl, float *g, float *sq, int first)
 {
 	for (int64_t a = 0; a < c; a++) {
@@ -161,41 +203,23 @@ static void leaf_join(knn_ent *heap, int k, const float *x, int d, const int32_t
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)c, d, 1.0f, xl, d, xl, d,
 	            0.0f, g, (int)c);
-	if (first) {
-		/* The first tree: the heaps are empty and a leaf has at least k + 1 points, so each
-		 * heap is built from its first k leaf-mates at once and offered the others (the same
-		 * k best as offering them one by one). */
-		for (int64_t a = 0; a < c; a++) {
-			knn_ent *ha = heap + (int64_t)id[a] * k;
-			int got = 0;
-			for (int64_t b = 0; b < c; b++) {
-				if (b == a)
-					continue;
-				int64_t lo = a < b ? a : b, hi = a < b ? b : a; /* the value of pair (lo, hi) */
-				float dd = sq[lo] + sq[hi] - 2.0f * g[lo * c + hi];
-				dd = dd > 0 ? dd : 0;
-				if (got < k) {
-					ha[got++] = (knn_ent){dd, id[b]};
-					if (got == k)
-						heap_build(ha, k);
-				} else {
-					heap_offer(ha, k, dd, id[b]);
-				}
-			}
-		}
-		return;
-	}
 	for (int64_t a = 0; a < c; a++) {
-		knn_ent *ha = heap + (int64_t)id[a] * k;
+		ann_key *ha = list + (int64_t)id[a] * k;
 		const float *ga = g + a * c;
 		for (int64_t b = a + 1; b < c; b++) {
 			float dd = sq[a] + sq[b] - 2.0f * ga[b];
 			dd = dd > 0 ? dd : 0;
-			knn_ent *hb = heap + (int64_t)id[b] * k;
-			if (dd <= ha[0].d)
-				heap_offer_new(ha, k, dd, id[b]);
-			if (dd <= hb[0].d)
-				heap_offer_new(hb, k, dd, id[a]);
+			ann_key *hb = list + (int64_t)id[b] * k;
+			ann_key ea = ann_mkkey(dd, id[b]), eb = ann_mkkey(dd, id[a]);
+			if (first) {
+				if (ea < ha[k - 1])
+					list_insert(ha, k, ea);
+				if (eb < hb[k - 1])
+					list_insert(hb, k, eb);
+			} else {
+				list_offer_new(ha, k, ea);
+				list_offer_new(hb, k, eb);
+			}
 		}
 	}
 }
@@ -257,43 +281,40 @@ static void rev_close(ann_revbuf *rb, int32_t i, int64_t from)
 	rb->src[rb->nr] = i, rb->end[rb->nr++] = rb->n;
 }
 
-/* One refinement step of point i: h (k) gets, as a max-heap, the k best of its list in cur
- * (sorted) and of the first `ex` entries of each of its first `from` neighbours' lists.  The
+/* One refinement step of point i: h (k) gets, sorted, the k best of its list in cur and of the first `ex` entries of each of its first `from` neighbours' lists.  The
  * neighbours' first entries are read from tab (n rows of ex: the id, ANN_NEW when new), one
  * short row each instead of the whole lists.  As in NN-descent, a pair of old entries (an old
  * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped,
  * and each distance serves both ends: a candidate c for which i beats the worst of c's list
- * (thr) gets i as a reverse offer in rb.  mk (n) marks what i has seen (entries equal to i);
+ * (thr, its key) gets i as a reverse offer in rb.  mk (n) marks what i has seen (entries equal to i);
  * cand has room for from * ex ids. */
 TSNE_CLONES
-static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, const uint32_t *tab,
-                         const float *thr, int k, int from, int ex, const float *x, int d,
+static void refine_point(ann_key *h, const ann_key *cur, const uint8_t *curf, const uint32_t *tab,
+                         const ann_key *thr, int k, int from, int ex, const float *x, int d,
                          int64_t i, int32_t *mk, int32_t *cand, ann_revbuf *rb)
 {
-	const knn_ent *hi = cur + i * k;
+	const ann_key *hi = cur + i * k;
 	const uint8_t *fi = curf + i * k;
-	/* the sorted list reversed is a max-heap (every parent after its children) */
+	memcpy(h, hi, (size_t)k * sizeof *h);
 	mk[i] = (int32_t)i;
-	for (int t = 0; t < k; t++) {
-		h[t] = hi[k - 1 - t];
-		if (hi[t].j != INT32_MAX)
-			mk[hi[t].j] = (int32_t)i;
-	}
+	for (int t = 0; t < k; t++)
+		if (key_j(hi[t]) != INT32_MAX)
+			mk[key_j(hi[t])] = (int32_t)i;
 	const float *xi = x + i * d;
 	/* The work waits for memory (the neighbours' rows and the candidates' points, scattered
 	 * over the set): all candidates are gathered first, the rows fetched ahead, then their
 	 * points are fetched a few candidates ahead of their distances. */
 	const int PF = 4;
 	for (int t = 0; t < PF && t < from; t++)
-		if (hi[t].j != INT32_MAX)
-			__builtin_prefetch(tab + (int64_t)hi[t].j * ex);
+		if (key_j(hi[t]) != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)key_j(hi[t]) * ex);
 	int nc = 0;
 	for (int t = 0; t < from; t++) {
-		int32_t j = hi[t].j;
+		int32_t j = key_j(hi[t]);
 		if (j == INT32_MAX)
 			continue;
-		if (t + PF < from && hi[t + PF].j != INT32_MAX)
-			__builtin_prefetch(tab + (int64_t)hi[t + PF].j * ex);
+		if (t + PF < from && key_j(hi[t + PF]) != INT32_MAX)
+			__builtin_prefetch(tab + (int64_t)key_j(hi[t + PF]) * ex);
 		const uint32_t *tj = tab + (int64_t)j * ex;
 		uint32_t jnew = fi[t] ? ANN_NEW : 0;
 		for (int u = 0; u < ex; u++) {
@@ -321,18 +342,19 @@ static void refine_point(knn_ent *h, const knn_ent *cur, const uint8_t *curf, co
 		}
 		int32_t c = cand[u];
 		float dd = dist2f(xi, x + (int64_t)c * d, d);
-		if (knn_worse(h[0], (knn_ent){dd, c}))
-			heap_replace_top(h, k, (knn_ent){dd, c});
-		if (dd <= thr[c])
+		ann_key e = ann_mkkey(dd, c);
+		if (e < h[k - 1])
+			list_insert(h, k, e);
+		if (ann_mkkey(dd, (int32_t)i) < thr[c])
 			rev_push(rb, c, dd);
 	}
 	rev_close(rb, (int32_t)i, r0);
 }
 
-/* One thread's reverse offers rb to the heaps (k each) of the points in [lo, hi), the heaps'
- * tops fetched a few offers ahead. */
+/* One thread's reverse offers rb to the lists (k each) of the points in [lo, hi), the lists'
+ * ends fetched a few offers ahead. */
 TSNE_CLONES
-static void apply_reverse(knn_ent *heap, int k, const ann_revbuf *rb, int64_t lo, int64_t hi)
+static void apply_reverse(ann_key *list, int k, const ann_revbuf *rb, int64_t lo, int64_t hi)
 {
 	const int PF = 8;
 	const ann_rev *a = rb->a;
@@ -340,42 +362,38 @@ static void apply_reverse(knn_ent *heap, int k, const ann_revbuf *rb, int64_t lo
 		int32_t i = rb->src[r];
 		for (; t < rb->end[r]; t++) {
 			if (t + PF < rb->n && a[t + PF].c >= lo && a[t + PF].c < hi)
-				__builtin_prefetch(heap + (int64_t)a[t + PF].c * k);
+				__builtin_prefetch(list + (int64_t)a[t + PF].c * k + k - 1);
 			ann_rev e = a[t];
-			if (e.c >= lo && e.c < hi) {
-				knn_ent *h = heap + (int64_t)e.c * k;
-				if (e.d <= h[0].d)
-					heap_offer_new(h, k, e.d, i);
-			}
+			if (e.c >= lo && e.c < hi)
+				list_offer_new(list + (int64_t)e.c * k, k, ann_mkkey(e.d, i));
 		}
 	}
 }
 
-/* The end of point i's round: its heap h (k) sorted; hf (k) marks the entries that were not
- * in its last list hi (sorted, both by (distance, index)).  Returns the number of those. */
-static int end_round(knn_ent *h, uint8_t *hf, const knn_ent *hi, int k)
+/* The end of point i's round: hf (k) marks the entries of its list h (k) that were not in
+ * its last list hi (both sorted).  Returns the number of those. */
+static int end_round(const ann_key *h, uint8_t *hf, const ann_key *hi, int k)
 {
-	heap_sort(h, k);
 	int got = 0;
 	for (int t = 0, u = 0; t < k; t++) {
-		while (u < k && knn_worse(h[t], hi[u]))
+		while (u < k && hi[u] < h[t])
 			u++;
-		hf[t] = !(u < k && hi[u].j == h[t].j && hi[u].d == h[t].d);
+		hf[t] = !(u < k && hi[u] == h[t]);
 		got += hf[t];
 	}
 	return got;
 }
 
 /* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones;
- * thr (n): each list's worst distance. */
-static void fill_table(uint32_t *tab, float *thr, const knn_ent *lists, const uint8_t *fresh,
+ * thr (n): each list's last. */
+static void fill_table(uint32_t *tab, ann_key *thr, const ann_key *lists, const uint8_t *fresh,
                        int64_t n, int k, int ex)
 {
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
-		thr[i] = lists[i * k + k - 1].d;
+		thr[i] = lists[i * k + k - 1];
 		for (int u = 0; u < ex; u++) {
-			int32_t c = lists[i * k + u].j;
+			int32_t c = key_j(lists[i * k + u]);
 			tab[i * ex + u] = (uint32_t)c | (c != INT32_MAX && fresh[i * k + u] ? ANN_NEW : 0);
 		}
 	}
@@ -385,7 +403,7 @@ static void fill_table(uint32_t *tab, float *thr, const knn_ent *lists, const ui
  * neighbours as the caller's indices perm[j], sorted by (distance, index) as tsne_knn's.  h is
  * sorted by the float distances, so the double ones are nearly in order: insertion sort.  The
  * neighbours' points are fetched a few ahead. */
-static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, const float *x,
+static void finish_row(int32_t *nbr, double *dist2, const ann_key *h, int k, const float *x,
                        int d, int64_t i, const int32_t *perm)
 {
 	knn_entd e[k];
@@ -393,19 +411,19 @@ static void finish_row(int32_t *nbr, double *dist2, const knn_ent *h, int k, con
 	const int PF = 4;
 	for (int t = 0; t < PF && t < k; t++)
 		for (int o = 0; o < d; o += 16)
-			__builtin_prefetch(x + (int64_t)h[t].j * d + o);
+			__builtin_prefetch(x + (int64_t)key_j(h[t]) * d + o);
 	for (int t = 0; t < k; t++) {
 		if (t + PF < k)
 			for (int o = 0; o < d; o += 16)
-				__builtin_prefetch(x + (int64_t)h[t + PF].j * d + o);
-		const float *xj = x + (int64_t)h[t].j * d;
+				__builtin_prefetch(x + (int64_t)key_j(h[t + PF]) * d + o);
+		const float *xj = x + (int64_t)key_j(h[t]) * d;
 		double s = 0;
 #pragma omp simd reduction(+ : s)
 		for (int u = 0; u < d; u++) {
 			double df = (double)xi[u] - xj[u];
 			s += df * df;
 		}
-		entd_insert(e, t, (knn_entd){s, perm[h[t].j]});
+		entd_insert(e, t, (knn_entd){s, perm[key_j(h[t])]});
 	}
 	for (int t = 0; t < k; t++)
 		nbr[t] = e[t].j, dist2[t] = e[t].d;
@@ -424,8 +442,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #ifdef _OPENMP
 	nth = omp_get_max_threads();
 #endif
-	knn_ent *heap = mem_alloc_big((size_t)n * k * sizeof *heap);
-	knn_ent *next = mem_alloc_big((size_t)n * k * sizeof *next);
+	ann_key *list = mem_alloc_big((size_t)n * k * sizeof *list);
+	ann_key *next = mem_alloc_big((size_t)n * k * sizeof *next);
 	/* one tree's ids, leaf starts, projections and direction for each thread */
 	int32_t *idx = mem_alloc_big((size_t)nth * n * sizeof *idx);
 	int64_t *starts = mem_alloc_big((size_t)nth * (n + 1) * sizeof *starts);
@@ -437,16 +455,16 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
 	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
 	uint32_t *tab = NULL;
-	float *thr = NULL;
+	ann_key *thr = NULL;
 	ann_revbuf *rev = NULL;
 	int rc = 0, fail = 0;
-	if (!heap || !next || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
+	if (!list || !next || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
 	    !xp || !fresh || !nfresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
 	for (int64_t t = 0; t < n * k; t++)
-		heap[t] = (knn_ent){FLT_MAX, INT32_MAX};
+		list[t] = ANN_EMPTY;
 	/* Work on a copy of the points in the leaf order of one more tree, so that neighbours
 	 * are mostly near in memory (the search is bound by the latency of fetching candidates);
 	 * perm maps back. */
@@ -463,8 +481,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		x = xp;
 	}
 	/* The forest, built nth trees at a time (one per thread: a tree's splits are serial), then
-	 * joined tree by tree: each leaf's pairs go into both heaps.  A point is in one leaf of a
-	 * tree, so the leaves of one tree are joined in parallel without sharing a heap. */
+	 * joined tree by tree: each leaf's pairs go into both lists.  A point is in one leaf of a
+	 * tree, so the leaves of one tree are joined in parallel without sharing a list. */
 	/* each thread its own single-threaded sgemm (OpenBLAS's threads would spin against ours) */
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1);
@@ -499,7 +517,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp for schedule(dynamic, 4)
 			for (int64_t l = 0; l < nleaf; l++)
 				if (xl && g && sq)
-					leaf_join(heap, k, x, d, id + st[l], st[l + 1] - st[l], xl, g, sq, tr == 0);
+					leaf_join(list, k, x, d, id + st[l], st[l + 1] - st[l], xl, g, sq, tr == 0);
 			free(xl), free(g), free(sq);
 		}
 		if (fail) {
@@ -521,13 +539,10 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
-#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) /* sorted, so "nearest" is a prefix; all new */
-		heap_sort(heap + i * k, k);
-	memset(fresh, 1, (size_t)n * k);
+	memset(fresh, 1, (size_t)n * k); /* all new */
 	for (int round = 0; round < ap->rounds; round++) {
 		int64_t changed = 0;
-		fill_table(tab, thr, heap, fresh, n, k, ex);
+		fill_table(tab, thr, list, fresh, n, k, ex);
 #pragma omp parallel reduction(+ : changed)
 		{
 			int tid = 0, nt = 1;
@@ -543,7 +558,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
 				if (cand && !rb->fail)
-					refine_point(next + i * k, heap, fresh, tab, thr, k, from, ex, x, d, i, mk,
+					refine_point(next + i * k, list, fresh, tab, thr, k, from, ex, x, d, i, mk,
 					             cand, rb);
 			if (!cand || rb->fail) {
 #pragma omp atomic write
@@ -556,14 +571,14 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			for (int u = 0; u < nt; u++)
 				apply_reverse(next, k, &rev[u], lo, hi);
 			for (int64_t i = lo; i < hi; i++)
-				changed += end_round(next + i * k, nfresh + i * k, heap + i * k, k);
+				changed += end_round(next + i * k, nfresh + i * k, list + i * k, k);
 		}
 		if (fail) {
 			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 			goto out;
 		}
-		knn_ent *tmp = heap;
-		heap = next, next = tmp;
+		ann_key *tmp = list;
+		list = next, next = tmp;
 		uint8_t *tf = fresh;
 		fresh = nfresh, nfresh = tf;
 		if (changed == 0)
@@ -571,7 +586,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	}
 	/* output: sorted, distances recomputed in double from the points */
 	for (int64_t t = 0; t < n * k; t++)
-		if (heap[t].j == INT32_MAX) {
+		if (key_j(list[t]) == INT32_MAX) {
 			rc = err_set(DN_ERANGE, "knn: point %lld has fewer than %d candidates (distances "
 			             "not finite?)", (long long)(t / k), k);
 			goto out;
@@ -582,13 +597,13 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp parallel for schedule(static)
 	for (int64_t o = 0; o < n; o++) {
 		if (o + 1 < n)
-			for (int t = 0; t < k * (int)sizeof *heap; t += 64)
-				__builtin_prefetch((const char *)(heap + (int64_t)idx[o + 1] * k) + t);
-		finish_row(nbr + o * k, dist2 + o * k, heap + (int64_t)idx[o] * k, k, x, d, idx[o],
+			for (int t = 0; t < k * (int)sizeof *list; t += 64)
+				__builtin_prefetch((const char *)(list + (int64_t)idx[o + 1] * k) + t);
+		finish_row(nbr + o * k, dist2 + o * k, list + (int64_t)idx[o] * k, k, x, d, idx[o],
 		           perm);
 	}
 out:
-	free(heap), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
+	free(list), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
 	free(mark);
 	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
 	for (int t = 0; rev && t < nth; t++)
