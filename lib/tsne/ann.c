@@ -94,15 +94,45 @@ static inline int32_t key_j(ann_key e)
 	return (int32_t)(uint32_t)e;
 }
 
-/* Put e into the sorted list h (k), e better than its last and not in it. */
-static inline void list_insert(ann_key *h, int k, ann_key e)
+/* Eight keys at a time (GCC's vector extension: one AVX-512 compare, or four SSE2 ones). */
+typedef uint64_t ann_v8 __attribute__((vector_size(64)));
+
+/* *pos: the number of entries of the sorted list h (k) before e; returns whether e's index is
+ * among them (all k compared, no early exit). */
+static inline int list_scan(const ann_key *h, int k, ann_key e, int *pos)
 {
-	int p = 0;
-#pragma omp simd reduction(+ : p)
-	for (int t = 0; t < k; t++)
+	ann_v8 ev = (ann_v8){0} + e, cnt = {0}, hit = {0};
+	int t = 0;
+	for (; t + 8 <= k; t += 8) {
+		ann_v8 v;
+		memcpy(&v, h + t, sizeof v);
+		cnt -= (ann_v8)(v < ev);
+		hit |= (ann_v8)(((v ^ ev) & 0xffffffffu) == 0);
+	}
+	uint64_t p = 0, seen = 0;
+	for (int u = 0; u < 8; u++)
+		p += cnt[u], seen |= hit[u];
+	for (; t < k; t++) {
 		p += h[t] < e;
+		seen |= (uint32_t)h[t] == (uint32_t)e;
+	}
+	*pos = (int)p;
+	return seen != 0;
+}
+
+/* Put e into the sorted list h (k) at p (where it ranks), shifting the rest down by one. */
+static inline void list_put(ann_key *h, int k, int p, ann_key e)
+{
 	memmove(h + p + 1, h + p, (size_t)(k - 1 - p) * sizeof *h);
 	h[p] = e;
+}
+
+/* Put e into the sorted list h (k), e better than its last and its index not in it. */
+static inline void list_insert(ann_key *h, int k, ann_key e)
+{
+	int p;
+	list_scan(h, k, e, &p);
+	list_put(h, k, p, e);
 }
 
 /* Offer e: kept when better than the last and its index not already there.  The k best under
@@ -111,16 +141,10 @@ static inline void list_offer_new(ann_key *h, int k, ann_key e)
 {
 	if (e >= h[k - 1])
 		return;
-	int p = 0, seen = 0; /* vector compares over the row (no early exit) */
-#pragma omp simd reduction(+ : p) reduction(| : seen)
-	for (int t = 0; t < k; t++) {
-		p += h[t] < e;
-		seen |= (uint32_t)h[t] == (uint32_t)e;
-	}
-	if (seen)
+	int p;
+	if (list_scan(h, k, e, &p))
 		return;
-	memmove(h + p + 1, h + p, (size_t)(k - 1 - p) * sizeof *h);
-	h[p] = e;
+	list_put(h, k, p, e);
 }
 
 /* ---- random-projection trees ---- */
