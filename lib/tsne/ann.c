@@ -341,13 +341,16 @@ static void refine_point(ann_key *h, const ann_key *cur, const uint8_t *curf, co
 			__builtin_prefetch(tab + (int64_t)key_j(hi[t + PF]) * ex);
 		const uint32_t *tj = tab + (int64_t)j * ex;
 		uint32_t jnew = fi[t] ? ANN_NEW : 0;
+		/* without branches (a third of the entries are taken, unpredictably): an entry not
+		 * to look at becomes i itself, which is marked */
 		for (int u = 0; u < ex; u++) {
 			uint32_t v = tj[u];
 			int32_t c = (int32_t)(v & ~ANN_NEW);
-			if (c == INT32_MAX || !((v | jnew) & ANN_NEW) || mk[c] == (int32_t)i)
-				continue;
+			c = c != INT32_MAX && ((v | jnew) & ANN_NEW) ? c : (int32_t)i;
+			int take = mk[c] != (int32_t)i;
 			mk[c] = (int32_t)i;
-			cand[nc++] = c;
+			cand[nc] = c;
+			nc += take;
 		}
 	}
 	const int PC = 6;
@@ -615,17 +618,13 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			             "not finite?)", (long long)(t / k), k);
 			goto out;
 		}
-	/* in the caller's order (written in sequence, read by the inverse permutation) */
-	for (int64_t i = 0; i < n; i++)
-		idx[perm[i]] = (int32_t)i;
+	/* in the order of the permuted points (a point's neighbours are mostly near it, so the
+	 * rows of neighbouring points share their fetches), each row to its place in the
+	 * caller's order */
 #pragma omp parallel for schedule(static)
-	for (int64_t o = 0; o < n; o++) {
-		if (o + 1 < n)
-			for (int t = 0; t < k * (int)sizeof *list; t += 64)
-				__builtin_prefetch((const char *)(list + (int64_t)idx[o + 1] * k) + t);
-		finish_row(nbr + o * k, dist2 + o * k, list + (int64_t)idx[o] * k, k, x, d, idx[o],
-		           perm);
-	}
+	for (int64_t i = 0; i < n; i++)
+		finish_row(nbr + (int64_t)perm[i] * k, dist2 + (int64_t)perm[i] * k, list + i * k, k, x,
+		           d, i, perm);
 out:
 	free(list), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
 	free(mark);
