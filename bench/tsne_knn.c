@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "stream/npy.h"
 #include "tsne/tsne.h"
 
@@ -67,8 +68,9 @@ int main(int argc, char **argv)
 		nq = n;
 	int d = (int)a.h.shape[1], k = 90;
 	const float *x = a.data;
-	int32_t *na = malloc((size_t)n * k * sizeof *na), *ne = malloc((size_t)nq * (k + 1) * 4);
-	double *da = malloc((size_t)n * k * sizeof *da), *de = malloc((size_t)nq * (k + 1) * 8);
+	/* the search's output as tsne's affinities allocate it (transparent huge pages) */
+	int32_t *na = mem_alloc_big((size_t)n * k * sizeof *na), *ne = malloc((size_t)nq * (k + 1) * 4);
+	double *da = mem_alloc_big((size_t)n * k * sizeof *da), *de = malloc((size_t)nq * (k + 1) * 8);
 	float *xq = malloc((size_t)nq * d * sizeof *xq);
 	int64_t *qi = malloc((size_t)nq * sizeof *qi);
 	if (!na || !ne || !da || !de || !xq || !qi)
