@@ -47,20 +47,37 @@ static int ann_from(const tsne_ann_params *a, int64_t n, int k)
 	return f < k ? f : k;
 }
 
-static inline float ann_dot(const float *a, const float *b, int d)
+/* The lanes of acc summed in order after s (lane 0's sum and what follows it). */
+typedef float ann_f16 __attribute__((vector_size(64)));
+static inline float lanes_sum(float s, const ann_f16 *acc)
 {
-	float s = 0;
-#pragma omp simd reduction(+ : s)
-	for (int t = 0; t < d; t++)
-		s += a[t] * b[t];
+#pragma GCC unroll 16
+	for (int l = 1; l < 16; l++)
+		s += (*acc)[l];
 	return s;
 }
 
-/* Squared distance in float: 16 lane sums over the whole blocks of 16 coordinates, the rest
- * added to lane 0, then the lanes summed in order (the order GCC's vectorised loop had on
- * AVX-512, written out in registers: that loop went through memory and cost more than the
- * sums).  GCC's vector extension: the same sums for any instruction set. */
-typedef float ann_f16 __attribute__((vector_size(64)));
+/* Dot product and squared distance in float: 16 lane sums over the whole blocks of 16
+ * coordinates, the rest added to lane 0, then the lanes summed in order (the order GCC's
+ * vectorised loop had on AVX-512, written out in registers: that loop went through memory
+ * and cost more than the sums).  GCC's vector extension: the same sums for any instruction
+ * set. */
+static inline float ann_dot(const float *a, const float *b, int d)
+{
+	ann_f16 acc = {0};
+	int t = 0;
+	for (; t + 16 <= d; t += 16) {
+		ann_f16 va, vb;
+		memcpy(&va, a + t, sizeof va);
+		memcpy(&vb, b + t, sizeof vb);
+		acc += va * vb;
+	}
+	float s = acc[0];
+	for (; t < d; t++)
+		s += a[t] * b[t];
+	return lanes_sum(s, &acc);
+}
+
 static inline float dist2f(const float *a, const float *b, int d)
 {
 	ann_f16 acc = {0};
@@ -77,9 +94,7 @@ static inline float dist2f(const float *a, const float *b, int d)
 		float df = a[t] - b[t];
 		s += df * df;
 	}
-	for (int l = 1; l < 16; l++)
-		s += acc[l];
-	return s;
+	return lanes_sum(s, &acc);
 }
 
 /* The lists are sorted arrays of keys: a distance's bits above its index.  Distances are >= 0
@@ -505,6 +520,7 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
+#pragma omp parallel for schedule(static)
 	for (int64_t t = 0; t < n * k; t++)
 		list[t] = ANN_EMPTY;
 	/* Work on a copy of the points in the leaf order of one more tree, so that neighbours
