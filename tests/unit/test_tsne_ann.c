@@ -1,5 +1,6 @@
 /* test_tsne_ann.c - approximate k nearest neighbours (lib/tsne/ann.c) against the exact ones:
- * recall, determinism across thread counts, duplicates, the single-leaf case. */
+ * recall, determinism across thread counts, duplicates, the single-leaf case, and what every
+ * row must be whatever the settings. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,9 +140,52 @@ static void test_small_and_duplicates(void)
 	free(x), free(ne), free(na), free(de), free(da);
 }
 
+/* Every row, at settings that leave many lists unfinished (one tree, one round) and at the
+ * defaults, in a dimension with a partial block of 16 coordinates: k distinct neighbours,
+ * never the point itself, in increasing order of (distance, index), each distance the
+ * point's own squared distance to that neighbour in double. */
+static void test_rows_valid(void)
+{
+	int64_t n = 3000;
+	int d = 37, k = 25;
+	float *x = sheet(n, d, 9);
+	int32_t *na = malloc((size_t)n * k * sizeof *na);
+	double *da = malloc((size_t)n * k * sizeof *da);
+	for (int s = 0; s < 2; s++) {
+		tsne_ann_params ap;
+		tsne_ann_params_default(&ap);
+		if (s == 0)
+			ap.trees = 1, ap.rounds = 1;
+		CHECK(tsne_knn_approx(na, da, x, n, d, k, &ap) == 0);
+		int bad = 0;
+		for (int64_t i = 0; i < n; i++)
+			for (int t = 0; t < k; t++) {
+				int32_t j = na[i * k + t];
+				if (j < 0 || j >= n || j == i) {
+					bad++;
+					continue;
+				}
+				double s2 = 0;
+				for (int u = 0; u < d; u++) {
+					double df = (double)x[i * d + u] - x[(int64_t)j * d + u];
+					s2 += df * df;
+				}
+				bad += fabs(da[i * k + t] - s2) > 1e-9 * (1 + s2);
+				if (t > 0)
+					bad += da[i * k + t - 1] > da[i * k + t] ||
+					       (da[i * k + t - 1] == da[i * k + t] && na[i * k + t - 1] >= j);
+				for (int u = 0; u < t; u++)
+					bad += na[i * k + u] == j;
+			}
+		CHECK_MSG(bad == 0, "settings %d: %d bad entries", s, bad);
+	}
+	free(x), free(na), free(da);
+}
+
 int main(void)
 {
 	test_recall_and_determinism();
 	test_small_and_duplicates();
+	test_rows_valid();
 	return check_summary("test_tsne_ann");
 }
