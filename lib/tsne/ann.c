@@ -150,31 +150,37 @@ static inline int list_scan(const ann_key *h, int k, ann_key e, int *pos)
 	return seen != 0;
 }
 
-/* Put e into the sorted list h (k) at p (where it ranks), shifting the rest down by one. */
-static inline void list_put(ann_key *h, int k, int p, ann_key e)
+/* Put e into the sorted list h (k) at p (where it ranks), shifting the rest down by one; its
+ * flags f (k, or NULL) along, e's set. */
+static inline void list_put(ann_key *h, uint8_t *f, int k, int p, ann_key e)
 {
 	memmove(h + p + 1, h + p, (size_t)(k - 1 - p) * sizeof *h);
 	h[p] = e;
+	if (f) {
+		memmove(f + p + 1, f + p, (size_t)(k - 1 - p));
+		f[p] = 1;
+	}
 }
 
-/* Put e into the sorted list h (k), e better than its last and its index not in it. */
-static inline void list_insert(ann_key *h, int k, ann_key e)
+/* Put e into the sorted list h (k; flags f or NULL), e better than its last and its index not
+ * in it. */
+static inline void list_insert(ann_key *h, uint8_t *f, int k, ann_key e)
 {
 	int p;
 	list_scan(h, k, e, &p);
-	list_put(h, k, p, e);
+	list_put(h, f, k, p, e);
 }
 
 /* Offer e: kept when better than the last and its index not already there.  The k best under
  * the total order do not depend on the order of the offers. */
-static inline void list_offer_new(ann_key *h, int k, ann_key e)
+static inline void list_offer_new(ann_key *h, uint8_t *f, int k, ann_key e)
 {
 	if (e >= h[k - 1])
 		return;
 	int p;
 	if (list_scan(h, k, e, &p))
 		return;
-	list_put(h, k, p, e);
+	list_put(h, f, k, p, e);
 }
 
 /* ---- random-projection trees ---- */
@@ -267,12 +273,12 @@ static void leaf_join(ann_key *list, int k, const float *x, int d, const int32_t
 			ann_key ea = ann_mkkey(dd, id[b]), eb = ann_mkkey(dd, id[a]);
 			if (first) {
 				if (ea < ha[k - 1])
-					list_insert(ha, k, ea);
+					list_insert(ha, NULL, k, ea);
 				if (eb < hb[k - 1])
-					list_insert(hb, k, eb);
+					list_insert(hb, NULL, k, eb);
 			} else {
-				list_offer_new(ha, k, ea);
-				list_offer_new(hb, k, eb);
+				list_offer_new(ha, NULL, k, ea);
+				list_offer_new(hb, NULL, k, eb);
 			}
 		}
 	}
@@ -335,21 +341,26 @@ static void rev_close(ann_revbuf *rb, int32_t i, int64_t from)
 	rb->src[rb->nr] = i, rb->end[rb->nr++] = rb->n;
 }
 
-/* One refinement step of point i: h (k) gets, sorted, the k best of its list in cur and of the first `ex` entries of each of its first `from` neighbours' lists.  The
- * neighbours' first entries are read from tab (n rows of ex: the id, ANN_NEW when new), one
+/* One refinement step of point i, in place: its list h (k, sorted) gets the k best of itself
+ * and of the first `ex` entries of each of its first `from` neighbours' lists, its flags f
+ * (k) mark what came in this round (they marked what came in the last; the entries that
+ * leave are always the last ones, so those that stay are exactly the ones that came before).
+ * Only h, f and tables made before the round are read, so the threads cannot change the
+ * result.  The neighbours' first entries are read from tab (n rows of ex: the id, ANN_NEW when new), one
  * short row each instead of the whole lists.  As in NN-descent, a pair of old entries (an old
  * neighbour j of i, an old neighbour c of j) was looked at in an earlier round and is skipped,
  * and each distance serves both ends: a candidate c for which i beats the worst of c's list
  * (thr, its key) gets i as a reverse offer in rb.  mk (n) marks what i has seen (entries equal to i);
  * cand has room for from * ex ids. */
 TSNE_CLONES
-static void refine_point(ann_key *h, const ann_key *cur, const uint8_t *curf, const uint32_t *tab,
-                         const ann_key *thr, int k, int from, int ex, const float *x, int d,
-                         int64_t i, int32_t *mk, int32_t *cand, ann_revbuf *rb)
+static void refine_point(ann_key *h, uint8_t *f, const uint32_t *tab, const ann_key *thr, int k,
+                         int from, int ex, const float *x, int d, int64_t i, int32_t *mk,
+                         int32_t *cand, ann_revbuf *rb)
 {
-	const ann_key *hi = cur + i * k;
-	const uint8_t *fi = curf + i * k;
-	memcpy(h, hi, (size_t)k * sizeof *h);
+	const ann_key *hi = h;
+	uint8_t fi[from];
+	memcpy(fi, f, (size_t)from);
+	memset(f, 0, (size_t)k);
 	mk[i] = (int32_t)i;
 	for (int t = 0; t < k; t++)
 		if (key_j(hi[t]) != INT32_MAX)
@@ -401,17 +412,18 @@ static void refine_point(ann_key *h, const ann_key *cur, const uint8_t *curf, co
 		float dd = dist2f(xi, x + (int64_t)c * d, d);
 		ann_key e = ann_mkkey(dd, c);
 		if (e < h[k - 1])
-			list_insert(h, k, e);
+			list_insert(h, f, k, e);
 		if (ann_mkkey(dd, (int32_t)i) < thr[c])
 			rev_push(rb, c, dd);
 	}
 	rev_close(rb, (int32_t)i, r0);
 }
 
-/* One thread's reverse offers rb to the lists (k each) of the points in [lo, hi), the lists'
- * ends fetched a few offers ahead. */
+/* One thread's reverse offers rb to the lists (k each, flags fresh) of the points in [lo, hi),
+ * the lists' ends fetched a few offers ahead. */
 TSNE_CLONES
-static void apply_reverse(ann_key *list, int k, const ann_revbuf *rb, int64_t lo, int64_t hi)
+static void apply_reverse(ann_key *list, uint8_t *fresh, int k, const ann_revbuf *rb, int64_t lo,
+                          int64_t hi)
 {
 	const int PF = 8;
 	const ann_rev *a = rb->a;
@@ -422,23 +434,10 @@ static void apply_reverse(ann_key *list, int k, const ann_revbuf *rb, int64_t lo
 				__builtin_prefetch(list + (int64_t)a[t + PF].c * k + k - 1);
 			ann_rev e = a[t];
 			if (e.c >= lo && e.c < hi)
-				list_offer_new(list + (int64_t)e.c * k, k, ann_mkkey(e.d, i));
+				list_offer_new(list + (int64_t)e.c * k, fresh + (int64_t)e.c * k, k,
+				               ann_mkkey(e.d, i));
 		}
 	}
-}
-
-/* The end of point i's round: hf (k) marks the entries of its list h (k) that were not in
- * its last list hi (both sorted).  Returns the number of those. */
-static int end_round(const ann_key *h, uint8_t *hf, const ann_key *hi, int k)
-{
-	int got = 0;
-	for (int t = 0, u = 0; t < k; t++) {
-		while (u < k && hi[u] < h[t])
-			u++;
-		hf[t] = !(u < k && hi[u] == h[t]);
-		got += hf[t];
-	}
-	return got;
 }
 
 /* tab (n,ex): the first ex ids of each sorted list of lists (n,k), ANN_NEW on the new ones;
@@ -500,7 +499,6 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	nth = omp_get_max_threads();
 #endif
 	ann_key *list = mem_alloc_big((size_t)n * k * sizeof *list);
-	ann_key *next = mem_alloc_big((size_t)n * k * sizeof *next);
 	/* one tree's ids, leaf starts, projections and direction for each thread */
 	int32_t *idx = mem_alloc_big((size_t)nth * n * sizeof *idx);
 	int64_t *starts = mem_alloc_big((size_t)nth * (n + 1) * sizeof *starts);
@@ -510,13 +508,13 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	int32_t *mark = mem_alloc_big((size_t)nth * n * sizeof *mark);
 	int32_t *perm = mem_alloc_big((size_t)n * sizeof *perm);
 	float *xp = mem_alloc_big((size_t)n * d * sizeof *xp);
-	uint8_t *fresh = mem_alloc_big((size_t)n * k), *nfresh = mem_alloc_big((size_t)n * k);
+	uint8_t *fresh = mem_alloc_big((size_t)n * k);
 	uint32_t *tab = NULL;
 	ann_key *thr = NULL;
 	ann_revbuf *rev = NULL;
 	int rc = 0, fail = 0;
-	if (!list || !next || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
-	    !xp || !fresh || !nfresh) {
+	if (!list || !idx || !starts || !proj || !normal || !nleafs || !mark || !perm ||
+	    !xp || !fresh) {
 		rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 		goto out;
 	}
@@ -586,8 +584,9 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 	}
 	openblas_set_num_threads(blas_threads);
 	/* Refinement: each round, every point looks at the `expand` nearest neighbours of each of
-	 * its `from` nearest neighbours (read from the previous round's lists, written to new
-	 * ones), but not at the old neighbours of its old neighbours. */
+	 * its `from` nearest neighbours (read from the table of the lists as they were when the
+	 * round began; each list is updated in place), but not at the old neighbours of its old
+	 * neighbours. */
 	int ex = tsne_ann_expand(ap, n) < k ? tsne_ann_expand(ap, n) : k;
 	int from = ann_from(ap, n, k);
 	tab = mem_alloc_big((size_t)n * ex * sizeof *tab);
@@ -616,8 +615,8 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 #pragma omp for schedule(dynamic, 64)
 			for (int64_t i = 0; i < n; i++)
 				if (cand && !rb->fail)
-					refine_point(next + i * k, list, fresh, tab, thr, k, from, ex, x, d, i, mk,
-					             cand, rb);
+					refine_point(list + i * k, fresh + i * k, tab, thr, k, from, ex, x, d, i,
+					             mk, cand, rb);
 			if (!cand || rb->fail) {
 #pragma omp atomic write
 				fail = 1;
@@ -627,18 +626,14 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 			 * the total order do not depend on the order of the offers) */
 			int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
 			for (int u = 0; u < nt; u++)
-				apply_reverse(next, k, &rev[u], lo, hi);
-			for (int64_t i = lo; i < hi; i++)
-				changed += end_round(next + i * k, nfresh + i * k, list + i * k, k);
+				apply_reverse(list, fresh, k, &rev[u], lo, hi);
+			for (int64_t t = lo * k; t < hi * k; t++)
+				changed += fresh[t];
 		}
 		if (fail) {
 			rc = err_set(DN_ENOMEM, "knn: out of memory for approximate neighbours");
 			goto out;
 		}
-		ann_key *tmp = list;
-		list = next, next = tmp;
-		uint8_t *tf = fresh;
-		fresh = nfresh, nfresh = tf;
 		if (changed == 0)
 			break;
 	}
@@ -657,9 +652,9 @@ int tsne_knn_approx(int32_t *nbr, double *dist2, const float *x, int64_t n, int 
 		finish_row(nbr + (int64_t)perm[i] * k, dist2 + (int64_t)perm[i] * k, list + i * k, k, x,
 		           d, i, perm);
 out:
-	free(list), free(next), free(idx), free(starts), free(proj), free(normal), free(nleafs);
+	free(list), free(idx), free(starts), free(proj), free(normal), free(nleafs);
 	free(mark);
-	free(perm), free(xp), free(fresh), free(nfresh), free(tab), free(thr);
+	free(perm), free(xp), free(fresh), free(tab), free(thr);
 	for (int t = 0; rev && t < nth; t++)
 		free(rev[t].a), free(rev[t].src), free(rev[t].end);
 	free(rev);
