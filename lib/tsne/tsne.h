@@ -88,8 +88,9 @@ int tsne_knn(int32_t *nbr, double *dist2, const float *x, int64_t n, int d, int 
  * every leaf of at most `leaf` points joined all pairs, then `rounds` of refinement in which
  * each point looks at the `expand` nearest neighbours of each of its `from` nearest neighbours,
  * skipping the old neighbours of its old neighbours and offering each distance to both ends
- * (NN-descent's local join, each round reading the last round's lists: deterministic for any
- * thread count).
+ * (NN-descent's local join; each round reads a table of the lists made when it began and
+ * applies the offers to other points' lists after all points' own steps: deterministic for
+ * any thread count).
  * Same output as tsne_knn (sorted; dist2 exact in double for the neighbours found). */
 typedef struct {
 	int trees;     /* 8 */
