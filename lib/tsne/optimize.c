@@ -174,9 +174,15 @@ static uint16_t att_half(double x)
 	return (uint16_t)((b + 0x1000 - 0x38000000u) >> 13);
 }
 
+/* Column j of row t fits a 16-bit offset. */
+static inline int att_near(int64_t j, int64_t t)
+{
+	return (uint64_t)(j - t + ATT_NEAR) <= 2 * ATT_NEAR;
+}
+
 static int att_is_near(const att_stream *s, int64_t j, int64_t t)
 {
-	return !s->compact || (j - t >= -ATT_NEAR && j - t <= ATT_NEAR);
+	return !s->compact || att_near(j, t);
 }
 
 /* Buffers for P0's stream in either form, their size whatever the numbering (but the far
@@ -246,7 +252,7 @@ static int att_far_room(att_stream *s, int64_t nf)
 /* Entry v of a row's near part: its offset at c[k], its value at c[k + ATT_PAD]. */
 static inline int64_t att_at(int64_t v)
 {
-	return v / ATT_PAD * 2 * ATT_PAD + v % ATT_PAD;
+	return (int64_t)((uint64_t)v / ATT_PAD * 2 * ATT_PAD + (uint64_t)v % ATT_PAD);
 }
 
 /* The stream of P0 (the caller's numbering) in the current numbering: row t is P0's row
@@ -332,16 +338,17 @@ static int att_repack(att_stream *d, const att_stream *s, const int32_t *order,
 #pragma omp parallel for schedule(dynamic, 256) if (n > 1000)
 	for (int64_t t = 0; t < n; t++) {
 		int64_t r = order[t], nn = 0, nf = 0;
-		for (int64_t v = 0; v < s->row[r + 1] - s->row[r]; v++) {
-			const uint16_t *c = s->ch + s->row[r] * 2 + att_at(v);
-			if (c[ATT_PAD]) {
-				int near = att_is_near(s, oinv[r + (int16_t)c[0]], t);
-				nn += near, nf += !near;
+		for (int64_t k = s->row[r] / ATT_PAD; k < s->row[r + 1] / ATT_PAD; k++) {
+			const uint16_t *c = s->ch + k * 2 * ATT_PAD;
+			for (int u = 0; u < ATT_PAD; u++) {
+				int live = c[ATT_PAD + u] != 0;
+				int far = !att_near(oinv[r + (int16_t)c[u]], t);
+				nf += live & far, nn += live & !far;
 			}
 		}
 		for (int64_t u = s->frow[r]; u < s->frow[r + 1]; u++) {
-			int near = att_is_near(s, oinv[s->fcol[u]], t);
-			nn += near, nf += !near;
+			int far = !att_near(oinv[s->fcol[u]], t);
+			nf += far, nn += !far;
 		}
 		ncnt[t] = nn, fcnt[t] = nf;
 	}
@@ -362,30 +369,33 @@ static int att_repack(att_stream *d, const att_stream *s, const int32_t *order,
 		float sc = s->scale[r], rs = 1 / sc;
 		uint16_t *dc = d->ch + d->row[t] * 2;
 		d->scale[t] = sc;
-		for (int64_t w = 0; w < s->row[r + 1] - s->row[r]; w++) {
-			const uint16_t *c = s->ch + s->row[r] * 2 + att_at(w);
-			if (!c[ATT_PAD])
-				continue;
-			int32_t j = oinv[r + (int16_t)c[0]];
-			if (att_is_near(s, j, t)) {
-				int64_t k = att_at(v++);
-				dc[k] = (uint16_t)(int16_t)(j - t), dc[k + ATT_PAD] = c[ATT_PAD];
-			} else {
-				d->fcol[f] = j, d->fval[f++] = att_float(c[ATT_PAD]) * sc;
+		for (int64_t k = s->row[r] / ATT_PAD; k < s->row[r + 1] / ATT_PAD; k++) {
+			const uint16_t *c = s->ch + k * 2 * ATT_PAD;
+			for (int u = 0; u < ATT_PAD; u++) {
+				uint16_t h = c[ATT_PAD + u];
+				int32_t j = oinv[r + (int16_t)c[u]];
+				if (!h)
+					continue;
+				if (att_near(j, t)) {
+					int64_t at = att_at(v++);
+					dc[at] = (uint16_t)(int16_t)(j - t), dc[at + ATT_PAD] = h;
+				} else {
+					d->fcol[f] = j, d->fval[f++] = att_float(h) * sc;
+				}
 			}
 		}
 		for (int64_t u = s->frow[r]; u < s->frow[r + 1]; u++) {
 			int32_t j = oinv[s->fcol[u]];
-			if (att_is_near(s, j, t)) {
-				int64_t k = att_at(v++);
-				dc[k] = (uint16_t)(int16_t)(j - t), dc[k + ATT_PAD] = att_half(s->fval[u] * rs);
+			if (att_near(j, t)) {
+				int64_t at = att_at(v++);
+				dc[at] = (uint16_t)(int16_t)(j - t), dc[at + ATT_PAD] = att_half(s->fval[u] * rs);
 			} else {
 				d->fcol[f] = j, d->fval[f++] = s->fval[u];
 			}
 		}
 		for (; v < d->row[t + 1] - d->row[t]; v++) {
-			int64_t k = att_at(v);
-			dc[k] = dc[k + ATT_PAD] = 0;
+			int64_t at = att_at(v);
+			dc[at] = dc[at + ATT_PAD] = 0;
 		}
 	}
 	return 0;
