@@ -46,12 +46,17 @@ void tsne_work_free(tsne_work *w)
 
 /* AUTO's choice for the layout y: FFT while its grid is small for n
  * (TSNE_FFT_BOXES2_PER_POINT), else Barnes-Hut. */
+static tsne_method auto_method_box(const double bb[4], int64_t n)
+{
+	double nb = tsne_fft_boxes(fmax(bb[1] - bb[0], bb[3] - bb[2]));
+	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
+}
+
 static tsne_method auto_method(const double *y, int64_t n)
 {
 	double bb[4];
 	tsne_bbox(bb, y, n);
-	double nb = tsne_fft_boxes(fmax(bb[1] - bb[0], bb[3] - bb[2]));
-	return nb * nb <= TSNE_FFT_BOXES2_PER_POINT * (double)n ? TSNE_FFT : TSNE_BH;
+	return auto_method_box(bb, n);
 }
 
 /* Repulsive sums into w->rep / w->zi by a resolved method (for Barnes-Hut, tree included). */
@@ -614,11 +619,13 @@ static double kl_at(const double *y, const tsne_sparse *P0, const int32_t *perm,
 
 /* One step for coordinates t0..t1 of the flattened (n,2) arrays: gradient (Eq. 5 of vdM
  * 2014), gains (Jacobs 1988: grow where the gradient pushes against the current motion),
- * momentum step, y moved in place (att and rep hold all that other points needed of y).
- * Nonzero when a position left +-TSNE_LAYOUT_MAX (or is NaN). */
+ * momentum step, y moved in place (att and rep hold all that other points needed of y) and
+ * the mean (cx, cy) the last step left subtracted, the new position's floats written to yp
+ * for the next attraction.  Nonzero when a position left +-TSNE_LAYOUT_MAX (or is NaN). */
 TSNE_CLONES
-static int update(double *y, double *upd, double *gain, const float *att, const double *rep,
-                  double exag, double rz, double mom, double eta, int64_t t0, int64_t t1)
+static int update(double *y, uint64_t *yp, double *upd, double *gain, const float *att,
+                  const double *rep, double exag, double rz, double mom, double eta, double cx,
+                  double cy, int64_t t0, int64_t t1)
 {
 	int far = 0;
 #pragma omp simd reduction(| : far)
@@ -629,14 +636,18 @@ static int update(double *y, double *upd, double *gain, const float *att, const 
 		gain[t] = gn;
 		double u = mom * upd[t] - eta * gn * g;
 		upd[t] = u;
-		y[t] += u;
-		far |= !(fabs(y[t]) <= TSNE_LAYOUT_MAX);
+		double yt = (y[t] - (t & 1 ? cy : cx)) + u;
+		y[t] = yt;
+		float f = (float)yt;
+		memcpy((char *)yp + t * sizeof f, &f, sizeof f); /* x, y: the pair little-endian */
+		far |= !(fabs(yt) <= TSNE_LAYOUT_MAX);
 	}
 	return far;
 }
 
 /* Points of one block of the update: the block's sums of the new positions are added in
- * block order, so the mean is the same for any thread count. */
+ * block order, so the mean is the same for any thread count; so are its bounding boxes
+ * (min and max are exact). */
 enum { UPD_BLOCK = 256 };
 
 int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, double *kl_out)
@@ -650,7 +661,8 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	double *upd = calloc((size_t)n * 2, sizeof *upd);
 	double *gain = malloc((size_t)n * 2 * sizeof *gain);
 	double *tmp = malloc((size_t)n * 2 * sizeof *tmp);
-	double *bsum = malloc((size_t)nblk * 2 * sizeof *bsum); /* (nblk,2) block sums of y */
+	double *bsum = malloc((size_t)nblk * 6 * sizeof *bsum); /* (nblk,6) per block of y: sums,
+	                                                          * xmin, xmax, ymin, ymax */
 	int32_t *perm = malloc((size_t)n * sizeof *perm);
 	int32_t *inv = malloc((size_t)n * sizeof *inv);
 	att_stream st, sp; /* P as the attraction reads it, and the compact form's spare */
@@ -680,26 +692,27 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		goto out;
 	for (int64_t t = 0; t < 2 * n; t++)
 		gain[t] = 1.0;
-	double z = 0, mx = 0, my = 0; /* (mx, my): the mean the last update left, to subtract */
+	/* (mx, my): the mean the last update left, subtracted by the next; bb: the layout's box */
+	double z = 0, mx = 0, my = 0, bb[4];
+	tsne_bbox(bb, y, n);
+	for (int64_t t = 0; t < 2 * n; t++)
+		yf[t] = (float)y[t];
+	memcpy(yp, yf, (size_t)n * sizeof *yp);
 	int last = p->max_iter;
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
 		double mom = it < p->mom_switch_iter ? p->momentum : p->final_momentum;
-		if (method != TSNE_EXACT && n >= 4096 && (it == 1 || it % 100 == 50))
+		if (method != TSNE_EXACT && n >= 4096 && (it == 1 || it % 100 == 50)) {
 			if ((rc = renumber(w, &st, &sp, P0, y, upd, gain, perm, inv, tmp, n)) < 0)
 				goto out;
-		/* The layout centred (the last update's mean subtracted) and its float pairs. */
-#pragma omp parallel for schedule(static) if (n > 32768)
-		for (int64_t i = 0; i < n; i++) {
-			y[2 * i] -= mx, y[2 * i + 1] -= my;
-			float xy[2] = {(float)y[2 * i], (float)y[2 * i + 1]};
-			memcpy(yp + i, xy, sizeof xy);
+			for (int64_t t = 0; t < 2 * n; t++)
+				yf[t] = (float)y[t];
+			memcpy(yp, yf, (size_t)n * sizeof *yp);
 		}
-		mx = my = 0;
 		/* Attraction (sparse P) into att.  For Barnes-Hut in the same parallel region: one
 		 * thread builds the quadtree (serial) while the others start on the attraction, then
 		 * all walk the tree. */
-		tsne_method m = method == TSNE_AUTO ? auto_method(y, n) : method;
+		tsne_method m = method == TSNE_AUTO ? auto_method_box(bb, n) : method;
 		int brc = 0, fail = 0;
 #pragma omp parallel if (n > 1000)
 		{
@@ -729,16 +742,24 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 			}
 		}
 		double rz = 1.0 / z;
-		/* One pass over the points: the step (update), the block sums for the mean. */
+		/* One pass over the points: the step (update, the last one's mean subtracted: the
+		 * layout stays centred within one step's drift, which no force depends on), the
+		 * float pairs, and per block the sums for the mean and the bounding box. */
 		int far = 0;
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1000) reduction(| : far)
 		for (int64_t b = 0; b < nblk; b++) {
 			int64_t i0 = b * UPD_BLOCK, i1 = b + 1 < nblk ? i0 + UPD_BLOCK : n;
-			far |= update(y, upd, gain, att, w->rep, exag, rz, mom, eta, 2 * i0, 2 * i1);
-			double sx = 0, sy = 0;
-			for (int64_t i = i0; i < i1; i++)
-				sx += y[2 * i], sy += y[2 * i + 1];
-			bsum[2 * b] = sx, bsum[2 * b + 1] = sy;
+			far |= update(y, yp, upd, gain, att, w->rep, exag, rz, mom, eta, mx, my, 2 * i0,
+			              2 * i1);
+			double sx = 0, sy = 0, x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+			for (int64_t i = i0; i < i1; i++) {
+				double px = y[2 * i], py = y[2 * i + 1];
+				sx += px, sy += py;
+				x0 = px < x0 ? px : x0, x1 = px > x1 ? px : x1;
+				y0 = py < y0 ? py : y0, y1 = py > y1 ? py : y1;
+			}
+			double *o = bsum + 6 * b;
+			o[0] = sx, o[1] = sy, o[2] = x0, o[3] = x1, o[4] = y0, o[5] = y1;
 		}
 		if (far) {
 			rc = err_set(DN_ERANGE,
@@ -747,8 +768,14 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 			             it + 1, TSNE_LAYOUT_MAX, eta, exag);
 			goto out;
 		}
-		for (int64_t b = 0; b < nblk; b++)
-			mx += bsum[2 * b], my += bsum[2 * b + 1];
+		mx = my = 0;
+		bb[0] = bb[2] = INFINITY, bb[1] = bb[3] = -INFINITY;
+		for (int64_t b = 0; b < nblk; b++) {
+			const double *o = bsum + 6 * b;
+			mx += o[0], my += o[1];
+			bb[0] = fmin(bb[0], o[2]), bb[1] = fmax(bb[1], o[3]);
+			bb[2] = fmin(bb[2], o[4]), bb[3] = fmax(bb[3], o[5]);
+		}
 		mx /= n, my /= n;
 		if (p->progress)
 			p->progress(p->ctx, it + 1, p->max_iter);
