@@ -555,9 +555,11 @@ static void test_optimize_parallel(void)
 }
 
 /* The optimiser's first step against one computed here from tsne_gradient (P in double, the
- * same Barnes-Hut repulsion): the optimiser reads P as its own padded stream of floats, with
- * columns near and far from their rows (half of P's weight on pairs 33,000 apart).  Both
- * attraction paths (the explicit AVX-512 one where the CPU has it, and DANN_ISA=generic). */
+ * same Barnes-Hut repulsion): the optimiser reads P as its own padded stream, with columns
+ * near and far from their rows (half of P's weight on pairs 33,000 apart: beyond the compact
+ * form's 16-bit offsets).  Both attraction paths: the explicit AVX-512 one where the CPU has
+ * it (the compact form, values in binary16: relative error up to 2^-11 each, so 1e-4 of the
+ * largest move), and DANN_ISA=generic (floats: 1e-5). */
 static void test_optimize_first_step(void)
 {
 	int64_t n = 34000, far = 33000;
@@ -614,8 +616,8 @@ static void test_optimize_first_step(void)
 			e = fmax(e, fabs(y1[t] - ref[t]));
 		printf("  first step (%s): largest error %.3g of the largest move %.3g\n",
 		       isa[a] ? isa[a] : "default", e, step);
-		CHECK_MSG(e < 1e-5 * step, "%s: first step off by %g (move %g)", isa[a] ? isa[a] : "default",
-		          e, step);
+		CHECK_MSG(e < (isa[a] ? 1e-5 : 1e-4) * step, "%s: first step off by %g (move %g)",
+		          isa[a] ? isa[a] : "default", e, step);
 	}
 	if (old)
 		setenv("DANN_ISA", old, 1), free(old);
