@@ -154,13 +154,14 @@ static inline void lagrange(float *w, double u)
 	w[2] = (float)(4.5 * a * b);
 }
 
-/* The charges of box b's points onto its nodes (in index order). */
+/* The charges of box b's points onto its nodes (in index order).  The four channels of a
+ * node side by side (one vector of doubles). */
 TSNE_CLONES
 static void spread_box(tsne_fft *f, const double *y, int64_t b, double cx, double cy)
 {
 	int nb = f->nb;
 	int64_t L = 2 * (int64_t)NP * nb;
-	double acc[NCH][NP][NP];
+	double acc[NP][NP][NCH];
 	memset(acc, 0, sizeof acc);
 	for (int64_t s = f->start[b]; s < f->start[b + 1]; s++) {
 		int32_t i = f->sorted[s];
@@ -171,14 +172,14 @@ static void spread_box(tsne_fft *f, const double *y, int64_t b, double cx, doubl
 			for (int l = 0; l < NP; l++) {
 				double w = (double)wx[k] * wy[l];
 				for (int c = 0; c < NCH; c++)
-					acc[c][k][l] += w * ch[c];
+					acc[k][l][c] += w * ch[c];
 			}
 	}
 	int64_t gx = (b / nb) * NP, gy = (b % nb) * NP;
 	for (int c = 0; c < NCH; c++)
 		for (int k = 0; k < NP; k++)
 			for (int l = 0; l < NP; l++)
-				f->cr[c * f->rs + (gx + k) * L + gy + l] = (float)acc[c][k][l];
+				f->cr[c * f->rs + (gx + k) * L + gy + l] = (float)acc[k][l][c];
 }
 
 /* Channel c: charges -> potentials, the kernel's transform applied in between. */
@@ -203,50 +204,52 @@ static void convolve(tsne_fft *f, int c, int64_t m, int64_t L, int64_t Lc)
 	fftwf_execute_dft_c2r(f->rowb, z, f->pr + c * f->rs);
 }
 
-/* The potentials at point i: its repulsion rep[i] and kernel sum zi[i]. */
+/* The potentials at box b's points: their repulsion rep[i] and kernel sum zi[i].  The box's
+ * NP x NP nodes' four channels are read once, into a block of its own (channels side by
+ * side: one vector of doubles a node). */
 TSNE_CLONES
-static void interp_point(const tsne_fft *f, const double *y, int64_t i, double cx, double cy,
-                         const double kself[2 * NP - 1][2 * NP - 1], double *rep, double *zi)
+static void interp_box(const tsne_fft *f, const double *y, int64_t b, double cx, double cy,
+                       const double kself[NP][NP], double *rep, double *zi)
 {
+	if (f->start[b] == f->start[b + 1])
+		return;
 	int nb = f->nb;
-	int64_t L = 2 * (int64_t)NP * nb;
-	const float *wx = f->wt + i * 2 * NP, *wy = wx + NP;
-	int64_t gx = (f->box[i] / nb) * NP, gy = (f->box[i] % nb) * NP;
-	/* the channels in registers (an array here went through memory at every term) */
-	double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
-	const float *pr = f->pr + (gx * L + gy);
-	int64_t rs = f->rs;
+	int64_t L = 2 * (int64_t)NP * nb, rs = f->rs;
+	int64_t gx = (b / nb) * NP, gy = (b % nb) * NP;
+	double pot[NP][NP][NCH];
 	for (int k = 0; k < NP; k++)
-		for (int l = 0; l < NP; l++) {
-			double w = (double)wx[k] * wy[l];
-			const float *q = pr + k * L + l;
-			p0 += w * q[0], p1 += w * q[rs], p2 += w * q[2 * rs], p3 += w * q[3 * rs];
-		}
-	double phi[NCH] = {p0, p1, p2, p3};
-	/* The point's own term, as the interpolation sees it: spread to the nodes of its
-	 * box, the kernel between them, interpolated back.  The kernel depends only on the
-	 * nodes' offsets (a, b), so the sum over node pairs is one over offsets of the weights'
-	 * autocorrelations sa, sb: 25 terms instead of 81. */
-	double sa[2 * NP - 1] = {0}, sb[2 * NP - 1] = {0};
-	for (int k = 0; k < NP; k++)
-		for (int k2 = 0; k2 < NP; k2++) {
-			sa[k - k2 + NP - 1] += (double)wx[k] * wx[k2];
-			sb[k - k2 + NP - 1] += (double)wy[k] * wy[k2];
-		}
-	double self = 0;
-	for (int a = 0; a < 2 * NP - 1; a++) {
-		double r = 0;
-		for (int b = 0; b < 2 * NP - 1; b++)
-			r += sb[b] * kself[a][b];
-		self += sa[a] * r;
+		for (int l = 0; l < NP; l++)
+			for (int c = 0; c < NCH; c++)
+				pot[k][l][c] = f->pr[c * rs + (gx + k) * L + gy + l];
+	for (int64_t s = f->start[b]; s < f->start[b + 1]; s++) {
+		int32_t i = f->sorted[s];
+		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
+		double phi[NCH] = {0, 0, 0, 0};
+		for (int k = 0; k < NP; k++)
+			for (int l = 0; l < NP; l++) {
+				double w = (double)wx[k] * wy[l];
+				for (int c = 0; c < NCH; c++)
+					phi[c] += w * pot[k][l][c];
+			}
+		/* The point's own term, as the interpolation sees it: spread to the nodes of its
+		 * box, the kernel between them, interpolated back.  The kernel depends only on the
+		 * nodes' offsets, and on their absolute values (it is even), so the sum over node
+		 * pairs is one over offsets 0, 1, 2 of the weights' autocorrelations: 9 terms
+		 * instead of 81. */
+		double x0 = wx[0], x1 = wx[1], x2 = wx[2], y0 = wy[0], y1 = wy[1], y2 = wy[2];
+		double sa[NP] = {x0 * x0 + x1 * x1 + x2 * x2, 2 * (x0 * x1 + x1 * x2), 2 * x0 * x2};
+		double sb[NP] = {y0 * y0 + y1 * y1 + y2 * y2, 2 * (y0 * y1 + y1 * y2), 2 * y0 * y2};
+		double self = 0;
+		for (int a = 0; a < NP; a++)
+			self += sa[a] * (sb[0] * kself[a][0] + sb[1] * kself[a][1] + sb[2] * kself[a][2]);
+		double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
+		/* sum_j w^2 (y_i - y_j) and sum_j w^2 (1 + |y_i - y_j|^2) = sum_j w, j = i included:
+		 * its term cancels exactly in the force and adds `self` to the sum, taken off. */
+		rep[2 * i] = px * phi[0] - phi[1];
+		rep[2 * i + 1] = py * phi[0] - phi[2];
+		zi[i] = (1.0 + px * px + py * py) * phi[0] - 2.0 * (px * phi[1] + py * phi[2]) +
+		        phi[3] - self;
 	}
-	double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
-	/* sum_j w^2 (y_i - y_j) and sum_j w^2 (1 + |y_i - y_j|^2) = sum_j w, j = i included:
-	 * its term cancels exactly in the force and adds `self` to the sum, taken off. */
-	rep[2 * i] = px * phi[0] - phi[1];
-	rep[2 * i + 1] = py * phi[0] - phi[2];
-	zi[i] = (1.0 + px * px + py * py) * phi[0] - 2.0 * (px * phi[1] + py * phi[2]) + phi[3] -
-	        self;
 }
 
 int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, double *zi,
@@ -317,18 +320,18 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 #pragma omp parallel for schedule(static, 1)
 	for (int c = 0; c < NCH; c++)
 		convolve(f, c, m, L, Lc);
-	/* The kernel between nodes of one box, offsets -(NP-1) .. NP-1 in each dimension. */
-	double kself[2 * NP - 1][2 * NP - 1];
-	for (int a = 0; a < 2 * NP - 1; a++)
-		for (int b = 0; b < 2 * NP - 1; b++) {
-			double da = (a - (NP - 1)) * hn, db = (b - (NP - 1)) * hn;
+	/* The kernel between nodes of one box, offsets 0 .. NP-1 in each dimension (it is even). */
+	double kself[NP][NP];
+	for (int a = 0; a < NP; a++)
+		for (int b = 0; b < NP; b++) {
+			double da = a * hn, db = b * hn;
 			double q = 1.0 / (1.0 + da * da + db * db);
 			kself[a][b] = q * q;
 		}
-	/* Interpolate the potentials back to the points. */
-#pragma omp parallel for schedule(static) if (n > 4096)
-	for (int64_t i = 0; i < n; i++)
-		interp_point(f, y, i, cx, cy, kself, rep, zi);
+	/* Interpolate the potentials back to the points, box by box. */
+#pragma omp parallel for schedule(dynamic, 64)
+	for (int64_t b = 0; b < nbox; b++)
+		interp_box(f, y, b, cx, cy, kself, rep, zi);
 	if (order)
 		memcpy(order, f->sorted, (size_t)n * sizeof *order);
 	return 0;
