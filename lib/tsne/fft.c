@@ -22,14 +22,18 @@ struct tsne_fft {
 	int64_t *start;  /* (B*B + 1) first sorted position of each box */
 	float *wt;       /* (n, 2*NP) Lagrange weights of each point, x then y */
 	int nb;          /* boxes per dimension of the buffers below (0: none yet) */
-	double kh;       /* box width the kernel transform kc was made for (0: none) */
-	float *kr;       /* (2m, 2m) kernel, m = NP * nb */
+	double kh;       /* box width the kernel transform kt was made for (0: none) */
+	float *kr;       /* (m+1, m+1) kernel at node offsets 0..m, m = NP * nb, then its
+	                  * transform (in place) */
+	float *kt;       /* (2m, m+1) the kernel's transform on the whole padded grid, over (2m)^2:
+	                  * real (the kernel is even) */
 	float *cr;       /* (NCH, rs) charges: rows 0..m of a (2m, 2m) grid, zero beyond column m */
 	float *pr;       /* (NCH, rs) potentials, the same shape (a buffer of their own, so the
 	                  * zero padding of cr is written once, not at every evaluation) */
-	fftwf_complex *kc, *cc; /* their transforms, (2m, m+1) each (cc: NCH, cs) */
+	fftwf_complex *cc; /* the charges' transforms, (NCH, cs), (2m, m+1) each */
 	int64_t rs, cs;  /* channel strides of cr and cc (64-byte multiples) */
-	fftwf_plan kfwd; /* the kernel's 2-D transform */
+	fftwf_plan kfwd; /* the kernel's 2-D transform: a real even sequence of length 2m is one
+	                  * DCT-I of its first m+1 values (a quarter of the grid, real) */
 	/* The charges' transforms in two passes, so that the zero half of the padded grid is
 	 * never transformed: rows (only the m that hold charges), then columns; back the same
 	 * way, rows only where the potentials are read. */
@@ -60,11 +64,11 @@ static void grid_free(tsne_fft *f)
 			fftwf_destroy_plan(*pl[t]);
 		*pl[t] = NULL;
 	}
-	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->pr), fftwf_free(f->kc), fftwf_free(f->cc);
+	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->pr), fftwf_free(f->kt), fftwf_free(f->cc);
 	f->kh = 0;
 	free(f->start);
-	f->kr = f->cr = f->pr = NULL;
-	f->kc = f->cc = NULL;
+	f->kr = f->kt = f->cr = f->pr = NULL;
+	f->cc = NULL;
 	f->start = NULL;
 	f->nb = 0;
 }
@@ -111,19 +115,20 @@ static int grid_alloc(tsne_fft *f, int nb)
 	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1;
 	f->rs = (m * L + 15) / 16 * 16, f->cs = (L * Lc + 7) / 8 * 8;
 	f->start = malloc(((size_t)nb * nb + 1) * sizeof *f->start);
-	f->kr = fftwf_malloc((size_t)L * L * sizeof *f->kr);
+	f->kr = fftwf_malloc((size_t)Lc * Lc * sizeof *f->kr);
 	f->cr = fftwf_malloc((size_t)NCH * f->rs * sizeof *f->cr);
 	f->pr = fftwf_malloc((size_t)NCH * f->rs * sizeof *f->pr);
-	f->kc = fftwf_malloc((size_t)L * Lc * sizeof *f->kc);
+	f->kt = fftwf_malloc((size_t)L * Lc * sizeof *f->kt);
 	f->cc = fftwf_malloc((size_t)NCH * f->cs * sizeof *f->cc);
-	if (!f->start || !f->kr || !f->cr || !f->pr || !f->kc || !f->cc) {
+	if (!f->start || !f->kr || !f->cr || !f->pr || !f->kt || !f->cc) {
 		grid_free(f);
 		return err_set(DN_ENOMEM, "out of memory for a %lld x %lld FFT grid", (long long)L,
 		               (long long)L);
 	}
 	/* FFTW_ESTIMATE: the plan does not depend on timings, so neither do the results. */
 	int len = (int)L;
-	f->kfwd = fftwf_plan_dft_r2c_2d(len, len, f->kr, f->kc, FFTW_ESTIMATE);
+	f->kfwd = fftwf_plan_r2r_2d((int)Lc, (int)Lc, f->kr, f->kr, FFTW_REDFT00, FFTW_REDFT00,
+	                            FFTW_ESTIMATE);
 	f->rowf = fftwf_plan_many_dft_r2c(1, &len, (int)m, f->cr, NULL, 1, len, f->cc, NULL, 1,
 	                                  (int)Lc, FFTW_ESTIMATE);
 	f->colf = fftwf_plan_many_dft(1, &len, (int)Lc, f->cc, NULL, (int)Lc, 1, f->cc, NULL,
@@ -168,7 +173,10 @@ static void spread_box(tsne_fft *f, const double *y, int64_t b, double cx, doubl
 		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
 		double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
 		double ch[NCH] = {1.0, px, py, px * px + py * py};
+		/* unrolled, so that the sums stay in registers */
+#pragma GCC unroll 3
 		for (int k = 0; k < NP; k++)
+#pragma GCC unroll 3
 			for (int l = 0; l < NP; l++) {
 				double w = (double)wx[k] * wy[l];
 				for (int c = 0; c < NCH; c++)
@@ -191,15 +199,11 @@ static void convolve(tsne_fft *f, int c, int64_t m, int64_t L, int64_t Lc)
 	fftwf_execute_dft_r2c(f->rowf, r, z);
 	memset(z + m * Lc, 0, (size_t)(L - m) * Lc * sizeof *z);
 	fftwf_execute_dft(f->colf, z, z);
-	float scale = (float)(1.0 / ((double)L * L));
 	float *zf = (float *)z;
-	const float *kf = (const float *)f->kc;
+	const float *kt = f->kt;
 #pragma omp simd
-	for (int64_t t = 0; t < L * Lc; t++) {
-		float kr = kf[2 * t] * scale, ki = kf[2 * t + 1] * scale;
-		float re = zf[2 * t] * kr - zf[2 * t + 1] * ki, im = zf[2 * t] * ki + zf[2 * t + 1] * kr;
-		zf[2 * t] = re, zf[2 * t + 1] = im;
-	}
+	for (int64_t t = 0; t < L * Lc; t++)
+		zf[2 * t] *= kt[t], zf[2 * t + 1] *= kt[t];
 	fftwf_execute_dft(f->colb, z, z);
 	fftwf_execute_dft_c2r(f->rowb, z, f->pr + c * f->rs);
 }
@@ -225,7 +229,9 @@ static void interp_box(const tsne_fft *f, const double *y, int64_t b, double cx,
 		int32_t i = f->sorted[s];
 		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
 		double phi[NCH] = {0, 0, 0, 0};
+#pragma GCC unroll 3
 		for (int k = 0; k < NP; k++)
+#pragma GCC unroll 3
 			for (int l = 0; l < NP; l++) {
 				double w = (double)wx[k] * wy[l];
 				for (int c = 0; c < NCH; c++)
@@ -294,20 +300,29 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 		st[b] = st[b - 1];
 	st[0] = 0;
 
-	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m;
-	 * transformed here, kept while the box width stays. */
+	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m
+	 * (zero at m), an even function of both; its transform (the DCT-I of offsets 0..m,
+	 * then mirrored to the rows above m) scaled by the inverse transform's 1/L^2, kept while
+	 * the box width stays. */
 	double hn = h / NP;
 	if (f->kh != h) {
 #pragma omp parallel for schedule(static)
-		for (int64_t a = 0; a < L; a++) {
-			double da = (a < m ? a : a - L) * hn;
-			for (int64_t b = 0; b < L; b++) {
-				double db = (b < m ? b : b - L) * hn;
+		for (int64_t a = 0; a <= m; a++) {
+			double da = a * hn;
+			for (int64_t b = 0; b <= m; b++) {
+				double db = b * hn;
 				double q = 1.0 / (1.0 + da * da + db * db);
-				f->kr[a * L + b] = a == m || b == m ? 0.0f : (float)(q * q);
+				f->kr[a * Lc + b] = a == m || b == m ? 0.0f : (float)(q * q);
 			}
 		}
 		fftwf_execute(f->kfwd);
+		float scale = (float)(1.0 / ((double)L * L));
+#pragma omp parallel for schedule(static)
+		for (int64_t a = 0; a < L; a++) {
+			const float *src = f->kr + (a <= m ? a : L - a) * Lc;
+			for (int64_t b = 0; b < Lc; b++)
+				f->kt[a * Lc + b] = src[b] * scale;
+		}
 		f->kh = h;
 	}
 	/* Spread: each box writes its own NP x NP nodes (zeros for an empty box), its points in
