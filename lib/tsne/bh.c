@@ -415,10 +415,12 @@ bh_sums_avx512(const qt_list *l, float px, float py, float out[3])
 		fx2 = _mm512_fmadd_ps(s, dx, fx2);
 		fy2 = _mm512_fmadd_ps(s, dy, fy2);
 	}
-	z2 = _mm512_add_ps(z2, z3), fx2 = _mm512_add_ps(fx2, fx3), fy2 = _mm512_add_ps(fy2, fy3);
-	out[0] = _mm512_reduce_add_ps(z) + _mm512_reduce_add_ps(z2);
-	out[1] = _mm512_reduce_add_ps(fx) + _mm512_reduce_add_ps(fx2);
-	out[2] = _mm512_reduce_add_ps(fy) + _mm512_reduce_add_ps(fy2);
+	z = _mm512_add_ps(z, _mm512_add_ps(z2, z3));
+	fx = _mm512_add_ps(fx, _mm512_add_ps(fx2, fx3));
+	fy = _mm512_add_ps(fy, _mm512_add_ps(fy2, fy3));
+	out[0] = _mm512_reduce_add_ps(z);
+	out[1] = _mm512_reduce_add_ps(fx);
+	out[2] = _mm512_reduce_add_ps(fy);
 }
 #endif
 
