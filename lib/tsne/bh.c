@@ -4,8 +4,8 @@
  * group when its width is less than theta times its distance to the group's bounding box,
  * which bounds the distance to every point of the group, so each point gets at least the
  * accuracy of the per-point criterion.  Near leaves and the group's own points interact point
- * by point (exactly).  The walk yields a flat list of bodies, which the points of the group
- * then sum over in a vector loop. */
+ * by point (exactly).  The walk yields flat lists of bodies (cells with their counts, and
+ * points), which the points of the group then sum over in vector loops. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
