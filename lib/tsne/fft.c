@@ -14,6 +14,7 @@
                        * code below is written for 3) */
 #define NCH 4         /* charges: 1, x, y, x^2 + y^2 */
 #define MIN_BOXES 50  /* as FIt-SNE's min_num_intervals */
+_Static_assert(NP == 3, "lagrange() and interp_box()'s self term are written for 3 nodes");
 
 struct tsne_fft {
 	int64_t n;
