@@ -6,8 +6,11 @@
  * `bh` or `fft`, only that one is timed (the figures of the other are then meaningless); with
  * `exact`, both are also measured against the exact repulsion (O(N^2): seconds at 70,000
  * points): the relative error of the repulsive gradient -4 rep / Z over all points, and of Z.
+ * With `grow`, the layout is scaled by 1 + 1e-9 before each repetition: below 50 units the FFT's
+ * boxes then change width and its kernel is transformed again, as in the early iterations of
+ * a run (without it the timing leaves that out).
  *
- *   tsne_repulsion LAYOUT.npy [REPS] [bh|fft] [exact]   (LAYOUT: (N,2) float32 first array, e.g. a
+ *   tsne_repulsion LAYOUT.npy [REPS] [bh|fft] [exact] [grow]   (LAYOUT: (N,2) float32 first array, e.g. a
  *                                         tsne output; bench/tsne-bench.sh makes larger ones by
  *                                         jittered copies of the 70,000-point layout) */
 #include <math.h>
@@ -75,16 +78,18 @@ static double sum(const double *v, int64_t n)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: tsne_repulsion LAYOUT.npy [REPS] [bh|fft] [exact]\n");
+		fprintf(stderr, "usage: tsne_repulsion LAYOUT.npy [REPS] [bh|fft] [exact] [grow]\n");
 		return 2;
 	}
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
 	if (reps < 1 || reps > 100)
 		reps = 5;
-	int exact = 0, only = 0; /* only: 1 Barnes-Hut, 2 FFT */
+	int exact = 0, only = 0, grow = 0; /* only: 1 Barnes-Hut, 2 FFT */
 	for (int k = 3; k < argc; k++) {
 		if (!strcmp(argv[k], "exact"))
 			exact = 1;
+		else if (!strcmp(argv[k], "grow"))
+			grow = 1;
 		else if (!strcmp(argv[k], "bh") || !strcmp(argv[k], "fft"))
 			only = argv[k][0] == 'b' ? 1 : 2;
 		else
@@ -124,6 +129,9 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "tsne_repulsion: out of memory\n"), 1;
 	double tq[100], tw[100], tf[100], cq[100], cw[100], cf[100];
 	for (int r = 0; r < reps; r++) {
+		if (grow)
+			for (int64_t t = 0; t < 2 * n; t++)
+				y[t] *= 1 + 1e-9;
 		double t0 = now(), c0 = cpu();
 		if (only != 2 && tsne_qt_build(w, y, n) < 0)
 			return fprintf(stderr, "tsne_repulsion: %s\n", err_msg()), 1;

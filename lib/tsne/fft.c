@@ -14,6 +14,7 @@
                        * code below is written for 3) */
 #define NCH 4         /* charges: 1, x, y, x^2 + y^2 */
 #define MIN_BOXES 50  /* as FIt-SNE's min_num_intervals */
+_Static_assert(NP == 3, "lagrange() and interp_box()'s self term are written for 3 nodes");
 
 struct tsne_fft {
 	int64_t n;
@@ -22,14 +23,18 @@ struct tsne_fft {
 	int64_t *start;  /* (B*B + 1) first sorted position of each box */
 	float *wt;       /* (n, 2*NP) Lagrange weights of each point, x then y */
 	int nb;          /* boxes per dimension of the buffers below (0: none yet) */
-	double kh;       /* box width the kernel transform kc was made for (0: none) */
-	float *kr;       /* (2m, 2m) kernel, m = NP * nb */
+	double kh;       /* box width the kernel transform kt was made for (0: none) */
+	float *kr;       /* (m+1, m+1) kernel at node offsets 0..m, m = NP * nb, then its
+	                  * transform (in place) */
+	float *kt;       /* (2m, m+1) the kernel's transform on the whole padded grid, over (2m)^2:
+	                  * real (the kernel is even) */
 	float *cr;       /* (NCH, rs) charges: rows 0..m of a (2m, 2m) grid, zero beyond column m */
 	float *pr;       /* (NCH, rs) potentials, the same shape (a buffer of their own, so the
 	                  * zero padding of cr is written once, not at every evaluation) */
-	fftwf_complex *kc, *cc; /* their transforms, (2m, m+1) each (cc: NCH, cs) */
+	fftwf_complex *cc; /* the charges' transforms, (NCH, cs), (2m, m+1) each */
 	int64_t rs, cs;  /* channel strides of cr and cc (64-byte multiples) */
-	fftwf_plan kfwd; /* the kernel's 2-D transform */
+	fftwf_plan kfwd; /* the kernel's 2-D transform: a real even sequence of length 2m is one
+	                  * DCT-I of its first m+1 values (a quarter of the grid, real) */
 	/* The charges' transforms in two passes, so that the zero half of the padded grid is
 	 * never transformed: rows (only the m that hold charges), then columns; back the same
 	 * way, rows only where the potentials are read. */
@@ -60,11 +65,11 @@ static void grid_free(tsne_fft *f)
 			fftwf_destroy_plan(*pl[t]);
 		*pl[t] = NULL;
 	}
-	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->pr), fftwf_free(f->kc), fftwf_free(f->cc);
+	fftwf_free(f->kr), fftwf_free(f->cr), fftwf_free(f->pr), fftwf_free(f->kt), fftwf_free(f->cc);
 	f->kh = 0;
 	free(f->start);
-	f->kr = f->cr = f->pr = NULL;
-	f->kc = f->cc = NULL;
+	f->kr = f->kt = f->cr = f->pr = NULL;
+	f->cc = NULL;
 	f->start = NULL;
 	f->nb = 0;
 }
@@ -111,19 +116,20 @@ static int grid_alloc(tsne_fft *f, int nb)
 	int64_t m = (int64_t)NP * nb, L = 2 * m, Lc = m + 1;
 	f->rs = (m * L + 15) / 16 * 16, f->cs = (L * Lc + 7) / 8 * 8;
 	f->start = malloc(((size_t)nb * nb + 1) * sizeof *f->start);
-	f->kr = fftwf_malloc((size_t)L * L * sizeof *f->kr);
+	f->kr = fftwf_malloc((size_t)Lc * Lc * sizeof *f->kr);
 	f->cr = fftwf_malloc((size_t)NCH * f->rs * sizeof *f->cr);
 	f->pr = fftwf_malloc((size_t)NCH * f->rs * sizeof *f->pr);
-	f->kc = fftwf_malloc((size_t)L * Lc * sizeof *f->kc);
+	f->kt = fftwf_malloc((size_t)L * Lc * sizeof *f->kt);
 	f->cc = fftwf_malloc((size_t)NCH * f->cs * sizeof *f->cc);
-	if (!f->start || !f->kr || !f->cr || !f->pr || !f->kc || !f->cc) {
+	if (!f->start || !f->kr || !f->cr || !f->pr || !f->kt || !f->cc) {
 		grid_free(f);
 		return err_set(DN_ENOMEM, "out of memory for a %lld x %lld FFT grid", (long long)L,
 		               (long long)L);
 	}
 	/* FFTW_ESTIMATE: the plan does not depend on timings, so neither do the results. */
 	int len = (int)L;
-	f->kfwd = fftwf_plan_dft_r2c_2d(len, len, f->kr, f->kc, FFTW_ESTIMATE);
+	f->kfwd = fftwf_plan_r2r_2d((int)Lc, (int)Lc, f->kr, f->kr, FFTW_REDFT00, FFTW_REDFT00,
+	                            FFTW_ESTIMATE);
 	f->rowf = fftwf_plan_many_dft_r2c(1, &len, (int)m, f->cr, NULL, 1, len, f->cc, NULL, 1,
 	                                  (int)Lc, FFTW_ESTIMATE);
 	f->colf = fftwf_plan_many_dft(1, &len, (int)Lc, f->cc, NULL, (int)Lc, 1, f->cc, NULL,
@@ -154,31 +160,35 @@ static inline void lagrange(float *w, double u)
 	w[2] = (float)(4.5 * a * b);
 }
 
-/* The charges of box b's points onto its nodes (in index order). */
+/* The charges of box b's points onto its nodes (in index order).  The four channels of a
+ * node side by side (one vector of doubles). */
 TSNE_CLONES
 static void spread_box(tsne_fft *f, const double *y, int64_t b, double cx, double cy)
 {
 	int nb = f->nb;
 	int64_t L = 2 * (int64_t)NP * nb;
-	double acc[NCH][NP][NP];
+	double acc[NP][NP][NCH];
 	memset(acc, 0, sizeof acc);
 	for (int64_t s = f->start[b]; s < f->start[b + 1]; s++) {
 		int32_t i = f->sorted[s];
 		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
 		double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
 		double ch[NCH] = {1.0, px, py, px * px + py * py};
+		/* unrolled, so that the sums stay in registers */
+#pragma GCC unroll 3
 		for (int k = 0; k < NP; k++)
+#pragma GCC unroll 3
 			for (int l = 0; l < NP; l++) {
 				double w = (double)wx[k] * wy[l];
 				for (int c = 0; c < NCH; c++)
-					acc[c][k][l] += w * ch[c];
+					acc[k][l][c] += w * ch[c];
 			}
 	}
 	int64_t gx = (b / nb) * NP, gy = (b % nb) * NP;
 	for (int c = 0; c < NCH; c++)
 		for (int k = 0; k < NP; k++)
 			for (int l = 0; l < NP; l++)
-				f->cr[c * f->rs + (gx + k) * L + gy + l] = (float)acc[c][k][l];
+				f->cr[c * f->rs + (gx + k) * L + gy + l] = (float)acc[k][l][c];
 }
 
 /* Channel c: charges -> potentials, the kernel's transform applied in between. */
@@ -190,63 +200,63 @@ static void convolve(tsne_fft *f, int c, int64_t m, int64_t L, int64_t Lc)
 	fftwf_execute_dft_r2c(f->rowf, r, z);
 	memset(z + m * Lc, 0, (size_t)(L - m) * Lc * sizeof *z);
 	fftwf_execute_dft(f->colf, z, z);
-	float scale = (float)(1.0 / ((double)L * L));
 	float *zf = (float *)z;
-	const float *kf = (const float *)f->kc;
+	const float *kt = f->kt;
 #pragma omp simd
-	for (int64_t t = 0; t < L * Lc; t++) {
-		float kr = kf[2 * t] * scale, ki = kf[2 * t + 1] * scale;
-		float re = zf[2 * t] * kr - zf[2 * t + 1] * ki, im = zf[2 * t] * ki + zf[2 * t + 1] * kr;
-		zf[2 * t] = re, zf[2 * t + 1] = im;
-	}
+	for (int64_t t = 0; t < L * Lc; t++)
+		zf[2 * t] *= kt[t], zf[2 * t + 1] *= kt[t];
 	fftwf_execute_dft(f->colb, z, z);
 	fftwf_execute_dft_c2r(f->rowb, z, f->pr + c * f->rs);
 }
 
-/* The potentials at point i: its repulsion rep[i] and kernel sum zi[i]. */
+/* The potentials at box b's points: their repulsion rep[i] and kernel sum zi[i].  The box's
+ * NP x NP nodes' four channels are read once, into a block of its own (channels side by
+ * side: one vector of doubles a node). */
 TSNE_CLONES
-static void interp_point(const tsne_fft *f, const double *y, int64_t i, double cx, double cy,
-                         const double kself[2 * NP - 1][2 * NP - 1], double *rep, double *zi)
+static void interp_box(const tsne_fft *f, const double *y, int64_t b, double cx, double cy,
+                       const double kself[NP][NP], double *rep, double *zi)
 {
+	if (f->start[b] == f->start[b + 1])
+		return;
 	int nb = f->nb;
-	int64_t L = 2 * (int64_t)NP * nb;
-	const float *wx = f->wt + i * 2 * NP, *wy = wx + NP;
-	int64_t gx = (f->box[i] / nb) * NP, gy = (f->box[i] % nb) * NP;
-	/* the channels in registers (an array here went through memory at every term) */
-	double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
-	const float *pr = f->pr + (gx * L + gy);
-	int64_t rs = f->rs;
+	int64_t L = 2 * (int64_t)NP * nb, rs = f->rs;
+	int64_t gx = (b / nb) * NP, gy = (b % nb) * NP;
+	double pot[NP][NP][NCH];
 	for (int k = 0; k < NP; k++)
-		for (int l = 0; l < NP; l++) {
-			double w = (double)wx[k] * wy[l];
-			const float *q = pr + k * L + l;
-			p0 += w * q[0], p1 += w * q[rs], p2 += w * q[2 * rs], p3 += w * q[3 * rs];
-		}
-	double phi[NCH] = {p0, p1, p2, p3};
-	/* The point's own term, as the interpolation sees it: spread to the nodes of its
-	 * box, the kernel between them, interpolated back.  The kernel depends only on the
-	 * nodes' offsets (a, b), so the sum over node pairs is one over offsets of the weights'
-	 * autocorrelations sa, sb: 25 terms instead of 81. */
-	double sa[2 * NP - 1] = {0}, sb[2 * NP - 1] = {0};
-	for (int k = 0; k < NP; k++)
-		for (int k2 = 0; k2 < NP; k2++) {
-			sa[k - k2 + NP - 1] += (double)wx[k] * wx[k2];
-			sb[k - k2 + NP - 1] += (double)wy[k] * wy[k2];
-		}
-	double self = 0;
-	for (int a = 0; a < 2 * NP - 1; a++) {
-		double r = 0;
-		for (int b = 0; b < 2 * NP - 1; b++)
-			r += sb[b] * kself[a][b];
-		self += sa[a] * r;
+		for (int l = 0; l < NP; l++)
+			for (int c = 0; c < NCH; c++)
+				pot[k][l][c] = f->pr[c * rs + (gx + k) * L + gy + l];
+	for (int64_t s = f->start[b]; s < f->start[b + 1]; s++) {
+		int32_t i = f->sorted[s];
+		const float *wx = f->wt + (int64_t)i * 2 * NP, *wy = wx + NP;
+		double phi[NCH] = {0, 0, 0, 0};
+#pragma GCC unroll 3
+		for (int k = 0; k < NP; k++)
+#pragma GCC unroll 3
+			for (int l = 0; l < NP; l++) {
+				double w = (double)wx[k] * wy[l];
+				for (int c = 0; c < NCH; c++)
+					phi[c] += w * pot[k][l][c];
+			}
+		/* The point's own term, as the interpolation sees it: spread to the nodes of its
+		 * box, the kernel between them, interpolated back.  The kernel depends only on the
+		 * nodes' offsets, and on their absolute values (it is even), so the sum over node
+		 * pairs is one over offsets 0, 1, 2 of the weights' autocorrelations: 9 terms
+		 * instead of 81. */
+		double x0 = wx[0], x1 = wx[1], x2 = wx[2], y0 = wy[0], y1 = wy[1], y2 = wy[2];
+		double sa[NP] = {x0 * x0 + x1 * x1 + x2 * x2, 2 * (x0 * x1 + x1 * x2), 2 * x0 * x2};
+		double sb[NP] = {y0 * y0 + y1 * y1 + y2 * y2, 2 * (y0 * y1 + y1 * y2), 2 * y0 * y2};
+		double self = 0;
+		for (int a = 0; a < NP; a++)
+			self += sa[a] * (sb[0] * kself[a][0] + sb[1] * kself[a][1] + sb[2] * kself[a][2]);
+		double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
+		/* sum_j w^2 (y_i - y_j) and sum_j w^2 (1 + |y_i - y_j|^2) = sum_j w, j = i included:
+		 * its term cancels exactly in the force and adds `self` to the sum, taken off. */
+		rep[2 * i] = px * phi[0] - phi[1];
+		rep[2 * i + 1] = py * phi[0] - phi[2];
+		zi[i] = (1.0 + px * px + py * py) * phi[0] - 2.0 * (px * phi[1] + py * phi[2]) +
+		        phi[3] - self;
 	}
-	double px = y[2 * i] - cx, py = y[2 * i + 1] - cy;
-	/* sum_j w^2 (y_i - y_j) and sum_j w^2 (1 + |y_i - y_j|^2) = sum_j w, j = i included:
-	 * its term cancels exactly in the force and adds `self` to the sum, taken off. */
-	rep[2 * i] = px * phi[0] - phi[1];
-	rep[2 * i + 1] = py * phi[0] - phi[2];
-	zi[i] = (1.0 + px * px + py * py) * phi[0] - 2.0 * (px * phi[1] + py * phi[2]) + phi[3] -
-	        self;
 }
 
 int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, double *zi,
@@ -291,20 +301,29 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 		st[b] = st[b - 1];
 	st[0] = 0;
 
-	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m;
-	 * transformed here, kept while the box width stays. */
+	/* Kernel on the circulant grid: offset a node steps for index a < m, a - L above m
+	 * (zero at m), an even function of both; its transform (the DCT-I of offsets 0..m,
+	 * then mirrored to the rows above m) scaled by the inverse transform's 1/L^2, kept while
+	 * the box width stays. */
 	double hn = h / NP;
 	if (f->kh != h) {
 #pragma omp parallel for schedule(static)
-		for (int64_t a = 0; a < L; a++) {
-			double da = (a < m ? a : a - L) * hn;
-			for (int64_t b = 0; b < L; b++) {
-				double db = (b < m ? b : b - L) * hn;
+		for (int64_t a = 0; a <= m; a++) {
+			double da = a * hn;
+			for (int64_t b = 0; b <= m; b++) {
+				double db = b * hn;
 				double q = 1.0 / (1.0 + da * da + db * db);
-				f->kr[a * L + b] = a == m || b == m ? 0.0f : (float)(q * q);
+				f->kr[a * Lc + b] = a == m || b == m ? 0.0f : (float)(q * q);
 			}
 		}
 		fftwf_execute(f->kfwd);
+		float scale = (float)(1.0 / ((double)L * L));
+#pragma omp parallel for schedule(static)
+		for (int64_t a = 0; a < L; a++) {
+			const float *src = f->kr + (a <= m ? a : L - a) * Lc;
+			for (int64_t b = 0; b < Lc; b++)
+				f->kt[a * Lc + b] = src[b] * scale;
+		}
 		f->kh = h;
 	}
 	/* Spread: each box writes its own NP x NP nodes (zeros for an empty box), its points in
@@ -317,18 +336,18 @@ int tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *rep, dou
 #pragma omp parallel for schedule(static, 1)
 	for (int c = 0; c < NCH; c++)
 		convolve(f, c, m, L, Lc);
-	/* The kernel between nodes of one box, offsets -(NP-1) .. NP-1 in each dimension. */
-	double kself[2 * NP - 1][2 * NP - 1];
-	for (int a = 0; a < 2 * NP - 1; a++)
-		for (int b = 0; b < 2 * NP - 1; b++) {
-			double da = (a - (NP - 1)) * hn, db = (b - (NP - 1)) * hn;
+	/* The kernel between nodes of one box, offsets 0 .. NP-1 in each dimension (it is even). */
+	double kself[NP][NP];
+	for (int a = 0; a < NP; a++)
+		for (int b = 0; b < NP; b++) {
+			double da = a * hn, db = b * hn;
 			double q = 1.0 / (1.0 + da * da + db * db);
 			kself[a][b] = q * q;
 		}
-	/* Interpolate the potentials back to the points. */
-#pragma omp parallel for schedule(static) if (n > 4096)
-	for (int64_t i = 0; i < n; i++)
-		interp_point(f, y, i, cx, cy, kself, rep, zi);
+	/* Interpolate the potentials back to the points, box by box. */
+#pragma omp parallel for schedule(dynamic, 64)
+	for (int64_t b = 0; b < nbox; b++)
+		interp_box(f, y, b, cx, cy, kself, rep, zi);
 	if (order)
 		memcpy(order, f->sorted, (size_t)n * sizeof *order);
 	return 0;
