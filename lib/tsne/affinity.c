@@ -16,7 +16,14 @@
 #endif
 
 /* ---------------------------------------------------------------------------------------
- * Perplexity calibration (van der Maaten & Hinton 2008, Sec. 2): bisection on beta_i. */
+ * Perplexity calibration (van der Maaten & Hinton 2008, Sec. 2): a root of H(beta_i) = target.
+ *
+ * With e_j = exp(-beta d_j), S = sum e_j and moments E = sum d_j e_j / S, E2 = sum d_j^2 e_j / S,
+ * the entropy is H = log S + beta E and falls with beta: dH/dbeta = -beta (E2 - E^2).  Newton
+ * steps on that derivative, kept inside the bracket [lo, hi] the signs of H - target have
+ * shown so far (a step that leaves it bisects, or doubles beta while no upper end is known),
+ * reach the tolerance in a few evaluations where bisection alone took about twenty
+ * (the same root to the tolerance: the bracket only narrows). */
 
 static int calibrate_row(double *p, double *beta_out, const double *d, int k, double target)
 {
@@ -32,27 +39,31 @@ static int calibrate_row(double *p, double *beta_out, const double *d, int k, do
 	int ok = 0;
 	double s = 1;
 	for (int it = 0; it < 200; it++) {
-		double sd = 0;
+		double sd = 0, sd2 = 0;
 		s = 0;
 		for (int j = 0; j < k; j++) {
-			double e = exp(-beta * (d[j] - d0)); /* shift by d0: same P, no underflow */
+			double dj = d[j] - d0; /* shift by d0: same P, no underflow */
+			double e = exp(-beta * dj);
 			p[j] = e;
 			s += e;
-			sd += (d[j] - d0) * e;
+			sd += dj * e;
+			sd2 += dj * dj * e;
 		}
-		double h = log(s) + beta * sd / s;
+		double m1 = sd / s, h = log(s) + beta * m1;
 		double diff = h - target;
 		if (fabs(diff) < 1e-5) {
 			ok = 1;
 			break;
 		}
-		if (diff > 0) { /* entropy too high: sharpen */
+		if (diff > 0) /* entropy too high: sharpen */
 			lo = beta;
-			beta = isinf(hi) ? beta * 2 : (beta + hi) / 2;
-		} else {
+		else
 			hi = beta;
-			beta = (beta + lo) / 2;
-		}
+		double slope = beta * (sd2 / s - m1 * m1); /* -dH/dbeta */
+		double next = slope > 0 ? beta + diff / slope : NAN;
+		if (!(next > lo && next < hi)) /* outside the bracket (or NaN): halve it */
+			next = isinf(hi) ? beta * 2 : (lo + hi) / 2;
+		beta = next;
 	}
 	for (int j = 0; j < k; j++) /* the last step's values, normalised */
 		p[j] /= s;
