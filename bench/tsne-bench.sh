@@ -11,8 +11,9 @@
 # alternate ours and scikit-learn's ROUNDS times, medians compared), SCALE_N ("10000 70000
 # 250000 1000000": the sizes of the growth table; up to 70,000 the MNIST digits with --pca 50,
 # above that the PCA 50 of all 70,000 repeated with jitter, see tsne_sklearn.py pcajitter),
-# PRES_SETS (3: the 10-NN preservation of ours against scikit-learn's also on that many more
-# sets of 10,000 digits, training rows 0, 20,000, 40,000 on; one run each; 0 skips it),
+# PRES_SETS (6, at most 6: the 10-NN preservation of ours against scikit-learn's also on that
+# many more sets of 10,000 MNIST digits), FASHION_SETS (4, at most 4: and on that many sets of
+# 10,000 Fashion-MNIST images, from FASHION=/usr/share/datasets/fashion-mnist),
 # SKIP_SKLEARN=1, SKIP_SCALE=1, SKIP_KNN=1, SKIP_FFT=1, SKIP_REPULSION=1 (needs
 # build/rel/bench/tsne_repulsion and tsne_knn: make bench-tsne builds them), SKIP_SEQ=1.
 # Prints one line per figure; times are wall seconds and CPU (user+sys) seconds, since a
@@ -67,24 +68,38 @@ load
 
 # One 10,000-digit set says little about a difference in 10-NN preservation of a few 0.001
 # (a run's preservation moves that much with the Barnes-Hut settings): more sets, one run of
-# each side, and the mean.
-if [ "${SKIP_SKLEARN:-0}" != 1 ] && [ "${PRES_SETS:-3}" -gt 0 ]; then
-	echo "== 10-NN preservation on $((PRES_SETS + 1)) sets of 10,000 digits (the test set above, then"
-	echo "   training rows 0, 20,000, ... on), ours against scikit-learn"
+# each side, the mean, and the paired differences' standard error.  PRES_SETS more MNIST sets
+# (training rows 0, 20,000, 40,000, 10,000, 30,000, 50,000: with the test set, 6 cover all
+# 70,000 digits), then FASHION_SETS sets of Fashion-MNIST (Debian's dataset-fashion-mnist; test
+# set, training rows 0, 20,000, 40,000), which no setting of ours was ever tuned on.
+FASHION="${FASHION:-/usr/share/datasets/fashion-mnist}"
+if [ "${SKIP_SKLEARN:-0}" != 1 ] && [ "${PRES_SETS:-6}${FASHION_SETS:-4}" != 00 ]; then
+	echo "== 10-NN preservation on sets of 10,000 images, ours against scikit-learn (one run each)"
 	PO=$(H knnpres "$W/m10k.npy" "$W/ours-10k.npy" | awk '{print $2}')
 	PS=$(H knnpres "$W/m10k.npy" "$W/sk-10k.npy" | awk '{print $2}')
-	for s in $(seq "$PRES_SETS"); do
-		first=$((10000 + 20000 * (s - 1)))
-		H mnist 10000 "$W/t$s.npy" "$MNIST" "$first"
+	echo "   MNIST test set: ours $PO, scikit-learn $PS"
+	sets=$(for f in 10000 30000 50000 20000 40000 60000; do echo "$MNIST $f MNIST"; done |
+		head -n "${PRES_SETS:-6}")
+	fsets=$(for f in 0 10000 30000 50000; do echo "$FASHION $f Fashion-MNIST"; done |
+		head -n "${FASHION_SETS:-4}")
+	s=0
+	while read -r dir first name; do
+		[ -n "$dir" ] || continue
+		s=$((s + 1))
+		H mnist 10000 "$W/t$s.npy" "$dir" "$first"
 		timed "tsne-10k-set$s" "$BIN/tsne" -p 30 "$W/t$s.npy" -o "$W/ours-t$s.npy"
 		timed "sklearn-10k-set$s" "$PY" "$ROOT/bench/tsne_sklearn.py" sklearn "$W/t$s.npy" "$W/sk-t$s.npy"
 		o=$(H knnpres "$W/t$s.npy" "$W/ours-t$s.npy" | awk '{print $2}')
 		k=$(H knnpres "$W/t$s.npy" "$W/sk-t$s.npy" | awk '{print $2}')
-		echo "   set $s (rows $first..): ours $o, scikit-learn $k"
+		echo "   $name rows $first.. (of test + training): ours $o, scikit-learn $k"
 		PO="$PO $o"; PS="$PS $k"
-	done
-	awk -v o="$PO" -v k="$PS" 'BEGIN{n = split(o, a, " "); split(k, b, " "); for (i = 1; i <= n; i++) { so += a[i]; sk += b[i]; w += a[i] >= b[i] }
-		printf "   mean over %d sets: ours %.4f, scikit-learn %.4f (ours at least as high on %d)\n", n, so / n, sk / n, w }'
+	done <<<"$sets
+$fsets"
+	awk -v o="$PO" -v k="$PS" 'BEGIN{n = split(o, a, " "); split(k, b, " ")
+		for (i = 1; i <= n; i++) { so += a[i]; sk += b[i]; w += a[i] >= b[i]; d[i] = a[i] - b[i]; sd += d[i] }
+		m = sd / n; for (i = 1; i <= n; i++) v += (d[i] - m) ^ 2
+		se = n > 1 ? sqrt(v / (n - 1) / n) : 0
+		printf "   mean over %d sets: ours %.5f, scikit-learn %.5f (ours at least as high on %d); ours - scikit-learn %+.5f, standard error %.5f\n", n, so / n, sk / n, w, m, se }'
 	load
 fi
 
