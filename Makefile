@@ -86,11 +86,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 #   by side) python3 python3-numpy
 #   python3-pil (test images) man-db groff-base (man pages);  downloads: ca-certificates;
 #   make valgrind: valgrind;  the PyTorch cross-check (a test) and
-#   benchmarks: python3-torch;  bench-tsne: python3-sklearn;  tests/same-outputs.sh (two commits
+#   benchmarks: python3-torch;  bench-tsne: python3-sklearn dataset-fashion-mnist (held-out
+#   sets for the 10-NN preservation);  tests/same-outputs.sh (two commits
 #   side by side): git
 APT_PKGS := gcc make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev \
 	libgif-dev libopenblas-dev bats python3 python3-numpy python3-pil man-db groff-base \
-	ca-certificates valgrind python3-torch python3-sklearn parallel git
+	ca-certificates valgrind python3-torch python3-sklearn dataset-fashion-mnist parallel git
 deps:
 	@missing=$$(for p in $(APT_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
