@@ -645,6 +645,14 @@ static int update(double *y, uint64_t *yp, double *upd, double *gain, const floa
 	return far;
 }
 
+/* y (n,2) as floats into yf, and so into yp's pairs (one 8-byte word a point). */
+static void float_pairs(uint64_t *yp, float *yf, const double *y, int64_t n)
+{
+	for (int64_t t = 0; t < 2 * n; t++)
+		yf[t] = (float)y[t];
+	memcpy(yp, yf, (size_t)n * sizeof *yp);
+}
+
 /* Points of one block of the update: the block's sums of the new positions are added in
  * block order, so the mean is the same for any thread count; so are its bounding boxes
  * (min and max are exact). */
@@ -681,11 +689,10 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 		rc = err_set(DN_ENOMEM, "out of memory for the optimiser");
 		goto out;
 	}
-	for (int64_t t = 0; t < 2 * n; t++)
-		yf[t] = (float)yio[t];
+	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
+	float_pairs(yp, yf, y, n);
 	if ((rc = tsne_layout_check(yf, n, "start layout")) < 0)
 		goto out;
-	memcpy(y, yio, (size_t)n * 2 * sizeof *y);
 	for (int64_t i = 0; i < n; i++)
 		perm[i] = inv[i] = (int32_t)i;
 	/* Renumbering (points in the repulsion's tree order, so that a row's columns lie near it)
@@ -701,9 +708,6 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 	/* (mx, my): the mean the last update left, subtracted by the next; bb: the layout's box */
 	double z = 0, mx = 0, my = 0, bb[4];
 	tsne_bbox(bb, y, n);
-	for (int64_t t = 0; t < 2 * n; t++)
-		yf[t] = (float)y[t];
-	memcpy(yp, yf, (size_t)n * sizeof *yp);
 	int last = p->max_iter;
 	for (int it = 0; it < p->max_iter; it++) {
 		double exag = it < p->exag_iter ? p->exaggeration : 1.0;
@@ -712,9 +716,7 @@ int tsne_optimize(double *yio, const tsne_sparse *P0, const tsne_params *p, doub
 			if ((rc = renumber(w, &st, &sp, P0, y, upd, gain, perm, inv, tmp, n, packed)) < 0)
 				goto out;
 			packed = 1;
-			for (int64_t t = 0; t < 2 * n; t++)
-				yf[t] = (float)y[t];
-			memcpy(yp, yf, (size_t)n * sizeof *yp);
+			float_pairs(yp, yf, y, n);
 		}
 		/* Attraction (sparse P) into att.  For Barnes-Hut in the same parallel region: one
 		 * thread builds the quadtree (serial) while the others start on the attraction, then
